@@ -1,0 +1,1 @@
+//! Names, units, params, imports: from syntax trees to a checked, fully resolved plan.

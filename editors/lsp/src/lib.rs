@@ -1,0 +1,1 @@
+//! `chaos lsp`: a language server over stdio built on the compiler's own checker.

@@ -1,0 +1,1 @@
+//! `chaos run --local`: agent processes on loopback, real load, faults through the control API.

@@ -1,0 +1,1 @@
+//! The deterministic discrete-event simulator: plan + seed in, [`chaos_report::Recording`] out.

@@ -1,0 +1,90 @@
+//! Subcommands, one module each.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod agent;
+mod check;
+mod compare;
+mod compile;
+mod debug;
+mod fmt;
+mod graph;
+mod lsp;
+mod run;
+
+/// Exit codes shared by every subcommand.
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const FAILED: u8 = 1;
+    pub const INVALID: u8 = 2;
+    pub const CANNOT_RUN: u8 = 3;
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "chaos", version, about = "Declarative chaos engineering: check, compile and run .chaos scenarios")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Parse and check scenarios; diagnostics go to stderr.
+    Check(check::Args),
+    /// Print the canonical layout of scenarios (or check it with --check).
+    Fmt(fmt::Args),
+    /// Compile a scenario to a simulation plan or Kubernetes manifests.
+    Compile(compile::Args),
+    /// Run a scenario: simulated, as local processes, or on Kubernetes.
+    Run(run::Args),
+    /// Draw the call graph of a scenario.
+    Graph(graph::Args),
+    /// Compare two JSON reports of the same scenario.
+    Compare(compare::Args),
+    /// The mock service that --local and --cluster start (one replica of one service).
+    Agent(agent::Args),
+    /// The load generator that --cluster runs as a Job inside the cluster.
+    #[command(hide = true)]
+    Loadgen(agent::LoadgenArgs),
+    /// Language server over stdio.
+    Lsp(lsp::Args),
+    /// Print an internal stage (ast, plan) for debugging the compiler.
+    #[command(hide = true)]
+    Debug(debug::Args),
+}
+
+pub fn dispatch(cli: Cli) -> ExitCode {
+    let code = match cli.command {
+        Command::Check(a) => check::run(a),
+        Command::Fmt(a) => fmt::run(a),
+        Command::Compile(a) => compile::run(a),
+        Command::Run(a) => run::run(a),
+        Command::Graph(a) => graph::run(a),
+        Command::Compare(a) => compare::run(a),
+        Command::Agent(a) => agent::run(a),
+        Command::Loadgen(a) => agent::run_loadgen(a),
+        Command::Lsp(a) => lsp::run(a),
+        Command::Debug(a) => debug::run(a),
+    };
+    ExitCode::from(code)
+}
+
+/// `--set NAME=VALUE`, repeated.
+pub fn parse_set(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.trim().to_string())),
+        _ => Err(format!("expected NAME=VALUE, found `{s}`")),
+    }
+}
+
+/// Says plainly that a command is not built yet, instead of pretending.
+pub fn not_built(what: &str) -> u8 {
+    eprintln!("chaos: {what} is not built yet");
+    exit::CANNOT_RUN
+}
+
+#[allow(dead_code)]
+pub type Files = Vec<PathBuf>;

@@ -1,0 +1,13 @@
+//! End-to-end tests: run the `chaos` binary as a user would. One module per area.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+mod cli_check;
+mod cli_compile;
+mod cli_fmt;
+mod cluster;
+mod editors_lsp;
+mod local;
+mod reports;
+mod run_sim;
