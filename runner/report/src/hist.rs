@@ -103,6 +103,14 @@ impl SparseLatency {
         self.buckets.iter().map(|b| b.1).sum()
     }
 
+    /// Adds one sample (seconds) without re-bucketing; buckets may then repeat or be
+    /// unsorted, which [`SparseLatency::to_dense`] does not mind.
+    pub fn push_s(&mut self, seconds: f64) {
+        let us = (seconds * 1e6).round();
+        let us = if us.is_finite() { us.clamp(1.0, MAX_US as f64) as u64 } else { MAX_US };
+        self.buckets.push((us, 1));
+    }
+
     pub fn to_dense(&self) -> Latency {
         let mut l = Latency::new();
         l.add_sparse(self);
