@@ -1,0 +1,2 @@
+" .chaos files are chaos-engineering scenarios.
+autocmd BufRead,BufNewFile *.chaos setfiletype chaos
