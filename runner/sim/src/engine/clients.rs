@@ -1,0 +1,178 @@
+//! Workloads: open-loop arrivals from the integrated rate (Poisson or evenly spaced),
+//! closed-loop users with think time and a linear ramp, and client-side timeouts.
+
+use chaos_report::Cause;
+use rand_distr::{Distribution, Exp1};
+
+use super::{Caller, Failure, Outcome, Req, ReqState, Sim, WReq};
+use crate::engine::Event;
+use crate::model::{NONE, WorkloadKind};
+
+impl Sim<'_> {
+    pub(super) fn schedule_workload(&mut self, wl: u32) {
+        match &self.m.workloads[wl as usize].kind {
+            WorkloadKind::Open { .. } => self.next_arrival(wl, 0.0),
+            WorkloadKind::Closed {
+                from,
+                to,
+                ramp_start,
+                ramp,
+                ..
+            } => {
+                let (from, to, rs, ramp) = (*from, *to, *ramp_start, *ramp);
+                for user in 0..from.max(to) {
+                    let start = if user < from {
+                        0.0
+                    } else if ramp > 0.0 {
+                        // User k joins when the user count reaches k + 1.
+                        rs + ramp * f64::from(user + 1 - from) / f64::from(to - from)
+                    } else {
+                        rs
+                    };
+                    if start < self.stop_t {
+                        self.q.push(start, Event::UserSend { wl, user });
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether closed-loop user `user` of `wl` is one of the users sending at `t`.
+    fn user_active(&self, wl: u32, user: u32, t: f64) -> bool {
+        let WorkloadKind::Closed {
+            from,
+            to,
+            ramp_start,
+            ramp,
+            ..
+        } = &self.m.workloads[wl as usize].kind
+        else {
+            return false;
+        };
+        let (from, to) = (f64::from(*from), f64::from(*to));
+        let users = if t < *ramp_start {
+            from
+        } else if *ramp > 0.0 && t < ramp_start + ramp {
+            from + (to - from) * (t - ramp_start) / ramp
+        } else {
+            to
+        };
+        users + 1e-9 >= f64::from(user) + 1.0
+    }
+
+    fn next_arrival(&mut self, wl: u32, from: f64) {
+        let WorkloadKind::Open { rate, uniform } = &self.m.workloads[wl as usize].kind else {
+            return;
+        };
+        let mass = if *uniform {
+            1.0
+        } else {
+            Exp1.sample(&mut self.rng_arrivals[wl as usize])
+        };
+        if let Some(t) = rate.advance(from, mass, &mut self.arrival_hint[wl as usize])
+            && t < self.stop_t
+        {
+            self.q.push(t, Event::Arrival { wl });
+        }
+    }
+
+    pub(super) fn open_arrival(&mut self, wl: u32) {
+        if self.now >= self.stop_t {
+            return;
+        }
+        if self
+            .opts
+            .max_arrivals
+            .is_some_and(|max| self.arrivals >= max)
+        {
+            return;
+        }
+        self.arrivals += 1;
+        self.workload_send(wl, NONE);
+        self.next_arrival(wl, self.now);
+    }
+
+    pub(super) fn user_send(&mut self, wl: u32, user: u32) {
+        if self.now >= self.stop_t || !self.user_active(wl, user, self.now) {
+            return;
+        }
+        self.workload_send(wl, user);
+    }
+
+    fn workload_send(&mut self, wl: u32, user: u32) {
+        let w = &self.m.workloads[wl as usize];
+        let (endpoint, timeout) = (w.endpoint, w.timeout);
+        let svc = self.m.endpoints[endpoint as usize].service;
+        let (wreq, wgeneration) = self.wreqs.insert(WReq {
+            wl,
+            user,
+            intended: self.now,
+            req: NONE,
+            req_gen: 0,
+        });
+        let (req, generation) = self.reqs.insert(Req {
+            endpoint,
+            svc,
+            caller: Caller::Workload {
+                wreq,
+                generation: wgeneration,
+            },
+            sent: self.now,
+            from: NONE,
+            state: ReqState::Wire,
+            replica: NONE,
+            fiber: NONE,
+        });
+        self.stats.sent[endpoint as usize] += 1;
+        self.stats.sent[(self.n_endpoints + wl) as usize] += 1;
+        self.stats.peak_in_flight = self.stats.peak_in_flight.max(self.reqs.len());
+        let wr = self.wreqs.get_mut(wreq);
+        wr.req = req;
+        wr.req_gen = generation;
+        if let Some(t) = timeout {
+            self.q.push(
+                self.now + t,
+                Event::ClientTimeout {
+                    wreq,
+                    generation: wgeneration,
+                },
+            );
+        }
+        self.send(req);
+    }
+
+    pub(super) fn client_timeout(&mut self, wreq: u32, generation: u32) {
+        if !self.wreqs.is_current(wreq, generation) {
+            return;
+        }
+        let wr = self.wreqs.get(wreq);
+        let (req, req_gen) = (wr.req, wr.req_gen);
+        let timeout = Err(Failure::new(Cause::Timeout, 504));
+        if self.reqs.is_current(req, req_gen) {
+            let r = self.reqs.get_mut(req);
+            let (endpoint, latency, lost) =
+                (r.endpoint, self.now - r.sent, r.state == ReqState::Lost);
+            r.caller = Caller::Silent;
+            if lost {
+                self.reqs.remove(req);
+            }
+            self.record(endpoint, latency, timeout);
+        }
+        self.workload_done(wreq, timeout);
+    }
+
+    /// The client got its answer (or gave up): record it, and a closed-loop user thinks.
+    pub(super) fn workload_done(&mut self, wreq: u32, outcome: Outcome) {
+        let wr = self.wreqs.get(wreq);
+        let (wl, user, intended) = (wr.wl, wr.user, wr.intended);
+        self.wreqs.remove(wreq);
+        self.record(self.n_endpoints + wl, self.now - intended, outcome);
+        self.stats.last_workload_answer_s = self.now;
+        if let WorkloadKind::Closed { think, .. } = &self.m.workloads[wl as usize].kind {
+            let t = self.now + think.sample(&mut self.rng_think[wl as usize]);
+            if t < self.stop_t {
+                self.q.push(t, Event::UserSend { wl, user });
+            }
+        }
+    }
+}

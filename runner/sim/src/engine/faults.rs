@@ -1,0 +1,357 @@
+//! Faults on schedule (combined while they overlap), replica kills and restarts, memory
+//! growth up to its limit, and the autoscaler.
+
+use chaos_plan::Replicas;
+use chaos_report::Cause;
+use rand::Rng as _;
+
+use super::{Failure, RState, Replica, ReqState, Sim};
+use crate::engine::Event;
+use crate::model::ActionModel;
+
+impl Sim<'_> {
+    pub(super) fn fault_start(&mut self, fault: u32, occ: u32) {
+        if self.faults_off {
+            return;
+        }
+        let (s, e) = self.m.faults[fault as usize].occurrences[occ as usize];
+        for a in 0..self.m.faults[fault as usize].actions.len() {
+            if let ActionModel::Kill { count, services } = &self.m.faults[fault as usize].actions[a]
+            {
+                let rng = &mut self.rng_fault[fault as usize];
+                let svc = services[rng.random_range(0..services.len())];
+                self.kill_some(fault, svc, *count);
+            }
+        }
+        if e > s {
+            self.active.push((fault, occ));
+            self.recompute_faults();
+        }
+    }
+
+    pub(super) fn fault_end(&mut self, fault: u32, occ: u32) {
+        if let Some(i) = self.active.iter().position(|&x| x == (fault, occ)) {
+            self.active.remove(i);
+            self.recompute_faults();
+        }
+    }
+
+    /// Ends every active fault now and ignores those still to come (after an abort).
+    pub(super) fn revert_faults(&mut self) {
+        self.faults_off = true;
+        self.active.clear();
+        self.recompute_faults();
+    }
+
+    /// Rebuilds the combined effect of the active faults.
+    fn recompute_faults(&mut self) {
+        for f in &mut self.ep_faults {
+            f.cpu = 1.0;
+            f.latency.clear();
+            f.errors.clear();
+            f.loss.clear();
+        }
+        self.cut.iter_mut().for_each(|c| *c = 0);
+        let ns = self.svcs.len();
+        let mut mem = vec![(0.0f64, f64::INFINITY); ns];
+        for &(fault, _) in &self.active {
+            for a in &self.m.faults[fault as usize].actions {
+                match a {
+                    ActionModel::Latency { targets, delay } => {
+                        for &e in &targets.endpoints {
+                            self.ep_faults[e as usize].latency.push(*delay);
+                        }
+                    }
+                    ActionModel::Errors {
+                        targets,
+                        ratio,
+                        status,
+                    } => {
+                        for &e in &targets.endpoints {
+                            self.ep_faults[e as usize].errors.push((*ratio, *status));
+                        }
+                    }
+                    ActionModel::Loss { targets, ratio } => {
+                        for &e in &targets.endpoints {
+                            self.ep_faults[e as usize].loss.push(*ratio);
+                        }
+                    }
+                    ActionModel::Cpu { targets, factor } => {
+                        for &e in &targets.endpoints {
+                            self.ep_faults[e as usize].cpu *= factor;
+                        }
+                    }
+                    ActionModel::Partition { a, b } => {
+                        for &x in a {
+                            for &y in b {
+                                if x != y {
+                                    self.cut[x as usize * ns + y as usize] += 1;
+                                    self.cut[y as usize * ns + x as usize] += 1;
+                                }
+                            }
+                        }
+                    }
+                    ActionModel::Memory {
+                        service,
+                        rate,
+                        limit,
+                    } => {
+                        let m = &mut mem[*service as usize];
+                        m.0 += rate;
+                        m.1 = m.1.min(*limit);
+                    }
+                    ActionModel::Kill { .. } => {}
+                }
+            }
+        }
+        for f in &mut self.ep_faults {
+            f.any_wire = !f.latency.is_empty() || !f.loss.is_empty();
+        }
+        for (s, (rate, limit)) in mem.into_iter().enumerate() {
+            let sv = &self.svcs[s];
+            if sv.mem_rate != rate || sv.mem_limit != limit {
+                self.set_memory(s as u32, rate, limit);
+            }
+        }
+    }
+
+    /// Memory grows at a new rate from now: bring each replica's level up to date and
+    /// schedule when it reaches the limit.
+    fn set_memory(&mut self, s: u32, rate: f64, limit: f64) {
+        let now = self.now;
+        let old = self.svcs[s as usize].mem_rate;
+        let sv = &mut self.svcs[s as usize];
+        sv.mem_rate = rate;
+        sv.mem_limit = limit;
+        for ri in 0..sv.replicas.len() {
+            let rep = &mut sv.replicas[ri];
+            if !rep.running() {
+                continue;
+            }
+            rep.mem += old * (now - rep.mem_t);
+            rep.mem_t = now;
+            rep.mem_gen = rep.mem_gen.wrapping_add(1);
+            if rate > 0.0 {
+                let at = now + ((limit - rep.mem).max(0.0) / rate);
+                let generation = rep.mem_gen;
+                self.q.push(
+                    at,
+                    Event::MemoryFull {
+                        svc: s,
+                        replica: ri as u32,
+                        generation,
+                    },
+                );
+            }
+        }
+    }
+
+    pub(super) fn memory_full(&mut self, s: u32, ri: u32, generation: u32) {
+        let rep = &self.svcs[s as usize].replicas[ri as usize];
+        if rep.mem_gen == generation && rep.running() {
+            self.kill_replica(s, ri as usize);
+        }
+    }
+
+    /// Kills `count` serving replicas of `s`, picked at random.
+    fn kill_some(&mut self, fault: u32, s: u32, count: u32) {
+        let mut live: Vec<usize> = (0..self.svcs[s as usize].replicas.len())
+            .filter(|&i| self.svcs[s as usize].replicas[i].state == RState::Live)
+            .collect();
+        let rng = &mut self.rng_fault[fault as usize];
+        let n = (count as usize).min(live.len());
+        for k in 0..n {
+            let j = rng.random_range(k..live.len());
+            live.swap(k, j);
+        }
+        for &ri in &live[..n] {
+            self.kill_replica(s, ri);
+        }
+    }
+
+    /// The replica dies: what it was serving or queueing fails with `killed`; it serves
+    /// again after the service's restart time (unless autoscaling was removing it).
+    pub(super) fn kill_replica(&mut self, s: u32, ri: usize) {
+        let now = self.now;
+        if !self.svcs[s as usize].replicas[ri].running() {
+            return;
+        }
+        self.touch(s, now);
+        let workers = self.m.services[s as usize].workers;
+        let restart = self.m.services[s as usize].restart_s;
+        let sv = &mut self.svcs[s as usize];
+        let rep = &mut sv.replicas[ri];
+        let removing = rep.state == RState::Draining;
+        rep.state = if removing { RState::Gone } else { RState::Down };
+        rep.generation = rep.generation.wrapping_add(1);
+        rep.mem_gen = rep.mem_gen.wrapping_add(1);
+        let generation = rep.generation;
+        let queued: Vec<u32> = rep.queue.drain(..).collect();
+        sv.queued -= queued.len() as u32;
+        sv.busy -= rep.busy;
+        rep.busy = 0;
+        sv.live_workers -= workers;
+        sv.running_replicas -= 1;
+        let killed = Err(Failure::new(Cause::Killed, 503));
+        let running: Vec<u32> = self
+            .reqs
+            .live_indices()
+            .filter(|&r| {
+                let q = self.reqs.get(r);
+                q.state == ReqState::Running && q.svc == s && q.replica as usize == ri
+            })
+            .collect();
+        for r in running {
+            let f = self.reqs.get(r).fiber;
+            if self.fibers.get(f).req == r {
+                self.free_fiber(f);
+            }
+            self.answer(r, killed);
+        }
+        for r in queued {
+            self.answer(r, killed);
+        }
+        if !removing {
+            self.q.push(
+                now + restart,
+                Event::ReplicaUp {
+                    svc: s,
+                    replica: ri as u32,
+                    generation,
+                },
+            );
+        }
+    }
+
+    pub(super) fn replica_up(&mut self, s: u32, ri: u32, generation: u32) {
+        let now = self.now;
+        let rep = &self.svcs[s as usize].replicas[ri as usize];
+        if rep.generation != generation || !matches!(rep.state, RState::Down | RState::Starting) {
+            return;
+        }
+        self.touch(s, now);
+        let workers = self.m.services[s as usize].workers;
+        let sv = &mut self.svcs[s as usize];
+        let (rate, limit) = (sv.mem_rate, sv.mem_limit);
+        sv.live_workers += workers;
+        sv.running_replicas += 1;
+        sv.win_max = sv.win_max.max(sv.running_replicas);
+        let rep = &mut sv.replicas[ri as usize];
+        rep.state = RState::Live;
+        rep.mem = 0.0;
+        rep.mem_t = now;
+        rep.mem_gen = rep.mem_gen.wrapping_add(1);
+        if rate > 0.0 {
+            let generation = rep.mem_gen;
+            self.q.push(
+                now + limit.max(0.0) / rate,
+                Event::MemoryFull {
+                    svc: s,
+                    replica: ri,
+                    generation,
+                },
+            );
+        }
+    }
+
+    /// A removed replica has finished its last request.
+    pub(super) fn retire(&mut self, s: u32, ri: usize) {
+        self.touch(s, self.now);
+        let workers = self.m.services[s as usize].workers;
+        let sv = &mut self.svcs[s as usize];
+        let rep = &mut sv.replicas[ri];
+        if rep.state == RState::Draining {
+            rep.state = RState::Gone;
+            rep.generation = rep.generation.wrapping_add(1);
+            sv.live_workers -= workers;
+            sv.running_replicas -= 1;
+        }
+    }
+
+    /// The HPA rule: desired = ceil(current × utilisation / target), clamped.
+    pub(super) fn autoscale(&mut self, s: u32) {
+        let now = self.now;
+        let Replicas::Autoscale {
+            min,
+            max,
+            target,
+            delay_s,
+            interval_s,
+        } = self.m.services[s as usize].replicas
+        else {
+            return;
+        };
+        if now + interval_s < self.horizon {
+            self.q.push(now + interval_s, Event::Autoscale { svc: s });
+        }
+        self.touch(s, now);
+        let sv = &mut self.svcs[s as usize];
+        let db = sv.busy_area - sv.as_busy0;
+        let da = sv.avail_area - sv.as_avail0;
+        sv.as_busy0 = sv.busy_area;
+        sv.as_avail0 = sv.avail_area;
+        if da <= 0.0 {
+            return;
+        }
+        let util = db / da;
+        let counted =
+            |r: &Replica| matches!(r.state, RState::Live | RState::Starting | RState::Down);
+        let current = sv.replicas.iter().filter(|r| counted(r)).count() as u32;
+        let desired = ((f64::from(current) * util / target) - 1e-9)
+            .ceil()
+            .max(0.0) as u32;
+        let desired = desired.clamp(min, max);
+        if desired > current {
+            for _ in current..desired {
+                let sv = &mut self.svcs[s as usize];
+                let ri = match sv.replicas.iter().position(|r| r.state == RState::Gone) {
+                    Some(i) => i,
+                    None => {
+                        sv.replicas.push(Replica::new(RState::Gone));
+                        sv.replicas.len() - 1
+                    }
+                };
+                let rep = &mut sv.replicas[ri];
+                rep.state = RState::Starting;
+                rep.generation = rep.generation.wrapping_add(1);
+                let generation = rep.generation;
+                if delay_s > 0.0 {
+                    self.q.push(
+                        now + delay_s,
+                        Event::ReplicaUp {
+                            svc: s,
+                            replica: ri as u32,
+                            generation,
+                        },
+                    );
+                } else {
+                    self.replica_up(s, ri as u32, generation);
+                }
+            }
+        } else if desired < current {
+            let mut remove = current - desired;
+            // Cheapest first: replicas not started yet, then dead ones, then the newest live.
+            for wanted in [RState::Starting, RState::Down, RState::Live] {
+                for ri in (0..self.svcs[s as usize].replicas.len()).rev() {
+                    if remove == 0 {
+                        break;
+                    }
+                    let rep = &mut self.svcs[s as usize].replicas[ri];
+                    if rep.state != wanted {
+                        continue;
+                    }
+                    remove -= 1;
+                    if wanted == RState::Live {
+                        rep.state = RState::Draining;
+                        if rep.busy == 0 && rep.queue.is_empty() {
+                            self.retire(s, ri);
+                        }
+                    } else {
+                        rep.state = RState::Gone;
+                        rep.generation = rep.generation.wrapping_add(1);
+                    }
+                }
+            }
+        }
+    }
+}

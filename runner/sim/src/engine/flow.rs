@@ -1,0 +1,530 @@
+//! Requests through the system: sending (partition, loss, wire delay), arrival (injected
+//! errors, rate limit, load balancing, workers and queue), endpoint bodies run by fibers,
+//! answers back to callers, call timeouts, retries with backoff, and circuit breakers.
+
+use chaos_plan::{Balance, Jitter};
+use chaos_report::Cause;
+use rand::Rng as _;
+
+use super::{BState, Caller, Failure, Fiber, Outcome, RState, Ready, Req, ReqState, Sim, none};
+use crate::engine::Event;
+use crate::model::{Instr, NONE};
+
+impl Sim<'_> {
+    /// Puts an attempt on its way to its endpoint.
+    pub(super) fn send(&mut self, req: u32) {
+        let r = self.reqs.get(req);
+        let (ep, svc, from) = (r.endpoint as usize, r.svc, r.from);
+        let ns = self.svcs.len();
+        if !none(from) && self.cut[from as usize * ns + svc as usize] > 0 {
+            self.answer(req, Err(Failure::new(Cause::Connection, 0)));
+            return;
+        }
+        if self.ep_faults[ep].any_wire {
+            let rng = &mut self.rng_wire[svc as usize];
+            let f = &self.ep_faults[ep];
+            if f.loss.iter().any(|&ratio| rng.random::<f64>() < ratio) {
+                self.reqs.get_mut(req).state = ReqState::Lost;
+                return;
+            }
+            let delay: f64 = f.latency.iter().map(|d| d.sample(rng)).sum();
+            if delay > 0.0 {
+                let generation = self.reqs.generation_of(req);
+                self.q
+                    .push(self.now + delay, Event::ReqArrive { req, generation });
+                return;
+            }
+        }
+        self.arrive(req);
+    }
+
+    /// The attempt reaches its target service.
+    pub(super) fn arrive(&mut self, req: u32) {
+        let r = self.reqs.get(req);
+        let (ep, s) = (r.endpoint as usize, r.svc as usize);
+        let f = &self.ep_faults[ep];
+        if !f.errors.is_empty() {
+            let rng = &mut self.rng_wire[s];
+            if let Some(&(_, status)) = f
+                .errors
+                .iter()
+                .find(|&&(ratio, _)| rng.random::<f64>() < ratio)
+            {
+                self.answer(req, Err(Failure::new(Cause::Injected, status)));
+                return;
+            }
+        }
+        if let Some(rate) = self.m.services[s].rate_limit {
+            let sv = &mut self.svcs[s];
+            sv.tokens = (sv.tokens + rate * (self.now - sv.tokens_t)).min(rate);
+            sv.tokens_t = self.now;
+            if sv.tokens < 1.0 {
+                self.answer(req, Err(Failure::new(Cause::RateLimited, 429)));
+                return;
+            }
+            sv.tokens -= 1.0;
+        }
+        let Some(ri) = self.pick_replica(s) else {
+            self.answer(req, Err(Failure::new(Cause::Connection, 0)));
+            return;
+        };
+        let workers = self.m.services[s].workers;
+        let cap = self.m.services[s].queue;
+        let rep = &self.svcs[s].replicas[ri];
+        if rep.busy < workers {
+            self.touch(s as u32, self.now);
+            let sv = &mut self.svcs[s];
+            sv.busy += 1;
+            sv.replicas[ri].busy += 1;
+            let r = self.reqs.get_mut(req);
+            r.state = ReqState::Running;
+            r.replica = ri as u32;
+            let generation = self.reqs.generation_of(req);
+            self.ready.push_back(Ready::Start { req, generation });
+        } else if (rep.queue.len() as u64) < u64::from(cap) {
+            self.touch(s as u32, self.now);
+            let sv = &mut self.svcs[s];
+            sv.queued += 1;
+            sv.replicas[ri].queue.push_back(req);
+            let r = self.reqs.get_mut(req);
+            r.state = ReqState::Queued;
+            r.replica = ri as u32;
+        } else {
+            self.answer(req, Err(Failure::new(Cause::Rejected, 503)));
+        }
+    }
+
+    fn pick_replica(&mut self, s: usize) -> Option<usize> {
+        let sv = &mut self.svcs[s];
+        let n = sv.replicas.len();
+        if n == 1 {
+            return (sv.replicas[0].state == RState::Live).then_some(0);
+        }
+        match self.m.services[s].balance {
+            Balance::RoundRobin => {
+                let i = (0..n)
+                    .map(|k| (sv.rr + k) % n)
+                    .find(|&i| sv.replicas[i].state == RState::Live)?;
+                sv.rr = (i + 1) % n;
+                Some(i)
+            }
+            Balance::Random => {
+                let live = sv
+                    .replicas
+                    .iter()
+                    .filter(|r| r.state == RState::Live)
+                    .count();
+                if live == 0 {
+                    return None;
+                }
+                let k = self.rng_route[s].random_range(0..live);
+                sv.replicas
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, r)| r.state == RState::Live)
+                    .nth(k)
+                    .map(|(i, _)| i)
+            }
+            Balance::LeastRequest => {
+                let mut best: Option<(usize, usize)> = None;
+                for k in 0..n {
+                    let i = (sv.rr + k) % n;
+                    let r = &sv.replicas[i];
+                    if r.state != RState::Live {
+                        continue;
+                    }
+                    let load = r.busy as usize + r.queue.len();
+                    if best.is_none_or(|(_, l)| load < l) {
+                        best = Some((i, load));
+                    }
+                }
+                let (i, _) = best?;
+                sv.rr = (i + 1) % n;
+                Some(i)
+            }
+        }
+    }
+
+    /// The request got a worker: its endpoint body starts.
+    pub(super) fn start_exec(&mut self, req: u32) {
+        let r = self.reqs.get(req);
+        let (ep, svc) = (r.endpoint, r.svc);
+        let req_gen = self.reqs.generation_of(req);
+        let token = self.new_token();
+        let (f, _) = self.fibers.insert(Fiber {
+            token,
+            req,
+            req_gen,
+            svc,
+            endpoint: ep,
+            pc: self.m.endpoints[ep as usize].entry,
+            parent: NONE,
+            pending: 0,
+            fail: None,
+            call: NONE,
+            attempt: 0,
+            cur_req: NONE,
+            cur_gen: 0,
+            trial: false,
+        });
+        self.reqs.get_mut(req).fiber = f;
+        self.run_fiber(f);
+    }
+
+    /// Runs a fiber's steps until it has to wait or ends.
+    pub(super) fn run_fiber(&mut self, f: u32) {
+        loop {
+            let fb = self.fibers.get(f);
+            let (pc, svc, ep) = (fb.pc, fb.svc as usize, fb.endpoint as usize);
+            match self.m.code[pc as usize] {
+                Instr::Work { dist } => {
+                    let d = self.m.dists[dist as usize].sample(&mut self.rng_work[svc])
+                        * self.ep_faults[ep].cpu;
+                    let token = self.new_token();
+                    let fb = self.fibers.get_mut(f);
+                    fb.pc += 1;
+                    if d > 0.0 {
+                        fb.token = token;
+                        self.q
+                            .push(self.now + d, Event::WorkDone { fiber: f, token });
+                        return;
+                    }
+                }
+                Instr::Call { call } => {
+                    let fb = self.fibers.get_mut(f);
+                    fb.call = call;
+                    fb.attempt = 0;
+                    self.issue_attempt(f);
+                    return;
+                }
+                Instr::Fail { p, status } => {
+                    if p > 0.0 && self.rng_work[svc].random::<f64>() < p {
+                        self.fiber_fail(f, Failure::new(Cause::Failed, status));
+                        return;
+                    }
+                    self.fibers.get_mut(f).pc += 1;
+                }
+                Instr::Choice { first, n } => {
+                    let u: f64 = self.rng_work[svc].random();
+                    let table = &self.m.choices[first as usize..(first + n) as usize];
+                    let target = table
+                        .iter()
+                        .find(|(cum, _)| u < *cum)
+                        .map_or(pc + 1, |&(_, t)| t);
+                    self.fibers.get_mut(f).pc = target;
+                }
+                Instr::Jump { pc } => self.fibers.get_mut(f).pc = pc,
+                Instr::Fork { first, n, cont } => {
+                    let token = self.new_token();
+                    let fb = self.fibers.get_mut(f);
+                    fb.pending = n;
+                    fb.pc = cont;
+                    fb.token = token;
+                    fb.fail = None;
+                    let (req, req_gen) = (fb.req, fb.req_gen);
+                    for i in first..first + n {
+                        let child_token = self.new_token();
+                        let (c, _) = self.fibers.insert(Fiber {
+                            token: child_token,
+                            req,
+                            req_gen,
+                            svc: svc as u32,
+                            endpoint: ep as u32,
+                            pc: self.m.forks[i as usize],
+                            parent: f,
+                            pending: 0,
+                            fail: None,
+                            call: NONE,
+                            attempt: 0,
+                            cur_req: NONE,
+                            cur_gen: 0,
+                            trial: false,
+                        });
+                        self.ready.push_back(Ready::Run {
+                            fiber: c,
+                            token: child_token,
+                        });
+                    }
+                    return;
+                }
+                Instr::End => {
+                    self.fiber_done(f, None);
+                    return;
+                }
+            }
+        }
+    }
+
+    pub(super) fn fiber_fail(&mut self, f: u32, failure: Failure) {
+        self.fiber_done(f, Some(failure));
+    }
+
+    /// A fiber reached its end (or failed): a root answers its caller, a child reports to
+    /// its parallel group.
+    fn fiber_done(&mut self, f: u32, failure: Option<Failure>) {
+        let fb = self.fibers.get(f);
+        let (parent, req) = (fb.parent, fb.req);
+        self.free_fiber(f);
+        if none(parent) {
+            self.complete_exec(req, failure.map_or(Ok(()), Err));
+            return;
+        }
+        let p = self.fibers.get_mut(parent);
+        if p.fail.is_none() {
+            p.fail = failure;
+        }
+        p.pending -= 1;
+        if p.pending == 0 {
+            let token = p.token;
+            self.ready.push_back(Ready::Join {
+                fiber: parent,
+                token,
+            });
+        }
+    }
+
+    /// The execution ends: its worker goes to the next queued request and the caller gets
+    /// the answer.
+    fn complete_exec(&mut self, req: u32, outcome: Outcome) {
+        let r = self.reqs.get(req);
+        let (s, ri) = (r.svc, r.replica as usize);
+        self.release_worker(s, ri);
+        let out = outcome.map_err(|f| match f.cause {
+            Cause::Failed => f,
+            _ => Failure::new(Cause::Downstream, 500),
+        });
+        self.answer(req, out);
+    }
+
+    pub(super) fn release_worker(&mut self, s: u32, ri: usize) {
+        self.touch(s, self.now);
+        let workers = self.m.services[s as usize].workers;
+        let sv = &mut self.svcs[s as usize];
+        sv.busy -= 1;
+        let rep = &mut sv.replicas[ri];
+        rep.busy -= 1;
+        if rep.busy < workers
+            && let Some(next) = rep.queue.pop_front()
+        {
+            rep.busy += 1;
+            sv.busy += 1;
+            sv.queued -= 1;
+            let r = self.reqs.get_mut(next);
+            r.state = ReqState::Running;
+            let generation = self.reqs.generation_of(next);
+            self.ready.push_back(Ready::Start {
+                req: next,
+                generation,
+            });
+        }
+        let rep = &sv.replicas[ri];
+        if rep.state == RState::Draining && rep.busy == 0 && rep.queue.is_empty() {
+            self.retire(s, ri);
+        }
+    }
+
+    /// The answer (or failure) of an attempt reaches its caller, now.
+    pub(super) fn answer(&mut self, req: u32, outcome: Outcome) {
+        let r = self.reqs.get(req);
+        let (caller, endpoint, latency) = (r.caller, r.endpoint, self.now - r.sent);
+        self.reqs.remove(req);
+        match caller {
+            Caller::Silent => {}
+            Caller::Fiber { fiber, token } => {
+                // Recorded even when the caller died meanwhile: the attempt still ended here.
+                self.record(endpoint, latency, outcome);
+                if self.fiber_waiting(fiber, token) {
+                    self.call_result(fiber, outcome);
+                }
+            }
+            Caller::Workload { wreq, generation } => {
+                self.record(endpoint, latency, outcome);
+                if self.wreqs.is_current(wreq, generation) {
+                    self.workload_done(wreq, outcome);
+                }
+            }
+        }
+    }
+
+    /// Sends the next attempt of the fiber's current call.
+    pub(super) fn issue_attempt(&mut self, f: u32) {
+        let fb = self.fibers.get(f);
+        let (call, caller_svc) = (fb.call, fb.svc);
+        let c = &self.m.calls[call as usize];
+        let (endpoint, callee, timeout, breaker) = (c.endpoint, c.service, c.timeout, c.breaker);
+        let mut trial = false;
+        if !none(breaker) {
+            match self.breaker_allow(breaker) {
+                Some(t) => trial = t,
+                None => {
+                    self.stats.sent[endpoint as usize] += 1;
+                    let out = Err(Failure::new(Cause::CircuitOpen, 503));
+                    self.record(endpoint, 0.0, out);
+                    let fb = self.fibers.get_mut(f);
+                    fb.attempt += 1;
+                    fb.trial = false;
+                    self.call_result(f, out);
+                    return;
+                }
+            }
+        }
+        let token = self.new_token();
+        self.stats.sent[endpoint as usize] += 1;
+        let (req, generation) = self.reqs.insert(Req {
+            endpoint,
+            svc: callee,
+            caller: Caller::Fiber { fiber: f, token },
+            sent: self.now,
+            from: caller_svc,
+            state: ReqState::Wire,
+            replica: NONE,
+            fiber: NONE,
+        });
+        let fb = self.fibers.get_mut(f);
+        fb.token = token;
+        fb.attempt += 1;
+        fb.cur_req = req;
+        fb.cur_gen = generation;
+        fb.trial = trial;
+        if let Some(t) = timeout {
+            self.q
+                .push(self.now + t, Event::CallTimeout { fiber: f, token });
+        }
+        self.send(req);
+    }
+
+    pub(super) fn call_timeout(&mut self, f: u32, token: u64) {
+        if !self.fiber_waiting(f, token) {
+            return;
+        }
+        let fb = self.fibers.get(f);
+        let (req, generation) = (fb.cur_req, fb.cur_gen);
+        if self.reqs.is_current(req, generation) {
+            let r = self.reqs.get_mut(req);
+            let (endpoint, latency, lost) =
+                (r.endpoint, self.now - r.sent, r.state == ReqState::Lost);
+            r.caller = Caller::Silent;
+            if lost {
+                self.reqs.remove(req);
+            }
+            self.record(endpoint, latency, Err(Failure::new(Cause::Timeout, 504)));
+        }
+        self.call_result(f, Err(Failure::new(Cause::Timeout, 504)));
+    }
+
+    /// The current attempt of the fiber's call ended with `outcome`: go on, retry, or fail.
+    fn call_result(&mut self, f: u32, outcome: Outcome) {
+        let token = self.new_token();
+        let fb = self.fibers.get_mut(f);
+        fb.token = token;
+        let (call, attempt, trial, svc) = (fb.call, fb.attempt, fb.trial, fb.svc);
+        let c = &self.m.calls[call as usize];
+        if !none(c.breaker)
+            && !matches!(
+                outcome,
+                Err(Failure {
+                    cause: Cause::CircuitOpen,
+                    ..
+                })
+            )
+        {
+            self.breaker_record(c.breaker, outcome.is_err(), trial);
+        }
+        let c = &self.m.calls[call as usize];
+        match outcome {
+            Ok(()) => {
+                self.fibers.get_mut(f).pc += 1;
+                self.ready.push_back(Ready::Run { fiber: f, token });
+            }
+            Err(failure) if failure.retryable() && attempt <= c.retries => {
+                let d = c.backoff.delay_s(attempt);
+                let d = match c.jitter {
+                    Jitter::None => d,
+                    Jitter::Full => d * self.rng_jitter[svc as usize].random::<f64>(),
+                    Jitter::Equal => {
+                        0.5 * d + 0.5 * d * self.rng_jitter[svc as usize].random::<f64>()
+                    }
+                };
+                if d > 0.0 {
+                    self.q
+                        .push(self.now + d, Event::BackoffDone { fiber: f, token });
+                } else {
+                    self.ready.push_back(Ready::Attempt { fiber: f, token });
+                }
+            }
+            Err(_) if c.continue_on_error => {
+                self.fibers.get_mut(f).pc += 1;
+                self.ready.push_back(Ready::Run { fiber: f, token });
+            }
+            Err(_) => {
+                let failure = Failure::new(Cause::Downstream, 500);
+                self.ready.push_back(Ready::Fail {
+                    fiber: f,
+                    token,
+                    failure,
+                });
+            }
+        }
+    }
+
+    /// `Some(trial)` when the breaker lets an attempt through (`trial`: the half-open probe).
+    fn breaker_allow(&mut self, b: u32) -> Option<bool> {
+        let now = self.now;
+        let br = &mut self.breakers[b as usize];
+        match br.state {
+            BState::Closed => Some(false),
+            BState::Open if now >= br.until => {
+                br.state = BState::HalfOpen;
+                br.trial_out = true;
+                Some(true)
+            }
+            BState::Open => None,
+            BState::HalfOpen if br.trial_out => None,
+            BState::HalfOpen => {
+                br.trial_out = true;
+                Some(true)
+            }
+        }
+    }
+
+    fn breaker_record(&mut self, b: u32, failed: bool, trial: bool) {
+        let now = self.now;
+        let model = &self.m.breakers[b as usize];
+        let br = &mut self.breakers[b as usize];
+        match br.state {
+            BState::HalfOpen if trial => {
+                br.trial_out = false;
+                if failed {
+                    br.state = BState::Open;
+                    br.until = now + model.open_s;
+                } else {
+                    br.state = BState::Closed;
+                    br.recent.clear();
+                    br.fails = 0;
+                }
+            }
+            BState::Closed => {
+                br.recent.push_back((now, failed));
+                br.fails += u32::from(failed);
+                while let Some(&(t, f)) = br.recent.front() {
+                    if t >= now - model.window_s {
+                        break;
+                    }
+                    br.recent.pop_front();
+                    br.fails -= u32::from(f);
+                }
+                let n = br.recent.len();
+                if n > 0
+                    && n >= model.min_requests as usize
+                    && f64::from(br.fails) >= model.failure_ratio * n as f64
+                {
+                    br.state = BState::Open;
+                    br.until = now + model.open_s;
+                    br.recent.clear();
+                    br.fails = 0;
+                }
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,712 @@
+//! The simulation state and its event loop. Requests, fibers (an endpoint body's thread of
+//! steps) and workload requests live in slabs addressed by index; scheduled events carry the
+//! index plus a generation or token, so an event about something that has since moved on is
+//! recognised and dropped. Work that follows at the same instant goes through a FIFO `ready`
+//! list instead of recursion, so no chain of instant answers can grow the stack.
+
+mod clients;
+mod faults;
+mod flow;
+
+use std::collections::VecDeque;
+
+use chaos_plan::Plan;
+use chaos_report::{AbortRecord, Cause, Recorder, Recording, ServiceSample};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::model::{Model, NONE};
+use crate::queue::EventQueue;
+use crate::slab::Slab;
+use crate::{RunStats, SimError, SimOptions};
+
+pub(crate) type Rng = ChaCha8Rng;
+
+/// Something scheduled for a future instant.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Event {
+    /// The next open-loop arrival of a workload.
+    Arrival {
+        wl: u32,
+    },
+    /// A closed-loop user sends (again).
+    UserSend {
+        wl: u32,
+        user: u32,
+    },
+    /// A request reaches its target after an injected wire delay.
+    ReqArrive {
+        req: u32,
+        generation: u32,
+    },
+    WorkDone {
+        fiber: u32,
+        token: u64,
+    },
+    CallTimeout {
+        fiber: u32,
+        token: u64,
+    },
+    BackoffDone {
+        fiber: u32,
+        token: u64,
+    },
+    ClientTimeout {
+        wreq: u32,
+        generation: u32,
+    },
+    FaultStart {
+        fault: u32,
+        occ: u32,
+    },
+    FaultEnd {
+        fault: u32,
+        occ: u32,
+    },
+    ReplicaUp {
+        svc: u32,
+        replica: u32,
+        generation: u32,
+    },
+    MemoryFull {
+        svc: u32,
+        replica: u32,
+        generation: u32,
+    },
+    Autoscale {
+        svc: u32,
+    },
+}
+
+/// Work to do at the current instant, in order.
+#[derive(Debug, Clone, Copy)]
+enum Ready {
+    /// A request got a worker: run its endpoint body.
+    Start { req: u32, generation: u32 },
+    /// Continue a fiber at its pc.
+    Run { fiber: u32, token: u64 },
+    /// All children of a parallel group ended.
+    Join { fiber: u32, token: u64 },
+    /// Send the next attempt of the fiber's current call.
+    Attempt { fiber: u32, token: u64 },
+    /// The fiber's step failed.
+    Fail {
+        fiber: u32,
+        token: u64,
+        failure: Failure,
+    },
+}
+
+/// A failed answer: why, and the HTTP status the caller saw (decides retries).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Failure {
+    pub cause: Cause,
+    pub status: u16,
+}
+
+impl Failure {
+    pub const fn new(cause: Cause, status: u16) -> Failure {
+        Failure { cause, status }
+    }
+
+    /// Retries happen on timeouts, 5xx, 429, connection errors and killed replicas; never on
+    /// an open circuit.
+    pub fn retryable(self) -> bool {
+        match self.cause {
+            Cause::Timeout
+            | Cause::Rejected
+            | Cause::RateLimited
+            | Cause::Connection
+            | Cause::Killed => true,
+            Cause::Injected | Cause::Failed | Cause::Downstream => {
+                self.status >= 500 || self.status == 429
+            }
+            Cause::CircuitOpen | Cause::Unfinished => false,
+        }
+    }
+}
+
+pub type Outcome = Result<(), Failure>;
+
+/// Who waits for a request's answer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Caller {
+    Fiber {
+        fiber: u32,
+        token: u64,
+    },
+    Workload {
+        wreq: u32,
+        generation: u32,
+    },
+    /// The caller gave up and already recorded the attempt: the answer is thrown away.
+    Silent,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReqState {
+    /// On the wire (injected delay) or not yet placed.
+    Wire,
+    /// Vanished (loss fault): only the caller's timeout ends it.
+    Lost,
+    Queued,
+    Running,
+}
+
+/// One attempt sent to an endpoint, and on the callee side its execution.
+#[derive(Debug, Clone)]
+struct Req {
+    endpoint: u32,
+    svc: u32,
+    caller: Caller,
+    sent: f64,
+    /// Calling service, or NONE for a workload's client.
+    from: u32,
+    state: ReqState,
+    replica: u32,
+    /// Root fiber while running.
+    fiber: u32,
+}
+
+/// A thread of steps of one execution; parallel groups start child fibers.
+#[derive(Debug, Clone)]
+struct Fiber {
+    /// Changes whenever the fiber stops waiting; events and answers carry the one they expect.
+    token: u64,
+    req: u32,
+    req_gen: u32,
+    svc: u32,
+    endpoint: u32,
+    pc: u32,
+    parent: u32,
+    pending: u32,
+    fail: Option<Failure>,
+    call: u32,
+    attempt: u32,
+    cur_req: u32,
+    cur_gen: u32,
+    trial: bool,
+}
+
+/// A workload's request as its client sees it.
+#[derive(Debug, Clone)]
+struct WReq {
+    wl: u32,
+    user: u32,
+    intended: f64,
+    req: u32,
+    req_gen: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RState {
+    Live,
+    Starting,
+    Down,
+    /// Removed by autoscaling: takes no new requests, finishes what it has.
+    Draining,
+    Gone,
+}
+
+#[derive(Debug, Clone)]
+struct Replica {
+    state: RState,
+    busy: u32,
+    queue: VecDeque<u32>,
+    generation: u32,
+    mem: f64,
+    mem_t: f64,
+    mem_gen: u32,
+}
+
+impl Replica {
+    fn new(state: RState) -> Replica {
+        Replica {
+            state,
+            busy: 0,
+            queue: VecDeque::new(),
+            generation: 0,
+            mem: 0.0,
+            mem_t: 0.0,
+            mem_gen: 0,
+        }
+    }
+
+    /// Counted as running: serving, or finishing its work before removal.
+    fn running(&self) -> bool {
+        matches!(self.state, RState::Live | RState::Draining)
+    }
+}
+
+#[derive(Debug, Clone)]
+struct SvcState {
+    replicas: Vec<Replica>,
+    rr: usize,
+    tokens: f64,
+    tokens_t: f64,
+    busy: u32,
+    live_workers: u32,
+    queued: u32,
+    running_replicas: u32,
+    last_t: f64,
+    busy_area: f64,
+    avail_area: f64,
+    queue_area: f64,
+    win_busy0: f64,
+    win_avail0: f64,
+    win_queue0: f64,
+    win_max: u32,
+    as_busy0: f64,
+    as_avail0: f64,
+    mem_rate: f64,
+    mem_limit: f64,
+}
+
+/// Active fault effects on one endpoint, recomputed whenever a fault starts or ends.
+#[derive(Debug, Clone)]
+struct EpFaults {
+    cpu: f64,
+    latency: Vec<crate::dist::Sampler>,
+    errors: Vec<(f64, u16)>,
+    loss: Vec<f64>,
+    any_wire: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BState {
+    Closed,
+    Open,
+    HalfOpen,
+}
+
+#[derive(Debug, Clone)]
+struct Breaker {
+    state: BState,
+    until: f64,
+    trial_out: bool,
+    recent: VecDeque<(f64, bool)>,
+    fails: u32,
+}
+
+pub(crate) struct Sim<'a> {
+    m: &'a Model,
+    opts: &'a SimOptions,
+    now: f64,
+    q: EventQueue,
+    ready: VecDeque<Ready>,
+    reqs: Slab<Req>,
+    fibers: Slab<Fiber>,
+    wreqs: Slab<WReq>,
+    next_token: u64,
+    svcs: Vec<SvcState>,
+    ep_faults: Vec<EpFaults>,
+    /// Active fault occurrences, in the order they started.
+    active: Vec<(u32, u32)>,
+    faults_off: bool,
+    /// `cut[a * n + b] > 0`: calls between services a and b fail to connect.
+    cut: Vec<u32>,
+    breakers: Vec<Breaker>,
+    rng_arrivals: Vec<Rng>,
+    rng_think: Vec<Rng>,
+    rng_work: Vec<Rng>,
+    rng_route: Vec<Rng>,
+    rng_wire: Vec<Rng>,
+    rng_jitter: Vec<Rng>,
+    rng_fault: Vec<Rng>,
+    arrival_hint: Vec<usize>,
+    arrivals: u64,
+    rec: Recorder,
+    n_endpoints: u32,
+    stop_t: f64,
+    horizon: f64,
+    win_index: u64,
+    n_windows: u64,
+    aborted: Option<AbortRecord>,
+    stats: RunStats,
+}
+
+fn stream(seed: u64, purpose: u64, index: usize) -> Rng {
+    let mut r = Rng::seed_from_u64(seed);
+    r.set_stream(purpose * 1_000_000 + index as u64);
+    r
+}
+
+impl<'a> Sim<'a> {
+    pub fn new(plan: &Plan, m: &'a Model, seed: u64, opts: &'a SimOptions) -> Sim<'a> {
+        let ns = m.services.len();
+        let nw = m.workloads.len();
+        let svcs = m
+            .services
+            .iter()
+            .map(|s| {
+                let n = s.replicas.initial();
+                SvcState {
+                    replicas: (0..n).map(|_| Replica::new(RState::Live)).collect(),
+                    rr: 0,
+                    tokens: s.rate_limit.unwrap_or(0.0),
+                    tokens_t: 0.0,
+                    busy: 0,
+                    live_workers: n * s.workers,
+                    queued: 0,
+                    running_replicas: n,
+                    last_t: 0.0,
+                    busy_area: 0.0,
+                    avail_area: 0.0,
+                    queue_area: 0.0,
+                    win_busy0: 0.0,
+                    win_avail0: 0.0,
+                    win_queue0: 0.0,
+                    win_max: n,
+                    as_busy0: 0.0,
+                    as_avail0: 0.0,
+                    mem_rate: 0.0,
+                    mem_limit: f64::INFINITY,
+                }
+            })
+            .collect();
+        let horizon = m.duration + opts.drain_s.unwrap_or(m.drain);
+        let stats = RunStats {
+            sent: vec![0; m.endpoints.len() + nw],
+            ..RunStats::default()
+        };
+        Sim {
+            m,
+            opts,
+            now: 0.0,
+            q: EventQueue::default(),
+            ready: VecDeque::new(),
+            reqs: Slab::default(),
+            fibers: Slab::default(),
+            wreqs: Slab::default(),
+            next_token: 0,
+            svcs,
+            ep_faults: vec![
+                EpFaults {
+                    cpu: 1.0,
+                    latency: Vec::new(),
+                    errors: Vec::new(),
+                    loss: Vec::new(),
+                    any_wire: false,
+                };
+                m.endpoints.len()
+            ],
+            active: Vec::new(),
+            faults_off: false,
+            cut: vec![0; ns * ns],
+            breakers: m
+                .breakers
+                .iter()
+                .map(|_| Breaker {
+                    state: BState::Closed,
+                    until: 0.0,
+                    trial_out: false,
+                    recent: VecDeque::new(),
+                    fails: 0,
+                })
+                .collect(),
+            rng_arrivals: (0..nw).map(|i| stream(seed, 1, i)).collect(),
+            rng_think: (0..nw).map(|i| stream(seed, 2, i)).collect(),
+            rng_work: (0..ns).map(|i| stream(seed, 3, i)).collect(),
+            rng_route: (0..ns).map(|i| stream(seed, 4, i)).collect(),
+            rng_wire: (0..ns).map(|i| stream(seed, 5, i)).collect(),
+            rng_jitter: (0..ns).map(|i| stream(seed, 6, i)).collect(),
+            rng_fault: (0..m.faults.len()).map(|i| stream(seed, 7, i)).collect(),
+            arrival_hint: vec![0; nw],
+            arrivals: 0,
+            rec: Recorder::new(plan, "sim", seed),
+            n_endpoints: m.endpoints.len() as u32,
+            stop_t: m.duration,
+            horizon,
+            win_index: 0,
+            n_windows: (horizon / m.window).ceil().max(1.0) as u64,
+            aborted: None,
+            stats,
+        }
+    }
+
+    pub fn run(mut self, progress: &mut dyn FnMut(f64)) -> Result<(Recording, RunStats), SimError> {
+        self.schedule_start();
+        let mut last_progress = 0.0;
+        let mut count: u64 = 0;
+        while let Some(t) = self.q.peek_time() {
+            if t >= self.horizon {
+                break;
+            }
+            if t < self.now {
+                return Err(SimError::TimeWentBack {
+                    now: self.now,
+                    event: t,
+                });
+            }
+            self.sample_windows_until(t);
+            if t >= self.horizon {
+                // An abort while closing windows moved the horizon.
+                break;
+            }
+            let Some((t, ev)) = self.q.pop() else { break };
+            self.now = t;
+            self.dispatch(ev);
+            self.drain_ready();
+            count += 1;
+            if count & 0x3fff == 0 {
+                let f = (self.now / self.horizon).clamp(0.0, 1.0);
+                if f - last_progress >= 0.001 {
+                    last_progress = f;
+                    progress(f);
+                }
+            }
+        }
+        self.stats.events = count;
+        self.now = self.now.max(self.horizon.min(self.now.max(0.0)));
+        self.sample_windows_until(self.horizon);
+        self.now = self.horizon;
+        self.sweep_unfinished();
+        progress(1.0);
+        let ended = self.stop_t;
+        let rec = self.rec.finish(ended, self.horizon, self.aborted.clone());
+        Ok((rec, self.stats))
+    }
+
+    fn dispatch(&mut self, ev: Event) {
+        match ev {
+            Event::Arrival { wl } => self.open_arrival(wl),
+            Event::UserSend { wl, user } => self.user_send(wl, user),
+            Event::ReqArrive { req, generation } => {
+                if self.reqs.is_current(req, generation) {
+                    self.arrive(req);
+                }
+            }
+            Event::WorkDone { fiber, token } => {
+                if self.fiber_waiting(fiber, token) {
+                    self.run_fiber(fiber);
+                }
+            }
+            Event::CallTimeout { fiber, token } => self.call_timeout(fiber, token),
+            Event::BackoffDone { fiber, token } => {
+                if self.fiber_waiting(fiber, token) {
+                    self.issue_attempt(fiber);
+                }
+            }
+            Event::ClientTimeout { wreq, generation } => self.client_timeout(wreq, generation),
+            Event::FaultStart { fault, occ } => self.fault_start(fault, occ),
+            Event::FaultEnd { fault, occ } => self.fault_end(fault, occ),
+            Event::ReplicaUp {
+                svc,
+                replica,
+                generation,
+            } => self.replica_up(svc, replica, generation),
+            Event::MemoryFull {
+                svc,
+                replica,
+                generation,
+            } => self.memory_full(svc, replica, generation),
+            Event::Autoscale { svc } => self.autoscale(svc),
+        }
+    }
+
+    fn drain_ready(&mut self) {
+        while let Some(r) = self.ready.pop_front() {
+            match r {
+                Ready::Start { req, generation } => {
+                    if self.reqs.is_current(req, generation) {
+                        self.start_exec(req);
+                    }
+                }
+                Ready::Run { fiber, token } => {
+                    if self.fiber_waiting(fiber, token) {
+                        self.run_fiber(fiber);
+                    }
+                }
+                Ready::Join { fiber, token } => {
+                    if self.fiber_waiting(fiber, token) {
+                        match self.fibers.get_mut(fiber).fail.take() {
+                            Some(f) => self.fiber_fail(fiber, f),
+                            None => self.run_fiber(fiber),
+                        }
+                    }
+                }
+                Ready::Attempt { fiber, token } => {
+                    if self.fiber_waiting(fiber, token) {
+                        self.issue_attempt(fiber);
+                    }
+                }
+                Ready::Fail {
+                    fiber,
+                    token,
+                    failure,
+                } => {
+                    if self.fiber_waiting(fiber, token) {
+                        self.fiber_fail(fiber, failure);
+                    }
+                }
+            }
+        }
+    }
+
+    fn schedule_start(&mut self) {
+        for w in 0..self.m.workloads.len() as u32 {
+            self.schedule_workload(w);
+        }
+        for (fi, f) in self.m.faults.iter().enumerate() {
+            for (oi, &(s, e)) in f.occurrences.iter().enumerate() {
+                self.q.push(
+                    s,
+                    Event::FaultStart {
+                        fault: fi as u32,
+                        occ: oi as u32,
+                    },
+                );
+                if e > s {
+                    self.q.push(
+                        e,
+                        Event::FaultEnd {
+                            fault: fi as u32,
+                            occ: oi as u32,
+                        },
+                    );
+                }
+            }
+        }
+        for (si, s) in self.m.services.iter().enumerate() {
+            if let chaos_plan::Replicas::Autoscale { interval_s, .. } = s.replicas {
+                self.q.push(interval_s, Event::Autoscale { svc: si as u32 });
+            }
+        }
+    }
+
+    /// Brings a service's time integrals (busy, available workers, queue) up to `t`.
+    #[inline]
+    fn touch(&mut self, s: u32, t: f64) {
+        let sv = &mut self.svcs[s as usize];
+        let dt = t - sv.last_t;
+        if dt > 0.0 {
+            sv.busy_area += f64::from(sv.busy) * dt;
+            sv.avail_area += f64::from(sv.live_workers) * dt;
+            sv.queue_area += f64::from(sv.queued) * dt;
+            sv.last_t = t;
+        }
+    }
+
+    fn window_end(&self, k: u64) -> f64 {
+        ((k + 1) as f64 * self.m.window).min(self.horizon)
+    }
+
+    /// Samples every service for each window ending at or before `t`, and closes it in the
+    /// recorder (which is where an `abort when` is noticed).
+    fn sample_windows_until(&mut self, t: f64) {
+        while self.win_index < self.n_windows && self.window_end(self.win_index) <= t {
+            let k = self.win_index;
+            let start = k as f64 * self.m.window;
+            let end = self.window_end(k);
+            for s in 0..self.svcs.len() {
+                self.touch(s as u32, end);
+                let sv = &mut self.svcs[s];
+                let db = sv.busy_area - sv.win_busy0;
+                let da = sv.avail_area - sv.win_avail0;
+                let dq = sv.queue_area - sv.win_queue0;
+                let sample = ServiceSample {
+                    replicas: sv.running_replicas,
+                    max_replicas: sv.win_max.max(sv.running_replicas),
+                    utilisation: if da > 0.0 {
+                        (db / da).clamp(0.0, 1.0)
+                    } else {
+                        0.0
+                    },
+                    queue_mean: if end > start { dq / (end - start) } else { 0.0 },
+                };
+                sv.win_busy0 = sv.busy_area;
+                sv.win_avail0 = sv.avail_area;
+                sv.win_queue0 = sv.queue_area;
+                sv.win_max = sv.running_replicas;
+                self.rec.sample_service(s, start, sample);
+            }
+            self.win_index += 1;
+            if end < self.horizon {
+                self.rec.advance_to(end);
+            }
+            if self.aborted.is_none()
+                && let Some(a) = self.rec.abort_fired().cloned()
+            {
+                self.abort(a);
+            }
+        }
+    }
+
+    /// An abort fired: the workloads stop now, faults are reverted, in-flight work drains.
+    fn abort(&mut self, a: AbortRecord) {
+        let at = a.at_s.max(self.now);
+        self.aborted = Some(a);
+        if at < self.stop_t {
+            self.stop_t = at;
+        }
+        self.revert_faults();
+        let drain = self.opts.drain_s.unwrap_or(self.m.drain);
+        self.horizon = self.horizon.min(self.stop_t + drain);
+        self.n_windows = (self.horizon / self.m.window).ceil().max(1.0) as u64;
+    }
+
+    /// Records what is still in flight at the end of the drain as `unfinished`.
+    fn sweep_unfinished(&mut self) {
+        // Just before the horizon, so it lands in the run's last window.
+        let t = if self.horizon > 0.0 {
+            f64::from_bits(self.horizon.to_bits() - 1)
+        } else {
+            0.0
+        };
+        let un = Err(Cause::Unfinished);
+        let reqs: Vec<u32> = self.reqs.live_indices().collect();
+        for r in reqs {
+            let req = self.reqs.get(r);
+            if req.caller != Caller::Silent {
+                let (e, sent) = (req.endpoint, req.sent);
+                self.rec.record(e as usize, t, t - sent, un);
+            }
+        }
+        let wreqs: Vec<u32> = self.wreqs.live_indices().collect();
+        for w in wreqs {
+            let wr = self.wreqs.get(w);
+            let (subject, intended) = (self.n_endpoints + wr.wl, wr.intended);
+            self.rec.record(subject as usize, t, t - intended, un);
+        }
+    }
+
+    fn new_token(&mut self) -> u64 {
+        self.next_token += 1;
+        self.next_token
+    }
+
+    /// Whether `fiber` still waits for what `token` stands for. A fiber whose execution was
+    /// killed is freed here, the first time anything wakes it.
+    fn fiber_waiting(&mut self, fiber: u32, token: u64) -> bool {
+        let f = self.fibers.get(fiber);
+        if f.token != token {
+            return false;
+        }
+        if !self.reqs.is_current(f.req, f.req_gen) {
+            self.free_fiber(fiber);
+            return false;
+        }
+        true
+    }
+
+    fn free_fiber(&mut self, fiber: u32) {
+        // Tokens are never 0, so no event or answer matches a freed fiber.
+        self.fibers.get_mut(fiber).token = 0;
+        self.fibers.remove(fiber);
+    }
+
+    fn record(&mut self, subject: u32, latency: f64, outcome: Outcome) {
+        self.rec.record(
+            subject as usize,
+            self.now,
+            latency,
+            outcome.map_err(|f| f.cause),
+        );
+    }
+}
+
+/// True when `x` is [`NONE`].
+#[inline]
+pub(crate) fn none(x: u32) -> bool {
+    x == NONE
+}
