@@ -280,11 +280,18 @@ pub struct Workload {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum WorkloadSetting {
-    Target { service: Ident, endpoint: StrLit },
+    Target {
+        service: Ident,
+        endpoint: StrLit,
+    },
     /// `rate A -> B over D, B for D, ...`
     Rate(Vec<RateSegment>),
     /// `spike RATE at T for D`
-    Spike { rate: Value, at: Value, duration: Value },
+    Spike {
+        rate: Value,
+        at: Value,
+        duration: Value,
+    },
     Arrivals(Ident),
     Timeout(Value),
     /// `users N [-> M over D] think DIST`
@@ -386,7 +393,10 @@ pub enum ExpectStmt {
         window: Option<Spanned<WindowSpec>>,
     },
     /// `abort when CONDITION for D`
-    Abort { condition: Condition, duration: Value },
+    Abort {
+        condition: Condition,
+        duration: Value,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -442,5 +452,8 @@ pub enum WindowSpec {
         duration: Option<Value>,
     },
     /// `between T and T`
-    Between { from: Value, to: Value },
+    Between {
+        from: Value,
+        to: Value,
+    },
 }

@@ -1,0 +1,404 @@
+//! Turns pest's error (rule names at a position) into a [`ParseError`] in the user's words:
+//! what was expected, what was found, and a hint for the usual mistakes.
+
+use pest::error::{ErrorVariant, InputLocation};
+
+use crate::ast::Span;
+use crate::error::{ParseError, ParseErrorKind};
+use crate::parser::Rule;
+
+/// Words that start each kind of statement, for "did you mean" hints.
+const ITEM_WORDS: &[&str] = &[
+    "import", "param", "scenario", "service", "workload", "fault", "expect",
+];
+const SCENARIO_WORDS: &[&str] = &["duration", "warmup", "seed", "window"];
+const SERVICE_WORDS: &[&str] = &[
+    "replicas",
+    "autoscale",
+    "workers",
+    "queue",
+    "rate_limit",
+    "restart",
+    "balance",
+    "latency",
+    "endpoint",
+];
+const STEP_WORDS: &[&str] = &["work", "call", "parallel", "choice", "fail"];
+const POLICY_WORDS: &[&str] = &["timeout", "retry", "circuit_breaker", "on_error"];
+const WORKLOAD_WORDS: &[&str] = &["target", "rate", "spike", "arrivals", "timeout", "users"];
+const ACTION_WORDS: &[&str] = &[
+    "latency",
+    "errors",
+    "kill",
+    "partition",
+    "cpu",
+    "loss",
+    "memory",
+];
+const WINDOW_WORDS: &[&str] = &["overall", "during", "before", "after", "between"];
+const SCHEDULE_WORDS: &[&str] = &["at", "every"];
+
+fn list(words: &[&str]) -> String {
+    words
+        .iter()
+        .map(|w| format!("`{w}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A rule as the user would name it.
+fn label(rule: Rule) -> String {
+    let s = |x: &str| x.to_string();
+    match rule {
+        Rule::EOI => s("the end of the file"),
+        Rule::item => format!("an item ({})", list(ITEM_WORDS)),
+        Rule::scenario_setting => format!("a scenario setting ({})", list(SCENARIO_WORDS)),
+        Rule::service_setting => format!("a service setting ({})", list(SERVICE_WORDS)),
+        Rule::step => format!("a step ({})", list(STEP_WORDS)),
+        Rule::policy => format!("a call policy ({})", list(POLICY_WORDS)),
+        Rule::workload_setting => format!("a workload setting ({})", list(WORKLOAD_WORDS)),
+        Rule::action => format!("a fault action ({})", list(ACTION_WORDS)),
+        Rule::schedule => s("a schedule (`at 2m`, `at 2m for 30s` or `every 90s`)"),
+        Rule::expect_stmt | Rule::check | Rule::condition => {
+            s("an expectation such as `p99(gateway) < 800ms`, or `abort when ...`")
+        }
+        Rule::window => format!("a window ({})", list(WINDOW_WORDS)),
+        Rule::v_duration => s("a duration such as `250ms`"),
+        Rule::v_rate | Rule::segment => s("a rate such as `400/s`"),
+        Rule::v_ratio | Rule::branch => s("a percentage such as `20%`"),
+        Rule::v_count => s("a number such as `3`"),
+        Rule::v_factor => s("a multiplier such as `x3`"),
+        Rule::v_size => s("a size such as `512MiB`"),
+        Rule::v_sizerate => s("a size per second such as `20MiB/s`"),
+        Rule::v_any | Rule::value => s("a value such as `250ms`, `400/s`, `20%`, `3` or `$name`"),
+        Rule::dist | Rule::dist_call => {
+            s("a duration or a distribution such as `exponential(mean = 5ms)`")
+        }
+        Rule::arg => s("an argument such as `mean = 5ms`"),
+        Rule::arg_name => s("an argument name"),
+        Rule::ident | Rule::subject | Rule::name_list => {
+            s("a name (lowercase, such as `payments`)")
+        }
+        Rule::string => s("a string in double quotes, such as `\"GET /checkout\"`"),
+        Rule::cmp_op => s("a comparison (`<`, `<=`, `>`, `>=`, `==`, `!=`)"),
+        Rule::open | Rule::policy_block | Rule::branch_block => s("`{`"),
+        Rule::end_scenario => s("`}` to close the scenario"),
+        Rule::end_service => s("`}` to close the service"),
+        Rule::end_endpoint => s("`}` to close the endpoint"),
+        Rule::end_block => s("`}` to close the block"),
+        Rule::end_policies => s("`}` to close the call policies"),
+        Rule::end_workload => s("`}` to close the workload"),
+        Rule::end_fault => s("`}` to close the fault"),
+        Rule::end_expect => s("`}` to close `expect`"),
+        Rule::lparen => s("`(`"),
+        Rule::rparen => s("`)`"),
+        Rule::comma => s("`,`"),
+        Rule::eq => s("`=`"),
+        Rule::arrow | Rule::segment_to | Rule::users_ramp => s("`->`"),
+        Rule::fat_arrow => s("`=>`"),
+        Rule::dotdot => s("`..`"),
+        Rule::bar => s("`|`"),
+        Rule::plus | Rule::after_plus => s("`+`"),
+        Rule::kill_random => s("`random(...)`"),
+        Rule::target_ref => s("`on`"),
+        Rule::autoscale_delay => s("`delay`"),
+        Rule::autoscale_interval => s("`interval`"),
+        Rule::status => s("`status`"),
+        Rule::retry_backoff => s("`backoff`"),
+        Rule::retry_jitter => s("`jitter`"),
+        Rule::segment_over => s("`over`"),
+        Rule::segment_for | Rule::sched_for | Rule::after_for => s("`for`"),
+        Rule::sched_from => s("`from`"),
+        Rule::sched_until => s("`until`"),
+        other => {
+            // Keywords (`kw_replicas`) and statement rules (`replicas`, `wl_target`): the word itself.
+            let name = format!("{other:?}");
+            let word = ["kw_", "sc_", "wl_", "a_", "w_", "q_", "v_"]
+                .iter()
+                .find_map(|p| name.strip_prefix(p))
+                .unwrap_or(&name);
+            format!("`{word}`")
+        }
+    }
+}
+
+/// Categories first, closing braces and the end of file last, so the likeliest fix leads.
+fn rank(rule: Rule) -> u8 {
+    match rule {
+        Rule::item
+        | Rule::scenario_setting
+        | Rule::service_setting
+        | Rule::step
+        | Rule::policy
+        | Rule::workload_setting
+        | Rule::action
+        | Rule::expect_stmt
+        | Rule::window => 0,
+        Rule::end_scenario
+        | Rule::end_service
+        | Rule::end_endpoint
+        | Rule::end_block
+        | Rule::end_policies
+        | Rule::end_workload
+        | Rule::end_fault
+        | Rule::end_expect
+        | Rule::EOI => 2,
+        _ => 1,
+    }
+}
+
+/// The words a category or keyword rule stands for, for "did you mean".
+fn words(rule: Rule) -> Vec<String> {
+    let from = |w: &[&str]| w.iter().map(|s| s.to_string()).collect();
+    match rule {
+        Rule::item => from(ITEM_WORDS),
+        Rule::scenario_setting => from(SCENARIO_WORDS),
+        Rule::service_setting => from(SERVICE_WORDS),
+        Rule::step => from(STEP_WORDS),
+        Rule::policy => from(POLICY_WORDS),
+        Rule::workload_setting => from(WORKLOAD_WORDS),
+        Rule::action => from(ACTION_WORDS),
+        Rule::window => from(WINDOW_WORDS),
+        Rule::schedule => from(SCHEDULE_WORDS),
+        r => {
+            let l = label(r);
+            match l.strip_prefix('`').and_then(|l| l.strip_suffix('`')) {
+                Some(w) if w.chars().all(|c| c.is_ascii_lowercase() || c == '_') => {
+                    vec![w.to_string()]
+                }
+                _ => Vec::new(),
+            }
+        }
+    }
+}
+
+fn is_value_rule(r: Rule) -> bool {
+    matches!(
+        r,
+        Rule::v_duration
+            | Rule::v_rate
+            | Rule::v_ratio
+            | Rule::v_count
+            | Rule::v_factor
+            | Rule::v_size
+            | Rule::v_sizerate
+            | Rule::v_any
+            | Rule::value
+            | Rule::dist
+            | Rule::segment
+            | Rule::branch
+    )
+}
+
+/// The token at `pos` as the user sees it, and its span.
+fn found_at(source: &str, pos: usize) -> (String, Span) {
+    let rest = source.get(pos..).unwrap_or("");
+    let Some(first) = rest.chars().next() else {
+        return (
+            "the end of the file".into(),
+            Span::new(source.len(), source.len()),
+        );
+    };
+    let len = if first == '"' {
+        let line = rest.find('\n').unwrap_or(rest.len());
+        let mut end = line;
+        let mut escaped = false;
+        for (i, c) in rest.char_indices().take_while(|(i, _)| *i < line).skip(1) {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                end = i + 1;
+                break;
+            }
+        }
+        trim_cr(rest, end)
+    } else if is_word_char(first) {
+        rest.find(|c: char| !is_word_char(c)).unwrap_or(rest.len())
+    } else if ["->", "=>", "..", "<=", ">=", "==", "!="]
+        .iter()
+        .any(|op| rest.starts_with(op))
+    {
+        2
+    } else {
+        first.len_utf8()
+    };
+    let text = rest.get(..len).unwrap_or(rest);
+    let shown = if first == '\n' || first == '\r' {
+        "the end of the line".to_string()
+    } else if text.chars().count() > 40 {
+        format!("`{}...`", text.chars().take(40).collect::<String>())
+    } else {
+        format!("`{text}`")
+    };
+    (shown, Span::new(pos, pos + len))
+}
+
+/// `len` without a trailing `\r` (CRLF files).
+fn trim_cr(s: &str, len: usize) -> usize {
+    if len > 0 && s.as_bytes().get(len - 1) == Some(&b'\r') {
+        len - 1
+    } else {
+        len
+    }
+}
+
+fn is_word_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '_' | '$' | '.' | '%' | '/')
+}
+
+fn join_or(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
+    }
+}
+
+/// Converts pest's error into ours.
+pub(crate) fn convert(source: &str, e: pest::error::Error<Rule>) -> ParseError {
+    let pos = match e.location {
+        InputLocation::Pos(p) => p,
+        InputLocation::Span((s, _)) => s,
+    };
+    let (found, span) = found_at(source, pos);
+    let positives = match e.variant {
+        ErrorVariant::CustomError { message } => {
+            return ParseError {
+                kind: ParseErrorKind::TooComplex,
+                span,
+                message: format!("the file is too complex to parse ({message})"),
+                expected: Vec::new(),
+                hint: Some("split the file into smaller files with `import`".into()),
+            };
+        }
+        ErrorVariant::ParsingError { positives, .. } => positives,
+    };
+    let mut rules = positives;
+    rules.sort_by_key(|r| rank(*r));
+    let mut expected: Vec<String> = Vec::new();
+    for r in &rules {
+        let l = label(*r);
+        if !expected.contains(&l) {
+            expected.push(l);
+        }
+    }
+    let message = if expected.is_empty() {
+        format!("unexpected {found}")
+    } else {
+        format!("expected {}, found {found}", join_or(&expected))
+    };
+    let hint = hint(source, pos, span, &rules);
+    ParseError {
+        kind: ParseErrorKind::Syntax,
+        span,
+        message,
+        expected,
+        hint,
+    }
+}
+
+const UNIT_WORDS: &[&str] = &[
+    "us", "ms", "s", "m", "h", "%", "x", "KiB", "MiB", "GiB", "TiB", "KB", "MB", "GB", "TB", "B",
+    "/s", "/m", "/h",
+];
+
+/// A fix for the usual mistakes, judged from the text at the error and what was expected.
+fn hint(source: &str, pos: usize, span: Span, rules: &[Rule]) -> Option<String> {
+    let text = source.get(span.start..span.end).unwrap_or("");
+    let wants = |r: Rule| rules.contains(&r);
+    let wants_value = rules.iter().any(|r| is_value_rule(*r));
+    let first = text.chars().next();
+    let before = source
+        .get(..pos)
+        .unwrap_or("")
+        .trim_end_matches([' ', '\t']);
+
+    if text == ";" {
+        return Some("statements end at the end of the line: remove the `;`".into());
+    }
+    if text == ":" || (text == "=" && !wants(Rule::eq)) {
+        return Some(
+            "write a setting as its name and value, without `:` or `=`: `replicas 3`".into(),
+        );
+    }
+    if first == Some('"') {
+        if !text.ends_with('"') || text.len() < 2 {
+            return Some("this string is not closed: add `\"` before the end of the line".into());
+        }
+        if text.contains('\\') {
+            return Some("strings know two escapes only: `\\\"` and `\\\\`".into());
+        }
+    }
+    if wants(Rule::string) && first.is_some_and(|c| c.is_ascii_uppercase() || c == '/') {
+        let line = source.get(pos..).unwrap_or("");
+        let cut = line.find(['{', '#', '\n']).unwrap_or(line.len());
+        let guess = line.get(..cut).unwrap_or("").trim();
+        return Some(format!("endpoint names are strings: write `\"{guess}\"`"));
+    }
+    if wants(Rule::ident) && first.is_some_and(|c| c.is_ascii_uppercase()) {
+        return Some(format!(
+            "names are lowercase letters, digits, `_` and `-`: `{}`",
+            text.to_ascii_lowercase()
+        ));
+    }
+    if UNIT_WORDS.contains(&text)
+        && before.ends_with(|c: char| c.is_ascii_digit())
+        && before.len() < pos
+    {
+        let number: String = before
+            .chars()
+            .rev()
+            .take_while(|c| c.is_ascii_digit() || *c == '.')
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        return Some(format!(
+            "write the unit right after the number, without a space: `{number}{text}`"
+        ));
+    }
+    if wants_value && first.is_some_and(|c| c.is_ascii_digit()) {
+        let unit: String = text
+            .chars()
+            .skip_while(|c| c.is_ascii_digit() || *c == '.')
+            .collect();
+        let kinds = if wants(Rule::v_duration) {
+            "durations are written `250us`, `250ms`, `2s`, `10m`, `1h` or `1m30s`"
+        } else if wants(Rule::v_rate) || wants(Rule::segment) {
+            "rates are written `400/s`, `20/m` or `3/h`"
+        } else if wants(Rule::v_ratio) || wants(Rule::branch) {
+            "percentages are written `20%` or `99.9%`"
+        } else if wants(Rule::v_size) || wants(Rule::v_sizerate) {
+            "sizes are written `64KiB`, `256MiB`, `1GiB` (or `KB`, `MB`, `GB`), and per second `20MiB/s`"
+        } else if wants(Rule::v_factor) {
+            "multipliers are written `3x`, `0.5x` or `x3`"
+        } else {
+            "units are `us` `ms` `s` `m` `h` for durations, `/s` `/m` `/h` for rates, `%`, `x`, and `KiB` `MiB` `GiB` for sizes"
+        };
+        return Some(format!("`{unit}` is not a unit here; {kinds}"));
+    }
+    if pos >= source.len() && rules.iter().any(|r| rank(*r) == 2 && *r != Rule::EOI) {
+        return Some("a block opened with `{` is not closed".into());
+    }
+    if wants(Rule::kw_think) {
+        return Some("a closed-loop workload needs a think time: `users 200 think 1s`".into());
+    }
+    if first.is_some_and(|c| c.is_ascii_lowercase()) {
+        let candidates: Vec<String> = rules.iter().flat_map(|r| words(*r)).collect();
+        let best = candidates
+            .iter()
+            .filter(|w| w.as_str() != text)
+            .map(|w| (strsim::jaro_winkler(w, text), w))
+            .filter(|(score, _)| *score >= 0.84)
+            .max_by(|a, b| a.0.total_cmp(&b.0));
+        if let Some((_, w)) = best {
+            return Some(format!("did you mean `{w}`?"));
+        }
+        if wants_value && !wants(Rule::dist) {
+            return Some(format!("to use a param, write `${text}`"));
+        }
+    }
+    None
+}

@@ -1,0 +1,853 @@
+//! Text to syntax tree: runs the pest grammar (`chaos.pest`) and lowers its pairs into
+//! [`crate::ast`], with a byte span on every node.
+//!
+//! Lowering never unwraps: a pair the grammar should have produced but did not becomes an
+//! internal error, so a grammar/lowering mismatch is a bug report, not a crash.
+
+use pest::Parser as _;
+use pest::iterators::{Pair, Pairs};
+
+use crate::ast::*;
+use crate::error::{ParseError, ParseErrorKind};
+use crate::{comments, diagnose, units};
+
+#[derive(pest_derive::Parser)]
+#[grammar = "chaos.pest"]
+pub(crate) struct ChaosParser;
+
+type P<'i> = Pair<'i, Rule>;
+type Res<T> = Result<T, ParseError>;
+
+/// Deepest nesting of `{ }` and `( )` accepted. Real scenarios nest a handful of levels;
+/// the limit keeps adversarial input from exhausting the stack of the recursive parser.
+pub const MAX_NESTING: usize = 64;
+
+/// Upper bound on pest rule calls per parse, so no input can make the parser run for long.
+/// The grammar is nearly LL(1): real files take well under 100 calls per byte.
+const CALL_LIMIT: usize = 400_000_000;
+
+/// Parses one `.chaos` file.
+pub fn parse(source: &str) -> Result<File, ParseError> {
+    check_nesting(source)?;
+    static LIMIT: std::sync::Once = std::sync::Once::new();
+    LIMIT.call_once(|| pest::set_call_limit(std::num::NonZeroUsize::new(CALL_LIMIT)));
+
+    let mut pairs =
+        ChaosParser::parse(Rule::file, source).map_err(|e| diagnose::convert(source, e))?;
+    let file = pairs
+        .next()
+        .ok_or_else(|| ParseError::internal(Span::new(0, source.len()), "no file"))?;
+    let mut items = Vec::new();
+    for item in file.into_inner() {
+        match item.as_rule() {
+            Rule::item => items.push(lower_item(item)?),
+            Rule::EOI => {}
+            r => return Err(unexpected(&item, r)),
+        }
+    }
+    Ok(File {
+        items,
+        comments: comments::collect(source),
+    })
+}
+
+/// Rejects input nested deeper than [`MAX_NESTING`] before pest sees it. Brackets inside
+/// strings and comments do not count.
+fn check_nesting(source: &str) -> Res<()> {
+    let bytes = source.as_bytes();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'#' => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'{' | b'(' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Err(ParseError {
+                        kind: ParseErrorKind::TooDeep,
+                        span: Span::new(i, i + 1),
+                        message: format!("blocks are nested more than {MAX_NESTING} levels deep"),
+                        expected: Vec::new(),
+                        hint: Some("flatten the `parallel`/`choice` blocks, or split the endpoint into services".into()),
+                    });
+                }
+            }
+            b'}' | b')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
+fn span(p: &P) -> Span {
+    let s = p.as_span();
+    Span::new(s.start(), s.end())
+}
+
+fn unexpected(p: &P, r: Rule) -> ParseError {
+    ParseError::internal(span(p), &format!("unexpected {r:?}"))
+}
+
+/// Keywords and punctuation: present in the pair tree for error messages, skipped here.
+fn is_token(r: Rule) -> bool {
+    matches!(
+        r,
+        Rule::open
+            | Rule::end_scenario
+            | Rule::end_service
+            | Rule::end_endpoint
+            | Rule::end_block
+            | Rule::end_policies
+            | Rule::end_workload
+            | Rule::end_fault
+            | Rule::end_expect
+            | Rule::lparen
+            | Rule::rparen
+            | Rule::comma
+            | Rule::eq
+            | Rule::arrow
+            | Rule::fat_arrow
+            | Rule::dotdot
+            | Rule::bar
+            | Rule::plus
+            | Rule::kw_import
+            | Rule::kw_param
+            | Rule::kw_scenario
+            | Rule::kw_service
+            | Rule::kw_workload
+            | Rule::kw_fault
+            | Rule::kw_expect
+            | Rule::kw_duration
+            | Rule::kw_warmup
+            | Rule::kw_seed
+            | Rule::kw_window
+            | Rule::kw_replicas
+            | Rule::kw_autoscale
+            | Rule::kw_target
+            | Rule::kw_delay
+            | Rule::kw_interval
+            | Rule::kw_workers
+            | Rule::kw_queue
+            | Rule::kw_rate_limit
+            | Rule::kw_restart
+            | Rule::kw_balance
+            | Rule::kw_latency
+            | Rule::kw_endpoint
+            | Rule::kw_work
+            | Rule::kw_call
+            | Rule::kw_parallel
+            | Rule::kw_choice
+            | Rule::kw_fail
+            | Rule::kw_status
+            | Rule::kw_timeout
+            | Rule::kw_retry
+            | Rule::kw_backoff
+            | Rule::kw_jitter
+            | Rule::kw_circuit_breaker
+            | Rule::kw_over
+            | Rule::kw_min
+            | Rule::kw_open
+            | Rule::kw_on_error
+            | Rule::kw_rate
+            | Rule::kw_spike
+            | Rule::kw_arrivals
+            | Rule::kw_users
+            | Rule::kw_think
+            | Rule::kw_at
+            | Rule::kw_for
+            | Rule::kw_every
+            | Rule::kw_from
+            | Rule::kw_until
+            | Rule::kw_errors
+            | Rule::kw_kill
+            | Rule::kw_of
+            | Rule::kw_random
+            | Rule::kw_partition
+            | Rule::kw_cpu
+            | Rule::kw_loss
+            | Rule::kw_memory
+            | Rule::kw_limit
+            | Rule::kw_on
+            | Rule::kw_abort
+            | Rule::kw_when
+            | Rule::kw_overall
+            | Rule::kw_during
+            | Rule::kw_before
+            | Rule::kw_after
+            | Rule::kw_between
+            | Rule::kw_and
+    )
+}
+
+/// The meaningful children of a pair, keywords and punctuation skipped.
+struct Kids<'i> {
+    it: Pairs<'i, Rule>,
+    parent: Span,
+}
+
+impl<'i> Kids<'i> {
+    fn of(p: P<'i>) -> Kids<'i> {
+        Kids {
+            parent: span(&p),
+            it: p.into_inner(),
+        }
+    }
+
+    fn next(&mut self) -> Option<P<'i>> {
+        loop {
+            let p = self.it.next()?;
+            if !is_token(p.as_rule()) {
+                return Some(p);
+            }
+        }
+    }
+
+    fn peek_rule(&self) -> Option<Rule> {
+        self.it.clone().map(|p| p.as_rule()).find(|r| !is_token(*r))
+    }
+
+    /// The next child, which the grammar guarantees.
+    fn req(&mut self, what: &str) -> Res<P<'i>> {
+        self.next()
+            .ok_or_else(|| ParseError::internal(self.parent, &format!("missing {what}")))
+    }
+
+    /// The next child if it is `rule`.
+    fn opt(&mut self, rule: Rule) -> Option<P<'i>> {
+        if self.peek_rule() == Some(rule) {
+            self.next()
+        } else {
+            None
+        }
+    }
+}
+
+/// The single meaningful child of a wrapper rule (`item`, `step`, `v_duration`, ...).
+fn only(p: P) -> Res<P> {
+    Kids::of(p).req("child")
+}
+
+fn ident(p: P) -> Res<Ident> {
+    if p.as_rule() != Rule::ident {
+        return Err(unexpected(&p, p.as_rule()));
+    }
+    Ok(Ident {
+        name: p.as_str().to_string(),
+        span: span(&p),
+    })
+}
+
+fn string(p: P) -> Res<StrLit> {
+    if p.as_rule() != Rule::string {
+        return Err(unexpected(&p, p.as_rule()));
+    }
+    let raw = p.as_str();
+    let body = raw
+        .strip_prefix('"')
+        .and_then(|s| s.strip_suffix('"'))
+        .ok_or_else(|| ParseError::internal(span(&p), "string without quotes"))?;
+    let mut value = String::with_capacity(body.len());
+    let mut chars = body.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            // The grammar only admits `\"` and `\\`.
+            if let Some(e) = chars.next() {
+                value.push(e);
+            }
+        } else {
+            value.push(c);
+        }
+    }
+    Ok(StrLit {
+        value,
+        span: span(&p),
+    })
+}
+
+/// Any `v_*`/`value` pair to a [`Value`] with base units.
+fn value(p: P) -> Res<Value> {
+    let sp = span(&p);
+    let mut q = p;
+    while matches!(
+        q.as_rule(),
+        Rule::value
+            | Rule::v_duration
+            | Rule::v_rate
+            | Rule::v_ratio
+            | Rule::v_count
+            | Rule::v_factor
+            | Rule::v_size
+            | Rule::v_sizerate
+            | Rule::v_any
+    ) {
+        q = only(q)?;
+    }
+    let text = q.as_str();
+    let bad = || ParseError::internal(sp, &format!("malformed quantity `{text}`"));
+    let kind = match q.as_rule() {
+        Rule::q_param => ValueKind::Param(text.trim_start_matches('$').to_string()),
+        Rule::q_sizerate => ValueKind::SizeRate(units::size_rate(text).ok_or_else(bad)?),
+        Rule::q_size => ValueKind::Size(units::size(text).ok_or_else(bad)?),
+        Rule::q_rate => ValueKind::Rate(units::rate(text).ok_or_else(bad)?),
+        Rule::q_duration => ValueKind::Duration(units::duration(text).ok_or_else(bad)?),
+        Rule::q_ratio => ValueKind::Ratio(units::ratio(text).ok_or_else(bad)?),
+        Rule::q_multiplier => ValueKind::Multiplier(units::multiplier(text).ok_or_else(bad)?),
+        Rule::q_number => ValueKind::Number(units::number(text).ok_or_else(bad)?),
+        r => return Err(unexpected(&q, r)),
+    };
+    Ok(Value {
+        kind,
+        text: text.to_string(),
+        span: sp,
+    })
+}
+
+fn dist(p: P) -> Res<Dist> {
+    let inner = only(p)?;
+    match inner.as_rule() {
+        Rule::dist_call => {
+            let sp = span(&inner);
+            let mut k = Kids::of(inner);
+            let name = ident(k.req("distribution name")?)?;
+            let mut args = Vec::new();
+            while let Some(a) = k.next() {
+                let asp = span(&a);
+                let mut ak = Kids::of(a);
+                let name = match ak.opt(Rule::arg_name) {
+                    Some(n) => Some(ident(only(n)?)?),
+                    None => None,
+                };
+                let value = value(ak.req("argument value")?)?;
+                args.push(Arg {
+                    name,
+                    value,
+                    span: asp,
+                });
+            }
+            Ok(Dist::Call(DistCall {
+                name,
+                args,
+                span: sp,
+            }))
+        }
+        _ => Ok(Dist::Constant(value(inner)?)),
+    }
+}
+
+/// The value inside an optional `kw value` wrapper such as `autoscale_delay`.
+fn opt_value(k: &mut Kids, rule: Rule) -> Res<Option<Value>> {
+    match k.opt(rule) {
+        Some(p) => Ok(Some(value(only(p)?)?)),
+        None => Ok(None),
+    }
+}
+
+fn lower_item(p: P) -> Res<Item> {
+    let p = only(p)?;
+    let sp = span(&p);
+    let rule = p.as_rule();
+    let mut k = Kids::of(p);
+    Ok(match rule {
+        Rule::import => Item::Import(Import {
+            path: string(k.req("path")?)?,
+            span: sp,
+        }),
+        Rule::param => Item::Param(Param {
+            name: ident(k.req("name")?)?,
+            value: value(k.req("value")?)?,
+            span: sp,
+        }),
+        Rule::scenario => {
+            let name = string(k.req("title")?)?;
+            let mut settings = Vec::new();
+            while let Some(s) = k.next() {
+                settings.push(spanned(s, scenario_setting)?);
+            }
+            Item::Scenario(Scenario {
+                name,
+                settings,
+                span: sp,
+            })
+        }
+        Rule::service => {
+            let name = ident(k.req("name")?)?;
+            let mut settings = Vec::new();
+            while let Some(s) = k.next() {
+                settings.push(spanned(s, service_setting)?);
+            }
+            Item::Service(Service {
+                name,
+                settings,
+                span: sp,
+            })
+        }
+        Rule::workload => {
+            let name = ident(k.req("name")?)?;
+            let mut settings = Vec::new();
+            while let Some(s) = k.next() {
+                settings.push(spanned(s, workload_setting)?);
+            }
+            Item::Workload(Workload {
+                name,
+                settings,
+                span: sp,
+            })
+        }
+        Rule::fault => {
+            let name = ident(k.req("name")?)?;
+            let schedule = schedule(k.req("schedule")?)?;
+            let mut actions = Vec::new();
+            while let Some(a) = k.next() {
+                actions.push(spanned(a, action)?);
+            }
+            Item::Fault(Fault {
+                name,
+                schedule,
+                actions,
+                span: sp,
+            })
+        }
+        Rule::expect => {
+            let mut statements = Vec::new();
+            while let Some(s) = k.next() {
+                statements.push(spanned(s, expect_stmt)?);
+            }
+            Item::Expect(Expect {
+                statements,
+                span: sp,
+            })
+        }
+        r => return Err(ParseError::internal(sp, &format!("unexpected item {r:?}"))),
+    })
+}
+
+/// Lowers a wrapper pair (`service_setting`, `step`, ...) with `f` on its only child, keeping
+/// the wrapper's span.
+fn spanned<'i, T>(p: P<'i>, f: impl Fn(P<'i>) -> Res<T>) -> Res<Spanned<T>> {
+    let sp = span(&p);
+    Ok(Spanned {
+        node: f(only(p)?)?,
+        span: sp,
+    })
+}
+
+fn scenario_setting(p: P) -> Res<ScenarioSetting> {
+    let rule = p.as_rule();
+    let mut k = Kids::of(p.clone());
+    let v = value(k.req("value")?)?;
+    Ok(match rule {
+        Rule::sc_duration => ScenarioSetting::Duration(v),
+        Rule::sc_warmup => ScenarioSetting::Warmup(v),
+        Rule::sc_seed => ScenarioSetting::Seed(v),
+        Rule::sc_window => ScenarioSetting::Window(v),
+        r => return Err(unexpected(&p, r)),
+    })
+}
+
+fn service_setting(p: P) -> Res<ServiceSetting> {
+    let rule = p.as_rule();
+    let sp = span(&p);
+    let mut k = Kids::of(p);
+    Ok(match rule {
+        Rule::replicas => ServiceSetting::Replicas(value(k.req("count")?)?),
+        Rule::autoscale => ServiceSetting::Autoscale {
+            min: value(k.req("min")?)?,
+            max: value(k.req("max")?)?,
+            target: value(k.req("target")?)?,
+            delay: opt_value(&mut k, Rule::autoscale_delay)?,
+            interval: opt_value(&mut k, Rule::autoscale_interval)?,
+        },
+        Rule::workers => ServiceSetting::Workers(value(k.req("count")?)?),
+        Rule::queue => ServiceSetting::Queue(value(k.req("count")?)?),
+        Rule::rate_limit => ServiceSetting::RateLimit(value(k.req("rate")?)?),
+        Rule::restart => ServiceSetting::Restart(value(k.req("duration")?)?),
+        Rule::balance => ServiceSetting::Balance(ident(k.req("strategy")?)?),
+        Rule::latency => ServiceSetting::Latency(dist(k.req("distribution")?)?),
+        Rule::endpoint => {
+            let name = string(k.req("endpoint name")?)?;
+            let steps = steps(&mut k)?;
+            ServiceSetting::Endpoint(Endpoint {
+                name,
+                steps,
+                span: sp,
+            })
+        }
+        r => return Err(ParseError::internal(sp, &format!("unexpected {r:?}"))),
+    })
+}
+
+/// The remaining `step` children.
+fn steps(k: &mut Kids) -> Res<Vec<Spanned<Step>>> {
+    let mut out = Vec::new();
+    while let Some(s) = k.next() {
+        out.push(spanned(s, step)?);
+    }
+    Ok(out)
+}
+
+fn step(p: P) -> Res<Step> {
+    let rule = p.as_rule();
+    let sp = span(&p);
+    let mut k = Kids::of(p);
+    Ok(match rule {
+        Rule::work => Step::Work(dist(k.req("distribution")?)?),
+        Rule::call => {
+            let service = ident(k.req("service")?)?;
+            let endpoint = string(k.req("endpoint")?)?;
+            let mut policies = Vec::new();
+            let block = match k.opt(Rule::policy_block) {
+                Some(b) => {
+                    let mut bk = Kids::of(b);
+                    while let Some(pol) = bk.next() {
+                        policies.push(spanned(pol, policy)?);
+                    }
+                    true
+                }
+                None => false,
+            };
+            while let Some(pol) = k.next() {
+                policies.push(spanned(pol, policy)?);
+            }
+            Step::Call(CallStep {
+                service,
+                endpoint,
+                policies,
+                block,
+            })
+        }
+        Rule::parallel => Step::Parallel(steps(&mut k)?),
+        Rule::choice => {
+            let mut branches = Vec::new();
+            while let Some(b) = k.next() {
+                let bsp = span(&b);
+                let mut bk = Kids::of(b);
+                let weight = value(bk.req("weight")?)?;
+                let body = bk.req("branch body")?;
+                let (steps, braced) = if body.as_rule() == Rule::branch_block {
+                    (steps(&mut Kids::of(body))?, true)
+                } else {
+                    (vec![spanned(body, step)?], false)
+                };
+                branches.push(Branch {
+                    weight,
+                    steps,
+                    braced,
+                    span: bsp,
+                });
+            }
+            Step::Choice(branches)
+        }
+        Rule::fail => Step::Fail {
+            ratio: value(k.req("ratio")?)?,
+            status: opt_value(&mut k, Rule::status)?,
+        },
+        r => return Err(ParseError::internal(sp, &format!("unexpected step {r:?}"))),
+    })
+}
+
+fn policy(p: P) -> Res<Policy> {
+    let rule = p.as_rule();
+    let sp = span(&p);
+    let mut k = Kids::of(p);
+    Ok(match rule {
+        Rule::timeout => Policy::Timeout(value(k.req("duration")?)?),
+        Rule::retry => Policy::Retry {
+            count: value(k.req("count")?)?,
+            backoff: match k.opt(Rule::retry_backoff) {
+                Some(b) => Some(dist(only(b)?)?),
+                None => None,
+            },
+            jitter: match k.opt(Rule::retry_jitter) {
+                Some(j) => Some(ident(only(j)?)?),
+                None => None,
+            },
+        },
+        Rule::circuit_breaker => Policy::CircuitBreaker {
+            ratio: value(k.req("ratio")?)?,
+            over: value(k.req("over")?)?,
+            min: value(k.req("min")?)?,
+            open: value(k.req("open")?)?,
+        },
+        Rule::on_error => Policy::OnError(ident(k.req("behaviour")?)?),
+        r => {
+            return Err(ParseError::internal(
+                sp,
+                &format!("unexpected policy {r:?}"),
+            ));
+        }
+    })
+}
+
+fn workload_setting(p: P) -> Res<WorkloadSetting> {
+    let rule = p.as_rule();
+    let sp = span(&p);
+    let mut k = Kids::of(p);
+    Ok(match rule {
+        Rule::wl_target => WorkloadSetting::Target {
+            service: ident(k.req("service")?)?,
+            endpoint: string(k.req("endpoint")?)?,
+        },
+        Rule::wl_rate => {
+            let mut segments = Vec::new();
+            while let Some(s) = k.next() {
+                let ssp = span(&s);
+                let mut sk = Kids::of(s);
+                let from = value(sk.req("rate")?)?;
+                let to = opt_value(&mut sk, Rule::segment_to)?;
+                let length = if let Some(v) = opt_value(&mut sk, Rule::segment_over)? {
+                    Some(SegmentLength::Over(v))
+                } else {
+                    opt_value(&mut sk, Rule::segment_for)?.map(SegmentLength::For)
+                };
+                segments.push(RateSegment {
+                    from,
+                    to,
+                    length,
+                    span: ssp,
+                });
+            }
+            WorkloadSetting::Rate(segments)
+        }
+        Rule::spike => WorkloadSetting::Spike {
+            rate: value(k.req("rate")?)?,
+            at: value(k.req("at")?)?,
+            duration: value(k.req("for")?)?,
+        },
+        Rule::arrivals => WorkloadSetting::Arrivals(ident(k.req("process")?)?),
+        Rule::wl_timeout => WorkloadSetting::Timeout(value(k.req("duration")?)?),
+        Rule::users => {
+            let from = value(k.req("users")?)?;
+            let (to, over) = match k.opt(Rule::users_ramp) {
+                Some(r) => {
+                    let mut rk = Kids::of(r);
+                    (Some(value(rk.req("to")?)?), Some(value(rk.req("over")?)?))
+                }
+                None => (None, None),
+            };
+            let think = dist(k.req("think")?)?;
+            WorkloadSetting::Users {
+                from,
+                to,
+                over,
+                think,
+            }
+        }
+        r => {
+            return Err(ParseError::internal(
+                sp,
+                &format!("unexpected setting {r:?}"),
+            ));
+        }
+    })
+}
+
+fn schedule(p: P) -> Res<Schedule> {
+    let p = only(p)?;
+    let rule = p.as_rule();
+    let sp = span(&p);
+    let mut k = Kids::of(p);
+    Ok(match rule {
+        Rule::sched_at => Schedule::At {
+            at: value(k.req("time")?)?,
+            duration: opt_value(&mut k, Rule::sched_for)?,
+        },
+        Rule::sched_every => Schedule::Every {
+            every: value(k.req("period")?)?,
+            from: opt_value(&mut k, Rule::sched_from)?,
+            until: opt_value(&mut k, Rule::sched_until)?,
+            duration: opt_value(&mut k, Rule::sched_for)?,
+        },
+        r => {
+            return Err(ParseError::internal(
+                sp,
+                &format!("unexpected schedule {r:?}"),
+            ));
+        }
+    })
+}
+
+fn target_ref(p: P) -> Res<TargetRef> {
+    let mut k = Kids::of(p);
+    let service = ident(k.req("service")?)?;
+    let endpoint = match k.next() {
+        Some(s) => Some(string(s)?),
+        None => None,
+    };
+    let span = endpoint
+        .as_ref()
+        .map_or(service.span, |e| service.span.to(e.span));
+    Ok(TargetRef {
+        service,
+        endpoint,
+        span,
+    })
+}
+
+fn names(p: P) -> Res<Vec<Ident>> {
+    let mut k = Kids::of(p);
+    let mut out = Vec::new();
+    while let Some(n) = k.next() {
+        out.push(ident(n)?);
+    }
+    Ok(out)
+}
+
+fn action(p: P) -> Res<Action> {
+    let rule = p.as_rule();
+    let sp = span(&p);
+    let mut k = Kids::of(p);
+    Ok(match rule {
+        Rule::a_latency => Action::Latency {
+            delay: dist(k.req("delay")?)?,
+            target: target_ref(k.req("target")?)?,
+        },
+        Rule::a_errors => Action::Errors {
+            ratio: value(k.req("ratio")?)?,
+            status: opt_value(&mut k, Rule::status)?,
+            target: target_ref(k.req("target")?)?,
+        },
+        Rule::a_kill => {
+            let count = value(k.req("count")?)?;
+            let t = k.req("kill target")?;
+            let of = if t.as_rule() == Rule::kill_random {
+                let rsp = span(&t);
+                KillTarget::Random {
+                    services: names(t)?,
+                    span: rsp,
+                }
+            } else {
+                KillTarget::Service(ident(t)?)
+            };
+            Action::Kill { count, of }
+        }
+        Rule::a_partition => Action::Partition {
+            a: names(k.req("left side")?)?,
+            b: names(k.req("right side")?)?,
+        },
+        Rule::a_cpu => Action::Cpu {
+            factor: value(k.req("factor")?)?,
+            target: target_ref(k.req("target")?)?,
+        },
+        Rule::a_loss => Action::Loss {
+            ratio: value(k.req("ratio")?)?,
+            target: target_ref(k.req("target")?)?,
+        },
+        Rule::a_memory => Action::Memory {
+            rate: value(k.req("rate")?)?,
+            target: target_ref(k.req("target")?)?,
+            limit: value(k.req("limit")?)?,
+        },
+        r => {
+            return Err(ParseError::internal(
+                sp,
+                &format!("unexpected action {r:?}"),
+            ));
+        }
+    })
+}
+
+fn condition(p: P) -> Res<Condition> {
+    let sp = span(&p);
+    let mut k = Kids::of(p);
+    let metric = ident(k.req("metric")?)?;
+    let subj = k.req("subject")?;
+    let ssp = span(&subj);
+    let mut sk = Kids::of(subj);
+    let name = ident(sk.req("subject name")?)?;
+    let endpoint = match sk.next() {
+        Some(s) => Some(string(s)?),
+        None => None,
+    };
+    let op_pair = k.req("comparison")?;
+    let op = match op_pair.as_str() {
+        "<" => CmpOp::Lt,
+        "<=" => CmpOp::Le,
+        ">" => CmpOp::Gt,
+        ">=" => CmpOp::Ge,
+        "==" => CmpOp::Eq,
+        "!=" => CmpOp::Ne,
+        other => {
+            return Err(ParseError::internal(
+                span(&op_pair),
+                &format!("operator `{other}`"),
+            ));
+        }
+    };
+    Ok(Condition {
+        metric,
+        subject: SubjectRef {
+            name,
+            endpoint,
+            span: ssp,
+        },
+        op: Spanned {
+            node: op,
+            span: span(&op_pair),
+        },
+        threshold: value(k.req("threshold")?)?,
+        span: sp,
+    })
+}
+
+fn expect_stmt(p: P) -> Res<ExpectStmt> {
+    let rule = p.as_rule();
+    let sp = span(&p);
+    let mut k = Kids::of(p);
+    Ok(match rule {
+        Rule::abort => ExpectStmt::Abort {
+            condition: condition(k.req("condition")?)?,
+            duration: value(k.req("duration")?)?,
+        },
+        Rule::check => {
+            let condition = condition(k.req("condition")?)?;
+            let window = match k.next() {
+                Some(w) => Some(spanned(w, window)?),
+                None => None,
+            };
+            ExpectStmt::Check { condition, window }
+        }
+        r => {
+            return Err(ParseError::internal(
+                sp,
+                &format!("unexpected statement {r:?}"),
+            ));
+        }
+    })
+}
+
+fn window(p: P) -> Res<WindowSpec> {
+    let rule = p.as_rule();
+    let sp = span(&p);
+    let mut k = Kids::of(p);
+    Ok(match rule {
+        Rule::w_overall => WindowSpec::Overall,
+        Rule::w_during => WindowSpec::During(ident(k.req("fault")?)?),
+        Rule::w_before => WindowSpec::Before(ident(k.req("fault")?)?),
+        Rule::w_after => WindowSpec::After {
+            fault: ident(k.req("fault")?)?,
+            plus: opt_value(&mut k, Rule::after_plus)?,
+            duration: opt_value(&mut k, Rule::after_for)?,
+        },
+        Rule::w_between => WindowSpec::Between {
+            from: value(k.req("from")?)?,
+            to: value(k.req("to")?)?,
+        },
+        r => {
+            return Err(ParseError::internal(
+                sp,
+                &format!("unexpected window {r:?}"),
+            ));
+        }
+    })
+}

@@ -1,0 +1,135 @@
+//! Quantity literals (`1m30s`, `400/s`, `20MiB/s`, ...) to base units: seconds, per second,
+//! fractions, bytes.
+//!
+//! The grammar has already checked the shape of the text, so these functions only split it;
+//! they still return `None` instead of panicking if handed something else.
+
+/// Seconds in one unit of time.
+fn seconds(unit: &str) -> Option<f64> {
+    Some(match unit {
+        "us" => 1e-6,
+        "ms" => 1e-3,
+        "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        _ => return None,
+    })
+}
+
+/// Bytes in one unit of size.
+fn bytes(unit: &str) -> Option<f64> {
+    Some(match unit {
+        "B" => 1.0,
+        "KB" => 1e3,
+        "MB" => 1e6,
+        "GB" => 1e9,
+        "TB" => 1e12,
+        "KiB" => 1024.0,
+        "MiB" => 1024.0 * 1024.0,
+        "GiB" => 1024.0 * 1024.0 * 1024.0,
+        "TiB" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        _ => return None,
+    })
+}
+
+/// Splits `12.5rest` into `(12.5, "rest")`.
+fn leading_number(text: &str) -> Option<(f64, &str)> {
+    let end = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let n = text.get(..end)?.parse::<f64>().ok()?;
+    Some((n, text.get(end..)?))
+}
+
+pub fn number(text: &str) -> Option<f64> {
+    text.parse::<f64>().ok()
+}
+
+/// `250ms`, `1m30s`: a sum of number-unit pairs.
+pub fn duration(text: &str) -> Option<f64> {
+    if text.is_empty() {
+        return None;
+    }
+    let mut rest = text;
+    let mut total = 0.0;
+    while !rest.is_empty() {
+        let (n, after) = leading_number(rest)?;
+        let unit_len = after
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(after.len());
+        total += n * seconds(after.get(..unit_len)?)?;
+        rest = after.get(unit_len..)?;
+    }
+    Some(total)
+}
+
+/// `400/s`, `20/m`, `3/h`: per second.
+pub fn rate(text: &str) -> Option<f64> {
+    let (n, unit) = text.split_once('/')?;
+    Some(number(n)? / seconds(unit)?)
+}
+
+/// `20%`: a fraction.
+pub fn ratio(text: &str) -> Option<f64> {
+    Some(number(text.strip_suffix('%')?)? / 100.0)
+}
+
+/// `3x`, `0.5x` or `x3`.
+pub fn multiplier(text: &str) -> Option<f64> {
+    match text.strip_suffix('x') {
+        Some(n) => number(n),
+        None => number(text.strip_prefix('x')?),
+    }
+}
+
+/// `64KiB`: bytes.
+pub fn size(text: &str) -> Option<f64> {
+    let (n, unit) = leading_number(text)?;
+    Some(n * bytes(unit)?)
+}
+
+/// `20MiB/s`: bytes per second.
+pub fn size_rate(text: &str) -> Option<f64> {
+    let (amount, per) = text.split_once('/')?;
+    Some(size(amount)? / seconds(per)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(duration("250us"), Some(250e-6));
+        assert_eq!(duration("250ms"), Some(0.25));
+        assert_eq!(duration("1.5s"), Some(1.5));
+        assert_eq!(duration("10m"), Some(600.0));
+        assert_eq!(duration("1h"), Some(3600.0));
+        assert_eq!(duration("1m30s"), Some(90.0));
+        assert_eq!(duration("1h2m3s"), Some(3723.0));
+        assert_eq!(duration("5sec"), None);
+        assert_eq!(duration(""), None);
+    }
+
+    #[test]
+    fn rates_ratios_multipliers() {
+        assert_eq!(rate("400/s"), Some(400.0));
+        assert_eq!(rate("120/m"), Some(2.0));
+        assert_eq!(rate("36/h"), Some(0.01));
+        assert_eq!(ratio("20%"), Some(0.2));
+        assert!((ratio("99.9%").unwrap_or(0.0) - 0.999).abs() < 1e-12);
+        assert_eq!(multiplier("3x"), Some(3.0));
+        assert_eq!(multiplier("x3"), Some(3.0));
+        assert_eq!(multiplier("0.5x"), Some(0.5));
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(size("64KiB"), Some(65536.0));
+        assert_eq!(size("1GB"), Some(1e9));
+        assert_eq!(size("2MB"), Some(2e6));
+        assert_eq!(size_rate("20MiB/s"), Some(20.0 * 1024.0 * 1024.0));
+        assert_eq!(size_rate("60MB/m"), Some(1e6));
+        assert_eq!(size("3XB"), None);
+    }
+}
