@@ -1,11 +1,153 @@
-//! `chaos compile`.
+//! `chaos compile`: a scenario to `plan.json` (sim) or manifests and a fault schedule (k8s).
+//! Also home of what every command that reads scenarios shares: the file-system loader,
+//! diagnostic printing, and [`load_plan`].
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use chaos_compiler::{Compiled, Loader, render};
+
+use super::exit;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Target {
+    /// `DIR/plan.json`, the simulator's input.
+    Sim,
+    /// `DIR/manifests.yaml` and `DIR/schedule.json`.
+    K8s,
+}
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    rest: Vec<String>,
+    /// The scenario file.
+    pub file: PathBuf,
+    /// What to produce.
+    #[arg(long, value_enum, default_value = "sim")]
+    pub target: Target,
+    /// Folder to write into (created if missing).
+    #[arg(short = 'o', long = "out", default_value = ".")]
+    pub out: PathBuf,
+    /// Override a param: `--set NAME=VALUE` (repeatable).
+    #[arg(long = "set", value_name = "NAME=VALUE", value_parser = super::parse_set)]
+    pub sets: Vec<(String, String)>,
+    /// k8s: the agent image the manifests run.
+    #[arg(long, default_value = concat!("ghcr.io/chaos/agent:", env!("CARGO_PKG_VERSION")))]
+    pub image: String,
+    /// k8s: the namespace to create (default: derived from the scenario and run id).
+    #[arg(long)]
+    pub namespace: Option<String>,
 }
 
-pub fn run(_args: Args) -> u8 {
-    super::not_built("`chaos compile`")
+/// Reads scenario files from disk for the compiler (which does no IO itself).
+pub struct FsLoader;
+
+impl Loader for FsLoader {
+    fn load(&self, path: &Path) -> std::io::Result<String> {
+        std::fs::read_to_string(path)
+    }
+}
+
+/// Compiles `file` with the `--set` overrides, reading from disk.
+pub fn compile_file(file: &Path, sets: &[(String, String)]) -> Compiled {
+    chaos_compiler::compile(file, &FsLoader, sets)
+}
+
+/// Prints every diagnostic to stderr (colour only on a terminal without `NO_COLOR`).
+pub fn print_diagnostics(compiled: &Compiled) {
+    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let width = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(100);
+    let style = render::Style {
+        color,
+        unicode: true,
+        width,
+    };
+    for d in &compiled.diagnostics {
+        eprintln!("{}", render::render(d, &compiled.sources, style));
+    }
+}
+
+/// Compiles a scenario for a runner: prints its diagnostics (warnings too) and returns the
+/// plan, or the exit code to stop with (2: the scenario or a `--set` is invalid).
+pub fn load_plan(file: &Path, sets: &[(String, String)]) -> Result<chaos_plan::Plan, u8> {
+    let compiled = compile_file(file, sets);
+    print_diagnostics(&compiled);
+    match compiled.plan {
+        Some(plan) if !compiled.has_errors() => Ok(plan),
+        _ => {
+            eprintln!(
+                "error: `{}` is invalid ({} error{})",
+                file.display(),
+                compiled.errors(),
+                if compiled.errors() == 1 { "" } else { "s" }
+            );
+            Err(exit::INVALID)
+        }
+    }
+}
+
+/// Writes `path` whole or not at all: a temporary file beside it, then a rename.
+pub fn write_atomic(path: &Path, contents: &str) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".into());
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    std::fs::write(&tmp, contents)?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
+/// A run id that depends only on the plan, so compiling twice gives identical manifests.
+pub fn plan_run_id(plan: &chaos_plan::Plan) -> String {
+    // FNV-1a 64: stable across platforms and releases, unlike std's hasher.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in plan.to_json().bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("c{:012x}", h & 0xffff_ffff_ffff)
+}
+
+pub fn run(args: Args) -> u8 {
+    let plan = match load_plan(&args.file, &args.sets) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    if let Err(e) = std::fs::create_dir_all(&args.out) {
+        eprintln!("error: cannot create `{}`: {e}", args.out.display());
+        return exit::CANNOT_RUN;
+    }
+    let files: Vec<(PathBuf, String)> = match args.target {
+        Target::Sim => vec![(args.out.join("plan.json"), plan.to_json() + "\n")],
+        Target::K8s => {
+            let options = chaos_k8s::Options {
+                image: args.image.clone(),
+                namespace: args.namespace.clone(),
+                run_id: plan_run_id(&plan),
+            };
+            match chaos_k8s::compile(&plan, &options) {
+                Ok(out) => vec![
+                    (args.out.join("manifests.yaml"), out.manifests_yaml),
+                    (args.out.join("schedule.json"), out.schedule_json),
+                ],
+                Err(e) => {
+                    eprintln!("error: the Kubernetes back end failed: {e}");
+                    return exit::CANNOT_RUN;
+                }
+            }
+        }
+    };
+    for (path, contents) in &files {
+        if let Err(e) = write_atomic(path, contents) {
+            eprintln!("error: cannot write `{}`: {e}", path.display());
+            return exit::CANNOT_RUN;
+        }
+        println!("wrote {}", path.display());
+    }
+    exit::OK
 }

@@ -1,0 +1,147 @@
+//! Diagnostics as data: severity, a stable code, a message, labelled spans and a help line.
+//! Rendering (miette) lives in `render`; the language server maps these to LSP diagnostics.
+
+use chaos_grammar::Span;
+use serde::Serialize;
+
+use crate::source::FileId;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// A span in one file with a short text saying what is there or what was expected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Label {
+    pub file: FileId,
+    pub span: Span,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    /// Stable across releases, e.g. `E0101`; see [`codes`].
+    pub code: &'static str,
+    pub message: String,
+    /// Where the problem is; `None` only when there is no text to point at (an unreadable root file).
+    pub primary: Option<Label>,
+    /// Related places, e.g. the first definition of a duplicate name.
+    pub secondary: Vec<Label>,
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn error(code: &'static str, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Error,
+            code,
+            message: message.into(),
+            primary: None,
+            secondary: Vec::new(),
+            help: None,
+        }
+    }
+
+    pub fn warning(code: &'static str, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(code, message)
+        }
+    }
+
+    /// Sets the primary label.
+    pub fn at(mut self, file: FileId, span: Span, text: impl Into<String>) -> Diagnostic {
+        self.primary = Some(Label {
+            file,
+            span,
+            text: text.into(),
+        });
+        self
+    }
+
+    /// Adds a secondary label.
+    pub fn also(mut self, file: FileId, span: Span, text: impl Into<String>) -> Diagnostic {
+        self.secondary.push(Label {
+            file,
+            span,
+            text: text.into(),
+        });
+        self
+    }
+
+    pub fn help(mut self, help: impl Into<String>) -> Diagnostic {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+/// The stable codes. Errors are `E`, warnings `W`; the first digit groups them:
+/// 0 files and syntax (E0001-E0003 and E0099 are the parser's), 1 names, 2 units, 3 values and time, 4 structure of the call graph.
+pub mod codes {
+    /// The text does not follow the grammar (the parser's own code is used when it has one).
+    pub const SYNTAX: &str = "E0001";
+    /// A file (the root or an import) cannot be read.
+    pub const UNREADABLE: &str = "E0010";
+    /// Files import each other in a cycle.
+    pub const IMPORT_CYCLE: &str = "E0011";
+
+    pub const UNKNOWN_SERVICE: &str = "E0101";
+    pub const UNKNOWN_ENDPOINT: &str = "E0102";
+    pub const UNKNOWN_FAULT: &str = "E0103";
+    /// An expectation's subject is neither a service nor a workload.
+    pub const UNKNOWN_SUBJECT: &str = "E0104";
+    pub const UNKNOWN_METRIC: &str = "E0105";
+    /// `$name` or `--set name=...` of a param that is not declared.
+    pub const UNKNOWN_PARAM: &str = "E0106";
+    /// A word that must be one of a fixed set (`balance`, `arrivals`, `jitter`, a distribution, ...).
+    pub const UNKNOWN_KEYWORD: &str = "E0107";
+    /// Two services/workloads/faults/params/endpoints with one name.
+    pub const DUPLICATE_NAME: &str = "E0108";
+    /// The same setting written twice in one block.
+    pub const DUPLICATE_SETTING: &str = "E0109";
+    pub const MISSING_SCENARIO: &str = "E0110";
+    pub const DUPLICATE_SCENARIO: &str = "E0111";
+    /// A required setting is absent (`duration`, a workload's `target`, its load).
+    pub const MISSING_SETTING: &str = "E0112";
+    /// Two settings that exclude each other (`replicas` and `autoscale`, `rate` and `users`).
+    pub const CONFLICTING_SETTINGS: &str = "E0113";
+    /// Params whose values refer to each other in a cycle.
+    pub const PARAM_CYCLE: &str = "E0114";
+
+    /// A value of the wrong kind: a rate where a duration is wanted, ...
+    pub const WRONG_UNIT: &str = "E0201";
+    /// A `--set` value that is not a quantity.
+    pub const BAD_SET_VALUE: &str = "E0202";
+
+    /// A value outside what makes sense: 0 workers, a negative duration, 120%...
+    pub const OUT_OF_RANGE: &str = "E0301";
+    pub const CHOICE_SUM: &str = "E0302";
+    pub const AUTOSCALE_BOUNDS: &str = "E0303";
+    /// A distribution whose parameters contradict each other (p99 below the median, ...).
+    pub const BAD_DISTRIBUTION: &str = "E0304";
+    /// A fault, spike or window that starts after the scenario ends.
+    pub const AFTER_END: &str = "E0305";
+    /// A window that covers no time.
+    pub const EMPTY_WINDOW: &str = "E0306";
+    /// Missing, unknown, repeated or extra arguments of a distribution.
+    pub const BAD_ARGUMENTS: &str = "E0307";
+    /// A metric or window that does not apply to its subject (`max_replicas` of a workload, ...).
+    pub const NOT_APPLICABLE: &str = "E0308";
+    /// `every` producing more occurrences than a run can hold.
+    pub const TOO_MANY: &str = "E0309";
+
+    /// Endpoints that call each other in a cycle.
+    pub const CALL_CYCLE: &str = "E0401";
+
+    /// A service that no workload reaches.
+    pub const UNUSED_SERVICE: &str = "W0001";
+    /// An expectation about something that never receives traffic.
+    pub const NO_TRAFFIC: &str = "W0002";
+}

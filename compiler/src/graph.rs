@@ -1,0 +1,211 @@
+//! The call graph of a plan as Mermaid or Graphviz dot: services as boxes holding their
+//! endpoints, workloads as entry points, calls as arrows labelled with their policies.
+
+use std::fmt::Write;
+
+use chaos_plan::{Backoff, Call, Jitter, Load, Plan, Replicas, Step};
+
+use crate::quantity::{fmt_seconds, trim};
+
+/// One arrow: from a node id to a node id, with a label.
+struct Arrow {
+    from: String,
+    to: String,
+    label: String,
+}
+
+fn endpoint_id(plan: &Plan, service: &str, endpoint: &str) -> Option<String> {
+    let (si, s) = plan
+        .services
+        .iter()
+        .enumerate()
+        .find(|(_, s)| s.name == service)?;
+    let ei = s.endpoints.iter().position(|e| e.name == endpoint)?;
+    Some(format!("s{si}e{ei}"))
+}
+
+/// `timeout 300ms, retry 2 (exp 50ms..1s, full jitter), breaker 50%/10s, continue`
+pub fn policy_label(call: &Call) -> String {
+    let mut parts = Vec::new();
+    if let Some(t) = call.timeout_s {
+        parts.push(format!("timeout {}", fmt_seconds(t)));
+    }
+    if call.retry.retries > 0 {
+        let mut r = format!("retry {}", call.retry.retries);
+        match call.retry.backoff {
+            Backoff::Constant { delay_s } if delay_s > 0.0 => {
+                r.push_str(&format!(" backoff {}", fmt_seconds(delay_s)));
+            }
+            Backoff::Constant { .. } => {}
+            Backoff::Exponential { base_s, max_s } => {
+                r.push_str(&format!(" backoff exp {}", fmt_seconds(base_s)));
+                if let Some(m) = max_s {
+                    r.push_str(&format!(" max {}", fmt_seconds(m)));
+                }
+            }
+        }
+        match call.retry.jitter {
+            Jitter::None => {}
+            Jitter::Full => r.push_str(" jitter full"),
+            Jitter::Equal => r.push_str(" jitter equal"),
+        }
+        parts.push(r);
+    }
+    if let Some(cb) = &call.circuit_breaker {
+        parts.push(format!(
+            "breaker {}% over {} min {} open {}",
+            trim(cb.failure_ratio * 100.0),
+            fmt_seconds(cb.window_s),
+            cb.min_requests,
+            fmt_seconds(cb.open_s)
+        ));
+    }
+    if call.continue_on_error {
+        parts.push("on_error continue".to_string());
+    }
+    parts.join(", ")
+}
+
+fn collect_calls<'p>(steps: &'p [Step], prefix: &str, out: &mut Vec<(&'p Call, String)>) {
+    for s in steps {
+        match s {
+            Step::Call(c) => out.push((c, prefix.to_string())),
+            Step::Parallel { steps } => collect_calls(steps, "parallel", out),
+            Step::Choice { branches } => {
+                for b in branches {
+                    collect_calls(&b.steps, &format!("{}%", trim(b.probability * 100.0)), out);
+                }
+            }
+            Step::Work { .. } | Step::Fail { .. } => {}
+        }
+    }
+}
+
+fn arrows(plan: &Plan) -> Vec<Arrow> {
+    let mut out = Vec::new();
+    for (wi, w) in plan.workloads.iter().enumerate() {
+        if let Some(to) = endpoint_id(plan, &w.target.service, &w.target.endpoint) {
+            out.push(Arrow {
+                from: format!("w{wi}"),
+                to,
+                label: String::new(),
+            });
+        }
+    }
+    for (si, s) in plan.services.iter().enumerate() {
+        for (ei, e) in s.endpoints.iter().enumerate() {
+            let mut calls = Vec::new();
+            collect_calls(&e.steps, "", &mut calls);
+            for (c, prefix) in calls {
+                let Some(to) = endpoint_id(plan, &c.service, &c.endpoint) else {
+                    continue;
+                };
+                let policy = policy_label(c);
+                let label = match (prefix.is_empty(), policy.is_empty()) {
+                    (true, _) => policy,
+                    (false, true) => prefix,
+                    (false, false) => format!("{prefix}: {policy}"),
+                };
+                out.push(Arrow {
+                    from: format!("s{si}e{ei}"),
+                    to,
+                    label,
+                });
+            }
+        }
+    }
+    out
+}
+
+fn replicas_text(r: &Replicas) -> String {
+    match r {
+        Replicas::Fixed { count: 1 } => "1 replica".to_string(),
+        Replicas::Fixed { count } => format!("{count} replicas"),
+        Replicas::Autoscale { min, max, .. } => format!("autoscale {min}..{max}"),
+    }
+}
+
+fn workload_text(load: &Load) -> String {
+    match load {
+        Load::Open { rate, .. } => {
+            let peak = rate
+                .iter()
+                .map(|p| p.from_per_s.max(p.to_per_s))
+                .fold(0.0, f64::max);
+            format!("up to {}/s", trim(peak))
+        }
+        Load::Closed { users_to, .. } => format!("{users_to} users"),
+    }
+}
+
+/// Mermaid `flowchart LR`; labels escaped for Mermaid's quoted strings.
+pub fn mermaid(plan: &Plan) -> String {
+    let esc = |s: &str| s.replace('"', "#quot;");
+    let mut out = String::from("flowchart LR\n");
+    for (wi, w) in plan.workloads.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "  w{wi}([\"{}<br/>{}\"])",
+            esc(&w.name),
+            esc(&workload_text(&w.load))
+        );
+    }
+    for (si, s) in plan.services.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "  subgraph s{si}[\"{} ({}, {} workers)\"]",
+            esc(&s.name),
+            replicas_text(&s.replicas),
+            s.workers
+        );
+        for (ei, e) in s.endpoints.iter().enumerate() {
+            let _ = writeln!(out, "    s{si}e{ei}[\"{}\"]", esc(&e.name));
+        }
+        out.push_str("  end\n");
+    }
+    for a in arrows(plan) {
+        if a.label.is_empty() {
+            let _ = writeln!(out, "  {} --> {}", a.from, a.to);
+        } else {
+            let _ = writeln!(out, "  {} -->|\"{}\"| {}", a.from, esc(&a.label), a.to);
+        }
+    }
+    out
+}
+
+/// Graphviz `digraph`; one cluster per service.
+pub fn dot(plan: &Plan) -> String {
+    let esc = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
+    let mut out = String::from("digraph chaos {\n  rankdir=LR;\n  node [shape=box, fontname=\"Helvetica\"];\n  edge [fontname=\"Helvetica\", fontsize=10];\n");
+    for (wi, w) in plan.workloads.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "  w{wi} [shape=ellipse, label=\"{}\\n{}\"];",
+            esc(&w.name),
+            esc(&workload_text(&w.load))
+        );
+    }
+    for (si, s) in plan.services.iter().enumerate() {
+        let _ = writeln!(out, "  subgraph cluster_s{si} {{");
+        let _ = writeln!(
+            out,
+            "    label=\"{} ({}, {} workers)\";",
+            esc(&s.name),
+            replicas_text(&s.replicas),
+            s.workers
+        );
+        for (ei, e) in s.endpoints.iter().enumerate() {
+            let _ = writeln!(out, "    s{si}e{ei} [label=\"{}\"];", esc(&e.name));
+        }
+        out.push_str("  }\n");
+    }
+    for a in arrows(plan) {
+        if a.label.is_empty() {
+            let _ = writeln!(out, "  {} -> {};", a.from, a.to);
+        } else {
+            let _ = writeln!(out, "  {} -> {} [label=\"{}\"];", a.from, a.to, esc(&a.label));
+        }
+    }
+    out.push_str("}\n");
+    out
+}

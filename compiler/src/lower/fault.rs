@@ -1,0 +1,394 @@
+//! Faults: the schedule expanded into occurrences, the `during` window (`active`), and the
+//! actions with their targets resolved.
+
+use std::collections::HashMap;
+
+use chaos_grammar::ast::{self, Action, KillTarget, Schedule};
+use chaos_plan as plan;
+
+use crate::diagnostic::{Diagnostic, codes};
+use crate::quantity::{self, Unit};
+use crate::source::FileId;
+
+use super::ctx::Ctx;
+use super::dist;
+use super::service::{resolve_endpoint, resolve_service};
+use super::symbols::{In, Symbols};
+
+/// More occurrences than this (from `every`) are reported rather than expanded.
+const MAX_OCCURRENCES: f64 = 100_000.0;
+
+pub(crate) struct Lowered {
+    pub faults: Vec<plan::Fault>,
+    /// By fault name, for windows: only faults whose schedule resolved.
+    pub by_name: HashMap<String, usize>,
+}
+
+pub(crate) fn lower(
+    syms: &Symbols<'_>,
+    ctx: &mut Ctx,
+    duration: Option<f64>,
+    restart_s: &[f64],
+) -> Lowered {
+    let mut out = Lowered {
+        faults: Vec::new(),
+        by_name: HashMap::new(),
+    };
+    for f in &syms.faults {
+        if let Some(fault) = fault(syms, ctx, f, duration, restart_s) {
+            out.by_name.insert(fault.name.clone(), out.faults.len());
+            out.faults.push(fault);
+        }
+    }
+    out
+}
+
+fn fault(
+    syms: &Symbols<'_>,
+    ctx: &mut Ctx,
+    f: &In<'_, ast::Fault>,
+    duration: Option<f64>,
+    restart_s: &[f64],
+) -> Option<plan::Fault> {
+    let file = f.file;
+    let mut actions = Vec::new();
+    let mut ok = true;
+    let mut kill_restart: Option<f64> = None;
+    for a in &f.ast.actions {
+        match action(syms, ctx, file, &a.node) {
+            Some(act) => {
+                if let plan::Action::Kill { services, .. } = &act {
+                    let longest = services
+                        .iter()
+                        .filter_map(|s| syms.service_index.get(s.as_str()))
+                        .filter_map(|&i| restart_s.get(i).copied())
+                        .fold(0.0, f64::max);
+                    kill_restart = Some(kill_restart.map_or(longest, |k: f64| k.max(longest)));
+                }
+                actions.push(act);
+            }
+            None => ok = false,
+        }
+    }
+    let only_kills = !f.ast.actions.is_empty()
+        && f.ast.actions.iter().all(|a| matches!(a.node, Action::Kill { .. }));
+    let occurrences = schedule(ctx, file, &f.ast.schedule, duration, only_kills);
+    let (Some(occurrences), Some(d), true) = (occurrences, duration, ok) else {
+        return None;
+    };
+    let mut active: Vec<plan::Interval> = occurrences
+        .iter()
+        .map(|o| {
+            let end = kill_restart.map_or(o.end_s, |k| o.end_s.max(o.start_s + k));
+            plan::Interval {
+                start_s: o.start_s,
+                end_s: end.min(d),
+            }
+        })
+        .filter(|i| i.end_s > i.start_s)
+        .collect();
+    active.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
+    let active = merge(active);
+    Some(plan::Fault {
+        name: f.ast.name.name.clone(),
+        occurrences,
+        active,
+        actions,
+    })
+}
+
+/// Sorted intervals with overlaps and touching neighbours joined.
+pub(crate) fn merge(sorted: Vec<plan::Interval>) -> Vec<plan::Interval> {
+    let mut out: Vec<plan::Interval> = Vec::with_capacity(sorted.len());
+    for i in sorted {
+        match out.last_mut() {
+            Some(last) if i.start_s <= last.end_s => last.end_s = last.end_s.max(i.end_s),
+            _ => out.push(i),
+        }
+    }
+    out
+}
+
+fn schedule(
+    ctx: &mut Ctx,
+    file: FileId,
+    s: &Schedule,
+    duration: Option<f64>,
+    only_kills: bool,
+) -> Option<Vec<plan::Occurrence>> {
+    let (starts, length, at_value) = match s {
+        Schedule::At { at, duration: len } => {
+            let start = ctx.duration(file, at, "`at`");
+            let len = match len {
+                Some(v) => ctx.positive_duration(file, v, "a fault's `for`").map(Some),
+                None => Some(None),
+            };
+            (vec![start?], len?, at)
+        }
+        Schedule::Every {
+            every,
+            from,
+            until,
+            duration: len,
+        } => {
+            let step = ctx.positive_duration(file, every, "`every`");
+            let start = match from {
+                Some(v) => ctx.duration(file, v, "`from`"),
+                None => Some(0.0),
+            };
+            let until_s = match until {
+                Some(v) => ctx.duration(file, v, "`until`").map(Some),
+                None => Some(None),
+            };
+            let len = match len {
+                Some(v) => ctx.positive_duration(file, v, "a fault's `for`").map(Some),
+                None => Some(None),
+            };
+            let (step, start, until_s, len) = (step?, start?, until_s?, len?);
+            let d = duration?;
+            let stop = until_s.map_or(d, |u| u.min(d));
+            if let (Some(u), Some(uv)) = (until_s, until.as_ref())
+                && u <= start
+            {
+                ctx.push(
+                    Diagnostic::error(
+                        codes::EMPTY_WINDOW,
+                        format!(
+                            "`until {}` is not after `from {}`: the fault never happens",
+                            quantity::fmt_seconds(u),
+                            quantity::fmt_seconds(start)
+                        ),
+                    )
+                    .at(file, uv.span, "must be after `from`"),
+                );
+                return None;
+            }
+            let count = ((stop - start) / step).ceil();
+            if count > MAX_OCCURRENCES {
+                ctx.push(
+                    Diagnostic::error(
+                        codes::TOO_MANY,
+                        format!(
+                            "`every {}` repeats the fault {count} times; at most {MAX_OCCURRENCES} are supported",
+                            quantity::fmt_seconds(step)
+                        ),
+                    )
+                    .at(file, every.span, "too often"),
+                );
+                return None;
+            }
+            let anchor = from.as_ref().unwrap_or(every);
+            if start >= d {
+                ctx.push(after_end(file, anchor, start, d));
+                return None;
+            }
+            let starts = (0..count.max(0.0) as usize)
+                .map(|k| start + k as f64 * step)
+                .filter(|t| *t < stop)
+                .collect();
+            return Some(occurrences(starts, len, d, only_kills));
+        }
+    };
+    let d = duration?;
+    if starts[0] >= d {
+        ctx.push(after_end(file, at_value, starts[0], d));
+        return None;
+    }
+    Some(occurrences(starts, length, d, only_kills))
+}
+
+fn occurrences(starts: Vec<f64>, length: Option<f64>, d: f64, only_kills: bool) -> Vec<plan::Occurrence> {
+    starts
+        .into_iter()
+        .map(|start_s| plan::Occurrence {
+            start_s,
+            end_s: match length {
+                Some(l) => (start_s + l).min(d),
+                None if only_kills => start_s,
+                None => d,
+            },
+        })
+        .collect()
+}
+
+fn after_end(file: FileId, at: &ast::Value, start: f64, d: f64) -> Diagnostic {
+    Diagnostic::error(
+        codes::AFTER_END,
+        format!(
+            "the fault starts at {}, after the scenario ends at {}",
+            quantity::fmt_seconds(start),
+            quantity::fmt_seconds(d)
+        ),
+    )
+    .at(file, at.span, format!("must be before {}", quantity::fmt_seconds(d)))
+    .help("move it earlier or lengthen the scenario's `duration`")
+}
+
+fn target(
+    syms: &Symbols<'_>,
+    ctx: &mut Ctx,
+    file: FileId,
+    t: &ast::TargetRef,
+) -> Option<plan::Target> {
+    match &t.endpoint {
+        Some(ep) => {
+            resolve_endpoint(syms, ctx, file, &t.service, ep)?;
+            Some(plan::Target {
+                service: t.service.name.clone(),
+                endpoint: Some(ep.value.clone()),
+            })
+        }
+        None => {
+            resolve_service(syms, ctx, file, &t.service)?;
+            Some(plan::Target {
+                service: t.service.name.clone(),
+                endpoint: None,
+            })
+        }
+    }
+}
+
+fn services(syms: &Symbols<'_>, ctx: &mut Ctx, file: FileId, idents: &[ast::Ident]) -> Option<Vec<String>> {
+    let mut ok = true;
+    let mut out: Vec<String> = Vec::with_capacity(idents.len());
+    for i in idents {
+        if resolve_service(syms, ctx, file, i).is_none() {
+            ok = false;
+        } else if out.contains(&i.name) {
+            ctx.push(
+                Diagnostic::error(
+                    codes::DUPLICATE_NAME,
+                    format!("`{}` is listed twice", i.name),
+                )
+                .at(file, i.span, "listed again here"),
+            );
+            ok = false;
+        } else {
+            out.push(i.name.clone());
+        }
+    }
+    ok.then_some(out)
+}
+
+fn action(syms: &Symbols<'_>, ctx: &mut Ctx, file: FileId, a: &Action) -> Option<plan::Action> {
+    match a {
+        Action::Latency { delay, target: t } => {
+            let delay = dist::dist(ctx, file, delay, "`latency`");
+            let target = target(syms, ctx, file, t);
+            Some(plan::Action::Latency {
+                target: target?,
+                delay: delay?,
+            })
+        }
+        Action::Errors {
+            ratio,
+            status,
+            target: t,
+        } => {
+            let ratio = ctx.ratio(file, ratio, "`errors`", true);
+            let status = match status {
+                Some(s) => ctx.status(file, s),
+                None => Some(500),
+            };
+            let target = target(syms, ctx, file, t);
+            Some(plan::Action::Errors {
+                target: target?,
+                ratio: ratio?,
+                status: status?,
+            })
+        }
+        Action::Kill { count, of } => {
+            let count = ctx.count(file, count, "`kill`", 1);
+            let services = match of {
+                KillTarget::Service(s) => services(syms, ctx, file, std::slice::from_ref(s)),
+                KillTarget::Random { services: list, span } => {
+                    if list.is_empty() {
+                        ctx.push(
+                            Diagnostic::error(codes::MISSING_SETTING, "`random()` needs at least one service")
+                                .at(file, *span, "empty"),
+                        );
+                        None
+                    } else {
+                        services(syms, ctx, file, list)
+                    }
+                }
+            };
+            Some(plan::Action::Kill {
+                count: count?,
+                services: services?,
+            })
+        }
+        Action::Partition { a, b } => {
+            let left = services(syms, ctx, file, a);
+            let right = services(syms, ctx, file, b);
+            let (left, right) = (left?, right?);
+            if let Some(both) = b.iter().find(|i| left.contains(&i.name)) {
+                ctx.push(
+                    Diagnostic::error(
+                        codes::OUT_OF_RANGE,
+                        format!("`{}` is on both sides of the partition", both.name),
+                    )
+                    .at(file, both.span, "already on the other side")
+                    .help("a partition cuts the services on the left from those on the right"),
+                );
+                return None;
+            }
+            Some(plan::Action::Partition { a: left, b: right })
+        }
+        Action::Cpu { factor, target: t } => {
+            let f = ctx.want(file, factor, Unit::Multiplier, "`cpu`");
+            let target = target(syms, ctx, file, t);
+            let f = f?;
+            if f <= 0.0 {
+                ctx.out_of_range(file, factor.span, "`cpu` must be more than x0".into(), "zero");
+                return None;
+            }
+            Some(plan::Action::Cpu {
+                target: target?,
+                factor: f,
+            })
+        }
+        Action::Loss { ratio, target: t } => {
+            let ratio = ctx.ratio(file, ratio, "`loss`", true);
+            let target = target(syms, ctx, file, t);
+            Some(plan::Action::Loss {
+                target: target?,
+                ratio: ratio?,
+            })
+        }
+        Action::Memory {
+            rate,
+            target: t,
+            limit,
+        } => {
+            let bytes_per_s = ctx.want(file, rate, Unit::SizeRate, "`memory`");
+            let limit_bytes = ctx.want(file, limit, Unit::Size, "`limit`");
+            if let Some(ep) = &t.endpoint {
+                ctx.push(
+                    Diagnostic::error(
+                        codes::NOT_APPLICABLE,
+                        "`memory` grows a whole replica; it cannot target one endpoint",
+                    )
+                    .at(file, ep.span, "remove the endpoint")
+                    .help(format!("write `on {}`", t.service.name)),
+                );
+                return None;
+            }
+            resolve_service(syms, ctx, file, &t.service)?;
+            let (bytes_per_s, limit_bytes) = (bytes_per_s?, limit_bytes?);
+            if bytes_per_s <= 0.0 {
+                ctx.out_of_range(file, rate.span, "`memory` must grow by more than 0B/s".into(), "zero");
+                return None;
+            }
+            if limit_bytes <= 0.0 {
+                ctx.out_of_range(file, limit.span, "`limit` must be more than 0B".into(), "zero");
+                return None;
+            }
+            Some(plan::Action::Memory {
+                service: t.service.name.clone(),
+                bytes_per_s,
+                limit_bytes,
+            })
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! Checking and lowering in one walk: names resolved, units checked, defaults filled, and the
+//! plan built when nothing is wrong. Every problem is collected; none stops the walk.
+
+mod ctx;
+mod dist;
+mod expect;
+mod fault;
+mod flow;
+mod params;
+mod service;
+mod symbols;
+mod workload;
+
+use std::collections::HashMap;
+
+use chaos_grammar::ast::{self, ScenarioSetting, Spanned};
+use chaos_plan as plan;
+
+use crate::diagnostic::{Diagnostic, codes};
+use crate::source::FileId;
+
+pub(crate) use params::command_line;
+
+/// When no timeout is written anywhere, in-flight requests get this long after the run.
+pub const DEFAULT_DRAIN_S: f64 = 30.0;
+pub const DEFAULT_WINDOW_S: f64 = 1.0;
+pub const DEFAULT_SEED: u64 = 1;
+
+pub(crate) struct Input<'a> {
+    /// Parsed files, imports first; the root file last.
+    pub files: Vec<(FileId, &'a ast::File)>,
+    pub root: FileId,
+    pub sets: &'a [(String, String)],
+    /// The `<command line>` source and the spans of each `--set`.
+    pub cmdline: Option<(FileId, &'a [(ast::Span, ast::Span)])>,
+}
+
+pub(crate) fn lower(input: &Input<'_>) -> (Option<plan::Plan>, Vec<Diagnostic>) {
+    let mut cx = ctx::Ctx::default();
+    let syms = symbols::Symbols::collect(&input.files, &mut cx);
+    let params = params::resolve(&syms, &mut cx, input.sets, input.cmdline);
+    let scenario = scenario(&syms, &mut cx, input.root);
+    let duration = scenario.as_ref().map(|s| s.duration_s);
+
+    let services = service::lower(&syms, &mut cx);
+    flow::cycles(&syms, &services.edges, &mut cx);
+    let workloads = workload::lower(&syms, &mut cx, duration);
+    let reached = flow::reached(&services.edges, &workloads.targets);
+    flow::unused_services(&syms, &reached, &mut cx);
+    let faults = fault::lower(&syms, &mut cx, duration, &services.restart_s);
+    let timing = scenario.as_ref().map(|s| expect::Timing {
+        warmup_s: s.warmup_s,
+        duration_s: s.duration_s,
+        faults: &faults,
+    });
+    let expects = expect::lower(&syms, &mut cx, timing.as_ref(), &reached);
+
+    let diags = cx.diags;
+    if diags.iter().any(Diagnostic::is_error) {
+        return (None, diags);
+    }
+    let Some(mut scenario) = scenario else {
+        return (None, diags);
+    };
+    scenario.drain_s = match (services.longest_call_timeout_s, workloads.longest_timeout_s) {
+        (None, None) => DEFAULT_DRAIN_S,
+        (a, b) => a.unwrap_or(0.0).max(b.unwrap_or(0.0)),
+    };
+    let plan = plan::Plan {
+        version: plan::PLAN_VERSION,
+        scenario,
+        params,
+        services: services.services,
+        workloads: workloads.workloads,
+        faults: faults.faults,
+        expectations: expects.expectations,
+        aborts: expects.aborts,
+    };
+    (Some(plan), diags)
+}
+
+fn scenario(syms: &symbols::Symbols<'_>, cx: &mut ctx::Ctx, root: FileId) -> Option<plan::Scenario> {
+    let Some(sc) = &syms.scenario else {
+        cx.push(
+            Diagnostic::error(codes::MISSING_SCENARIO, "no `scenario` block: a run needs exactly one")
+                .at(root, ast::Span::new(0, 0), "expected a scenario in this file or its imports")
+                .help("add `scenario \"NAME\" { duration 10m }`"),
+        );
+        return None;
+    };
+    let file = sc.file;
+    let mut seen = HashMap::new();
+    let mut duration = None;
+    let mut duration_seen = false;
+    let mut warmup = Some(0.0);
+    let mut warmup_value = None;
+    let mut seed = Some(DEFAULT_SEED);
+    let mut window = Some(DEFAULT_WINDOW_S);
+    for Spanned { node, span } in &sc.ast.settings {
+        match node {
+            ScenarioSetting::Duration(v) => {
+                if service::first_time(cx, &mut seen, file, "duration", *span) {
+                    duration_seen = true;
+                    duration = cx.positive_duration(file, v, "`duration`");
+                }
+            }
+            ScenarioSetting::Warmup(v) => {
+                if service::first_time(cx, &mut seen, file, "warmup", *span) {
+                    warmup = cx.duration(file, v, "`warmup`");
+                    warmup_value = Some(v);
+                }
+            }
+            ScenarioSetting::Seed(v) => {
+                if service::first_time(cx, &mut seen, file, "seed", *span) {
+                    let n = cx.want(file, v, crate::quantity::Unit::Number, "`seed`");
+                    seed = match n {
+                        Some(n) if n.fract() == 0.0 && n >= 0.0 && n <= u64::MAX as f64 => Some(n as u64),
+                        Some(_) => {
+                            cx.out_of_range(file, v.span, "`seed` must be a whole number".into(), "not a whole number");
+                            None
+                        }
+                        None => None,
+                    };
+                }
+            }
+            ScenarioSetting::Window(v) => {
+                if service::first_time(cx, &mut seen, file, "window", *span) {
+                    window = cx.positive_duration(file, v, "`window`");
+                }
+            }
+        }
+    }
+    if !duration_seen {
+        cx.push(
+            Diagnostic::error(
+                codes::MISSING_SETTING,
+                format!("scenario \"{}\" has no `duration`", sc.ast.name.value),
+            )
+            .at(file, sc.ast.name.span, "how long does the run last?")
+            .help("add `duration 10m`"),
+        );
+    }
+    let (duration_s, warmup_s) = (duration?, warmup?);
+    if warmup_s >= duration_s {
+        if let Some(v) = warmup_value {
+            cx.out_of_range(
+                file,
+                v.span,
+                format!(
+                    "`warmup` ({}) must end before the scenario does ({})",
+                    crate::quantity::fmt_seconds(warmup_s),
+                    crate::quantity::fmt_seconds(duration_s)
+                ),
+                "nothing would be measured",
+            );
+        }
+        return None;
+    }
+    Some(plan::Scenario {
+        name: sc.ast.name.value.clone(),
+        duration_s,
+        warmup_s,
+        seed: seed?,
+        window_s: window?,
+        drain_s: DEFAULT_DRAIN_S,
+    })
+}

@@ -1,0 +1,534 @@
+//! Services and endpoint bodies: settings with their defaults, steps, call policies, and the
+//! call edges between endpoints (for cycle and traffic checks).
+
+use std::collections::HashMap;
+
+use chaos_grammar::ast::{self, Policy, ServiceSetting, Span, Spanned, Step};
+use chaos_plan as plan;
+
+use crate::diagnostic::{Diagnostic, codes};
+use crate::quantity::{self, Unit};
+use crate::source::FileId;
+
+use super::ctx::{Ctx, did_you_mean};
+use super::dist;
+use super::symbols::{ServiceSym, Symbols};
+
+/// Defaults from the language sketch.
+pub(crate) const DEFAULT_RESTART_S: f64 = 5.0;
+/// Autoscale defaults the sketch leaves open: a new replica takes 10 s to serve (a pod
+/// start), and the rule runs every 15 s (the Kubernetes HPA's sync period).
+pub(crate) const DEFAULT_AUTOSCALE_DELAY_S: f64 = 10.0;
+pub(crate) const DEFAULT_AUTOSCALE_INTERVAL_S: f64 = 15.0;
+/// Steps nested deeper than this are reported instead of lowered (guards the stack).
+const MAX_NESTING: usize = 64;
+
+/// A call from one endpoint (graph node) to another, where it is written.
+pub(crate) struct Edge {
+    pub to: usize,
+    pub file: FileId,
+    pub span: Span,
+}
+
+pub(crate) struct Lowered {
+    pub services: Vec<plan::Service>,
+    /// Outgoing calls of each node (endpoint), indexed like `Symbols::node_owner`.
+    pub edges: Vec<Vec<Edge>>,
+    /// Every call timeout in the plan, for the end-of-run drain.
+    pub longest_call_timeout_s: Option<f64>,
+    /// Per service index: `restart_s`.
+    pub restart_s: Vec<f64>,
+}
+
+pub(crate) fn lower(syms: &Symbols<'_>, ctx: &mut Ctx) -> Lowered {
+    let mut out = Lowered {
+        services: Vec::with_capacity(syms.services.len()),
+        edges: (0..syms.nodes).map(|_| Vec::new()).collect(),
+        longest_call_timeout_s: None,
+        restart_s: Vec::with_capacity(syms.services.len()),
+    };
+    for sym in &syms.services {
+        let svc = service(syms, sym, ctx, &mut out);
+        out.restart_s.push(svc.restart_s);
+        out.services.push(svc);
+    }
+    out
+}
+
+/// Reports a setting written twice in one block; returns whether this is the first.
+pub(crate) fn first_time(
+    ctx: &mut Ctx,
+    seen: &mut HashMap<&'static str, Span>,
+    file: FileId,
+    key: &'static str,
+    span: Span,
+) -> bool {
+    if let Some(first) = seen.get(key) {
+        ctx.push(
+            Diagnostic::error(codes::DUPLICATE_SETTING, format!("`{key}` is set twice"))
+                .at(file, span, "set again here")
+                .also(file, *first, "first set here")
+                .help("keep one of them"),
+        );
+        false
+    } else {
+        seen.insert(key, span);
+        true
+    }
+}
+
+fn service(
+    syms: &Symbols<'_>,
+    sym: &ServiceSym<'_>,
+    ctx: &mut Ctx,
+    out: &mut Lowered,
+) -> plan::Service {
+    let file = sym.file;
+    let mut seen = HashMap::new();
+    let mut replicas = None;
+    let mut replicas_span: Option<(&'static str, Span)> = None;
+    let mut workers = 1;
+    let mut queue = None;
+    let mut rate_limit = None;
+    let mut restart = DEFAULT_RESTART_S;
+    let mut balance = plan::Balance::RoundRobin;
+    let mut latency = plan::Dist::ZERO;
+    for Spanned { node, span } in &sym.ast.settings {
+        let span = *span;
+        match node {
+            ServiceSetting::Replicas(v) | ServiceSetting::Autoscale { min: v, .. } => {
+                let key = if matches!(node, ServiceSetting::Replicas(_)) {
+                    "replicas"
+                } else {
+                    "autoscale"
+                };
+                if let Some((other, first)) = replicas_span {
+                    if other != key {
+                        ctx.push(
+                            Diagnostic::error(
+                                codes::CONFLICTING_SETTINGS,
+                                format!(
+                                    "service `{}` has both `replicas` and `autoscale`",
+                                    sym.name()
+                                ),
+                            )
+                            .at(file, span, "second one")
+                            .also(file, first, "first one")
+                            .help("`autoscale MIN..MAX` sets the starting replicas to MIN; keep one of them"),
+                        );
+                        continue;
+                    }
+                }
+                if !first_time(ctx, &mut seen, file, key, span) {
+                    continue;
+                }
+                replicas_span = Some((key, span));
+                replicas = match node {
+                    ServiceSetting::Replicas(_) => ctx
+                        .count(file, v, "`replicas`", 1)
+                        .map(|count| plan::Replicas::Fixed { count }),
+                    ServiceSetting::Autoscale {
+                        min,
+                        max,
+                        target,
+                        delay,
+                        interval,
+                    } => autoscale(ctx, file, min, max, target, delay.as_ref(), interval.as_ref()),
+                    _ => None,
+                };
+            }
+            ServiceSetting::Workers(v) => {
+                if first_time(ctx, &mut seen, file, "workers", span) {
+                    workers = ctx.count(file, v, "`workers`", 1).unwrap_or(1);
+                }
+            }
+            ServiceSetting::Queue(v) => {
+                if first_time(ctx, &mut seen, file, "queue", span) {
+                    queue = ctx.count(file, v, "`queue`", 0);
+                }
+            }
+            ServiceSetting::RateLimit(v) => {
+                if first_time(ctx, &mut seen, file, "rate_limit", span)
+                    && let Some(r) = ctx.want(file, v, Unit::Rate, "`rate_limit`")
+                {
+                    if r > 0.0 {
+                        rate_limit = Some(r);
+                    } else {
+                        ctx.out_of_range(
+                            file,
+                            v.span,
+                            "`rate_limit` must be more than 0/s".into(),
+                            "zero: nothing would get through",
+                        );
+                    }
+                }
+            }
+            ServiceSetting::Restart(v) => {
+                if first_time(ctx, &mut seen, file, "restart", span) {
+                    restart = ctx.duration(file, v, "`restart`").unwrap_or(DEFAULT_RESTART_S);
+                }
+            }
+            ServiceSetting::Balance(ident) => {
+                if first_time(ctx, &mut seen, file, "balance", span) {
+                    balance = ctx
+                        .keyword(
+                            file,
+                            ident,
+                            "balance",
+                            &[
+                                ("round_robin", plan::Balance::RoundRobin),
+                                ("random", plan::Balance::Random),
+                                ("least_request", plan::Balance::LeastRequest),
+                            ],
+                        )
+                        .unwrap_or(plan::Balance::RoundRobin);
+                }
+            }
+            ServiceSetting::Latency(d) => {
+                if first_time(ctx, &mut seen, file, "latency", span) {
+                    latency = dist::dist(ctx, file, d, "`latency`").unwrap_or(plan::Dist::ZERO);
+                }
+            }
+            ServiceSetting::Endpoint(_) => {}
+        }
+    }
+    let mut endpoints = Vec::with_capacity(sym.endpoints.len());
+    for (i, ep) in sym.endpoints.iter().enumerate() {
+        let node = sym.first_node + i;
+        let mut lowering = Steps {
+            syms,
+            ctx,
+            file,
+            node,
+            out,
+        };
+        let mut steps = lowering.steps(&ep.steps, 0);
+        if ep.steps.is_empty() {
+            steps.push(plan::Step::Work {
+                dist: latency.clone(),
+            });
+        }
+        endpoints.push(plan::Endpoint {
+            name: ep.name.value.clone(),
+            steps,
+        });
+    }
+    plan::Service {
+        name: sym.name().to_string(),
+        replicas: replicas.unwrap_or(plan::Replicas::Fixed { count: 1 }),
+        workers,
+        queue,
+        rate_limit_per_s: rate_limit,
+        restart_s: restart,
+        balance,
+        latency,
+        endpoints,
+    }
+}
+
+fn autoscale(
+    ctx: &mut Ctx,
+    file: FileId,
+    min: &ast::Value,
+    max: &ast::Value,
+    target: &ast::Value,
+    delay: Option<&ast::Value>,
+    interval: Option<&ast::Value>,
+) -> Option<plan::Replicas> {
+    let lo = ctx.count(file, min, "the autoscale minimum", 1);
+    let hi = ctx.count(file, max, "the autoscale maximum", 1);
+    let target_r = ctx.ratio(file, target, "`target`", true);
+    let delay_s = match delay {
+        Some(v) => ctx.duration(file, v, "`delay`"),
+        None => Some(DEFAULT_AUTOSCALE_DELAY_S),
+    };
+    let interval_s = match interval {
+        Some(v) => ctx.positive_duration(file, v, "`interval`"),
+        None => Some(DEFAULT_AUTOSCALE_INTERVAL_S),
+    };
+    let (lo, hi) = (lo?, hi?);
+    if lo > hi {
+        ctx.push(
+            Diagnostic::error(
+                codes::AUTOSCALE_BOUNDS,
+                format!("autoscale minimum {lo} is above its maximum {hi}"),
+            )
+            .at(file, min.span.to(max.span), "MIN..MAX with MIN > MAX")
+            .help(format!("write `autoscale {hi}..{lo}`")),
+        );
+        return None;
+    }
+    Some(plan::Replicas::Autoscale {
+        min: lo,
+        max: hi,
+        target: target_r?,
+        delay_s: delay_s?,
+        interval_s: interval_s?,
+    })
+}
+
+/// Lowers the steps of one endpoint, recording its calls as graph edges.
+struct Steps<'s, 'a> {
+    syms: &'s Symbols<'a>,
+    ctx: &'s mut Ctx,
+    file: FileId,
+    node: usize,
+    out: &'s mut Lowered,
+}
+
+impl Steps<'_, '_> {
+    fn steps(&mut self, steps: &[Spanned<Step>], depth: usize) -> Vec<plan::Step> {
+        if depth > MAX_NESTING {
+            if let Some(first) = steps.first() {
+                self.ctx.out_of_range(
+                    self.file,
+                    first.span,
+                    format!("steps are nested more than {MAX_NESTING} deep"),
+                    "too deep",
+                );
+            }
+            return Vec::new();
+        }
+        steps
+            .iter()
+            .filter_map(|s| self.step(s, depth))
+            .collect()
+    }
+
+    fn step(&mut self, step: &Spanned<Step>, depth: usize) -> Option<plan::Step> {
+        let file = self.file;
+        match &step.node {
+            Step::Work(d) => Some(plan::Step::Work {
+                dist: dist::dist(self.ctx, file, d, "`work`")?,
+            }),
+            Step::Call(c) => self.call(c, step.span).map(plan::Step::Call),
+            Step::Parallel(inner) => Some(plan::Step::Parallel {
+                steps: self.steps(inner, depth + 1),
+            }),
+            Step::Choice(branches) => {
+                let mut out = Vec::with_capacity(branches.len());
+                let mut sum = 0.0;
+                let mut all_known = true;
+                for b in branches {
+                    let p = self.ctx.ratio(file, &b.weight, "a branch's percentage", false);
+                    all_known &= p.is_some();
+                    let p = p.unwrap_or(0.0);
+                    sum += p;
+                    out.push(plan::Branch {
+                        probability: p,
+                        steps: self.steps(&b.steps, depth + 1),
+                    });
+                }
+                if all_known && (sum - 1.0).abs() > 1e-9 {
+                    let shown = quantity::trim(sum * 100.0);
+                    let mut d = Diagnostic::error(
+                        codes::CHOICE_SUM,
+                        format!("the branches of a `choice` sum to {shown}%, not 100%"),
+                    )
+                    .at(file, step.span, format!("{shown}% in total"));
+                    for b in branches {
+                        d = d.also(file, b.weight.span, "");
+                    }
+                    self.ctx.push(d.help(if sum < 1.0 {
+                        format!(
+                            "add a branch of {}% or raise the percentages",
+                            quantity::trim((1.0 - sum) * 100.0)
+                        )
+                    } else {
+                        "lower the percentages so they add up to 100%".to_string()
+                    }));
+                    return None;
+                }
+                Some(plan::Step::Choice { branches: out })
+            }
+            Step::Fail { ratio, status } => {
+                let probability = self.ctx.ratio(file, ratio, "`fail`", false);
+                let status = match status {
+                    Some(s) => self.ctx.status(file, s),
+                    None => Some(500),
+                };
+                Some(plan::Step::Fail {
+                    probability: probability?,
+                    status: status?,
+                })
+            }
+        }
+    }
+
+    fn call(&mut self, c: &ast::CallStep, span: Span) -> Option<plan::Call> {
+        let file = self.file;
+        let target = resolve_endpoint(self.syms, self.ctx, file, &c.service, &c.endpoint);
+        if let Some(to) = target {
+            self.out.edges[self.node].push(Edge { to, file, span });
+        }
+        let mut seen = HashMap::new();
+        let mut call = plan::Call {
+            service: c.service.name.clone(),
+            endpoint: c.endpoint.value.clone(),
+            timeout_s: None,
+            retry: plan::Retry::NONE,
+            circuit_breaker: None,
+            continue_on_error: false,
+        };
+        let mut ok = true;
+        for p in &c.policies {
+            match &p.node {
+                Policy::Timeout(v) => {
+                    if first_time(self.ctx, &mut seen, file, "timeout", p.span) {
+                        call.timeout_s = self.ctx.positive_duration(file, v, "`timeout`");
+                        ok &= call.timeout_s.is_some();
+                        if let Some(t) = call.timeout_s {
+                            let longest = self.out.longest_call_timeout_s.get_or_insert(t);
+                            *longest = longest.max(t);
+                        }
+                    }
+                }
+                Policy::Retry {
+                    count,
+                    backoff,
+                    jitter,
+                } => {
+                    if !first_time(self.ctx, &mut seen, file, "retry", p.span) {
+                        continue;
+                    }
+                    let retries = self.ctx.count(file, count, "`retry`", 0);
+                    let backoff = match backoff {
+                        Some(b) => dist::backoff(self.ctx, file, b),
+                        None => Some(plan::Backoff::Constant { delay_s: 0.0 }),
+                    };
+                    let jitter = match jitter {
+                        Some(j) => self.ctx.keyword(
+                            file,
+                            j,
+                            "jitter",
+                            &[
+                                ("none", plan::Jitter::None),
+                                ("full", plan::Jitter::Full),
+                                ("equal", plan::Jitter::Equal),
+                            ],
+                        ),
+                        None => Some(plan::Jitter::None),
+                    };
+                    match (retries, backoff, jitter) {
+                        (Some(retries), Some(backoff), Some(jitter)) => {
+                            call.retry = plan::Retry {
+                                retries,
+                                backoff,
+                                jitter,
+                            }
+                        }
+                        _ => ok = false,
+                    }
+                }
+                Policy::CircuitBreaker {
+                    ratio,
+                    over,
+                    min,
+                    open,
+                } => {
+                    if !first_time(self.ctx, &mut seen, file, "circuit_breaker", p.span) {
+                        continue;
+                    }
+                    let failure_ratio = self.ctx.ratio(file, ratio, "the breaker's failure ratio", true);
+                    let window_s = self.ctx.positive_duration(file, over, "`over`");
+                    let min_requests = self.ctx.count(file, min, "`min`", 1);
+                    let open_s = self.ctx.positive_duration(file, open, "`open`");
+                    match (failure_ratio, window_s, min_requests, open_s) {
+                        (Some(failure_ratio), Some(window_s), Some(min_requests), Some(open_s)) => {
+                            call.circuit_breaker = Some(plan::CircuitBreaker {
+                                failure_ratio,
+                                window_s,
+                                min_requests,
+                                open_s,
+                            })
+                        }
+                        _ => ok = false,
+                    }
+                }
+                Policy::OnError(ident) => {
+                    if first_time(self.ctx, &mut seen, file, "on_error", p.span) {
+                        match self.ctx.keyword(
+                            file,
+                            ident,
+                            "`on_error` action",
+                            &[("continue", true), ("fail", false)],
+                        ) {
+                            Some(c) => call.continue_on_error = c,
+                            None => ok = false,
+                        }
+                    }
+                }
+            }
+        }
+        (ok && target.is_some()).then_some(call)
+    }
+}
+
+/// The graph node of `SERVICE "ENDPOINT"`, or a diagnostic with the closest names.
+pub(crate) fn resolve_endpoint(
+    syms: &Symbols<'_>,
+    ctx: &mut Ctx,
+    file: FileId,
+    service: &ast::Ident,
+    endpoint: &ast::StrLit,
+) -> Option<usize> {
+    let sym = resolve_service(syms, ctx, file, service)?;
+    match sym.endpoint_index.get(endpoint.value.as_str()) {
+        Some(i) => Some(sym.first_node + i),
+        None => {
+            let mut d = Diagnostic::error(
+                codes::UNKNOWN_ENDPOINT,
+                format!(
+                    "service `{}` has no endpoint \"{}\"",
+                    sym.name(),
+                    endpoint.value
+                ),
+            )
+            .at(file, endpoint.span, "unknown endpoint")
+            .also(sym.file, sym.ast.name.span, format!("`{}` is defined here", sym.name()));
+            let names = sym.endpoints.iter().map(|e| e.name.value.as_str());
+            d = match did_you_mean(&endpoint.value, names) {
+                Some(h) => d.help(format!("did you mean \"{h}\"?")),
+                None if sym.endpoints.is_empty() => {
+                    d.help(format!("`{}` has no endpoints; add `endpoint \"{}\" {{ }}`", sym.name(), endpoint.value))
+                }
+                None => d.help(format!(
+                    "its endpoints: {}",
+                    sym.endpoints
+                        .iter()
+                        .take(8)
+                        .map(|e| format!("\"{}\"", e.name.value))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            };
+            ctx.push(d);
+            None
+        }
+    }
+}
+
+/// The service of this name, or an "unknown service" diagnostic with the closest name.
+pub(crate) fn resolve_service<'s, 'a>(
+    syms: &'s Symbols<'a>,
+    ctx: &mut Ctx,
+    file: FileId,
+    service: &ast::Ident,
+) -> Option<&'s ServiceSym<'a>> {
+    if let Some(s) = syms.service(&service.name) {
+        return Some(s);
+    }
+    let mut d = Diagnostic::error(
+        codes::UNKNOWN_SERVICE,
+        format!("unknown service `{}`", service.name),
+    )
+    .at(file, service.span, "no service of this name");
+    if let Some(h) = did_you_mean(&service.name, syms.service_names()) {
+        d.message = format!("unknown service `{}`; did you mean `{h}`?", service.name);
+        d = d.help(format!("replace it with `{h}`"));
+    } else {
+        d = d.help(format!("define it: `service {} {{ ... }}`", service.name));
+    }
+    ctx.push(d);
+    None
+}
