@@ -71,7 +71,10 @@ fn blocks(markdown: &str) -> Vec<Block> {
             }
         }
     }
-    assert!(open.is_none(), "docs/language.md: a code block is never closed");
+    assert!(
+        open.is_none(),
+        "docs/language.md: a code block is never closed"
+    );
     out
 }
 
@@ -145,7 +148,11 @@ fn diagnostics_text(compiled: &Compiled) -> String {
 fn every_chaos_block_in_the_reference_is_tagged_and_parses() {
     let doc = reference();
     let blocks = chaos_blocks(&doc);
-    assert!(blocks.len() >= 20, "the reference should show every construct; found {} blocks", blocks.len());
+    assert!(
+        blocks.len() >= 20,
+        "the reference should show every construct; found {} blocks",
+        blocks.len()
+    );
     let mut failures = Vec::new();
     for block in &blocks {
         let kind = match kind(block) {
@@ -169,7 +176,11 @@ fn every_chaos_block_in_the_reference_is_tagged_and_parses() {
             (_, Ok(_)) => {}
         }
     }
-    assert!(failures.is_empty(), "docs/language.md:\n{}", failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "docs/language.md:\n{}",
+        failures.join("\n\n")
+    );
 }
 
 #[test]
@@ -179,15 +190,26 @@ fn complete_examples_in_the_reference_pass_the_checker() {
         .into_iter()
         .filter(|b| kind(b) == Ok(Kind::Check))
         .collect();
-    assert!(!checked.is_empty(), "the reference should hold at least one complete scenario");
+    assert!(
+        !checked.is_empty(),
+        "the reference should hold at least one complete scenario"
+    );
     let mut failures = Vec::new();
     for block in &checked {
         let compiled = chaos_compiler::compile_str("reference.chaos", &block.body, &[]);
         if !compiled.diagnostics.is_empty() {
-            failures.push(format!("line {}:\n{}", block.line, diagnostics_text(&compiled)));
+            failures.push(format!(
+                "line {}:\n{}",
+                block.line,
+                diagnostics_text(&compiled)
+            ));
         }
     }
-    assert!(failures.is_empty(), "docs/language.md:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "docs/language.md:\n{}",
+        failures.join("\n")
+    );
 }
 
 /// Words of `text` in the identifier alphabet of the language.
@@ -255,7 +277,10 @@ fn the_keyword_table_lists_exactly_the_grammar_keywords() {
     listed.sort_unstable();
     let mut grammar: Vec<&str> = KEYWORDS.to_vec();
     grammar.sort_unstable();
-    assert_eq!(listed, grammar, "the keyword table of docs/language.md differs from chaos_grammar::KEYWORDS");
+    assert_eq!(
+        listed, grammar,
+        "the keyword table of docs/language.md differs from chaos_grammar::KEYWORDS"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -281,14 +306,24 @@ fn check_file(path: &Path, sets: &[(String, String)]) -> Compiled {
 #[test]
 fn scenarios_pass_the_checker_without_errors_or_warnings() {
     let files = scenario_files();
-    assert!(files.len() >= 5, "scenarios/ should hold at least five scenarios");
+    assert!(
+        files.len() >= 5,
+        "scenarios/ should hold at least five scenarios"
+    );
     let mut failures = Vec::new();
     for path in &files {
         let compiled = check_file(path, &[]);
         if !compiled.diagnostics.is_empty() {
-            failures.push(format!("{}:\n{}", path.display(), diagnostics_text(&compiled)));
+            failures.push(format!(
+                "{}:\n{}",
+                path.display(),
+                diagnostics_text(&compiled)
+            ));
         } else if compiled.plan.is_none() {
-            failures.push(format!("{}: no diagnostic but no plan either", path.display()));
+            failures.push(format!(
+                "{}: no diagnostic but no plan either",
+                path.display()
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -340,11 +375,19 @@ fn set_overrides_shown_in_scenario_comments_are_valid() {
             seen += 1;
             let compiled = check_file(&path, &sets);
             if compiled.has_errors() {
-                failures.push(format!("{}: `{}`:\n{}", path.display(), line.trim(), diagnostics_text(&compiled)));
+                failures.push(format!(
+                    "{}: `{}`:\n{}",
+                    path.display(),
+                    line.trim(),
+                    diagnostics_text(&compiled)
+                ));
             }
         }
     }
-    assert!(seen >= 3, "the scenarios should show a few `--set` commands; found {seen}");
+    assert!(
+        seen >= 3,
+        "the scenarios should show a few `--set` commands; found {seen}"
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
@@ -358,5 +401,8 @@ fn shared_topology_is_imported_by_two_scenarios() {
                 .contains("import \"topology/shop-services.chaos\"")
         })
         .collect();
-    assert!(imported.len() >= 2, "topology/shop-services.chaos should be shared; imported by {imported:?}");
+    assert!(
+        imported.len() >= 2,
+        "topology/shop-services.chaos should be shared; imported by {imported:?}"
+    );
 }
