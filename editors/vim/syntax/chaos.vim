@@ -60,7 +60,7 @@ syntax match chaosMultiplier "\<\d\+\%(\.\d\+\)\=x\>"
 syntax match chaosMultiplier "\<x\d\+\%(\.\d\+\)\=\>"
 syntax match chaosRatio "\<\d\+\%(\.\d\+\)\=%"
 syntax match chaosRate "\<\d\+\%(\.\d\+\)\=/[smh]\>"
-syntax match chaosSize "\<\d\+\%(\.\d\+\)\=\%(KiB\|MiB\|GiB\|KB\|MB\|GB\|B\)\%(/[smh]\)\=\>"
+syntax match chaosSize "\<\d\+\%(\.\d\+\)\=\%(KiB\|MiB\|GiB\|TiB\|KB\|MB\|GB\|TB\|B\)\%(/[smh]\)\=\>"
 
 syntax match chaosOperator "->\|=>\|<=\|>=\|==\|!=\|[<>|+=]\|\.\."
 

@@ -39,7 +39,7 @@ function! s:Expected(tok, prev, rest) abort
   if a:tok =~# '^\$'
     return 'chaosParamRef'
   elseif a:tok =~# '^\d'
-    if a:tok =~# '\v^[0-9.]+(KiB|MiB|GiB|KB|MB|GB|B)(/[smh])?$'
+    if a:tok =~# '\v^[0-9.]+(KiB|MiB|GiB|TiB|KB|MB|GB|TB|B)(/[smh])?$'
       return 'chaosSize'
     elseif a:tok =~# '/[smh]$'
       return 'chaosRate'

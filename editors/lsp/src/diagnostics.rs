@@ -1,0 +1,146 @@
+//! The compiler's diagnostics as LSP diagnostics of the root document: the same messages and
+//! spans as `chaos check`; a problem inside an imported file is also shown on the import that
+//! brings it in.
+
+use std::collections::HashMap;
+
+use chaos_compiler::source::resolve_import;
+use chaos_compiler::{Diagnostic, FileId, Severity, codes};
+use chaos_grammar::Span;
+use chaos_grammar::ast::Item;
+use tower_lsp_server::ls_types::{
+    self as lsp, DiagnosticRelatedInformation, DiagnosticSeverity, Location, NumberOrString,
+};
+
+use crate::text::LineIndex;
+use crate::world::{Analysis, World};
+
+/// The diagnostics to publish for the analysed (root) document.
+pub fn for_root(world: &World, analysis: &Analysis) -> Vec<lsp::Diagnostic> {
+    let root_text = analysis.text(analysis.root);
+    let lines = LineIndex::new(root_text);
+    let via_import = import_spans(analysis);
+    let library = is_library(analysis);
+    let mut out = Vec::new();
+    for d in &analysis.compiled.diagnostics {
+        // A file of shared services without a scenario is a library, not a mistake, while it is
+        // being edited; `chaos check` on it still says so.
+        if library && d.code == codes::MISSING_SCENARIO {
+            continue;
+        }
+        let (range, message) = match &d.primary {
+            Some(p) if p.file == analysis.root => (lines.range(p.span), d.message.clone()),
+            Some(p) => {
+                let Some(span) = via_import.get(&p.file) else {
+                    continue;
+                };
+                let name = analysis
+                    .compiled
+                    .sources
+                    .get(p.file)
+                    .map_or("", |f| f.name.as_str());
+                (lines.range(*span), format!("in `{name}`: {}", d.message))
+            }
+            None => (lsp::Range::default(), d.message.clone()),
+        };
+        out.push(lsp::Diagnostic {
+            range,
+            severity: Some(match d.severity {
+                Severity::Error => DiagnosticSeverity::ERROR,
+                Severity::Warning => DiagnosticSeverity::WARNING,
+            }),
+            code: Some(NumberOrString::String(d.code.to_string())),
+            source: Some("chaos".to_string()),
+            message: with_help(&message, d),
+            related_information: related(world, analysis, d),
+            ..lsp::Diagnostic::default()
+        });
+    }
+    out
+}
+
+fn with_help(message: &str, d: &Diagnostic) -> String {
+    match &d.help {
+        Some(h) => format!("{message}\nhelp: {h}"),
+        None => message.to_string(),
+    }
+}
+
+/// The labels, each where it points: the primary label's text at its own place, then the
+/// secondary labels (the other definition of a duplicate, the other end of a cycle).
+fn related(
+    world: &World,
+    analysis: &Analysis,
+    d: &Diagnostic,
+) -> Option<Vec<DiagnosticRelatedInformation>> {
+    let mut out = Vec::new();
+    for label in d.primary.iter().chain(&d.secondary) {
+        if label.text.is_empty() {
+            continue;
+        }
+        let Some(path) = analysis.path(label.file) else {
+            continue;
+        };
+        let Some(uri) = world.uri_of(path) else {
+            continue;
+        };
+        let lines = LineIndex::new(analysis.text(label.file));
+        out.push(DiagnosticRelatedInformation {
+            location: Location::new(uri, lines.range(label.span)),
+            message: label.text.clone(),
+        });
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// For each file brought in (directly or not) by the root's imports, the root import to blame.
+fn import_spans(analysis: &Analysis) -> HashMap<FileId, Span> {
+    let mut out = HashMap::new();
+    let Some(root_ast) = analysis.compiled.ast(analysis.root) else {
+        return out;
+    };
+    let Some(root_path) = analysis.path(analysis.root) else {
+        return out;
+    };
+    for item in &root_ast.items {
+        let Item::Import(import) = item else { continue };
+        let target = resolve_import(root_path, &import.path.value);
+        let Some(first) = analysis.compiled.sources.find(&target) else {
+            continue;
+        };
+        let mut stack = vec![first];
+        while let Some(id) = stack.pop() {
+            if id == analysis.root || out.contains_key(&id) {
+                continue;
+            }
+            out.insert(id, import.path.span);
+            let (Some(ast), Some(path)) = (analysis.compiled.ast(id), analysis.path(id)) else {
+                continue;
+            };
+            for item in &ast.items {
+                if let Item::Import(i) = item
+                    && let Some(next) = analysis
+                        .compiled
+                        .sources
+                        .find(&resolve_import(path, &i.path.value))
+                {
+                    stack.push(next);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A root file without a scenario anywhere in its imports, but with items: shared topology.
+fn is_library(analysis: &Analysis) -> bool {
+    let files: Vec<FileId> = analysis.compiled.sources.iter().map(|(id, _)| id).collect();
+    let items = || {
+        files
+            .iter()
+            .filter_map(|&id| analysis.compiled.ast(id))
+            .flat_map(|a| &a.items)
+    };
+    !items().any(|i| matches!(i, Item::Scenario(_)))
+        && items().any(|i| !matches!(i, Item::Import(_)))
+}
