@@ -1,0 +1,252 @@
+//! Snapshots of `manifests.yaml` and `schedule.json` for the spec examples, and properties every
+//! compiled output must have (labels, determinism, errors).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use chaos_k8s::{Error, Options, compile};
+use serde_yaml::Value;
+
+fn options() -> Options {
+    Options {
+        image: chaos_k8s::DEFAULT_IMAGE.to_string(),
+        namespace: None,
+        run_id: "r20261122".to_string(),
+    }
+}
+
+fn docs(yaml: &str) -> Vec<Value> {
+    serde_yaml::Deserializer::from_str(yaml)
+        .map(|d| serde::Deserialize::deserialize(d).unwrap())
+        .collect()
+}
+
+#[test]
+fn snapshots() {
+    for (name, plan) in support::all() {
+        let out = compile(&plan, &options()).unwrap();
+        insta::assert_snapshot!(format!("{name}.manifests"), out.manifests_yaml);
+        insta::assert_snapshot!(format!("{name}.schedule"), out.schedule_json);
+    }
+}
+
+#[test]
+fn output_is_deterministic() {
+    for (_, plan) in support::all() {
+        let a = compile(&plan, &options()).unwrap();
+        let b = compile(&plan, &options()).unwrap();
+        assert_eq!(a.manifests_yaml, b.manifests_yaml);
+        assert_eq!(a.schedule_json, b.schedule_json);
+    }
+}
+
+#[test]
+fn every_object_and_pod_carries_the_run_id_and_namespace() {
+    for (name, plan) in support::all() {
+        let out = compile(&plan, &options()).unwrap();
+        let docs = docs(&out.manifests_yaml);
+        let ns = docs[0]["metadata"]["name"].as_str().unwrap().to_string();
+        assert_eq!(docs[0]["kind"], "Namespace", "{name}");
+        for d in &docs {
+            let kind = d["kind"].as_str().unwrap();
+            assert_eq!(
+                d["metadata"]["labels"]["chaos.dev/run-id"], "r20261122",
+                "{name} {kind}"
+            );
+            assert_eq!(
+                d["metadata"]["labels"]["app.kubernetes.io/managed-by"], "chaos",
+                "{name} {kind}"
+            );
+            if kind != "Namespace" {
+                assert_eq!(
+                    d["metadata"]["namespace"].as_str(),
+                    Some(ns.as_str()),
+                    "{name} {kind}"
+                );
+            }
+            if let Some(template) = d["spec"]["template"].as_mapping() {
+                let labels = &template[&Value::from("metadata")]["labels"];
+                assert_eq!(
+                    labels["chaos.dev/run-id"], "r20261122",
+                    "{name} {kind} pod template"
+                );
+            }
+        }
+        let kinds: Vec<&str> = docs.iter().map(|d| d["kind"].as_str().unwrap()).collect();
+        assert_eq!(
+            kinds.iter().filter(|k| **k == "Deployment").count(),
+            plan.services.len()
+        );
+        assert_eq!(
+            kinds.iter().filter(|k| **k == "Service").count(),
+            plan.services.len()
+        );
+        assert_eq!(kinds.last(), Some(&"Job"));
+    }
+}
+
+#[test]
+fn options_override_image_and_namespace() {
+    let plan = support::retry_storm();
+    let opts = Options {
+        image: "registry.example/chaos:dev".into(),
+        namespace: Some("mine".into()),
+        run_id: "x1".into(),
+    };
+    let out = compile(&plan, &opts).unwrap();
+    let docs = docs(&out.manifests_yaml);
+    assert_eq!(docs[0]["metadata"]["name"], "mine");
+    let images: Vec<&str> = docs
+        .iter()
+        .filter_map(|d| d["spec"]["template"]["spec"]["containers"][0]["image"].as_str())
+        .collect();
+    assert_eq!(images, vec!["registry.example/chaos:dev"; 3]);
+    assert!(out.schedule_json.contains("\"namespace\": \"mine\""));
+}
+
+#[test]
+fn memory_fault_sets_the_pod_memory_limit() {
+    let plan = support::all_faults();
+    let out = compile(&plan, &options()).unwrap();
+    let docs = docs(&out.manifests_yaml);
+    let limit = |name: &str| {
+        let d = docs
+            .iter()
+            .find(|d| d["kind"] == "Deployment" && d["metadata"]["name"] == name)
+            .unwrap();
+        d["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    // 512 MiB fault limit + 64 MiB for the agent itself.
+    assert_eq!(limit("inventory"), "576Mi");
+    assert_eq!(limit("cart"), "256Mi");
+}
+
+#[test]
+fn autoscale_becomes_an_hpa_and_underscores_become_dashes() {
+    let plan = support::checkout();
+    let out = compile(&plan, &options()).unwrap();
+    let docs = docs(&out.manifests_yaml);
+    let hpas: Vec<&Value> = docs
+        .iter()
+        .filter(|d| d["kind"] == "HorizontalPodAutoscaler")
+        .collect();
+    assert_eq!(hpas.len(), 1);
+    assert_eq!(hpas[0]["apiVersion"], "autoscaling/v2");
+    assert_eq!(hpas[0]["spec"]["scaleTargetRef"]["name"], "payments");
+    assert_eq!(hpas[0]["spec"]["minReplicas"], 3);
+    assert_eq!(hpas[0]["spec"]["maxReplicas"], 8);
+    let db = docs
+        .iter()
+        .find(|d| d["kind"] == "Deployment" && d["metadata"]["name"] == "stock-db")
+        .unwrap();
+    let args = &db["spec"]["template"]["spec"]["containers"][0]["args"];
+    assert!(
+        args.as_sequence()
+            .unwrap()
+            .contains(&Value::from("stock_db")),
+        "the agent keeps the plan name"
+    );
+    let inv = docs
+        .iter()
+        .find(|d| d["kind"] == "Deployment" && d["metadata"]["name"] == "inventory")
+        .unwrap();
+    let args = inv["spec"]["template"]["spec"]["containers"][0]["args"]
+        .as_sequence()
+        .unwrap();
+    assert!(args.contains(&Value::from("stock_db=http://stock-db:8080")));
+}
+
+#[test]
+fn schedule_lists_every_action_with_its_revert() {
+    let plan = support::all_faults();
+    let bundle = chaos_k8s::build(&plan, &options(), "t").unwrap();
+    let s = &bundle.schedule;
+    // 3 kills + 2 actions + partition + cpu + memory.
+    assert_eq!(s.entries.len(), 8);
+    assert!(s.entries.windows(2).all(|w| w[0].start_s <= w[1].start_s));
+    let ids: std::collections::BTreeSet<&str> = s.entries.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(ids.len(), s.entries.len(), "ids are unique");
+    for e in &s.entries {
+        match (&e.action, &e.apply, &e.revert) {
+            (
+                chaos_plan::Action::Kill { .. },
+                chaos_k8s::schedule::Step::DeletePods { candidates, .. },
+                chaos_k8s::schedule::Step::Nothing { .. },
+            ) => {
+                assert_eq!(candidates.len(), 2);
+                assert_eq!(e.start_s, e.end_s);
+            }
+            (
+                _,
+                chaos_k8s::schedule::Step::Install {
+                    path,
+                    body,
+                    services,
+                    ..
+                },
+                chaos_k8s::schedule::Step::Remove {
+                    path: rp,
+                    services: rs,
+                    ..
+                },
+            ) => {
+                assert_eq!(path, "/_chaos/faults");
+                assert_eq!(rp, &format!("/_chaos/faults/{}", e.id));
+                assert_eq!(body["id"], e.id.as_str());
+                assert_eq!(services, rs);
+            }
+            other => panic!("unexpected apply/revert pair {other:?}"),
+        }
+    }
+    let split = s.entries.iter().find(|e| e.fault == "split").unwrap();
+    let chaos_k8s::schedule::Step::Install { services, .. } = &split.apply else {
+        panic!()
+    };
+    assert_eq!(
+        services
+            .iter()
+            .map(|t| t.service.as_str())
+            .collect::<Vec<_>>(),
+        ["front", "inventory"]
+    );
+}
+
+#[test]
+fn invalid_options_and_name_clashes_are_errors() {
+    let plan = support::mm1();
+    let bad_run = Options {
+        run_id: "Not_Valid".into(),
+        ..options()
+    };
+    assert!(matches!(
+        compile(&plan, &bad_run),
+        Err(Error::InvalidRunId(_))
+    ));
+    let bad_ns = Options {
+        namespace: Some("-x".into()),
+        ..options()
+    };
+    assert!(matches!(
+        compile(&plan, &bad_ns),
+        Err(Error::InvalidNamespace(_))
+    ));
+    let no_image = Options {
+        image: " ".into(),
+        ..options()
+    };
+    assert!(matches!(compile(&plan, &no_image), Err(Error::EmptyImage)));
+
+    let mut clash = support::mm1();
+    let mut twin = clash.services[0].clone();
+    clash.services[0].name = "stock_db".into();
+    twin.name = "stock-db".into();
+    clash.services.push(twin);
+    let err = compile(&clash, &options()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "services `stock_db` and `stock-db` would both be named `stock-db` in Kubernetes; rename one of them"
+    );
+}
