@@ -37,7 +37,11 @@ impl Latency {
 
     pub fn record_n_s(&mut self, seconds: f64, n: u64) {
         let us = (seconds * 1e6).round();
-        let us = if us.is_finite() { us.clamp(1.0, MAX_US as f64) as u64 } else { MAX_US };
+        let us = if us.is_finite() {
+            us.clamp(1.0, MAX_US as f64) as u64
+        } else {
+            MAX_US
+        };
         self.h.saturating_record_n(us, n);
     }
 
@@ -82,7 +86,12 @@ impl Latency {
             buckets: self
                 .h
                 .iter_recorded()
-                .map(|v| (self.h.lowest_equivalent(v.value_iterated_to()), v.count_at_value()))
+                .map(|v| {
+                    (
+                        self.h.lowest_equivalent(v.value_iterated_to()),
+                        v.count_at_value(),
+                    )
+                })
                 .collect(),
         }
     }
@@ -107,7 +116,11 @@ impl SparseLatency {
     /// unsorted, which [`SparseLatency::to_dense`] does not mind.
     pub fn push_s(&mut self, seconds: f64) {
         let us = (seconds * 1e6).round();
-        let us = if us.is_finite() { us.clamp(1.0, MAX_US as f64) as u64 } else { MAX_US };
+        let us = if us.is_finite() {
+            us.clamp(1.0, MAX_US as f64) as u64
+        } else {
+            MAX_US
+        };
         self.buckets.push((us, 1));
     }
 

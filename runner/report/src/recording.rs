@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use chaos_plan::Plan;
 use serde::{Deserialize, Serialize};
 
+use crate::abort::AbortWatcher;
 use crate::hist::{Latency, SparseLatency};
 
 /// Why a request or attempt did not succeed.
@@ -196,6 +197,7 @@ pub struct Recorder {
     current_counts: Vec<Stats>,
     current_latency: Vec<Latency>,
     current_services: Vec<ServiceSample>,
+    abort: AbortWatcher,
 }
 
 impl Recorder {
@@ -203,6 +205,7 @@ impl Recorder {
         let subjects = subjects_of(plan);
         let services: Vec<String> = plan.services.iter().map(|s| s.name.clone()).collect();
         let n = subjects.len();
+        let abort = AbortWatcher::new(plan, &subjects, &services, plan.scenario.window_s);
         Recorder {
             mode: mode.to_string(),
             seed,
@@ -214,7 +217,14 @@ impl Recorder {
             services,
             closed: Vec::new(),
             current_index: 0,
+            abort,
         }
+    }
+
+    /// The plan's first `abort when` that fired, checked as each window closes: the caller
+    /// (simulator, runner) stops its workloads then and passes it to [`Recorder::finish`].
+    pub fn abort_fired(&self) -> Option<&AbortRecord> {
+        self.abort.fired()
     }
 
     pub fn subjects(&self) -> &[SubjectKey] {
@@ -250,11 +260,14 @@ impl Recorder {
             })
             .collect();
         let services = self.current_services.clone();
-        self.closed.push(WindowSample {
-            start_s: self.current_index as f64 * self.window_s,
+        let start_s = self.current_index as f64 * self.window_s;
+        let window = WindowSample {
+            start_s,
             subjects,
             services,
-        });
+        };
+        self.abort.observe(&window, start_s + self.window_s);
+        self.closed.push(window);
         self.current_index += 1;
     }
 
@@ -264,7 +277,11 @@ impl Recorder {
         self.advance_to(t_s);
         if w < self.current_index {
             // Late arrival for a closed window: merge into its sparse histogram.
-            if let Some(stats) = self.closed.get_mut(w).and_then(|win| win.subjects.get_mut(subject)) {
+            if let Some(stats) = self
+                .closed
+                .get_mut(w)
+                .and_then(|win| win.subjects.get_mut(subject))
+            {
                 match outcome {
                     Ok(()) => stats.ok += 1,
                     Err(c) => stats.errors[c.index()] += 1,
@@ -274,9 +291,10 @@ impl Recorder {
             }
             return;
         }
-        if let (Some(counts), Some(latency)) =
-            (self.current_counts.get_mut(subject), self.current_latency.get_mut(subject))
-        {
+        if let (Some(counts), Some(latency)) = (
+            self.current_counts.get_mut(subject),
+            self.current_latency.get_mut(subject),
+        ) {
             match outcome {
                 Ok(()) => counts.ok += 1,
                 Err(c) => counts.errors[c.index()] += 1,
@@ -290,7 +308,11 @@ impl Recorder {
     pub fn sample_service(&mut self, service: usize, t_s: f64, sample: ServiceSample) {
         let w = self.window_of(t_s);
         if w < self.current_index {
-            if let Some(s) = self.closed.get_mut(w).and_then(|win| win.services.get_mut(service)) {
+            if let Some(s) = self
+                .closed
+                .get_mut(w)
+                .and_then(|win| win.services.get_mut(service))
+            {
                 *s = sample;
             }
             return;
@@ -302,7 +324,19 @@ impl Recorder {
     }
 
     /// Ends the recording: every window up to `horizon_s` (the end of the drain) is closed.
-    pub fn finish(mut self, ended_s: f64, horizon_s: f64, aborted: Option<AbortRecord>) -> Recording {
+    /// `aborted` defaults to the abort the watcher saw fire ([`Recorder::abort_fired`]).
+    pub fn finish(
+        mut self,
+        ended_s: f64,
+        horizon_s: f64,
+        aborted: Option<AbortRecord>,
+    ) -> Recording {
+        // Windows of the sending period may still fire the abort; drain windows may not.
+        let sending = ((ended_s / self.window_s).ceil().max(0.0)) as usize;
+        while self.current_index < sending {
+            self.close_current();
+        }
+        let aborted = aborted.or_else(|| self.abort.fired().cloned());
         let last = ((horizon_s / self.window_s).ceil().max(1.0)) as usize;
         while self.current_index < last {
             self.close_current();

@@ -1,0 +1,105 @@
+//! `abort when COND for D`: watches each timeline window as it closes and says when a
+//! condition has held in every window for `D` consecutive seconds.
+//!
+//! Choices where the spec is silent: the condition is checked in every window from the start
+//! of the run (warmup included: an abort is a safety stop); `D` is rounded up to whole windows
+//! (at least one); a window in which the condition cannot be measured (no finished request)
+//! does not hold and restarts the count. The abort time is the end of the window completing
+//! the streak. Drain windows (after `duration`) are not watched. `recovery` cannot be watched per window and never fires.
+
+use chaos_plan::{Comparison, Metric, Plan};
+
+use crate::evaluate::{Agg, resolve};
+use crate::recording::{AbortRecord, SubjectKey, WindowSample};
+
+#[derive(Debug, Clone)]
+struct Condition {
+    text: String,
+    metric: Metric,
+    subjects: Vec<usize>,
+    service: Option<usize>,
+    op: Comparison,
+    threshold: f64,
+    needed: usize,
+    streak: usize,
+}
+
+/// The plan's aborts, checked window by window. Fires at most once.
+#[derive(Debug, Clone, Default)]
+pub struct AbortWatcher {
+    conditions: Vec<Condition>,
+    fired: Option<AbortRecord>,
+    /// Windows starting at or after this (the drain) are not watched.
+    until_s: f64,
+}
+
+impl AbortWatcher {
+    /// Builds the watcher for `plan`'s aborts over a recording's subjects and services.
+    /// Conditions whose subject is unknown are left out (the compiler has resolved names).
+    pub fn new(
+        plan: &Plan,
+        subjects: &[SubjectKey],
+        services: &[String],
+        window_s: f64,
+    ) -> AbortWatcher {
+        let conditions = plan
+            .aborts
+            .iter()
+            .filter_map(|a| {
+                let r = resolve(plan, subjects, services, &a.subject).ok()?;
+                let needed = if window_s > 0.0 {
+                    ((a.for_s / window_s) - 1e-9).ceil().max(1.0) as usize
+                } else {
+                    1
+                };
+                Some(Condition {
+                    text: a.text.clone(),
+                    metric: a.metric,
+                    subjects: r.subjects,
+                    service: r.service,
+                    op: a.op,
+                    threshold: a.threshold,
+                    needed,
+                    streak: 0,
+                })
+            })
+            .collect();
+        AbortWatcher {
+            conditions,
+            fired: None,
+            until_s: plan.scenario.duration_s,
+        }
+    }
+
+    /// Looks at one closed window `[start_s, end_s)`; returns the abort if it fires now.
+    pub fn observe(&mut self, window: &WindowSample, end_s: f64) -> Option<&AbortRecord> {
+        if self.fired.is_some() || window.start_s >= self.until_s {
+            return None;
+        }
+        let width = (end_s - window.start_s).max(0.0);
+        for c in &mut self.conditions {
+            let mut agg = Agg::new();
+            agg.add_window(window, &c.subjects, c.service, width);
+            let holds = match c.metric {
+                Metric::Recovery => false,
+                m => agg.metric(m).is_some_and(|v| c.op.holds(v, c.threshold)),
+            };
+            c.streak = if holds { c.streak + 1 } else { 0 };
+            if c.streak >= c.needed && self.fired.is_none() {
+                self.fired = Some(AbortRecord {
+                    text: c.text.clone(),
+                    at_s: end_s,
+                });
+            }
+        }
+        self.fired.as_ref()
+    }
+
+    pub fn fired(&self) -> Option<&AbortRecord> {
+        self.fired.as_ref()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.conditions.is_empty()
+    }
+}

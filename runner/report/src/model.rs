@@ -1,0 +1,672 @@
+//! The report model: everything a person or a CI system reads about one run (or many seeds),
+//! built once from the plan, the recording and the verdicts; every format renders it.
+//!
+//! Values are in display units (`ms`, `%`, `/s`, `s`) as the field names say, rounded to
+//! fixed decimals so the JSON is stable and readable. Lists keep the plan's order; maps are
+//! `BTreeMap`s, so the same input gives byte-identical output.
+
+use std::collections::BTreeMap;
+
+use chaos_plan::{Action, Load, Plan, Step, Target};
+use serde::{Deserialize, Serialize};
+
+use crate::evaluate::{Agg, Observed, Resolved, Span, Verdict, aggregate, overall};
+use crate::hist::Latency;
+use crate::recording::{Cause, Recording, SubjectKey};
+
+/// Bumped when a reader of older reports would misread a newer one.
+pub const REPORT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub report_version: u32,
+    pub scenario: String,
+    pub mode: String,
+    pub seed: u64,
+    pub passed: bool,
+    /// The scenario's planned duration.
+    pub duration_s: f64,
+    /// When sending stopped: `duration_s`, or the abort time.
+    pub ended_s: f64,
+    pub warmup_s: f64,
+    pub window_s: f64,
+    pub drain_s: f64,
+    pub aborted: Option<AbortInfo>,
+    pub params: Vec<ParamInfo>,
+    pub expectations: Vec<ExpectationResult>,
+    /// `overall` window.
+    pub endpoints: Vec<EndpointSummary>,
+    /// `overall` window; all endpoints of each service together.
+    pub services: Vec<ServiceSummary>,
+    /// `overall` window.
+    pub workloads: Vec<WorkloadSummary>,
+    pub faults: Vec<FaultInfo>,
+    /// Per window and service, the whole run (drain included).
+    pub timeline: Vec<TimelinePoint>,
+    /// Per window and workload, the whole run.
+    pub workload_timeline: Vec<WorkloadPoint>,
+    pub topology: Topology,
+    /// `--runs N`: the distribution of every expectation over the seeds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runs: Option<crate::multi::RunsSummary>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AbortInfo {
+    pub text: String,
+    pub at_s: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParamInfo {
+    pub name: String,
+    pub value: String,
+    pub overridden: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExpectationResult {
+    pub text: String,
+    pub passed: bool,
+    /// In `unit`; `null` with `note` when there was nothing to measure or no recovery.
+    pub observed: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// `<`, `<=`, `>`, `>=`, `==`, `!=`.
+    pub op: String,
+    pub threshold: f64,
+    pub unit: String,
+    pub window: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatencyMs {
+    pub mean: Option<f64>,
+    pub p50: Option<f64>,
+    pub p90: Option<f64>,
+    pub p95: Option<f64>,
+    pub p99: Option<f64>,
+    pub p999: Option<f64>,
+    pub max: Option<f64>,
+}
+
+impl LatencyMs {
+    pub fn of(l: &Latency) -> LatencyMs {
+        let q = |x: f64| l.quantile_s(x).map(ms);
+        LatencyMs {
+            mean: l.mean_s().map(ms),
+            p50: q(0.5),
+            p90: q(0.9),
+            p95: q(0.95),
+            p99: q(0.99),
+            p999: q(0.999),
+            max: l.max_s().map(ms),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EndpointSummary {
+    pub service: String,
+    pub endpoint: String,
+    pub requests: u64,
+    pub ok: u64,
+    pub errors: u64,
+    pub errors_by_cause: BTreeMap<String, u64>,
+    pub error_rate_pct: Option<f64>,
+    pub throughput_per_s: Option<f64>,
+    pub latency_ms: LatencyMs,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServiceSummary {
+    pub service: String,
+    pub requests: u64,
+    pub ok: u64,
+    pub errors: u64,
+    pub errors_by_cause: BTreeMap<String, u64>,
+    pub error_rate_pct: Option<f64>,
+    pub throughput_per_s: Option<f64>,
+    pub latency_ms: LatencyMs,
+    /// Most replicas serving at any moment of the whole run.
+    pub max_replicas: u32,
+    /// Mean over the `overall` windows, `0..=100`.
+    pub utilisation_pct: f64,
+    pub queue_mean: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkloadSummary {
+    pub name: String,
+    pub target_service: String,
+    pub target_endpoint: String,
+    pub sent: u64,
+    pub ok: u64,
+    pub errors: u64,
+    pub errors_by_cause: BTreeMap<String, u64>,
+    pub error_rate_pct: Option<f64>,
+    pub latency_ms: LatencyMs,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaultInfo {
+    pub name: String,
+    /// What it does, e.g. `cpu x4 on payments`.
+    pub actions: Vec<String>,
+    /// Its `during` window.
+    pub active: Vec<TimeSpan>,
+}
+
+/// An interval in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TimeSpan {
+    pub start_s: f64,
+    pub end_s: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimelinePoint {
+    pub t_s: f64,
+    pub service: String,
+    pub requests: u64,
+    pub errors: u64,
+    pub errors_by_cause: BTreeMap<String, u64>,
+    pub throughput_per_s: f64,
+    pub p50_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    pub replicas: u32,
+    pub max_replicas: u32,
+    pub utilisation_pct: f64,
+    pub queue_mean: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkloadPoint {
+    pub t_s: f64,
+    pub workload: String,
+    /// Open loop: the planned arrival rate averaged over the window (spikes included).
+    pub offered_per_s: Option<f64>,
+    /// Closed loop: the number of users at the window's midpoint.
+    pub users: Option<f64>,
+    pub requests: u64,
+    pub errors: u64,
+    pub p99_ms: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Topology {
+    pub services: Vec<TopologyService>,
+    /// Caller service → callee service (one edge per pair).
+    pub calls: Vec<Edge>,
+    /// Workload → its target service.
+    pub entries: Vec<Edge>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TopologyService {
+    pub name: String,
+    /// `3`, or `3..8` for autoscaling.
+    pub replicas: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Edge {
+    pub from: String,
+    pub to: String,
+}
+
+/// Rounds to 3 decimals (microseconds when in ms).
+pub fn round3(x: f64) -> f64 {
+    let r = (x * 1000.0).round() / 1000.0;
+    if r == 0.0 { 0.0 } else { r }
+}
+
+/// Rounds to 6 decimals.
+pub fn round6(x: f64) -> f64 {
+    let r = (x * 1e6).round() / 1e6;
+    if r == 0.0 { 0.0 } else { r }
+}
+
+fn ms(s: f64) -> f64 {
+    round3(s * 1000.0)
+}
+
+fn by_cause(errors: &[u64; 10]) -> BTreeMap<String, u64> {
+    Cause::ALL
+        .iter()
+        .filter(|c| errors[c.index()] > 0)
+        .map(|c| (c.name().to_string(), errors[c.index()]))
+        .collect()
+}
+
+/// A verdict's row, in the metric's display unit.
+pub fn expectation_result(v: &Verdict) -> ExpectationResult {
+    let unit = v.metric.display_unit();
+    let (observed, note) = match v.observed {
+        Observed::Value(x) => (Some(round6(x * unit.factor())), None),
+        Observed::NoData => (None, Some("no data".to_string())),
+        Observed::Never => (None, Some("never".to_string())),
+    };
+    ExpectationResult {
+        text: v.text.clone(),
+        passed: v.passed,
+        observed,
+        note,
+        op: v.op.symbol().to_string(),
+        threshold: round6(v.threshold * unit.factor()),
+        unit: unit.symbol().to_string(),
+        window: v.window.clone(),
+    }
+}
+
+/// Builds the report of one run.
+pub fn build(plan: &Plan, rec: &Recording, verdicts: &[Verdict]) -> Report {
+    let span = Span::of(plan, rec);
+    let overall_windows = span.windows_in(rec.windows.len(), &[overall(plan)]);
+    let all_windows: Vec<usize> = (0..rec.windows.len()).collect();
+    let expectations: Vec<ExpectationResult> = verdicts.iter().map(expectation_result).collect();
+    let passed = rec.aborted.is_none() && verdicts.iter().all(|v| v.passed);
+
+    let agg_of = |subjects: Vec<usize>, service: Option<usize>, windows: &[usize]| {
+        aggregate(rec, &span, windows, &Resolved { subjects, service })
+    };
+
+    let mut endpoints = Vec::new();
+    let mut workloads = Vec::new();
+    for (i, key) in rec.subjects.iter().enumerate() {
+        let agg = agg_of(vec![i], None, &overall_windows);
+        match key {
+            SubjectKey::Endpoint { service, endpoint } => endpoints.push(EndpointSummary {
+                service: service.clone(),
+                endpoint: endpoint.clone(),
+                requests: agg.requests(),
+                ok: agg.ok,
+                errors: agg.error_count(),
+                errors_by_cause: by_cause(&agg.errors),
+                error_rate_pct: agg.error_rate().map(|r| round6(r * 100.0)),
+                throughput_per_s: agg.metric(chaos_plan::Metric::Throughput).map(round3),
+                latency_ms: LatencyMs::of(&agg.latency),
+            }),
+            SubjectKey::Workload { workload } => {
+                let target = plan.workload(workload).map(|w| w.target.clone());
+                workloads.push(WorkloadSummary {
+                    name: workload.clone(),
+                    target_service: target
+                        .as_ref()
+                        .map(|t| t.service.clone())
+                        .unwrap_or_default(),
+                    target_endpoint: target.map(|t| t.endpoint).unwrap_or_default(),
+                    sent: agg.requests(),
+                    ok: agg.ok,
+                    errors: agg.error_count(),
+                    errors_by_cause: by_cause(&agg.errors),
+                    error_rate_pct: agg.error_rate().map(|r| round6(r * 100.0)),
+                    latency_ms: LatencyMs::of(&agg.latency),
+                })
+            }
+        }
+    }
+
+    let service_subjects = |name: &str| -> Vec<usize> {
+        rec.subjects
+            .iter()
+            .enumerate()
+            .filter(|(_, k)| matches!(k, SubjectKey::Endpoint { service, .. } if service == name))
+            .map(|(i, _)| i)
+            .collect()
+    };
+
+    let mut services = Vec::new();
+    for (si, name) in rec.services.iter().enumerate() {
+        let subjects = service_subjects(name);
+        let agg = agg_of(subjects.clone(), Some(si), &overall_windows);
+        let whole = agg_of(Vec::new(), Some(si), &all_windows);
+        let samples: Vec<_> = overall_windows
+            .iter()
+            .filter_map(|&w| rec.windows.get(w).and_then(|x| x.services.get(si)))
+            .collect();
+        let n = samples.len().max(1) as f64;
+        services.push(ServiceSummary {
+            service: name.clone(),
+            requests: agg.requests(),
+            ok: agg.ok,
+            errors: agg.error_count(),
+            errors_by_cause: by_cause(&agg.errors),
+            error_rate_pct: agg.error_rate().map(|r| round6(r * 100.0)),
+            throughput_per_s: agg.metric(chaos_plan::Metric::Throughput).map(round3),
+            latency_ms: LatencyMs::of(&agg.latency),
+            max_replicas: whole.max_replicas,
+            utilisation_pct: round3(samples.iter().map(|s| s.utilisation).sum::<f64>() / n * 100.0),
+            queue_mean: round3(samples.iter().map(|s| s.queue_mean).sum::<f64>() / n),
+        });
+    }
+
+    let mut timeline = Vec::new();
+    let subject_sets: Vec<Vec<usize>> = rec.services.iter().map(|s| service_subjects(s)).collect();
+    for (wi, window) in rec.windows.iter().enumerate() {
+        let (start, end) = span.bounds(wi);
+        let width = (end - start).max(f64::MIN_POSITIVE);
+        for (si, name) in rec.services.iter().enumerate() {
+            let mut agg = Agg::new();
+            agg.add_window(window, &subject_sets[si], Some(si), width);
+            let sample = window.services.get(si).cloned().unwrap_or_default();
+            timeline.push(TimelinePoint {
+                t_s: round6(start),
+                service: name.clone(),
+                requests: agg.requests(),
+                errors: agg.error_count(),
+                errors_by_cause: by_cause(&agg.errors),
+                throughput_per_s: round3(agg.ok as f64 / width),
+                p50_ms: agg.latency.quantile_s(0.5).map(ms),
+                p99_ms: agg.latency.quantile_s(0.99).map(ms),
+                replicas: sample.replicas,
+                max_replicas: sample.max_replicas.max(sample.replicas),
+                utilisation_pct: round3(sample.utilisation * 100.0),
+                queue_mean: round3(sample.queue_mean),
+            });
+        }
+    }
+
+    let mut workload_timeline = Vec::new();
+    for (wi, window) in rec.windows.iter().enumerate() {
+        let (start, end) = span.bounds(wi);
+        for (i, key) in rec.subjects.iter().enumerate() {
+            let SubjectKey::Workload { workload } = key else {
+                continue;
+            };
+            let mut agg = Agg::new();
+            agg.add_window(window, &[i], None, 0.0);
+            let load = plan.workload(workload).map(|w| &w.load);
+            let send_end = end.min(span.ended_s);
+            let (offered_per_s, users) = match load {
+                Some(Load::Open { rate, spikes, .. }) => {
+                    let r = if send_end > start {
+                        offered_rate(rate, spikes, start, send_end)
+                    } else {
+                        0.0
+                    };
+                    (Some(round3(r)), None)
+                }
+                Some(Load::Closed {
+                    users_from,
+                    users_to,
+                    ramp_start_s,
+                    ramp_s,
+                    ..
+                }) => {
+                    let mid = start + (end - start) / 2.0;
+                    let u = if mid >= span.ended_s {
+                        0.0
+                    } else {
+                        users_at(*users_from, *users_to, *ramp_start_s, *ramp_s, mid)
+                    };
+                    (None, Some(round3(u)))
+                }
+                None => (None, None),
+            };
+            workload_timeline.push(WorkloadPoint {
+                t_s: round6(start),
+                workload: workload.clone(),
+                offered_per_s,
+                users,
+                requests: agg.requests(),
+                errors: agg.error_count(),
+                p99_ms: agg.latency.quantile_s(0.99).map(ms),
+            });
+        }
+    }
+
+    Report {
+        report_version: REPORT_VERSION,
+        scenario: plan.scenario.name.clone(),
+        mode: rec.mode.clone(),
+        seed: rec.seed,
+        passed,
+        duration_s: plan.scenario.duration_s,
+        ended_s: round6(rec.ended_s),
+        warmup_s: plan.scenario.warmup_s,
+        window_s: rec.window_s,
+        drain_s: plan.scenario.drain_s,
+        aborted: rec.aborted.as_ref().map(|a| AbortInfo {
+            text: a.text.clone(),
+            at_s: round6(a.at_s),
+        }),
+        params: plan
+            .params
+            .iter()
+            .map(|p| ParamInfo {
+                name: p.name.clone(),
+                value: p.value.clone(),
+                overridden: p.overridden,
+            })
+            .collect(),
+        expectations,
+        endpoints,
+        services,
+        workloads,
+        faults: plan
+            .faults
+            .iter()
+            .map(|f| FaultInfo {
+                name: f.name.clone(),
+                actions: f.actions.iter().map(describe_action).collect(),
+                active: f
+                    .active
+                    .iter()
+                    .map(|iv| TimeSpan {
+                        start_s: round6(iv.start_s),
+                        end_s: round6(iv.end_s),
+                    })
+                    .collect(),
+            })
+            .collect(),
+        timeline,
+        workload_timeline,
+        topology: topology(plan),
+        runs: None,
+    }
+}
+
+/// The mean planned arrival rate over `[a, b)`: the rate pieces (linear) plus spikes.
+pub fn offered_rate(
+    rate: &[chaos_plan::RatePiece],
+    spikes: &[chaos_plan::Spike],
+    a: f64,
+    b: f64,
+) -> f64 {
+    if b <= a {
+        return 0.0;
+    }
+    let mut total = 0.0;
+    for p in rate {
+        let lo = p.start_s.max(a);
+        let hi = p.end_s.min(b);
+        if hi <= lo {
+            continue;
+        }
+        let len = p.end_s - p.start_s;
+        let at = |t: f64| {
+            if len > 0.0 {
+                p.from_per_s + (p.to_per_s - p.from_per_s) * (t - p.start_s) / len
+            } else {
+                p.to_per_s
+            }
+        };
+        total += (at(lo) + at(hi)) / 2.0 * (hi - lo);
+    }
+    for s in spikes {
+        let lo = s.start_s.max(a);
+        let hi = s.end_s.min(b);
+        if hi > lo {
+            total += s.rate_per_s * (hi - lo);
+        }
+    }
+    total / (b - a)
+}
+
+fn users_at(from: u32, to: u32, ramp_start_s: f64, ramp_s: f64, t: f64) -> f64 {
+    let (from, to) = (f64::from(from), f64::from(to));
+    if t < ramp_start_s {
+        from
+    } else if ramp_s <= 0.0 || t >= ramp_start_s + ramp_s {
+        to
+    } else {
+        from + (to - from) * (t - ramp_start_s) / ramp_s
+    }
+}
+
+fn target_text(t: &Target) -> String {
+    match &t.endpoint {
+        Some(e) => format!("{} \"{e}\"", t.service),
+        None => t.service.clone(),
+    }
+}
+
+fn fmt_s(s: f64) -> String {
+    if s < 1.0 {
+        format!("{}ms", round3(s * 1000.0))
+    } else {
+        format!("{}s", round3(s))
+    }
+}
+
+fn describe_action(a: &Action) -> String {
+    match a {
+        Action::Latency { target, delay } => {
+            format!(
+                "latency +{} on {}",
+                describe_dist(delay),
+                target_text(target)
+            )
+        }
+        Action::Errors {
+            target,
+            ratio,
+            status,
+        } => format!(
+            "errors {}% status {status} on {}",
+            round6(ratio * 100.0),
+            target_text(target)
+        ),
+        Action::Kill { count, services } => {
+            if services.len() == 1 {
+                format!("kill {count} of {}", services.join(""))
+            } else {
+                format!("kill {count} of random({})", services.join(", "))
+            }
+        }
+        Action::Partition { a, b } => format!("partition {} | {}", a.join(", "), b.join(", ")),
+        Action::Cpu { target, factor } => {
+            format!("cpu x{} on {}", round6(*factor), target_text(target))
+        }
+        Action::Loss { target, ratio } => {
+            format!("loss {}% on {}", round6(ratio * 100.0), target_text(target))
+        }
+        Action::Memory {
+            service,
+            bytes_per_s,
+            limit_bytes,
+        } => format!(
+            "memory {}MiB/s on {service} limit {}MiB",
+            round3(bytes_per_s / 1_048_576.0),
+            round3(limit_bytes / 1_048_576.0)
+        ),
+    }
+}
+
+fn describe_dist(d: &chaos_plan::Dist) -> String {
+    use chaos_plan::Dist;
+    match d {
+        Dist::Constant { value_s } => fmt_s(*value_s),
+        Dist::Exponential { mean_s } => format!("exponential(mean = {})", fmt_s(*mean_s)),
+        Dist::Normal { mean_s, stddev_s } => {
+            format!(
+                "normal(mean = {}, stddev = {})",
+                fmt_s(*mean_s),
+                fmt_s(*stddev_s)
+            )
+        }
+        Dist::Lognormal { median_s, p99_s } => {
+            format!(
+                "lognormal(median = {}, p99 = {})",
+                fmt_s(*median_s),
+                fmt_s(*p99_s)
+            )
+        }
+        Dist::Uniform { low_s, high_s } => {
+            format!("uniform({}, {})", fmt_s(*low_s), fmt_s(*high_s))
+        }
+        Dist::Pareto { scale_s, shape } => {
+            format!("pareto(scale = {}, shape = {shape})", fmt_s(*scale_s))
+        }
+    }
+}
+
+/// The call graph of a plan: who calls whom, and where each workload enters.
+pub fn topology(plan: &Plan) -> Topology {
+    fn walk(steps: &[Step], out: &mut Vec<String>) {
+        for s in steps {
+            match s {
+                Step::Call(c) => out.push(c.service.clone()),
+                Step::Parallel { steps } => walk(steps, out),
+                Step::Choice { branches } => branches.iter().for_each(|b| walk(&b.steps, out)),
+                Step::Work { .. } | Step::Fail { .. } => {}
+            }
+        }
+    }
+    let mut calls = Vec::new();
+    for s in &plan.services {
+        let mut callees = Vec::new();
+        for e in &s.endpoints {
+            walk(&e.steps, &mut callees);
+        }
+        for c in callees {
+            let edge = Edge {
+                from: s.name.clone(),
+                to: c,
+            };
+            if !calls.contains(&edge) {
+                calls.push(edge);
+            }
+        }
+    }
+    let mut entries = Vec::new();
+    for w in &plan.workloads {
+        let edge = Edge {
+            from: w.name.clone(),
+            to: w.target.service.clone(),
+        };
+        if !entries.contains(&edge) {
+            entries.push(edge);
+        }
+    }
+    Topology {
+        services: plan
+            .services
+            .iter()
+            .map(|s| TopologyService {
+                name: s.name.clone(),
+                replicas: match s.replicas {
+                    chaos_plan::Replicas::Fixed { count } => count.to_string(),
+                    chaos_plan::Replicas::Autoscale { min, max, .. } => format!("{min}..{max}"),
+                },
+            })
+            .collect(),
+        calls,
+        entries,
+    }
+}
+
+impl Report {
+    /// Pretty JSON with a final newline; identical input gives identical bytes.
+    pub fn to_json(&self) -> String {
+        // Plain data with string keys: serialisation cannot fail.
+        let mut s = serde_json::to_string_pretty(self).unwrap_or_default();
+        s.push('\n');
+        s
+    }
+
+    pub fn from_json(text: &str) -> Result<Report, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+}
