@@ -176,7 +176,9 @@ pub fn mermaid(plan: &Plan) -> String {
 /// Graphviz `digraph`; one cluster per service.
 pub fn dot(plan: &Plan) -> String {
     let esc = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
-    let mut out = String::from("digraph chaos {\n  rankdir=LR;\n  node [shape=box, fontname=\"Helvetica\"];\n  edge [fontname=\"Helvetica\", fontsize=10];\n");
+    let mut out = String::from(
+        "digraph chaos {\n  rankdir=LR;\n  node [shape=box, fontname=\"Helvetica\"];\n  edge [fontname=\"Helvetica\", fontsize=10];\n",
+    );
     for (wi, w) in plan.workloads.iter().enumerate() {
         let _ = writeln!(
             out,
@@ -203,7 +205,13 @@ pub fn dot(plan: &Plan) -> String {
         if a.label.is_empty() {
             let _ = writeln!(out, "  {} -> {};", a.from, a.to);
         } else {
-            let _ = writeln!(out, "  {} -> {} [label=\"{}\"];", a.from, a.to, esc(&a.label));
+            let _ = writeln!(
+                out,
+                "  {} -> {} [label=\"{}\"];",
+                a.from,
+                a.to,
+                esc(&a.label)
+            );
         }
     }
     out.push_str("}\n");

@@ -65,13 +65,14 @@ pub fn compile(root: &Path, loader: &dyn Loader, sets: &[(String, String)]) -> C
     let loaded = load::load(root, loader);
     let mut sources = loaded.sources;
     let mut diagnostics = loaded.diagnostics;
-    let root_id = loaded.order.last().copied().or_else(|| {
-        sources.find(&source::normalize(root))
-    });
+    let root_id = loaded
+        .order
+        .last()
+        .copied()
+        .or_else(|| sources.find(&source::normalize(root)));
     let (cmd_text, cmd_spans) = lower::command_line(sets);
-    let cmdline = (!sets.is_empty()).then(|| {
-        sources.add(Default::default(), "<command line>".to_string(), cmd_text)
-    });
+    let cmdline = (!sets.is_empty())
+        .then(|| sources.add(Default::default(), "<command line>".to_string(), cmd_text));
     let mut plan = None;
     // Name resolution with a file missing or unparsable would only echo that error; an import
     // cycle leaves every file loaded, so checking goes on.
@@ -90,8 +91,8 @@ pub fn compile(root: &Path, loader: &dyn Loader, sets: &[(String, String)]) -> C
             cmdline: cmdline.map(|id| (id, cmd_spans.as_slice())),
         };
         let (p, diags) = lower::lower(&input);
-        plan = p;
         diagnostics.extend(diags);
+        plan = p.filter(|_| !diagnostics.iter().any(Diagnostic::is_error));
     }
     diagnostics.sort_by_key(|d| {
         d.primary

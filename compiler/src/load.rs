@@ -108,9 +108,9 @@ impl Loading<'_> {
                 if let Some((f, Some(span))) = self.stack.get(pos) {
                     d = d.also(*f, *span, format!("`{shown}` starts the cycle here"));
                 }
-                self.out.diagnostics.push(d.help(
-                    "move the shared items into a third file that both import",
-                ));
+                self.out
+                    .diagnostics
+                    .push(d.help("move the shared items into a third file that both import"));
             }
             // Already loaded by another route: its items are in once.
             return;

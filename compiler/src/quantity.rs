@@ -186,8 +186,7 @@ pub fn fmt_seconds(s: f64) -> String {
 /// A number without a trailing `.0`, rounded to what a person reads (at most 6 decimals).
 pub fn trim(v: f64) -> String {
     let r = (v * 1e6).round() / 1e6;
-    let s = format!("{r}");
-    s
+    format!("{r}")
 }
 
 #[cfg(test)]

@@ -168,7 +168,12 @@ pub fn render(diagnostic: &Diagnostic, sources: &SourceMap, style: Style) -> Str
     let report = report(diagnostic, sources);
     if handler.render_report(&mut out, &report).is_err() {
         // Rendering into a String only fails on a broken span; fall back to the bare message.
-        out = format!("{}[{}]: {}\n", severity_word(diagnostic), diagnostic.code, diagnostic.message);
+        out = format!(
+            "{}[{}]: {}\n",
+            severity_word(diagnostic),
+            diagnostic.code,
+            diagnostic.message
+        );
     }
     out
 }

@@ -152,7 +152,10 @@ mod tests {
 
     #[test]
     fn normalize_folds_dots() {
-        assert_eq!(normalize(Path::new("a/./b/../c.chaos")), PathBuf::from("a/c.chaos"));
+        assert_eq!(
+            normalize(Path::new("a/./b/../c.chaos")),
+            PathBuf::from("a/c.chaos")
+        );
         assert_eq!(normalize(Path::new("../x/../y")), PathBuf::from("../y"));
         assert_eq!(normalize(Path::new("/a/../../b")), PathBuf::from("/b"));
     }

@@ -37,7 +37,11 @@ fn ok_fixtures_compile_to_plans() {
     insta::glob!("fixtures/ok/*.chaos", |path| {
         let compiled = compile(&relative(path), &fixtures(), &[]);
         let rendered = render::render_all_plain(&compiled.diagnostics, &compiled.sources);
-        assert!(compiled.diagnostics.is_empty(), "{}:\n{rendered}", path.display());
+        assert!(
+            compiled.diagnostics.is_empty(),
+            "{}:\n{rendered}",
+            path.display()
+        );
         let plan = compiled.plan.expect("a plan when there is no error");
         // The plan reads back as it was written.
         assert_eq!(chaos_plan::Plan::from_json(&plan.to_json()).unwrap(), plan);
@@ -50,15 +54,26 @@ fn err_fixtures_report_their_codes() {
     insta::glob!("fixtures/err/*.chaos", |path| {
         let text = std::fs::read_to_string(path).unwrap();
         let want = expected_codes(&text);
-        assert!(!want.is_empty(), "{} has no `# expect:` line", path.display());
+        assert!(
+            !want.is_empty(),
+            "{} has no `# expect:` line",
+            path.display()
+        );
         let compiled = compile(&relative(path), &fixtures(), &[]);
         let got: Vec<&str> = compiled.diagnostics.iter().map(|d| d.code).collect();
         for code in &want {
-            assert!(got.contains(&code.as_str()), "{}: expected {code}, got {got:?}", path.display());
+            assert!(
+                got.contains(&code.as_str()),
+                "{}: expected {code}, got {got:?}",
+                path.display()
+            );
         }
         // Warnings only: the plan is still produced.
         let only_warnings = want.iter().all(|c| c.starts_with('W'));
         assert_eq!(compiled.plan.is_some(), only_warnings, "{}", path.display());
-        insta::assert_snapshot!(render::render_all_plain(&compiled.diagnostics, &compiled.sources));
+        insta::assert_snapshot!(render::render_all_plain(
+            &compiled.diagnostics,
+            &compiled.sources
+        ));
     });
 }

@@ -38,10 +38,8 @@ impl Ctx {
                     return Some((p.unit, p.value));
                 }
                 if !self.broken_params.contains(name) {
-                    let mut d = Diagnostic::error(
-                        codes::UNKNOWN_PARAM,
-                        format!("unknown param `${name}`"),
-                    );
+                    let mut d =
+                        Diagnostic::error(codes::UNKNOWN_PARAM, format!("unknown param `${name}`"));
                     let hint = did_you_mean(name, self.params.keys().map(String::as_str));
                     d = d.at(file, v.span, "no param of this name is declared");
                     d = match hint {
@@ -158,12 +156,7 @@ impl Ctx {
             return None;
         }
         if positive && r <= 0.0 {
-            self.out_of_range(
-                file,
-                v.span,
-                format!("{what} must be more than 0%"),
-                "zero",
-            );
+            self.out_of_range(file, v.span, format!("{what} must be more than 0%"), "zero");
             return None;
         }
         Some(r)
@@ -251,7 +244,10 @@ mod tests {
             did_you_mean("paymnets", names.iter().copied()).as_deref(),
             Some("payments")
         );
-        assert_eq!(did_you_mean("crat", names.iter().copied()).as_deref(), Some("cart"));
+        assert_eq!(
+            did_you_mean("crat", names.iter().copied()).as_deref(),
+            Some("cart")
+        );
         assert_eq!(did_you_mean("search", names.iter().copied()), None);
     }
 }

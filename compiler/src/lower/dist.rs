@@ -166,7 +166,11 @@ fn bind<'v, const N: usize>(
         call.name.name,
         params
             .iter()
-            .map(|(n, req)| if *req { format!("{n} = ...") } else { format!("[{n} = ...]") })
+            .map(|(n, req)| if *req {
+                format!("{n} = ...")
+            } else {
+                format!("[{n} = ...]")
+            })
             .collect::<Vec<_>>()
             .join(", ")
     );
@@ -197,7 +201,11 @@ fn bind<'v, const N: usize>(
                         codes::BAD_ARGUMENTS,
                         format!("`{}` has no argument `{}`", call.name.name, n.name),
                     )
-                    .at(file, n.span, format!("expected {}", list_code(&params.map(|p| p.0))));
+                    .at(
+                        file,
+                        n.span,
+                        format!("expected {}", list_code(&params.map(|p| p.0))),
+                    );
                     if let Some(h) = did_you_mean(&n.name, params.iter().map(|p| p.0)) {
                         d = d.help(format!("did you mean `{h}`?"));
                     }

@@ -44,7 +44,7 @@ pub(crate) fn lower(
     syms: &Symbols<'_>,
     ctx: &mut Ctx,
     timing: Option<&Timing<'_>>,
-    reached: &[bool],
+    reached: Option<&[bool]>,
 ) -> Lowered {
     let mut out = Lowered {
         expectations: Vec::new(),
@@ -57,7 +57,9 @@ pub(crate) fn lower(
                 ExpectStmt::Check { condition, window } => {
                     let cond = condition_of(syms, ctx, file, condition, reached);
                     let win = match window {
-                        Some(w) => timing.and_then(|t| window_of(syms, ctx, file, w, t, cond.as_ref())),
+                        Some(w) => {
+                            timing.and_then(|t| window_of(syms, ctx, file, w, t, cond.as_ref()))
+                        }
                         None => {
                             if let Some(c) = &cond
                                 && c.metric == Metric::Recovery
@@ -116,8 +118,14 @@ pub(crate) fn lower(
                                 codes::NOT_APPLICABLE,
                                 "`recovery` is measured after a fault, so it cannot abort a run",
                             )
-                            .at(file, condition.metric.span, "not available while the run goes on")
-                            .help("abort on `error_rate`, `availability`, a latency or `throughput`"),
+                            .at(
+                                file,
+                                condition.metric.span,
+                                "not available while the run goes on",
+                            )
+                            .help(
+                                "abort on `error_rate`, `availability`, a latency or `throughput`",
+                            ),
                         );
                         continue;
                     }
@@ -154,7 +162,7 @@ fn condition_of(
     ctx: &mut Ctx,
     file: FileId,
     c: &ast::Condition,
-    reached: &[bool],
+    reached: Option<&[bool]>,
 ) -> Option<Cond> {
     let metric = match METRICS.iter().find(|(n, _)| *n == c.metric.name) {
         Some((_, m)) => Some(*m),
@@ -221,7 +229,7 @@ fn subject_of(
     file: FileId,
     s: &ast::SubjectRef,
     metric: Option<Metric>,
-    reached: &[bool],
+    reached: Option<&[bool]>,
 ) -> Option<plan::Subject> {
     let name = &s.name.name;
     if let Some(svc) = syms.service(name) {
@@ -244,7 +252,7 @@ fn subject_of(
                         service: name.clone(),
                         endpoint: ep.value.clone(),
                     },
-                    reached.get(node).copied().unwrap_or(false),
+                    reached.is_none_or(|r| r.get(node).copied().unwrap_or(false)),
                 )
             }
             None => (
@@ -252,7 +260,7 @@ fn subject_of(
                     service: name.clone(),
                 },
                 (svc.first_node..svc.first_node + svc.endpoints.len())
-                    .any(|n| reached.get(n).copied().unwrap_or(false)),
+                    .any(|n| reached.is_none_or(|r| r.get(n).copied().unwrap_or(false))),
             ),
         };
         if !gets_traffic && metric != Some(Metric::MaxReplicas) {
@@ -323,8 +331,11 @@ fn fault_of<'t>(
         // Declared, but its own errors were reported already.
         return None;
     }
-    let mut d = Diagnostic::error(codes::UNKNOWN_FAULT, format!("unknown fault `{}`", ident.name))
-        .at(file, ident.span, "no fault of this name");
+    let mut d = Diagnostic::error(
+        codes::UNKNOWN_FAULT,
+        format!("unknown fault `{}`", ident.name),
+    )
+    .at(file, ident.span, "no fault of this name");
     let names = syms.faults.iter().map(|f| f.ast.name.name.as_str());
     d = match did_you_mean(&ident.name, names) {
         Some(h) => {
@@ -475,7 +486,11 @@ fn window_of(
                             quantity::fmt_seconds(d)
                         ),
                     )
-                    .at(file, v.span, format!("must be at most {}", quantity::fmt_seconds(d))),
+                    .at(
+                        file,
+                        v.span,
+                        format!("must be at most {}", quantity::fmt_seconds(d)),
+                    ),
                 );
                 return None;
             }
@@ -492,10 +507,7 @@ fn window_of(
 
 /// From the end of warmup to the fault's first start (empty if the fault starts first).
 fn before(fault: &plan::Fault, warmup_s: f64) -> Vec<Interval> {
-    let first = fault
-        .occurrences
-        .first()
-        .map_or(warmup_s, |o| o.start_s);
+    let first = fault.occurrences.first().map_or(warmup_s, |o| o.start_s);
     if first > warmup_s {
         vec![Interval {
             start_s: warmup_s,
@@ -524,4 +536,3 @@ fn empty_before(
     )
     .at(file, span, "empty window")
 }
-

@@ -71,7 +71,10 @@ fn fault(
         }
     }
     let only_kills = !f.ast.actions.is_empty()
-        && f.ast.actions.iter().all(|a| matches!(a.node, Action::Kill { .. }));
+        && f.ast
+            .actions
+            .iter()
+            .all(|a| matches!(a.node, Action::Kill { .. }));
     let occurrences = schedule(ctx, file, &f.ast.schedule, duration, only_kills);
     let (Some(occurrences), Some(d), true) = (occurrences, duration, ok) else {
         return None;
@@ -197,7 +200,12 @@ fn schedule(
     Some(occurrences(starts, length, d, only_kills))
 }
 
-fn occurrences(starts: Vec<f64>, length: Option<f64>, d: f64, only_kills: bool) -> Vec<plan::Occurrence> {
+fn occurrences(
+    starts: Vec<f64>,
+    length: Option<f64>,
+    d: f64,
+    only_kills: bool,
+) -> Vec<plan::Occurrence> {
     starts
         .into_iter()
         .map(|start_s| plan::Occurrence {
@@ -220,7 +228,11 @@ fn after_end(file: FileId, at: &ast::Value, start: f64, d: f64) -> Diagnostic {
             quantity::fmt_seconds(d)
         ),
     )
-    .at(file, at.span, format!("must be before {}", quantity::fmt_seconds(d)))
+    .at(
+        file,
+        at.span,
+        format!("must be before {}", quantity::fmt_seconds(d)),
+    )
     .help("move it earlier or lengthen the scenario's `duration`")
 }
 
@@ -248,7 +260,12 @@ fn target(
     }
 }
 
-fn services(syms: &Symbols<'_>, ctx: &mut Ctx, file: FileId, idents: &[ast::Ident]) -> Option<Vec<String>> {
+fn services(
+    syms: &Symbols<'_>,
+    ctx: &mut Ctx,
+    file: FileId,
+    idents: &[ast::Ident],
+) -> Option<Vec<String>> {
     let mut ok = true;
     let mut out: Vec<String> = Vec::with_capacity(idents.len());
     for i in idents {
@@ -301,11 +318,17 @@ fn action(syms: &Symbols<'_>, ctx: &mut Ctx, file: FileId, a: &Action) -> Option
             let count = ctx.count(file, count, "`kill`", 1);
             let services = match of {
                 KillTarget::Service(s) => services(syms, ctx, file, std::slice::from_ref(s)),
-                KillTarget::Random { services: list, span } => {
+                KillTarget::Random {
+                    services: list,
+                    span,
+                } => {
                     if list.is_empty() {
                         ctx.push(
-                            Diagnostic::error(codes::MISSING_SETTING, "`random()` needs at least one service")
-                                .at(file, *span, "empty"),
+                            Diagnostic::error(
+                                codes::MISSING_SETTING,
+                                "`random()` needs at least one service",
+                            )
+                            .at(file, *span, "empty"),
                         );
                         None
                     } else {
@@ -340,7 +363,12 @@ fn action(syms: &Symbols<'_>, ctx: &mut Ctx, file: FileId, a: &Action) -> Option
             let target = target(syms, ctx, file, t);
             let f = f?;
             if f <= 0.0 {
-                ctx.out_of_range(file, factor.span, "`cpu` must be more than x0".into(), "zero");
+                ctx.out_of_range(
+                    file,
+                    factor.span,
+                    "`cpu` must be more than x0".into(),
+                    "zero",
+                );
                 return None;
             }
             Some(plan::Action::Cpu {
@@ -377,11 +405,21 @@ fn action(syms: &Symbols<'_>, ctx: &mut Ctx, file: FileId, a: &Action) -> Option
             resolve_service(syms, ctx, file, &t.service)?;
             let (bytes_per_s, limit_bytes) = (bytes_per_s?, limit_bytes?);
             if bytes_per_s <= 0.0 {
-                ctx.out_of_range(file, rate.span, "`memory` must grow by more than 0B/s".into(), "zero");
+                ctx.out_of_range(
+                    file,
+                    rate.span,
+                    "`memory` must grow by more than 0B/s".into(),
+                    "zero",
+                );
                 return None;
             }
             if limit_bytes <= 0.0 {
-                ctx.out_of_range(file, limit.span, "`limit` must be more than 0B".into(), "zero");
+                ctx.out_of_range(
+                    file,
+                    limit.span,
+                    "`limit` must be more than 0B".into(),
+                    "zero",
+                );
                 return None;
             }
             Some(plan::Action::Memory {

@@ -78,7 +78,9 @@ fn report_cycle(
     };
     let mut d = Diagnostic::error(codes::CALL_CYCLE, message)
         .at(file, span, "this call closes the cycle")
-        .help("a request in a cycle never finishes; break the loop or route it to another endpoint");
+        .help(
+            "a request in a cycle never finishes; break the loop or route it to another endpoint",
+        );
     if path.len() > 1 {
         let (s, e) = syms.node_owner[back_to];
         let svc = &syms.services[s];

@@ -46,14 +46,22 @@ pub(crate) fn lower(input: &Input<'_>) -> (Option<plan::Plan>, Vec<Diagnostic>) 
     flow::cycles(&syms, &services.edges, &mut cx);
     let workloads = workload::lower(&syms, &mut cx, duration);
     let reached = flow::reached(&services.edges, &workloads.targets);
-    flow::unused_services(&syms, &reached, &mut cx);
+    // With a call or target unresolved, "never receives traffic" would only echo that error.
+    let unresolved = cx
+        .diags
+        .iter()
+        .any(|d| d.code == codes::UNKNOWN_SERVICE || d.code == codes::UNKNOWN_ENDPOINT);
+    let reached = (!unresolved).then_some(reached);
+    if let Some(reached) = &reached {
+        flow::unused_services(&syms, reached, &mut cx);
+    }
     let faults = fault::lower(&syms, &mut cx, duration, &services.restart_s);
     let timing = scenario.as_ref().map(|s| expect::Timing {
         warmup_s: s.warmup_s,
         duration_s: s.duration_s,
         faults: &faults,
     });
-    let expects = expect::lower(&syms, &mut cx, timing.as_ref(), &reached);
+    let expects = expect::lower(&syms, &mut cx, timing.as_ref(), reached.as_deref());
 
     let diags = cx.diags;
     if diags.iter().any(Diagnostic::is_error) {
@@ -79,12 +87,23 @@ pub(crate) fn lower(input: &Input<'_>) -> (Option<plan::Plan>, Vec<Diagnostic>) 
     (Some(plan), diags)
 }
 
-fn scenario(syms: &symbols::Symbols<'_>, cx: &mut ctx::Ctx, root: FileId) -> Option<plan::Scenario> {
+fn scenario(
+    syms: &symbols::Symbols<'_>,
+    cx: &mut ctx::Ctx,
+    root: FileId,
+) -> Option<plan::Scenario> {
     let Some(sc) = &syms.scenario else {
         cx.push(
-            Diagnostic::error(codes::MISSING_SCENARIO, "no `scenario` block: a run needs exactly one")
-                .at(root, ast::Span::new(0, 0), "expected a scenario in this file or its imports")
-                .help("add `scenario \"NAME\" { duration 10m }`"),
+            Diagnostic::error(
+                codes::MISSING_SCENARIO,
+                "no `scenario` block: a run needs exactly one",
+            )
+            .at(
+                root,
+                ast::Span::new(0, 0),
+                "expected a scenario in this file or its imports",
+            )
+            .help("add `scenario \"NAME\" { duration 10m }`"),
         );
         return None;
     };
@@ -114,9 +133,16 @@ fn scenario(syms: &symbols::Symbols<'_>, cx: &mut ctx::Ctx, root: FileId) -> Opt
                 if service::first_time(cx, &mut seen, file, "seed", *span) {
                     let n = cx.want(file, v, crate::quantity::Unit::Number, "`seed`");
                     seed = match n {
-                        Some(n) if n.fract() == 0.0 && n >= 0.0 && n <= u64::MAX as f64 => Some(n as u64),
+                        Some(n) if n.fract() == 0.0 && n >= 0.0 && n <= u64::MAX as f64 => {
+                            Some(n as u64)
+                        }
                         Some(_) => {
-                            cx.out_of_range(file, v.span, "`seed` must be a whole number".into(), "not a whole number");
+                            cx.out_of_range(
+                                file,
+                                v.span,
+                                "`seed` must be a whole number".into(),
+                                "not a whole number",
+                            );
                             None
                         }
                         None => None,

@@ -82,7 +82,11 @@ pub(crate) fn resolve(
                     codes::BAD_SET_VALUE,
                     format!("`--set {name}={value}`: `{value}` is not a value"),
                 )
-                .at(file, value_span, "expected a value such as `400/s`, `2s`, `20%` or `3`"),
+                .at(
+                    file,
+                    value_span,
+                    "expected a value such as `400/s`, `2s`, `20%` or `3`",
+                ),
             );
             continue;
         };
@@ -104,7 +108,11 @@ pub(crate) fn resolve(
                     value_span,
                     format!("expected {} such as {}", want.describe(), want.example()),
                 )
-                .also(decl.file, decl.ast.value.span, format!("`{name}` is declared here")),
+                .also(
+                    decl.file,
+                    decl.ast.value.span,
+                    format!("`{name}` is declared here"),
+                ),
             );
             continue;
         }
@@ -147,19 +155,28 @@ fn follow(syms: &Symbols<'_>, ctx: &mut Ctx, i: usize) -> Option<ParamValue> {
                     }
                     return None;
                 };
-                if seen.contains(&next) {
-                    if cur == i || next == i {
+                if let Some(pos) = seen.iter().position(|&k| k == next) {
+                    // Reported once per cycle, at its first declared param.
+                    let cycle = &seen[pos..];
+                    if cycle.iter().min() == Some(&i) {
                         let first = &syms.params[i];
+                        let names: Vec<String> = cycle
+                            .iter()
+                            .map(|&k| format!("`{}`", syms.params[k].ast.name.name))
+                            .collect();
+                        let message = if cycle.len() == 1 {
+                            format!("param {} refers to itself", names[0])
+                        } else {
+                            format!("params {} refer to each other in a cycle", names.join(", "))
+                        };
                         ctx.push(
-                            Diagnostic::error(
-                                codes::PARAM_CYCLE,
-                                format!(
-                                    "param `{}` refers to itself through `${name}`",
-                                    first.ast.name.name
-                                ),
-                            )
-                            .at(first.file, first.ast.value.span, "this value never resolves")
-                            .help("give one of the params a literal value"),
+                            Diagnostic::error(codes::PARAM_CYCLE, message)
+                                .at(
+                                    first.file,
+                                    first.ast.value.span,
+                                    "this value never resolves",
+                                )
+                                .help("give one of the params a literal value"),
                         );
                     }
                     return None;

@@ -94,7 +94,19 @@ fn service(
     let mut balance = plan::Balance::RoundRobin;
     let mut latency = plan::Dist::ZERO;
     for Spanned { node, span } in &sym.ast.settings {
-        let span = *span;
+        let span = match node {
+            // The setting's span may run over the whitespace after it; end at its last value.
+            ServiceSetting::Autoscale {
+                target,
+                delay,
+                interval,
+                ..
+            } => {
+                let last = interval.as_ref().or(delay.as_ref()).unwrap_or(target);
+                ast::Span::new(span.start, last.span.end)
+            }
+            _ => *span,
+        };
         match node {
             ServiceSetting::Replicas(v) | ServiceSetting::Autoscale { min: v, .. } => {
                 let key = if matches!(node, ServiceSetting::Replicas(_)) {
@@ -102,9 +114,10 @@ fn service(
                 } else {
                     "autoscale"
                 };
-                if let Some((other, first)) = replicas_span {
-                    if other != key {
-                        ctx.push(
+                if let Some((other, first)) = replicas_span
+                    && other != key
+                {
+                    ctx.push(
                             Diagnostic::error(
                                 codes::CONFLICTING_SETTINGS,
                                 format!(
@@ -116,8 +129,7 @@ fn service(
                             .also(file, first, "first one")
                             .help("`autoscale MIN..MAX` sets the starting replicas to MIN; keep one of them"),
                         );
-                        continue;
-                    }
+                    continue;
                 }
                 if !first_time(ctx, &mut seen, file, key, span) {
                     continue;
@@ -133,7 +145,15 @@ fn service(
                         target,
                         delay,
                         interval,
-                    } => autoscale(ctx, file, min, max, target, delay.as_ref(), interval.as_ref()),
+                    } => autoscale(
+                        ctx,
+                        file,
+                        min,
+                        max,
+                        target,
+                        delay.as_ref(),
+                        interval.as_ref(),
+                    ),
                     _ => None,
                 };
             }
@@ -165,7 +185,9 @@ fn service(
             }
             ServiceSetting::Restart(v) => {
                 if first_time(ctx, &mut seen, file, "restart", span) {
-                    restart = ctx.duration(file, v, "`restart`").unwrap_or(DEFAULT_RESTART_S);
+                    restart = ctx
+                        .duration(file, v, "`restart`")
+                        .unwrap_or(DEFAULT_RESTART_S);
                 }
             }
             ServiceSetting::Balance(ident) => {
@@ -289,10 +311,7 @@ impl Steps<'_, '_> {
             }
             return Vec::new();
         }
-        steps
-            .iter()
-            .filter_map(|s| self.step(s, depth))
-            .collect()
+        steps.iter().filter_map(|s| self.step(s, depth)).collect()
     }
 
     fn step(&mut self, step: &Spanned<Step>, depth: usize) -> Option<plan::Step> {
@@ -310,7 +329,9 @@ impl Steps<'_, '_> {
                 let mut sum = 0.0;
                 let mut all_known = true;
                 for b in branches {
-                    let p = self.ctx.ratio(file, &b.weight, "a branch's percentage", false);
+                    let p = self
+                        .ctx
+                        .ratio(file, &b.weight, "a branch's percentage", false);
                     all_known &= p.is_some();
                     let p = p.unwrap_or(0.0);
                     sum += p;
@@ -429,7 +450,9 @@ impl Steps<'_, '_> {
                     if !first_time(self.ctx, &mut seen, file, "circuit_breaker", p.span) {
                         continue;
                     }
-                    let failure_ratio = self.ctx.ratio(file, ratio, "the breaker's failure ratio", true);
+                    let failure_ratio =
+                        self.ctx
+                            .ratio(file, ratio, "the breaker's failure ratio", true);
                     let window_s = self.ctx.positive_duration(file, over, "`over`");
                     let min_requests = self.ctx.count(file, min, "`min`", 1);
                     let open_s = self.ctx.positive_duration(file, open, "`open`");
@@ -485,13 +508,19 @@ pub(crate) fn resolve_endpoint(
                 ),
             )
             .at(file, endpoint.span, "unknown endpoint")
-            .also(sym.file, sym.ast.name.span, format!("`{}` is defined here", sym.name()));
+            .also(
+                sym.file,
+                sym.ast.name.span,
+                format!("`{}` is defined here", sym.name()),
+            );
             let names = sym.endpoints.iter().map(|e| e.name.value.as_str());
             d = match did_you_mean(&endpoint.value, names) {
                 Some(h) => d.help(format!("did you mean \"{h}\"?")),
-                None if sym.endpoints.is_empty() => {
-                    d.help(format!("`{}` has no endpoints; add `endpoint \"{}\" {{ }}`", sym.name(), endpoint.value))
-                }
+                None if sym.endpoints.is_empty() => d.help(format!(
+                    "`{}` has no endpoints; add `endpoint \"{}\" {{ }}`",
+                    sym.name(),
+                    endpoint.value
+                )),
                 None => d.help(format!(
                     "its endpoints: {}",
                     sym.endpoints

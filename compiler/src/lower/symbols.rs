@@ -71,7 +71,11 @@ impl<'a> Symbols<'a> {
         let mut s = Symbols::default();
         // Services, workloads and faults share one namespace: a subject name must mean one thing.
         let mut names: HashMap<&'a str, (Kind, FileId, Span)> = HashMap::new();
-        let mut declare = |ctx: &mut Ctx, kind: Kind, file: FileId, ident: &'a ast::Ident| -> bool {
+        let mut declare = |ctx: &mut Ctx,
+                           kind: Kind,
+                           file: FileId,
+                           ident: &'a ast::Ident|
+         -> bool {
             if let Some((k, f, span)) = names.get(ident.name.as_str()) {
                 let what = if *k == kind {
                     format!("{} `{}` is defined twice", kind.word(), ident.name)
@@ -108,7 +112,11 @@ impl<'a> Symbols<'a> {
                                     format!("param `{}` is declared twice", p.name.name),
                                 )
                                 .at(file, p.name.span, "declared again here")
-                                .also(first.file, first.ast.name.span, "first declared here"),
+                                .also(
+                                    first.file,
+                                    first.ast.name.span,
+                                    "first declared here",
+                                ),
                             );
                         } else {
                             s.param_index.insert(&p.name.name, s.params.len());
@@ -177,7 +185,11 @@ impl<'a> Symbols<'a> {
                         ),
                     )
                     .at(file, ep.name.span, "defined again here")
-                    .also(file, sym.endpoints[i].name.span, "first defined here"),
+                    .also(
+                        file,
+                        sym.endpoints[i].name.span,
+                        "first defined here",
+                    ),
                 );
                 continue;
             }

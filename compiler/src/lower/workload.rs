@@ -145,7 +145,10 @@ fn workload(
                             file,
                             ident,
                             "arrival process",
-                            &[("poisson", plan::Arrivals::Poisson), ("uniform", plan::Arrivals::Uniform)],
+                            &[
+                                ("poisson", plan::Arrivals::Poisson),
+                                ("uniform", plan::Arrivals::Uniform),
+                            ],
                         )
                         .unwrap_or(plan::Arrivals::Poisson);
                 }
@@ -221,7 +224,11 @@ fn after_end(file: FileId, at: &ast::Value, what: &str, start: f64, d: f64) -> D
             quantity::fmt_seconds(d)
         ),
     )
-    .at(file, at.span, format!("must be before {}", quantity::fmt_seconds(d)))
+    .at(
+        file,
+        at.span,
+        format!("must be before {}", quantity::fmt_seconds(d)),
+    )
     .help("move it earlier or lengthen the scenario's `duration`")
 }
 
@@ -242,9 +249,9 @@ fn rate_pieces(
             None => from,
         };
         let length = match &seg.length {
-            Some(SegmentLength::Over(v) | SegmentLength::For(v)) => {
-                ctx.positive_duration(file, v, "a rate piece's length").map(Some)
-            }
+            Some(SegmentLength::Over(v) | SegmentLength::For(v)) => ctx
+                .positive_duration(file, v, "a rate piece's length")
+                .map(Some),
             None => {
                 if seg.to.is_some() {
                     ctx.push(
@@ -253,7 +260,7 @@ fn rate_pieces(
                             "a ramp needs a length: `A -> B over D`",
                         )
                         .at(file, seg.span, "no `over D`")
-                        .help(format!("write `{} over 1m`", seg.span_text_hint())),
+                        .help(format!("write `{} over 1m`", ramp_text(seg))),
                     );
                     ok = false;
                     continue;
@@ -326,16 +333,10 @@ fn rate_pieces(
     Some(clipped)
 }
 
-trait SpanHint {
-    fn span_text_hint(&self) -> String;
-}
-
-impl SpanHint for ast::RateSegment {
-    fn span_text_hint(&self) -> String {
-        match &self.to {
-            Some(to) => format!("{} -> {}", self.from.text, to.text),
-            None => self.from.text.clone(),
-        }
+fn ramp_text(seg: &ast::RateSegment) -> String {
+    match &seg.to {
+        Some(to) => format!("{} -> {}", seg.from.text, to.text),
+        None => seg.from.text.clone(),
     }
 }
 
@@ -356,9 +357,12 @@ fn closed(
         (Some(_), Some(v)) => ctx.positive_duration(file, v, "`over`"),
         (Some(v), None) => {
             ctx.push(
-                Diagnostic::error(codes::MISSING_SETTING, "a ramp of users needs a length: `users A -> B over D`")
-                    .at(file, v.span, "no `over D` after this")
-                    .help("add `over 5m`"),
+                Diagnostic::error(
+                    codes::MISSING_SETTING,
+                    "a ramp of users needs a length: `users A -> B over D`",
+                )
+                .at(file, v.span, "no `over D` after this")
+                .help("add `over 5m`"),
             );
             None
         }

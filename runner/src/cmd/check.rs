@@ -32,7 +32,11 @@ pub fn run(args: Args) -> u8 {
         if compiled.has_errors() {
             failed += 1;
         } else if compiled.warnings() > 0 {
-            println!("ok {} ({})", file.display(), plural(compiled.warnings(), "warning"));
+            println!(
+                "ok {} ({})",
+                file.display(),
+                plural(compiled.warnings(), "warning")
+            );
         } else {
             println!("ok {}", file.display());
         }

@@ -32,9 +32,9 @@ pub fn run(args: Args) -> u8 {
                 .sources
                 .iter()
                 .filter_map(|(id, f)| {
-                    compiled.ast(id).map(|ast| {
-                        serde_json::json!({ "file": f.name, "ast": ast })
-                    })
+                    compiled
+                        .ast(id)
+                        .map(|ast| serde_json::json!({ "file": f.name, "ast": ast }))
                 })
                 .collect();
             match serde_json::to_string_pretty(&files) {
@@ -44,7 +44,10 @@ pub fn run(args: Args) -> u8 {
                     return exit::CANNOT_RUN;
                 }
             }
-            if compiled.ast(compiled.root().unwrap_or(chaos_compiler::FileId(0))).is_none() {
+            if compiled
+                .ast(compiled.root().unwrap_or(chaos_compiler::FileId(0)))
+                .is_none()
+            {
                 return exit::INVALID;
             }
             exit::OK
