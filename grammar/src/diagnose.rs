@@ -70,7 +70,7 @@ fn label(rule: Rule) -> String {
         Rule::v_factor => s("a multiplier such as `x3`"),
         Rule::v_size => s("a size such as `512MiB`"),
         Rule::v_sizerate => s("a size per second such as `20MiB/s`"),
-        Rule::v_any | Rule::value => s("a value such as `250ms`, `400/s`, `20%`, `3` or `$name`"),
+        Rule::v_any => s("a value such as `250ms`, `400/s`, `20%`, `3` or `$name`"),
         Rule::dist | Rule::dist_call => {
             s("a duration or a distribution such as `exponential(mean = 5ms)`")
         }
@@ -183,7 +183,6 @@ fn is_value_rule(r: Rule) -> bool {
             | Rule::v_size
             | Rule::v_sizerate
             | Rule::v_any
-            | Rule::value
             | Rule::dist
             | Rule::segment
             | Rule::branch
@@ -318,6 +317,9 @@ fn hint(source: &str, pos: usize, span: Span, rules: &[Rule]) -> Option<String> 
     if text == ";" {
         return Some("statements end at the end of the line: remove the `;`".into());
     }
+    if text == "=" && wants(Rule::cmp_op) {
+        return Some("to compare for equality write `==`".into());
+    }
     if text == ":" || (text == "=" && !wants(Rule::eq)) {
         return Some(
             "write a setting as its name and value, without `:` or `=`: `replicas 3`".into(),
@@ -385,15 +387,21 @@ fn hint(source: &str, pos: usize, span: Span, rules: &[Rule]) -> Option<String> 
     if wants(Rule::kw_think) {
         return Some("a closed-loop workload needs a think time: `users 200 think 1s`".into());
     }
+    // A misspelt window keyword reads as the start of the next expectation's metric.
+    if wants(Rule::lparen) {
+        let prev: String = before
+            .chars()
+            .rev()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        let prev: String = prev.chars().rev().collect();
+        if let Some(w) = similar(&prev, WINDOW_WORDS.iter().map(|w| w.to_string()).collect()) {
+            return Some(format!("did you mean `{w}`?"));
+        }
+    }
     if first.is_some_and(|c| c.is_ascii_lowercase()) {
         let candidates: Vec<String> = rules.iter().flat_map(|r| words(*r)).collect();
-        let best = candidates
-            .iter()
-            .filter(|w| w.as_str() != text)
-            .map(|w| (strsim::jaro_winkler(w, text), w))
-            .filter(|(score, _)| *score >= 0.84)
-            .max_by(|a, b| a.0.total_cmp(&b.0));
-        if let Some((_, w)) = best {
+        if let Some(w) = similar(text, candidates) {
             return Some(format!("did you mean `{w}`?"));
         }
         if wants_value && !wants(Rule::dist) {
@@ -401,4 +409,18 @@ fn hint(source: &str, pos: usize, span: Span, rules: &[Rule]) -> Option<String> 
         }
     }
     None
+}
+
+/// The candidate closest to `word`, if it is close enough to be a likely typo.
+fn similar(word: &str, candidates: Vec<String>) -> Option<String> {
+    if word.is_empty() {
+        return None;
+    }
+    candidates
+        .into_iter()
+        .filter(|w| w != word)
+        .map(|w| (strsim::jaro_winkler(&w, word), w))
+        .filter(|(score, _)| *score >= 0.84)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, w)| w)
 }

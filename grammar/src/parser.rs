@@ -90,9 +90,22 @@ fn check_nesting(source: &str) -> Res<()> {
     Ok(())
 }
 
+/// The span of a pair without the whitespace and comments that pest skips after a trailing
+/// optional part (`call x "y"` followed by nothing still tried `policy*` after skipping them).
 fn span(p: &P) -> Span {
-    let s = p.as_span();
-    Span::new(s.start(), s.end())
+    Span::new(p.as_span().start(), trimmed_end(p))
+}
+
+/// End of the last token in `p`: keywords and punctuation are pairs too, so the last leaf
+/// ends exactly at the last character written. Atomic rules (strings) contain no skipped text.
+fn trimmed_end(p: &P) -> usize {
+    if p.as_rule() == Rule::string {
+        return p.as_span().end();
+    }
+    match p.clone().into_inner().next_back() {
+        Some(last) => trimmed_end(&last),
+        None => p.as_span().end(),
+    }
 }
 
 fn unexpected(p: &P, r: Rule) -> ParseError {
@@ -281,8 +294,7 @@ fn value(p: P) -> Res<Value> {
     let mut q = p;
     while matches!(
         q.as_rule(),
-        Rule::value
-            | Rule::v_duration
+        Rule::v_duration
             | Rule::v_rate
             | Rule::v_ratio
             | Rule::v_count
