@@ -1,9 +1,22 @@
 //! `chaos run --local`: agent processes on loopback, real load, faults through the control API.
+//!
+//! [`run`] starts one `chaos agent` process per replica on free 127.0.0.1 ports, drives the
+//! plan's workloads from an in-process load generator, fires every fault at its time, reads
+//! the agents' metrics every window, and returns the same [`Recording`] as `--sim`. Whatever
+//! happens (an error, Ctrl-C, SIGTERM, a panic, the runner killed), no agent outlives it.
+
+mod autoscale;
+mod collect;
+mod fleet;
+pub mod limits;
+mod runner;
 
 use std::path::PathBuf;
 
 use chaos_plan::Plan;
 use chaos_report::Recording;
+
+pub use limits::{Limits, TooLarge};
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -12,13 +25,106 @@ pub struct Options {
     pub chaos_bin: PathBuf,
 }
 
+/// Measurements of the run itself (not of the system under test), for benchmarks.
+#[derive(Debug, Clone, Default)]
+pub struct RunStats {
+    /// How late each fault start and end took effect against its schedule, in seconds.
+    pub fault_lateness_s: Vec<f64>,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum LocalError {
-    #[error("`chaos run --local` is not built yet")]
-    NotBuilt,
+    #[error(transparent)]
+    TooLarge(#[from] TooLarge),
+    #[error("agent `{agent}` did not start: {reason}{}", stderr_block(.stderr))]
+    AgentStart {
+        agent: String,
+        reason: String,
+        stderr: String,
+    },
+    #[error(
+        "agent `{agent}` could not listen on 127.0.0.1:{port}: the port was taken by another process after it was picked; run again"
+    )]
+    PortTaken { agent: String, port: u16 },
+    #[error("cannot {0}: {1}")]
+    Io(String, std::io::Error),
+    #[error("interrupted by {0}: faults reverted and every agent stopped")]
+    Interrupted(&'static str),
+    #[error("{0}")]
+    Loadgen(#[from] chaos_agent::loadgen::LoadgenError),
+}
+
+fn stderr_block(stderr: &str) -> String {
+    if stderr.trim().is_empty() {
+        String::new()
+    } else {
+        format!(
+            "\n  its stderr:\n    {}",
+            stderr.trim().replace('\n', "\n    ")
+        )
+    }
 }
 
 /// Runs `plan` for real with agent processes on 127.0.0.1.
-pub fn run(_plan: &Plan, _options: &Options) -> Result<Recording, LocalError> {
-    Err(LocalError::NotBuilt)
+pub fn run(plan: &Plan, options: &Options) -> Result<Recording, LocalError> {
+    run_with_stats(plan, options).map(|(r, _)| r)
+}
+
+/// [`run`], also returning how precisely the run kept its schedule.
+pub fn run_with_stats(plan: &Plan, options: &Options) -> Result<(Recording, RunStats), LocalError> {
+    limits::check(plan, &Limits::from_env())?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| LocalError::Io("start the async runtime".into(), e))?;
+    rt.block_on(run_async(plan, options))
+}
+
+async fn run_async(plan: &Plan, options: &Options) -> Result<(Recording, RunStats), LocalError> {
+    let dir = std::env::temp_dir().join(format!(
+        "chaos-local-{}-{:x}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| LocalError::Io(format!("create {}", dir.display()), e))?;
+    let token = format!("{:032x}", rand::random::<u128>());
+    let result = match fleet::Fleet::new(plan, &options.chaos_bin, &dir, token) {
+        Ok(mut fleet) => {
+            let r = tokio::select! {
+                r = runner::drive(plan, options, &mut fleet) => r,
+                sig = interrupted() => Err(LocalError::Interrupted(sig)),
+            };
+            runner::revert_all(&fleet).await;
+            fleet.kill_all().await;
+            r
+        }
+        Err(e) => Err(e),
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn interrupted() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return "Ctrl-C";
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => "Ctrl-C",
+            _ = term.recv() => "SIGTERM",
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "Ctrl-C"
+    }
 }

@@ -1,0 +1,284 @@
+//! Running an endpoint's steps for real: work, calls (timeouts, retries, breaker), parallel,
+//! choice and fail.
+
+use std::time::{Duration, Instant};
+
+use chaos_plan::{Backoff, Call, Jitter, Step};
+use chaos_report::Cause;
+use futures::future::{BoxFuture, join_all};
+use rand::Rng;
+use reqwest::header::HeaderValue;
+
+use crate::dist;
+use crate::server::Agent;
+use crate::wire;
+
+/// Why an endpoint did not answer 200, and with which status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Failure {
+    pub status: u16,
+    pub cause: Cause,
+}
+
+/// Runs `steps` of `endpoint` in order; the first failing step ends the endpoint.
+pub fn run_steps<'a>(
+    agent: &'a Agent,
+    endpoint: &'a str,
+    steps: &'a [Step],
+) -> BoxFuture<'a, Result<(), Failure>> {
+    Box::pin(async move {
+        for step in steps {
+            run_step(agent, endpoint, step).await?;
+        }
+        Ok(())
+    })
+}
+
+async fn run_step(agent: &Agent, endpoint: &str, step: &Step) -> Result<(), Failure> {
+    match step {
+        Step::Work { dist } => {
+            let d = dist::sample(dist, &mut rand::rng());
+            let factor = agent.faults.cpu_factor(endpoint);
+            work(d, factor).await;
+            Ok(())
+        }
+        Step::Call(call) => match self::call(agent, call).await {
+            Ok(()) => Ok(()),
+            Err(_) if call.continue_on_error => Ok(()),
+            Err(_) => Err(Failure {
+                status: 500,
+                cause: Cause::Downstream,
+            }),
+        },
+        Step::Parallel { steps } => {
+            let results = join_all(
+                steps
+                    .iter()
+                    .map(|s| run_steps(agent, endpoint, std::slice::from_ref(s))),
+            )
+            .await;
+            results
+                .into_iter()
+                .collect::<Result<Vec<()>, Failure>>()
+                .map(|_| ())
+        }
+        Step::Choice { branches } => {
+            let mut u: f64 = rand::rng().random();
+            for b in branches {
+                if u < b.probability {
+                    return run_steps(agent, endpoint, &b.steps).await;
+                }
+                u -= b.probability;
+            }
+            // Rounding left u past the last branch: it is the last one.
+            match branches.last() {
+                Some(b) => run_steps(agent, endpoint, &b.steps).await,
+                None => Ok(()),
+            }
+        }
+        Step::Fail {
+            probability,
+            status,
+        } => {
+            if rand::rng().random::<f64>() < *probability {
+                Err(Failure {
+                    status: *status,
+                    cause: Cause::Failed,
+                })
+            } else {
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Busy for `d × factor`: a sleep normally; with a cpu fault the time is spent spinning on a
+/// blocking thread, so the machine's CPU is really used.
+async fn work(d: f64, factor: f64) {
+    let total = Duration::from_secs_f64((d * factor).max(0.0));
+    if factor > 1.0 {
+        let _ = tokio::task::spawn_blocking(move || {
+            let end = Instant::now() + total;
+            while Instant::now() < end {
+                std::hint::spin_loop();
+            }
+        })
+        .await;
+    } else if !total.is_zero() {
+        tokio::time::sleep(total).await;
+    }
+}
+
+/// One call with its retries; each attempt is recorded as sent to the callee endpoint.
+pub async fn call(agent: &Agent, call: &Call) -> Result<(), Cause> {
+    let mut retry = 0;
+    loop {
+        let outcome = attempt(agent, call).await;
+        match outcome {
+            Ok(()) => return Ok(()),
+            Err((s, c)) if retry < call.retry.retries && retryable(s, c) => {
+                retry += 1;
+                let d = jittered(
+                    &call.retry.backoff,
+                    call.retry.jitter,
+                    retry,
+                    &mut rand::rng(),
+                );
+                if d > 0.0 {
+                    tokio::time::sleep(Duration::from_secs_f64(d)).await;
+                }
+            }
+            Err((_, c)) => return Err(c),
+        }
+    }
+}
+
+/// Timeouts, 5xx, 429 and connection errors (status 0) are retried; an open breaker and
+/// other statuses (a `fail ... status 404`) are not.
+pub fn retryable(status: u16, cause: Cause) -> bool {
+    cause != Cause::CircuitOpen && (status == 0 || status == 429 || status >= 500)
+}
+
+/// Backoff before retry `n` (1-based) with the plan's jitter.
+pub fn jittered<R: Rng + ?Sized>(backoff: &Backoff, jitter: Jitter, n: u32, rng: &mut R) -> f64 {
+    let d = backoff.delay_s(n).max(0.0);
+    match jitter {
+        Jitter::None => d,
+        Jitter::Full => d * rng.random::<f64>(),
+        Jitter::Equal => d / 2.0 + d / 2.0 * rng.random::<f64>(),
+    }
+}
+
+async fn attempt(agent: &Agent, call: &Call) -> Result<(), (u16, Cause)> {
+    let start = Instant::now();
+    let outcome = attempt_inner(agent, call).await;
+    agent.metrics.sent(
+        &call.service,
+        &call.endpoint,
+        start.elapsed().as_secs_f64(),
+        outcome.map_err(|(_, c)| c),
+    );
+    outcome
+}
+
+async fn attempt_inner(agent: &Agent, call: &Call) -> Result<(), (u16, Cause)> {
+    if agent.faults.partitioned(&call.service) {
+        return Err((0, Cause::Connection));
+    }
+    if let Some(cb) = &call.circuit_breaker
+        && !agent.breaker_admit(&call.service, cb)
+    {
+        return Err((0, Cause::CircuitOpen));
+    }
+    let outcome = send(agent, call).await;
+    if call.circuit_breaker.is_some() {
+        agent.breaker_record(&call.service, outcome.is_err());
+    }
+    outcome
+}
+
+/// Sends one attempt to a live replica of the callee; `Err((status, cause))` on failure.
+async fn send(agent: &Agent, call: &Call) -> Result<(), (u16, Cause)> {
+    let Some(peer) = agent.peers.get(&call.service).and_then(|p| p.pick()) else {
+        return Err((0, Cause::Connection));
+    };
+    let request = outbound(&agent.client, &peer.peer().url, &call.endpoint);
+    let exchange = async {
+        let resp = request.send().await?;
+        let status = resp.status().as_u16();
+        let cause = resp.headers().get(wire::CAUSE_HEADER).and_then(cause_of);
+        resp.bytes().await?;
+        Ok::<_, reqwest::Error>((status, cause))
+    };
+    let result = match call.timeout_s {
+        Some(t) => {
+            match tokio::time::timeout(Duration::from_secs_f64(t.max(0.0)), exchange).await {
+                Ok(r) => r,
+                Err(_) => return Err((0, Cause::Timeout)),
+            }
+        }
+        None => exchange.await,
+    };
+    drop(peer);
+    classify(result)
+}
+
+/// The request for one attempt at `endpoint` of the replica at `base_url`.
+pub fn outbound(
+    client: &reqwest::Client,
+    base_url: &str,
+    endpoint: &str,
+) -> reqwest::RequestBuilder {
+    let (method, path) = wire::method_and_path(endpoint);
+    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::POST);
+    let mut req = client.request(method, format!("{base_url}{path}"));
+    if let Ok(v) = HeaderValue::from_str(endpoint) {
+        req = req.header(wire::ENDPOINT_HEADER, v);
+    }
+    req
+}
+
+fn cause_of(v: &HeaderValue) -> Option<Cause> {
+    v.to_str().ok().and_then(wire::cause_from_name)
+}
+
+/// Maps an HTTP exchange to an outcome: 2xx is a success, anything else fails with the cause
+/// the callee named, or one inferred from the status or the transport error.
+pub fn classify(result: Result<(u16, Option<Cause>), reqwest::Error>) -> Result<(), (u16, Cause)> {
+    match result {
+        Ok((s, _)) if (200..300).contains(&s) => Ok(()),
+        Ok((s, Some(c))) => Err((s, c)),
+        Ok((429, None)) => Err((429, Cause::RateLimited)),
+        Ok((503, None)) => Err((503, Cause::Rejected)),
+        Ok((s, None)) => Err((s, Cause::Failed)),
+        Err(e) if e.is_connect() => Err((0, Cause::Connection)),
+        Err(e) if e.is_timeout() => Err((0, Cause::Timeout)),
+        // The connection broke mid-answer: the replica died under the request.
+        Err(_) => Err((0, Cause::Killed)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    #[test]
+    fn jitter_stays_within_its_range() {
+        let b = Backoff::Exponential {
+            base_s: 0.05,
+            max_s: Some(1.0),
+        };
+        let mut rng = StdRng::seed_from_u64(3);
+        assert_eq!(jittered(&b, Jitter::None, 3, &mut rng), 0.2);
+        for _ in 0..1000 {
+            let f = jittered(&b, Jitter::Full, 3, &mut rng);
+            assert!((0.0..=0.2).contains(&f));
+            let e = jittered(&b, Jitter::Equal, 3, &mut rng);
+            assert!((0.1..=0.2).contains(&e));
+        }
+        assert_eq!(jittered(&b, Jitter::None, 10, &mut rng), 1.0);
+    }
+
+    #[test]
+    fn retries_follow_the_plan() {
+        assert!(retryable(0, Cause::Timeout));
+        assert!(retryable(0, Cause::Connection));
+        assert!(retryable(503, Cause::Rejected));
+        assert!(retryable(429, Cause::RateLimited));
+        assert!(!retryable(404, Cause::Failed));
+        assert!(!retryable(0, Cause::CircuitOpen));
+    }
+
+    #[test]
+    fn statuses_map_to_causes() {
+        assert_eq!(classify(Ok((200, None))), Ok(()));
+        assert_eq!(classify(Ok((429, None))), Err((429, Cause::RateLimited)));
+        assert_eq!(
+            classify(Ok((503, Some(Cause::Injected)))),
+            Err((503, Cause::Injected))
+        );
+        assert_eq!(classify(Ok((500, None))), Err((500, Cause::Failed)));
+    }
+}

@@ -1,0 +1,570 @@
+//! The load generator: every workload of the plan against live agents, recorded into a
+//! [`Recorder`]. Open-loop workloads send at the planned times whatever happens to earlier
+//! requests and measure latency from the intended send time (no coordinated omission);
+//! closed-loop users send, wait for the answer (or their timeout), think, and send again.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chaos_plan::{Arrivals, Load, Plan, RatePiece, Spike, Workload};
+use chaos_report::{Cause, Recorder, Recording, SubjectKey};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::balance::PeerSet;
+use crate::dist;
+use crate::exec;
+use crate::wire;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadgenError {
+    #[error(
+        "workload `{workload}` targets service `{service}`, but no --target {service}=URL was given"
+    )]
+    NoTarget { workload: String, service: String },
+    #[error("--target names service `{0}`, which is not in the plan")]
+    UnknownTarget(String),
+}
+
+/// The load generator of one run.
+pub struct Loadgen {
+    plan: Arc<Plan>,
+    targets: BTreeMap<String, Arc<PeerSet>>,
+    client: reqwest::Client,
+    seed: u64,
+}
+
+/// Where each workload's results go in the recorder.
+#[derive(Clone, Copy)]
+struct Slots {
+    workload: usize,
+    endpoint: usize,
+}
+
+impl Loadgen {
+    /// `targets`: base URLs of the live replicas of each service a workload targets.
+    pub fn new(
+        plan: Arc<Plan>,
+        targets: &BTreeMap<String, Vec<String>>,
+        seed: u64,
+    ) -> Result<Loadgen, LoadgenError> {
+        if let Some(s) = targets.keys().find(|s| plan.service(s).is_none()) {
+            return Err(LoadgenError::UnknownTarget(s.clone()));
+        }
+        let mut sets = BTreeMap::new();
+        for w in &plan.workloads {
+            let service = &w.target.service;
+            let Some(urls) = targets.get(service) else {
+                return Err(LoadgenError::NoTarget {
+                    workload: w.name.clone(),
+                    service: service.clone(),
+                });
+            };
+            let balance = plan
+                .service(service)
+                .map_or(chaos_plan::Balance::RoundRobin, |s| s.balance);
+            sets.entry(service.clone())
+                .or_insert_with(|| Arc::new(PeerSet::new(balance, urls)));
+        }
+        Ok(Loadgen {
+            plan,
+            targets: sets,
+            client: crate::server::http_client(),
+            seed,
+        })
+    }
+
+    /// The live replicas of a target service, to update when replicas die or come back.
+    pub fn target(&self, service: &str) -> Option<&Arc<PeerSet>> {
+        self.targets.get(service)
+    }
+
+    /// Runs every workload from `t0` until the plan's duration (or until `stop` turns true),
+    /// then lets requests in flight finish until the end of the drain.
+    pub async fn run(
+        &self,
+        t0: Instant,
+        recorder: Arc<Mutex<Recorder>>,
+        stop: watch::Receiver<bool>,
+    ) {
+        let mut tasks = JoinSet::new();
+        for (i, w) in self.plan.workloads.iter().enumerate() {
+            let Some(slots) = slots(&recorder, w) else {
+                continue;
+            };
+            let Some(peers) = self.targets.get(&w.target.service).cloned() else {
+                continue;
+            };
+            let ctx = Ctx {
+                workload: w.clone(),
+                peers,
+                client: self.client.clone(),
+                recorder: recorder.clone(),
+                slots,
+                t0,
+                duration_s: self.plan.scenario.duration_s,
+                horizon_s: self.plan.horizon_s(),
+                stop: stop.clone(),
+            };
+            let seed = self
+                .seed
+                .wrapping_add(i as u64)
+                .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            match &w.load {
+                Load::Open {
+                    rate,
+                    spikes,
+                    arrivals,
+                } => {
+                    let schedule = Schedule::new(
+                        rate.clone(),
+                        spikes.clone(),
+                        *arrivals,
+                        ctx.duration_s,
+                        seed,
+                    );
+                    tasks.spawn(open_loop(ctx, schedule));
+                }
+                Load::Closed {
+                    users_from,
+                    users_to,
+                    ramp_start_s,
+                    ramp_s,
+                    think,
+                } => {
+                    let users = Users {
+                        from: *users_from,
+                        to: *users_to,
+                        start_s: *ramp_start_s,
+                        ramp_s: *ramp_s,
+                    };
+                    for u in 0..users.from.max(users.to) {
+                        tasks.spawn(closed_user(ctx.clone(), users, u, think.clone()));
+                    }
+                }
+            }
+        }
+        while tasks.join_next().await.is_some() {}
+    }
+}
+
+fn slots(recorder: &Mutex<Recorder>, w: &Workload) -> Option<Slots> {
+    let r = recorder.lock().ok()?;
+    let find = |k: &SubjectKey| r.subjects().iter().position(|s| s == k);
+    Some(Slots {
+        workload: find(&SubjectKey::Workload {
+            workload: w.name.clone(),
+        })?,
+        endpoint: find(&SubjectKey::Endpoint {
+            service: w.target.service.clone(),
+            endpoint: w.target.endpoint.clone(),
+        })?,
+    })
+}
+
+#[derive(Clone)]
+struct Ctx {
+    workload: Workload,
+    peers: Arc<PeerSet>,
+    client: reqwest::Client,
+    recorder: Arc<Mutex<Recorder>>,
+    slots: Slots,
+    t0: Instant,
+    duration_s: f64,
+    horizon_s: f64,
+    stop: watch::Receiver<bool>,
+}
+
+impl Ctx {
+    fn at(&self, t_s: f64) -> tokio::time::Instant {
+        tokio::time::Instant::from_std(self.t0 + Duration::from_secs_f64(t_s.max(0.0)))
+    }
+    fn now_s(&self) -> f64 {
+        self.t0.elapsed().as_secs_f64()
+    }
+    fn stopped(&self) -> bool {
+        *self.stop.borrow()
+    }
+
+    /// One request intended at `intended_s`; records it for the workload and the endpoint.
+    async fn request(&self, intended_s: f64) {
+        let sent_s = self.now_s();
+        let outcome = match self.peers.pick() {
+            None => Err(Cause::Connection),
+            Some(peer) => {
+                let req = exec::outbound(
+                    &self.client,
+                    &peer.peer().url,
+                    &self.workload.target.endpoint,
+                );
+                let exchange = async {
+                    let resp = req.send().await?;
+                    let status = resp.status().as_u16();
+                    let cause = resp
+                        .headers()
+                        .get(wire::CAUSE_HEADER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(wire::cause_from_name);
+                    resp.bytes().await?;
+                    Ok((status, cause))
+                };
+                // The user gives up at its timeout; without one the run's drain bounds the wait.
+                let drain_left = (self.horizon_s - sent_s).max(0.0);
+                let (limit, cause) = match self.workload.timeout_s {
+                    Some(t) if intended_s + t - sent_s <= drain_left => {
+                        ((intended_s + t - sent_s).max(0.0), Cause::Timeout)
+                    }
+                    _ => (drain_left, Cause::Unfinished),
+                };
+                match tokio::time::timeout(Duration::from_secs_f64(limit), exchange).await {
+                    Ok(r) => exec::classify(r).map_err(|(_, c)| c),
+                    Err(_) => Err(cause),
+                }
+            }
+        };
+        let done_s = self.now_s();
+        if let Ok(mut r) = self.recorder.lock() {
+            r.record(self.slots.workload, done_s, done_s - intended_s, outcome);
+            r.record(self.slots.endpoint, done_s, done_s - sent_s, outcome);
+        }
+    }
+}
+
+async fn open_loop(ctx: Ctx, mut schedule: Schedule) {
+    let ctx = Arc::new(ctx);
+    let mut inflight = JoinSet::new();
+    while let Some(t) = schedule.next_arrival() {
+        tokio::time::sleep_until(ctx.at(t)).await;
+        if ctx.stopped() {
+            break;
+        }
+        let c = ctx.clone();
+        inflight.spawn(async move { c.request(t).await });
+        while inflight.try_join_next().is_some() {}
+    }
+    while inflight.join_next().await.is_some() {}
+}
+
+/// Number of closed-loop users over time.
+#[derive(Debug, Clone, Copy)]
+pub struct Users {
+    pub from: u32,
+    pub to: u32,
+    pub start_s: f64,
+    pub ramp_s: f64,
+}
+
+impl Users {
+    pub fn at(&self, t: f64) -> f64 {
+        let (from, to) = (f64::from(self.from), f64::from(self.to));
+        if t < self.start_s {
+            from
+        } else if self.ramp_s <= 0.0 || t >= self.start_s + self.ramp_s {
+            to
+        } else {
+            from + (to - from) * (t - self.start_s) / self.ramp_s
+        }
+    }
+    /// When user `i` (0-based) becomes active during an increasing ramp.
+    pub fn activation_s(&self, i: u32) -> f64 {
+        if i < self.from || self.to <= self.from {
+            return 0.0;
+        }
+        self.start_s + self.ramp_s * f64::from(i + 1 - self.from) / f64::from(self.to - self.from)
+    }
+    pub fn active(&self, i: u32, t: f64) -> bool {
+        f64::from(i) + 1.0 <= self.at(t) + 1e-9
+    }
+}
+
+async fn closed_user(ctx: Ctx, users: Users, i: u32, think: chaos_plan::Dist) {
+    let mut rng = StdRng::from_rng(&mut rand::rng());
+    loop {
+        let now = ctx.now_s();
+        if now >= ctx.duration_s || ctx.stopped() {
+            return;
+        }
+        if !users.active(i, now) {
+            let on = users.activation_s(i);
+            if users.to <= users.from || on <= now || on >= ctx.duration_s {
+                return;
+            }
+            tokio::time::sleep_until(ctx.at(on)).await;
+            continue;
+        }
+        ctx.request(ctx.now_s()).await;
+        let pause = dist::sample(&think, &mut rng);
+        if pause > 0.0 {
+            tokio::time::sleep(Duration::from_secs_f64(pause)).await;
+        }
+    }
+}
+
+/// Planned arrival times of an open-loop workload: piecewise-linear rate plus spikes.
+pub struct Schedule {
+    rate: Vec<RatePiece>,
+    spikes: Vec<Spike>,
+    arrivals: Arrivals,
+    duration_s: f64,
+    t: f64,
+    rng: StdRng,
+}
+
+impl Schedule {
+    pub fn new(
+        rate: Vec<RatePiece>,
+        spikes: Vec<Spike>,
+        arrivals: Arrivals,
+        duration_s: f64,
+        seed: u64,
+    ) -> Schedule {
+        Schedule {
+            rate,
+            spikes,
+            arrivals,
+            duration_s,
+            t: 0.0,
+            rng: StdRng::seed_from_u64(seed),
+        }
+    }
+
+    /// Requests per second at `t`.
+    pub fn rate_at(&self, t: f64) -> f64 {
+        let base: f64 = self
+            .rate
+            .iter()
+            .filter(|p| p.start_s <= t && t < p.end_s)
+            .map(|p| {
+                let len = p.end_s - p.start_s;
+                if len <= 0.0 {
+                    p.from_per_s
+                } else {
+                    p.from_per_s + (p.to_per_s - p.from_per_s) * (t - p.start_s) / len
+                }
+            })
+            .next()
+            .unwrap_or(0.0);
+        let spikes: f64 = self
+            .spikes
+            .iter()
+            .filter(|s| s.start_s <= t && t < s.end_s)
+            .map(|s| s.rate_per_s)
+            .sum();
+        (base + spikes).max(0.0)
+    }
+
+    /// The next time after `t` at which the rate function changes shape.
+    fn next_change(&self, t: f64) -> f64 {
+        self.rate
+            .iter()
+            .flat_map(|p| [p.start_s, p.end_s])
+            .chain(self.spikes.iter().flat_map(|s| [s.start_s, s.end_s]))
+            .filter(|&x| x > t)
+            .fold(self.duration_s, f64::min)
+    }
+
+    /// The next planned send time, or `None` at the end of the run.
+    pub fn next_arrival(&mut self) -> Option<f64> {
+        loop {
+            if self.t >= self.duration_s {
+                return None;
+            }
+            let change = self.next_change(self.t);
+            match self.arrivals {
+                Arrivals::Uniform => {
+                    let r = self.rate_at(self.t);
+                    if r <= 0.0 {
+                        self.t = change;
+                        continue;
+                    }
+                    self.t += 1.0 / r;
+                    return (self.t < self.duration_s).then_some(self.t);
+                }
+                Arrivals::Poisson => {
+                    // Thinning against the highest rate of this linear stretch: exact for ramps.
+                    let r_max = self
+                        .rate_at(self.t)
+                        .max(self.rate_at((change - 1e-9).max(self.t)));
+                    if r_max <= 0.0 {
+                        self.t = change;
+                        continue;
+                    }
+                    let gap = -(1.0 - self.rng.random::<f64>()).ln() / r_max;
+                    if self.t + gap >= change {
+                        self.t = change;
+                        continue;
+                    }
+                    self.t += gap;
+                    if self.rng.random::<f64>() * r_max < self.rate_at(self.t) {
+                        return Some(self.t);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Waits until every target answers its health check (up to `wait`), for `chaos loadgen` in
+/// a cluster where the Job may start before the Pods are ready.
+pub async fn wait_ready(
+    targets: &BTreeMap<String, Vec<String>>,
+    wait: Duration,
+) -> Result<(), String> {
+    let client = crate::server::http_client();
+    let deadline = Instant::now() + wait;
+    for urls in targets.values() {
+        for url in urls {
+            loop {
+                let ok = client
+                    .get(format!("{url}/_chaos/health"))
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success());
+                if ok {
+                    break;
+                }
+                if Instant::now() >= deadline {
+                    return Err(format!(
+                        "{url} did not answer /_chaos/health within {}s",
+                        wait.as_secs()
+                    ));
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks that every target accepts `token` on its control API (fails fast on a wrong one).
+pub async fn check_token(
+    targets: &BTreeMap<String, Vec<String>>,
+    token: &str,
+) -> Result<(), String> {
+    let client = crate::server::http_client();
+    for url in targets.values().flatten() {
+        let r = client
+            .get(format!("{url}/_chaos/metrics"))
+            .bearer_auth(token)
+            .send()
+            .await;
+        match r {
+            Ok(r) if r.status().is_success() => {}
+            Ok(r) => return Err(format!("{url} refused the control token ({})", r.status())),
+            Err(e) => return Err(format!("{url}: {e}")),
+        }
+    }
+    Ok(())
+}
+
+/// Runs every workload once and returns what the clients saw: the workload subjects and the
+/// targeted endpoints (as the load generator, their caller, saw them).
+pub async fn run_to_recording(
+    plan: Arc<Plan>,
+    targets: &BTreeMap<String, Vec<String>>,
+    seed: u64,
+) -> Result<Recording, LoadgenError> {
+    let lg = Loadgen::new(plan.clone(), targets, seed)?;
+    let recorder = Arc::new(Mutex::new(Recorder::new(&plan, "loadgen", seed)));
+    let (_tx, rx) = watch::channel(false);
+    lg.run(Instant::now(), recorder.clone(), rx).await;
+    // Every request task has ended; take the recorder out of its lock.
+    let rec = {
+        let mut guard = recorder.lock().unwrap_or_else(|p| p.into_inner());
+        std::mem::replace(&mut *guard, Recorder::new(&plan, "loadgen", seed))
+    };
+    Ok(rec.finish(plan.scenario.duration_s, plan.horizon_s(), None))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn piece(a: f64, b: f64, from: f64, to: f64) -> RatePiece {
+        RatePiece {
+            start_s: a,
+            end_s: b,
+            from_per_s: from,
+            to_per_s: to,
+        }
+    }
+
+    fn count(s: &mut Schedule, a: f64, b: f64) -> usize {
+        let mut n = 0;
+        let mut all = Vec::new();
+        while let Some(t) = s.next_arrival() {
+            all.push(t);
+        }
+        for t in all {
+            if a <= t && t < b {
+                n += 1;
+            }
+        }
+        n
+    }
+
+    #[test]
+    fn uniform_arrivals_hit_the_rate_exactly() {
+        let mut s = Schedule::new(
+            vec![piece(0.0, 10.0, 100.0, 100.0)],
+            vec![],
+            Arrivals::Uniform,
+            10.0,
+            1,
+        );
+        let n = count(&mut s, 0.0, 10.0);
+        assert!((999..=1000).contains(&n), "{n}");
+    }
+
+    #[test]
+    fn poisson_follows_ramps_and_spikes() {
+        let rate = vec![
+            piece(0.0, 100.0, 0.0, 200.0),
+            piece(100.0, 200.0, 200.0, 200.0),
+        ];
+        let spikes = vec![Spike {
+            start_s: 150.0,
+            end_s: 160.0,
+            rate_per_s: 1000.0,
+        }];
+        let mut s = Schedule::new(rate.clone(), spikes.clone(), Arrivals::Poisson, 200.0, 7);
+        // Ramp 0 -> 200/s over 100 s: 10,000 expected.
+        let ramp = count(&mut s, 0.0, 100.0) as f64;
+        assert!((ramp - 10_000.0).abs() < 400.0, "{ramp}");
+        let mut s = Schedule::new(rate, spikes, Arrivals::Poisson, 200.0, 7);
+        let spike = count(&mut s, 150.0, 160.0) as f64;
+        assert!((spike - 12_000.0).abs() < 500.0, "{spike}");
+    }
+
+    #[test]
+    fn zero_rate_stretches_send_nothing() {
+        let rate = vec![piece(0.0, 5.0, 0.0, 0.0), piece(5.0, 6.0, 10.0, 10.0)];
+        let mut s = Schedule::new(rate, vec![], Arrivals::Poisson, 6.0, 3);
+        let first = s.next_arrival().unwrap();
+        assert!(first >= 5.0);
+    }
+
+    #[test]
+    fn users_ramp_up_one_by_one() {
+        let u = Users {
+            from: 2,
+            to: 6,
+            start_s: 10.0,
+            ramp_s: 40.0,
+        };
+        assert!(u.active(1, 0.0) && !u.active(2, 0.0));
+        assert_eq!(u.activation_s(2), 20.0);
+        assert!(u.active(2, 20.0) && !u.active(3, 20.0));
+        assert!(u.active(5, 50.0));
+        let down = Users {
+            from: 4,
+            to: 1,
+            start_s: 0.0,
+            ramp_s: 3.0,
+        };
+        assert!(!down.active(3, 1.5) && down.active(0, 100.0));
+    }
+}

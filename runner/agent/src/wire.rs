@@ -1,0 +1,105 @@
+//! How an endpoint name and a failure's cause travel over HTTP between agents.
+//!
+//! A caller always sends the endpoint's exact name in `x-chaos-endpoint`; the method and path
+//! are derived from the name (`"GET /checkout"` → `GET /checkout`, `"query"` → `POST /query`)
+//! so that logs, `curl` and `wrk` read naturally. A failed answer names its cause in
+//! `x-chaos-cause` so the caller can count it by cause.
+
+use chaos_report::Cause;
+
+pub const ENDPOINT_HEADER: &str = "x-chaos-endpoint";
+pub const CAUSE_HEADER: &str = "x-chaos-cause";
+
+const METHODS: [&str; 7] = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"];
+
+/// Method and path (percent-encoded) an endpoint name is sent as.
+pub fn method_and_path(name: &str) -> (String, String) {
+    if let Some((m, p)) = name.split_once(' ')
+        && METHODS.contains(&m)
+        && p.starts_with('/')
+        && !p.contains(' ')
+    {
+        return (m.to_string(), p.to_string());
+    }
+    ("POST".to_string(), format!("/{}", encode(name)))
+}
+
+/// The names a request may mean when it carries no `x-chaos-endpoint` (curl, wrk).
+pub fn candidates(method: &str, raw_path: &str) -> [String; 2] {
+    let path = decode(raw_path);
+    [
+        format!("{method} {path}"),
+        path.trim_start_matches('/').to_string(),
+    ]
+}
+
+fn encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Some(v) = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(v);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+pub fn cause_from_name(name: &str) -> Option<Cause> {
+    Cause::ALL.into_iter().find(|c| c.name() == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_like_names_keep_their_method_and_path() {
+        assert_eq!(
+            method_and_path("GET /checkout"),
+            ("GET".into(), "/checkout".into())
+        );
+        assert_eq!(method_and_path("query"), ("POST".into(), "/query".into()));
+        assert_eq!(
+            method_and_path("do it now"),
+            ("POST".into(), "/do%20it%20now".into())
+        );
+    }
+
+    #[test]
+    fn candidates_round_trip() {
+        for name in ["GET /checkout", "query", "do it now", "POST /charge"] {
+            let (m, p) = method_and_path(name);
+            assert!(candidates(&m, &p).contains(&name.to_string()), "{name}");
+        }
+    }
+
+    #[test]
+    fn causes_by_name() {
+        for c in Cause::ALL {
+            assert_eq!(cause_from_name(c.name()), Some(c));
+        }
+        assert_eq!(cause_from_name("nope"), None);
+    }
+}

@@ -1,0 +1,384 @@
+//! Agents served in-process on loopback: steps, calls, faults and the control API for real.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use chaos_agent::{AgentConfig, FaultRequest, MetricsSnapshot, Running};
+use chaos_plan::*;
+use chaos_report::Cause;
+
+const TOKEN: &str = "secret";
+
+fn service(name: &str, workers: u32, queue: Option<u32>, endpoints: Vec<Endpoint>) -> Service {
+    Service {
+        name: name.into(),
+        replicas: Replicas::Fixed { count: 1 },
+        workers,
+        queue,
+        rate_limit_per_s: None,
+        restart_s: 1.0,
+        balance: Balance::RoundRobin,
+        latency: Dist::ZERO,
+        endpoints,
+    }
+}
+
+fn endpoint(name: &str, steps: Vec<Step>) -> Endpoint {
+    Endpoint {
+        name: name.into(),
+        steps,
+    }
+}
+
+fn work(s: f64) -> Step {
+    Step::Work {
+        dist: Dist::Constant { value_s: s },
+    }
+}
+
+fn call(service: &str, endpoint: &str, timeout_s: Option<f64>, retries: u32) -> Step {
+    Step::Call(Call {
+        service: service.into(),
+        endpoint: endpoint.into(),
+        timeout_s,
+        retry: Retry {
+            retries,
+            backoff: Backoff::Constant { delay_s: 0.0 },
+            jitter: Jitter::None,
+        },
+        circuit_breaker: None,
+        continue_on_error: false,
+    })
+}
+
+fn plan(services: Vec<Service>) -> Plan {
+    Plan {
+        version: PLAN_VERSION,
+        scenario: Scenario {
+            name: "t".into(),
+            duration_s: 1.0,
+            warmup_s: 0.0,
+            seed: 1,
+            window_s: 1.0,
+            drain_s: 1.0,
+        },
+        params: vec![],
+        services,
+        workloads: vec![],
+        faults: vec![],
+        expectations: vec![],
+        aborts: vec![],
+    }
+}
+
+async fn start(plan: &Plan, service: &str, peers: &[(&str, &Running)]) -> Running {
+    let mut p: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (s, r) in peers {
+        p.entry(s.to_string())
+            .or_default()
+            .push(format!("http://{}", r.addr));
+    }
+    chaos_agent::start(AgentConfig {
+        plan: plan.clone(),
+        service: service.into(),
+        replica: format!("{service}-0"),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        token: Some(TOKEN.into()),
+        peers: p,
+    })
+    .await
+    .unwrap()
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().no_proxy().build().unwrap()
+}
+
+/// Sends one request to `endpoint`; returns status, cause header and seconds taken.
+async fn hit(r: &Running, endpoint: &str) -> (u16, Option<String>, f64) {
+    let t = Instant::now();
+    let resp = chaos_agent::exec::outbound(&client(), &format!("http://{}", r.addr), endpoint)
+        .send()
+        .await
+        .unwrap();
+    let cause = resp
+        .headers()
+        .get("x-chaos-cause")
+        .map(|v| v.to_str().unwrap().to_string());
+    (resp.status().as_u16(), cause, t.elapsed().as_secs_f64())
+}
+
+async fn metrics(r: &Running) -> MetricsSnapshot {
+    client()
+        .get(format!("http://{}/_chaos/metrics", r.addr))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn install(r: &Running, id: &str, action: Action) -> u16 {
+    let body = FaultRequest {
+        id: id.into(),
+        action,
+        peers: vec![],
+    };
+    client()
+        .post(format!("http://{}/_chaos/faults", r.addr))
+        .bearer_auth(TOKEN)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+fn on(service: &str) -> Target {
+    Target {
+        service: service.into(),
+        endpoint: None,
+    }
+}
+
+#[tokio::test]
+async fn work_and_calls_run_for_real_and_are_counted_on_both_sides() {
+    let p = plan(vec![
+        service(
+            "front",
+            4,
+            None,
+            vec![endpoint(
+                "GET /a",
+                vec![work(0.02), call("back", "q", Some(1.0), 0)],
+            )],
+        ),
+        service("back", 4, None, vec![endpoint("q", vec![work(0.03)])]),
+    ]);
+    let back = start(&p, "back", &[]).await;
+    let front = start(&p, "front", &[("back", &back)]).await;
+    let (status, _, took) = hit(&front, "GET /a").await;
+    assert_eq!(status, 200);
+    assert!(took >= 0.05, "work 20ms + call 30ms, took {took}");
+    let f = metrics(&front).await;
+    assert_eq!(f.received[0].stats.ok, 1);
+    assert_eq!(
+        (
+            f.sent[0].service.as_str(),
+            f.sent[0].endpoint.as_str(),
+            f.sent[0].stats.ok
+        ),
+        ("back", "q", 1)
+    );
+    let b = metrics(&back).await;
+    assert_eq!(b.received[0].endpoint, "q");
+    assert!(
+        f.busy_s >= 0.05 && b.busy_s >= 0.03,
+        "{} {}",
+        f.busy_s,
+        b.busy_s
+    );
+}
+
+#[tokio::test]
+async fn timeouts_and_retries_count_every_attempt() {
+    let p = plan(vec![
+        service(
+            "front",
+            4,
+            None,
+            vec![endpoint(
+                "GET /a",
+                vec![call("back", "slow", Some(0.05), 2)],
+            )],
+        ),
+        service("back", 8, None, vec![endpoint("slow", vec![work(0.3)])]),
+    ]);
+    let back = start(&p, "back", &[]).await;
+    let front = start(&p, "front", &[("back", &back)]).await;
+    let (status, cause, took) = hit(&front, "GET /a").await;
+    assert_eq!((status, cause.as_deref()), (500, Some("downstream")));
+    assert!(
+        took >= 0.15 && took < 0.3,
+        "3 attempts of 50ms, took {took}"
+    );
+    let f = metrics(&front).await;
+    assert_eq!(f.sent[0].stats.errors.get(&Cause::Timeout), Some(&3));
+}
+
+#[tokio::test]
+async fn wire_latency_errors_and_loss_faults() {
+    let p = plan(vec![service(
+        "s",
+        2,
+        None,
+        vec![endpoint("GET /", vec![work(0.0)])],
+    )]);
+    let s = start(&p, "s", &[]).await;
+    assert_eq!(
+        install(
+            &s,
+            "lat",
+            Action::Latency {
+                target: on("s"),
+                delay: Dist::Constant { value_s: 0.1 }
+            }
+        )
+        .await,
+        201
+    );
+    let (status, _, took) = hit(&s, "GET /").await;
+    assert_eq!(status, 200);
+    assert!(took >= 0.1, "{took}");
+    assert_eq!(
+        install(
+            &s,
+            "err",
+            Action::Errors {
+                target: on("s"),
+                ratio: 1.0,
+                status: 503
+            }
+        )
+        .await,
+        201
+    );
+    let (status, cause, _) = hit(&s, "GET /").await;
+    assert_eq!((status, cause.as_deref()), (503, Some("injected")));
+    let del = client()
+        .delete(format!("http://{}/_chaos/faults", s.addr))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(del.status().as_u16(), 200);
+    install(
+        &s,
+        "loss",
+        Action::Loss {
+            target: on("s"),
+            ratio: 1.0,
+        },
+    )
+    .await;
+    let lost = tokio::time::timeout(Duration::from_millis(300), hit(&s, "GET /")).await;
+    assert!(lost.is_err(), "a lost request is never answered");
+}
+
+#[tokio::test]
+async fn partition_fails_only_the_cut_calls() {
+    let p = plan(vec![
+        service(
+            "front",
+            4,
+            None,
+            vec![
+                endpoint("GET /a", vec![call("a", "x", Some(1.0), 0)]),
+                endpoint("GET /b", vec![call("b", "x", Some(1.0), 0)]),
+            ],
+        ),
+        service("a", 1, None, vec![endpoint("x", vec![work(0.0)])]),
+        service("b", 1, None, vec![endpoint("x", vec![work(0.0)])]),
+    ]);
+    let a = start(&p, "a", &[]).await;
+    let b = start(&p, "b", &[]).await;
+    let front = start(&p, "front", &[("a", &a), ("b", &b)]).await;
+    install(
+        &front,
+        "cut",
+        Action::Partition {
+            a: vec!["front".into()],
+            b: vec!["a".into()],
+        },
+    )
+    .await;
+    assert_eq!(hit(&front, "GET /a").await.0, 500);
+    assert_eq!(hit(&front, "GET /b").await.0, 200);
+    let f = metrics(&front).await;
+    let to_a = f.sent.iter().find(|s| s.service == "a").unwrap();
+    assert_eq!(to_a.stats.errors.get(&Cause::Connection), Some(&1));
+}
+
+#[tokio::test]
+async fn a_full_queue_rejects_with_503() {
+    let p = plan(vec![service(
+        "s",
+        1,
+        Some(1),
+        vec![endpoint("GET /", vec![work(0.3)])],
+    )]);
+    let s = start(&p, "s", &[]).await;
+    let results = futures::future::join_all((0..4).map(|_| hit(&s, "GET /"))).await;
+    let rejected = results
+        .iter()
+        .filter(|r| r.0 == 503 && r.1.as_deref() == Some("rejected"))
+        .count();
+    assert_eq!(rejected, 2, "1 served, 1 waiting, 2 rejected: {results:?}");
+}
+
+#[tokio::test]
+async fn control_api_refuses_without_the_token_and_changes_nothing() {
+    let p = plan(vec![service(
+        "s",
+        1,
+        None,
+        vec![endpoint("GET /", vec![work(0.0)])],
+    )]);
+    let s = start(&p, "s", &[]).await;
+    let body = FaultRequest {
+        id: "e".into(),
+        action: Action::Errors {
+            target: on("s"),
+            ratio: 1.0,
+            status: 500,
+        },
+        peers: vec![],
+    };
+    let c = client();
+    let url = format!("http://{}/_chaos/faults", s.addr);
+    assert_eq!(
+        c.post(&url)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        401
+    );
+    assert_eq!(
+        c.post(&url)
+            .bearer_auth("wrong")
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        401
+    );
+    assert_eq!(
+        c.get(format!("http://{}/_chaos/metrics", s.addr))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        401
+    );
+    assert_eq!(
+        c.get(format!("http://{}/_chaos/health", s.addr))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
+    assert!(s.agent.faults.list().is_empty());
+    assert_eq!(hit(&s, "GET /").await.0, 200);
+}

@@ -1,0 +1,649 @@
+//! One local run from start to end: agents up, load, faults at their times, metrics every
+//! window, autoscaling and restarts, then everything reverted and stopped.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chaos_agent::loadgen::Loadgen;
+use chaos_agent::{FaultRequest, MetricsSnapshot, PeersRequest};
+use chaos_plan::{Action, Plan, Replicas};
+use chaos_report::{Recorder, Recording, ServiceSample};
+use futures::future::join_all;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use tokio::sync::{mpsc, watch};
+
+use crate::collect::{AgentWindows, endpoint_index};
+use crate::fleet::Fleet;
+use crate::{LocalError, Options, RunStats, autoscale};
+
+/// Grace between taking a scaled-in replica out of its callers' sets and stopping it.
+const SCALE_IN_GRACE_S: f64 = 1.0;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Ev {
+    // Order matters at equal times: faults end, then start, before metrics are read.
+    FaultEnd { fault: usize, occ: usize },
+    FaultStart { fault: usize, occ: usize },
+    Restart { slot: usize },
+    Join { slot: usize },
+    Stop { slot: usize },
+    Autoscale { service: usize },
+    Scrape { window: usize },
+}
+
+struct Queue {
+    heap: BinaryHeap<Reverse<(u64, Ev)>>,
+}
+
+impl Queue {
+    fn push(&mut self, t_s: f64, ev: Ev) {
+        self.heap.push(Reverse(((t_s.max(0.0) * 1e6) as u64, ev)));
+    }
+    fn peek_s(&self) -> Option<f64> {
+        self.heap.peek().map(|Reverse((t, _))| *t as f64 / 1e6)
+    }
+    fn pop(&mut self) -> Option<(f64, Ev)> {
+        self.heap.pop().map(|Reverse((t, e))| (t as f64 / 1e6, e))
+    }
+}
+
+/// A fault currently installed, re-sent to replicas that (re)start while it lasts.
+struct Active {
+    services: Vec<String>,
+    request: FaultRequest,
+}
+
+enum Ready {
+    Up(usize),
+    Failed(usize),
+}
+
+struct Run<'a> {
+    plan: &'a Plan,
+    fleet: &'a mut Fleet,
+    loadgen: Arc<Loadgen>,
+    recorder: Arc<Mutex<Recorder>>,
+    t0: Instant,
+    queue: Queue,
+    active: BTreeMap<String, Active>,
+    prev: BTreeMap<usize, MetricsSnapshot>,
+    agent_windows: AgentWindows,
+    /// Most live replicas per service since the last scrape.
+    max_live: BTreeMap<String, u32>,
+    /// Busy and available worker-seconds per service since the last autoscale tick.
+    busy_acc: BTreeMap<String, (f64, f64)>,
+    join_at: BTreeMap<usize, f64>,
+    ready_tx: mpsc::UnboundedSender<Ready>,
+    rng: StdRng,
+    stats: RunStats,
+}
+
+/// Aborts a spawned task when dropped (an interrupted run must not leave load running).
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+pub async fn drive(
+    plan: &Plan,
+    opts: &Options,
+    fleet: &mut Fleet,
+) -> Result<(Recording, RunStats), LocalError> {
+    // Every initial replica is live from the start, so callers get all their peers at once.
+    for s in &plan.services {
+        let n = s.replicas.initial() as usize;
+        for slot in fleet
+            .slots
+            .iter_mut()
+            .filter(|x| x.service == s.name)
+            .take(n)
+        {
+            slot.live = true;
+        }
+    }
+    let initial: Vec<usize> = (0..fleet.slots.len())
+        .filter(|&i| fleet.slots[i].live)
+        .collect();
+    for &i in &initial {
+        fleet.spawn(i, plan)?;
+    }
+    for &i in &initial {
+        fleet.wait_ready(i).await?;
+    }
+
+    let targets: BTreeMap<String, Vec<String>> = plan
+        .workloads
+        .iter()
+        .map(|w| (w.target.service.clone(), fleet.live_urls(&w.target.service)))
+        .collect();
+    let loadgen = Arc::new(Loadgen::new(Arc::new(plan.clone()), &targets, opts.seed)?);
+    let recorder = Arc::new(Mutex::new(Recorder::new(plan, "local", opts.seed)));
+    let (ready_tx, mut ready_rx) = mpsc::unbounded_channel();
+    let (stop_tx, stop_rx) = watch::channel(false);
+
+    let t0 = Instant::now();
+    let lg = loadgen.clone();
+    let rec = recorder.clone();
+    let mut load = AbortOnDrop(tokio::spawn(async move { lg.run(t0, rec, stop_rx).await }));
+
+    let mut run = Run {
+        plan,
+        fleet,
+        loadgen,
+        recorder,
+        t0,
+        queue: Queue {
+            heap: BinaryHeap::new(),
+        },
+        active: BTreeMap::new(),
+        prev: BTreeMap::new(),
+        agent_windows: AgentWindows::default(),
+        max_live: BTreeMap::new(),
+        busy_acc: BTreeMap::new(),
+        join_at: BTreeMap::new(),
+        ready_tx,
+        rng: StdRng::seed_from_u64(opts.seed ^ 0x5EED_10CA1),
+        stats: RunStats::default(),
+    };
+    run.reset_max_live();
+    for (f, fault) in plan.faults.iter().enumerate() {
+        for (k, occ) in fault.occurrences.iter().enumerate() {
+            run.queue
+                .push(occ.start_s, Ev::FaultStart { fault: f, occ: k });
+            if occ.end_s > occ.start_s {
+                run.queue.push(occ.end_s, Ev::FaultEnd { fault: f, occ: k });
+            }
+        }
+    }
+    for (i, s) in plan.services.iter().enumerate() {
+        if let Replicas::Autoscale { interval_s, .. } = s.replicas
+            && interval_s > 0.0
+        {
+            run.queue.push(interval_s, Ev::Autoscale { service: i });
+        }
+    }
+    let w = plan.scenario.window_s;
+    run.queue.push(w, Ev::Scrape { window: 0 });
+
+    let duration = plan.scenario.duration_s;
+    let mut load_done = false;
+    let mut supervise = tokio::time::interval(Duration::from_millis(50));
+    loop {
+        if load_done && run.now_s() >= duration {
+            break;
+        }
+        let next = run
+            .queue
+            .peek_s()
+            .unwrap_or(f64::INFINITY)
+            .min(duration.max(run.now_s()) + 3600.0);
+        let at = tokio::time::Instant::from_std(t0 + Duration::from_secs_f64(next.max(0.0)));
+        tokio::select! {
+            _ = tokio::time::sleep_until(at) => {
+                if let Some((t, ev)) = run.queue.pop() {
+                    run.handle(t, ev).await?;
+                }
+            }
+            r = &mut load.0, if !load_done => {
+                load_done = true;
+                if r.is_err() {
+                    tracing::warn!("the load generator task ended abnormally");
+                }
+            }
+            Some(msg) = ready_rx.recv() => run.ready(msg).await?,
+            _ = supervise.tick() => run.supervise().await,
+        }
+    }
+    let _ = stop_tx.send(true);
+    // What agents measured since the last window boundary.
+    let end = run.now_s();
+    run.scrape(((end / w).floor() as usize).max(0)).await;
+    let ended_s = duration.min(end);
+    let recorder = std::mem::replace(
+        &mut *run.recorder.lock().unwrap_or_else(|p| p.into_inner()),
+        Recorder::new(plan, "local", opts.seed),
+    );
+    let mut recording = recorder.finish(ended_s, plan.horizon_s(), None);
+    run.agent_windows.merge_into(&mut recording);
+    Ok((recording, run.stats))
+}
+
+impl Run<'_> {
+    fn now_s(&self) -> f64 {
+        self.t0.elapsed().as_secs_f64()
+    }
+
+    fn reset_max_live(&mut self) {
+        for s in &self.plan.services {
+            let n = self.fleet.live_count(&s.name);
+            self.max_live.insert(s.name.clone(), n);
+        }
+    }
+
+    fn note_live(&mut self, service: &str) {
+        let n = self.fleet.live_count(service);
+        let m = self.max_live.entry(service.to_string()).or_default();
+        *m = (*m).max(n);
+    }
+
+    async fn handle(&mut self, t: f64, ev: Ev) -> Result<(), LocalError> {
+        match ev {
+            Ev::FaultStart { fault, occ } => {
+                self.fault_start(fault, occ).await;
+                self.stats.fault_lateness_s.push(self.now_s() - t);
+            }
+            Ev::FaultEnd { fault, occ } => {
+                self.fault_end(fault, occ).await;
+                self.stats.fault_lateness_s.push(self.now_s() - t);
+            }
+            Ev::Scrape { window } => {
+                self.scrape(window).await;
+                let next = window + 1;
+                let w = self.plan.scenario.window_s;
+                if (next as f64 + 1.0) * w <= self.plan.horizon_s() + w {
+                    self.queue
+                        .push((next as f64 + 1.0) * w, Ev::Scrape { window: next });
+                }
+            }
+            Ev::Restart { slot } => self.start_slot(slot, 0.0)?,
+            Ev::Join { slot } => self.join(slot).await,
+            Ev::Stop { slot } => self.fleet.kill(slot).await,
+            Ev::Autoscale { service } => self.autoscale(service).await?,
+        }
+        Ok(())
+    }
+
+    /// Starts an agent in `slot`; it joins its callers `delay_s` after now (or once ready).
+    fn start_slot(&mut self, slot: usize, delay_s: f64) -> Result<(), LocalError> {
+        if self.fleet.slots.get(slot).is_none_or(|s| s.running()) {
+            return Ok(());
+        }
+        self.fleet.spawn(slot, self.plan)?;
+        self.join_at.insert(slot, self.now_s() + delay_s);
+        let url = self.fleet.slots[slot].url.clone();
+        let client = self.fleet.client.clone();
+        let tx = self.ready_tx.clone();
+        tokio::spawn(async move {
+            let deadline = Instant::now() + crate::fleet::READY_TIMEOUT;
+            loop {
+                let ok = client
+                    .get(format!("{url}/_chaos/health"))
+                    .timeout(Duration::from_millis(500))
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success());
+                if ok {
+                    let _ = tx.send(Ready::Up(slot));
+                    return;
+                }
+                if Instant::now() >= deadline {
+                    let _ = tx.send(Ready::Failed(slot));
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        });
+        Ok(())
+    }
+
+    async fn ready(&mut self, msg: Ready) -> Result<(), LocalError> {
+        match msg {
+            Ready::Up(slot) => {
+                let at = self.join_at.remove(&slot).unwrap_or(0.0);
+                if at > self.now_s() {
+                    self.queue.push(at, Ev::Join { slot });
+                } else {
+                    self.join(slot).await;
+                }
+                Ok(())
+            }
+            Ready::Failed(slot) => {
+                let stderr = self.fleet.log_tail(slot);
+                let agent = self
+                    .fleet
+                    .slots
+                    .get(slot)
+                    .map(|s| s.id.clone())
+                    .unwrap_or_default();
+                Err(LocalError::AgentStart {
+                    agent,
+                    reason: format!(
+                        "it did not come back within {}s",
+                        crate::fleet::READY_TIMEOUT.as_secs()
+                    ),
+                    stderr,
+                })
+            }
+        }
+    }
+
+    /// A ready replica starts serving: faults in force reach it, then its callers see it.
+    async fn join(&mut self, slot: usize) {
+        let Some(s) = self.fleet.slots.get(slot) else {
+            return;
+        };
+        if !s.running() {
+            return;
+        }
+        let (service, url) = (s.service.clone(), s.url.clone());
+        let reqs: Vec<FaultRequest> = self
+            .active
+            .values()
+            .filter(|a| a.services.contains(&service))
+            .map(|a| a.request.clone())
+            .collect();
+        let client = self.fleet.client.clone();
+        let token = self.fleet.token.clone();
+        join_all(reqs.iter().map(|r| {
+            client
+                .post(format!("{url}/_chaos/faults"))
+                .bearer_auth(&token)
+                .json(r)
+                .send()
+        }))
+        .await;
+        if let Some(s) = self.fleet.slots.get_mut(slot) {
+            s.live = true;
+        }
+        self.note_live(&service);
+        self.push_peers(&service).await;
+    }
+
+    /// Tells the load generator and every caller which replicas of `service` are live.
+    async fn push_peers(&mut self, service: &str) {
+        let urls = self.fleet.live_urls(service);
+        if let Some(set) = self.loadgen.target(service) {
+            set.set(&urls);
+        }
+        let body = PeersRequest {
+            service: service.to_string(),
+            urls,
+        };
+        let callers: Vec<String> = self.fleet.callers_of(service).to_vec();
+        let mut sends = Vec::new();
+        for c in &callers {
+            for url in self.fleet.live_urls(c) {
+                sends.push(
+                    self.fleet
+                        .client
+                        .put(format!("{url}/_chaos/peers"))
+                        .bearer_auth(&self.fleet.token)
+                        .json(&body)
+                        .send(),
+                );
+            }
+        }
+        join_all(sends).await;
+    }
+
+    async fn kill_slot(&mut self, slot: usize) {
+        let Some(service) = self.fleet.slots.get(slot).map(|s| s.service.clone()) else {
+            return;
+        };
+        self.fleet.kill(slot).await;
+        self.push_peers(&service).await;
+        let restart = self.plan.service(&service).map_or(5.0, |s| s.restart_s);
+        let t = self.now_s() + restart;
+        self.queue.push(t, Ev::Restart { slot });
+        self.prev.remove(&slot);
+    }
+
+    /// Agents that died on their own (a memory fault's limit) come back after `restart`.
+    async fn supervise(&mut self) {
+        for i in 0..self.fleet.slots.len() {
+            if self.fleet.slots[i].live && self.fleet.exited(i).is_some() {
+                tracing::info!(
+                    "agent {} exited; restarting it after its service's restart time",
+                    self.fleet.slots[i].id
+                );
+                self.kill_slot(i).await;
+            }
+        }
+    }
+
+    fn requests_of(&self, fault: usize, occ: usize) -> Vec<Active> {
+        let Some(f) = self.plan.faults.get(fault) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (k, action) in f.actions.iter().enumerate() {
+            let id = format!("{}#{occ}#{k}", f.name);
+            let one = |id: String, services: Vec<String>, peers: Vec<String>| Active {
+                services,
+                request: FaultRequest {
+                    id,
+                    action: action.clone(),
+                    peers,
+                },
+            };
+            match action {
+                Action::Latency { target, .. }
+                | Action::Errors { target, .. }
+                | Action::Cpu { target, .. }
+                | Action::Loss { target, .. } => {
+                    out.push(one(id, vec![target.service.clone()], vec![]))
+                }
+                Action::Memory { service, .. } => out.push(one(id, vec![service.clone()], vec![])),
+                Action::Partition { a, b } => {
+                    out.push(one(format!("{id}a"), a.clone(), b.clone()));
+                    out.push(one(format!("{id}b"), b.clone(), a.clone()));
+                }
+                Action::Kill { .. } => {}
+            }
+        }
+        out
+    }
+
+    async fn fault_start(&mut self, fault: usize, occ: usize) {
+        let Some(f) = self.plan.faults.get(fault) else {
+            return;
+        };
+        for action in f.actions.clone() {
+            if let Action::Kill { count, services } = action {
+                self.kill(count, &services).await;
+            }
+        }
+        let mut sends = Vec::new();
+        for a in self.requests_of(fault, occ) {
+            for s in &a.services {
+                for url in self.fleet.live_urls(s) {
+                    sends.push(
+                        self.fleet
+                            .client
+                            .post(format!("{url}/_chaos/faults"))
+                            .bearer_auth(&self.fleet.token)
+                            .json(&a.request)
+                            .send(),
+                    );
+                }
+            }
+            self.active.insert(a.request.id.clone(), a);
+        }
+        for r in join_all(sends).await {
+            if let Err(e) = r {
+                tracing::warn!("installing fault `{}`: {e}", f.name);
+            }
+        }
+    }
+
+    async fn fault_end(&mut self, fault: usize, occ: usize) {
+        let mut sends = Vec::new();
+        for a in self.requests_of(fault, occ) {
+            self.active.remove(&a.request.id);
+            for s in &a.services {
+                for url in self.fleet.live_urls(s) {
+                    sends.push(
+                        self.fleet
+                            .client
+                            .delete(format!("{url}/_chaos/faults/{}", a.request.id))
+                            .bearer_auth(&self.fleet.token)
+                            .send(),
+                    );
+                }
+            }
+        }
+        join_all(sends).await;
+    }
+
+    /// `kill COUNT of random(services)`: one service picked per occurrence, then replicas.
+    async fn kill(&mut self, count: u32, services: &[String]) {
+        let Some(service) = services
+            .get(self.rng.random_range(0..services.len().max(1)))
+            .cloned()
+        else {
+            return;
+        };
+        let mut live: Vec<usize> = (0..self.fleet.slots.len())
+            .filter(|&i| self.fleet.slots[i].live && self.fleet.slots[i].service == service)
+            .collect();
+        live.shuffle(&mut self.rng);
+        for slot in live.into_iter().take(count as usize) {
+            self.kill_slot(slot).await;
+        }
+    }
+
+    async fn autoscale(&mut self, service: usize) -> Result<(), LocalError> {
+        let Some(s) = self.plan.services.get(service) else {
+            return Ok(());
+        };
+        let Replicas::Autoscale {
+            min,
+            max,
+            target,
+            delay_s,
+            interval_s,
+        } = s.replicas
+        else {
+            return Ok(());
+        };
+        let name = s.name.clone();
+        let (busy, capacity) = self.busy_acc.remove(&name).unwrap_or((0.0, 0.0));
+        let current = self.fleet.live_count(&name);
+        if capacity > 0.0 {
+            let want = autoscale::desired(current, busy / capacity, target, min, max);
+            let slots: Vec<usize> = (0..self.fleet.slots.len())
+                .filter(|&i| self.fleet.slots[i].service == name)
+                .collect();
+            if want > current {
+                let idle: Vec<usize> = slots
+                    .iter()
+                    .copied()
+                    .filter(|&i| !self.fleet.slots[i].running())
+                    .collect();
+                for slot in idle.into_iter().take((want - current) as usize) {
+                    self.start_slot(slot, delay_s)?;
+                }
+            } else if want < current {
+                let live: Vec<usize> = slots
+                    .iter()
+                    .rev()
+                    .copied()
+                    .filter(|&i| self.fleet.slots[i].live)
+                    .collect();
+                for slot in live.into_iter().take((current - want) as usize) {
+                    self.fleet.slots[slot].live = false;
+                    self.queue
+                        .push(self.now_s() + SCALE_IN_GRACE_S, Ev::Stop { slot });
+                }
+                self.push_peers(&name).await;
+            }
+        }
+        self.queue
+            .push(self.now_s() + interval_s, Ev::Autoscale { service });
+        Ok(())
+    }
+
+    /// Reads every running agent's metrics; what changed since the last read goes to `window`.
+    async fn scrape(&mut self, window: usize) {
+        let running: Vec<usize> = (0..self.fleet.slots.len())
+            .filter(|&i| self.fleet.slots[i].running())
+            .collect();
+        let gets = running.iter().map(|&i| {
+            let req = self
+                .fleet
+                .client
+                .get(format!("{}/_chaos/metrics", self.fleet.slots[i].url))
+                .bearer_auth(&self.fleet.token)
+                .timeout(Duration::from_secs(2));
+            async move {
+                let r = req.send().await.ok()?;
+                r.json::<MetricsSnapshot>().await.ok()
+            }
+        });
+        let snaps = join_all(gets).await;
+        let w = self.plan.scenario.window_s;
+        let subjects = self
+            .recorder
+            .lock()
+            .map(|r| r.subjects().to_vec())
+            .unwrap_or_default();
+        let mut busy: BTreeMap<String, f64> = BTreeMap::new();
+        let mut queue: BTreeMap<String, f64> = BTreeMap::new();
+        for (&slot, snap) in running.iter().zip(snaps) {
+            let Some(snap) = snap else { continue };
+            let prev = self.prev.get(&slot).filter(|p| p.instance == snap.instance);
+            for sent in &snap.sent {
+                let before = prev
+                    .and_then(|p| {
+                        p.sent
+                            .iter()
+                            .find(|x| x.service == sent.service && x.endpoint == sent.endpoint)
+                    })
+                    .map(|x| x.stats.clone())
+                    .unwrap_or_default();
+                if let Some(j) = endpoint_index(&subjects, &sent.service, &sent.endpoint) {
+                    self.agent_windows
+                        .add(window, j, &sent.stats.since(&before));
+                }
+            }
+            *busy.entry(snap.service.clone()).or_default() +=
+                snap.busy_s - prev.map_or(0.0, |p| p.busy_s);
+            *queue.entry(snap.service.clone()).or_default() +=
+                snap.queue_area_s - prev.map_or(0.0, |p| p.queue_area_s);
+            self.prev.insert(slot, snap);
+        }
+        for (i, s) in self.plan.services.iter().enumerate() {
+            let live = self.fleet.live_count(&s.name);
+            let capacity = w * f64::from(live.max(1)) * f64::from(s.workers.max(1));
+            let b = busy.get(&s.name).copied().unwrap_or(0.0).max(0.0);
+            let acc = self.busy_acc.entry(s.name.clone()).or_default();
+            acc.0 += b;
+            acc.1 += capacity;
+            let sample = ServiceSample {
+                replicas: live,
+                max_replicas: self
+                    .max_live
+                    .get(&s.name)
+                    .copied()
+                    .unwrap_or(live)
+                    .max(live),
+                utilisation: (b / capacity).clamp(0.0, 1.0),
+                queue_mean: queue.get(&s.name).copied().unwrap_or(0.0).max(0.0) / w,
+            };
+            if let Ok(mut r) = self.recorder.lock() {
+                r.sample_service(i, window as f64 * w, sample);
+            }
+        }
+        self.reset_max_live();
+    }
+}
+
+/// Removes every fault from every running agent (best effort: the agents are killed next).
+pub async fn revert_all(fleet: &Fleet) {
+    let sends = fleet.slots.iter().filter(|s| s.running()).map(|s| {
+        fleet
+            .client
+            .delete(format!("{}/_chaos/faults", s.url))
+            .bearer_auth(&fleet.token)
+            .timeout(Duration::from_secs(1))
+            .send()
+    });
+    join_all(sends).await;
+}
