@@ -1,1 +1,150 @@
-//! End-to-end: cli_compile.
+//! End-to-end: `chaos compile` (sim and k8s), `chaos graph`, `chaos debug`.
+
+use std::path::PathBuf;
+
+use crate::support::{code, repo_root, run, spec_examples};
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn example(name: &str) -> String {
+    spec_examples().join(name).display().to_string()
+}
+
+/// A fresh folder under the system temp dir for one test.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("chaos-e2e-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+#[test]
+fn compile_sim_writes_a_reproducible_plan() {
+    let dir = scratch("sim");
+    let d = dir.display().to_string();
+    let out = run(&[
+        "compile",
+        &example("checkout.chaos"),
+        "--target",
+        "sim",
+        "-o",
+        &d,
+    ]);
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    let first = std::fs::read_to_string(dir.join("plan.json")).unwrap();
+    let plan = chaos_plan::Plan::from_json(&first).unwrap();
+    assert_eq!(plan.scenario.seed, 7);
+    assert_eq!(plan.services.len(), 5);
+    let out = run(&[
+        "compile",
+        &example("checkout.chaos"),
+        "-o",
+        &d,
+        "--set",
+        "peak=100/s",
+    ]);
+    assert_eq!(code(&out), 0);
+    let second = std::fs::read_to_string(dir.join("plan.json")).unwrap();
+    assert!(second.contains("\"overridden\": true"));
+    let out = run(&["compile", &example("checkout.chaos"), "-o", &d]);
+    assert_eq!(code(&out), 0);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("plan.json")).unwrap(),
+        first
+    );
+    // No temporary file is left behind.
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["plan.json"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn compile_invalid_exits_2_and_writes_nothing() {
+    let dir = scratch("invalid");
+    let d = dir.display().to_string();
+    let bad = repo_root()
+        .join("compiler/tests/fixtures/err/choice-sum.chaos")
+        .display()
+        .to_string();
+    let out = run(&["compile", &bad, "--target", "sim", "-o", &d]);
+    assert_eq!(code(&out), 2);
+    assert!(text(&out.stderr).contains("E0302"));
+    assert!(!dir.join("plan.json").exists());
+}
+
+#[test]
+fn compile_k8s_is_reproducible_or_says_why_not() {
+    let dir = scratch("k8s");
+    let d = dir.display().to_string();
+    let out = run(&[
+        "compile",
+        &example("checkout.chaos"),
+        "--target",
+        "k8s",
+        "-o",
+        &d,
+    ]);
+    match code(&out) {
+        0 => {
+            let m1 = std::fs::read_to_string(dir.join("manifests.yaml")).unwrap();
+            let s1 = std::fs::read_to_string(dir.join("schedule.json")).unwrap();
+            let out = run(&[
+                "compile",
+                &example("checkout.chaos"),
+                "--target",
+                "k8s",
+                "-o",
+                &d,
+            ]);
+            assert_eq!(code(&out), 0);
+            assert_eq!(
+                std::fs::read_to_string(dir.join("manifests.yaml")).unwrap(),
+                m1
+            );
+            assert_eq!(
+                std::fs::read_to_string(dir.join("schedule.json")).unwrap(),
+                s1
+            );
+        }
+        3 => assert!(
+            text(&out.stderr).contains("Kubernetes back end"),
+            "{}",
+            text(&out.stderr)
+        ),
+        other => panic!("exit {other}: {}", text(&out.stderr)),
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn graph_prints_mermaid_and_dot() {
+    let out = run(&["graph", &example("checkout.chaos")]);
+    assert_eq!(code(&out), 0);
+    let m = text(&out.stdout);
+    assert!(m.starts_with("flowchart LR"), "{m}");
+    assert!(m.contains("breaker 50% over 10s min 20 open 15s"));
+    let out = run(&["graph", &example("retry-storm.chaos"), "--format", "dot"]);
+    assert_eq!(code(&out), 0);
+    let d = text(&out.stdout);
+    assert!(
+        d.starts_with("digraph chaos {") && d.trim_end().ends_with('}'),
+        "{d}"
+    );
+    assert!(d.contains("timeout 100ms, retry 3 backoff 10ms"), "{d}");
+}
+
+#[test]
+fn debug_prints_ast_and_plan_as_json() {
+    let out = run(&["debug", "plan", &example("mm1.chaos")]);
+    assert_eq!(code(&out), 0);
+    let plan = chaos_plan::Plan::from_json(&text(&out.stdout)).unwrap();
+    assert_eq!(plan.scenario.duration_s, 1800.0);
+    let out = run(&["debug", "ast", &example("mm1.chaos")]);
+    assert_eq!(code(&out), 0);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v[0]["ast"]["items"].is_array());
+}
