@@ -130,13 +130,8 @@ impl Sim<'_> {
         wr.req = req;
         wr.req_gen = generation;
         if let Some(t) = timeout {
-            self.q.push(
-                self.now + t,
-                Event::ClientTimeout {
-                    wreq,
-                    generation: wgeneration,
-                },
-            );
+            let lane = self.m.calls.len() as u32 + wl;
+            self.set_timer(lane, t, wreq, u64::from(wgeneration));
         }
         self.send(req);
     }

@@ -387,8 +387,7 @@ impl Sim<'_> {
         fb.cur_gen = generation;
         fb.trial = trial;
         if let Some(t) = timeout {
-            self.q
-                .push(self.now + t, Event::CallTimeout { fiber: f, token });
+            self.set_timer(call, t, f, token);
         }
         self.send(req);
     }

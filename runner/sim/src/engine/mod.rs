@@ -7,6 +7,7 @@
 mod clients;
 mod faults;
 mod flow;
+mod timers;
 
 use std::collections::VecDeque;
 
@@ -43,17 +44,13 @@ pub enum Event {
         fiber: u32,
         token: u64,
     },
-    CallTimeout {
-        fiber: u32,
-        token: u64,
-    },
     BackoffDone {
         fiber: u32,
         token: u64,
     },
-    ClientTimeout {
-        wreq: u32,
-        generation: u32,
+    /// The head of a timeout lane is due.
+    Timers {
+        lane: u32,
     },
     FaultStart {
         fault: u32,
@@ -315,6 +312,7 @@ pub(crate) struct Sim<'a> {
     rng_fault: Vec<Rng>,
     arrival_hint: Vec<usize>,
     arrivals: u64,
+    lanes: Vec<timers::Lane>,
     rec: Recorder,
     n_endpoints: u32,
     stop_t: f64,
@@ -413,6 +411,9 @@ impl<'a> Sim<'a> {
             rng_fault: (0..m.faults.len()).map(|i| stream(seed, 7, i)).collect(),
             arrival_hint: vec![0; nw],
             arrivals: 0,
+            lanes: (0..m.calls.len() + nw)
+                .map(|_| timers::Lane::default())
+                .collect(),
             rec: Recorder::new(plan, "sim", seed),
             n_endpoints: m.endpoints.len() as u32,
             stop_t: m.duration,
@@ -481,13 +482,12 @@ impl<'a> Sim<'a> {
                     self.run_fiber(fiber);
                 }
             }
-            Event::CallTimeout { fiber, token } => self.call_timeout(fiber, token),
             Event::BackoffDone { fiber, token } => {
                 if self.fiber_waiting(fiber, token) {
                     self.issue_attempt(fiber);
                 }
             }
-            Event::ClientTimeout { wreq, generation } => self.client_timeout(wreq, generation),
+            Event::Timers { lane } => self.timers_due(lane),
             Event::FaultStart { fault, occ } => self.fault_start(fault, occ),
             Event::FaultEnd { fault, occ } => self.fault_end(fault, occ),
             Event::ReplicaUp {

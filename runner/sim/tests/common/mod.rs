@@ -185,3 +185,40 @@ pub fn service_means(rec: &Recording, service: &str, from_s: f64, to_s: f64) -> 
 pub fn rel(a: f64, b: f64) -> f64 {
     (a - b).abs() / b.abs()
 }
+
+/// Runs `plan` for each seed (in parallel) and merges `key` over windows in `[from_s, to_s)`.
+pub fn runs(plan: &Plan, seeds: &[u64]) -> Vec<Recording> {
+    chaos_sim::simulate_many(plan, seeds)
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect()
+}
+
+pub fn merged(recs: &[Recording], key: &SubjectKey, from_s: f64, to_s: f64) -> Summary {
+    let mut stats = Stats::default();
+    let mut latency = Latency::new();
+    for r in recs {
+        let s = summary(r, key, from_s, to_s);
+        stats.add_counts(&s.stats);
+        latency.add(&s.latency);
+    }
+    Summary { stats, latency }
+}
+
+/// Mean over runs of [`service_means`].
+pub fn merged_service(recs: &[Recording], service: &str, from_s: f64, to_s: f64) -> (f64, f64) {
+    let n = recs.len() as f64;
+    recs.iter()
+        .map(|r| service_means(r, service, from_s, to_s))
+        .fold((0.0, 0.0), |a, b| (a.0 + b.0 / n, a.1 + b.1 / n))
+}
+
+/// Smallest `t` with `cdf(t) >= q`, by bisection on `[0, hi]`.
+pub fn quantile_of(cdf: impl Fn(f64) -> f64, q: f64, hi: f64) -> f64 {
+    let (mut lo, mut hi) = (0.0, hi);
+    for _ in 0..200 {
+        let mid = 0.5 * (lo + hi);
+        if cdf(mid) >= q { hi = mid } else { lo = mid }
+    }
+    hi
+}
