@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use chaos_agent::loadgen::Loadgen;
 use chaos_agent::{FaultRequest, MetricsSnapshot, PeersRequest};
 use chaos_plan::{Action, Plan, Replicas};
+use chaos_report::recording::AbortRecord;
 use chaos_report::{Recorder, Recording, ServiceSample};
 use futures::future::join_all;
 use rand::rngs::StdRng;
@@ -80,6 +81,8 @@ struct Run<'a> {
     ready_tx: mpsc::UnboundedSender<Ready>,
     rng: StdRng,
     stats: RunStats,
+    /// The plan's `abort when` that fired; the run stops sending and ends.
+    aborted: Option<AbortRecord>,
 }
 
 /// Aborts a spawned task when dropped (an interrupted run must not leave load running).
@@ -151,6 +154,7 @@ pub async fn drive(
         ready_tx,
         rng: StdRng::seed_from_u64(opts.seed ^ 0x5EED_10CA1),
         stats: RunStats::default(),
+        aborted: None,
     };
     run.reset_max_live();
     for (f, fault) in plan.faults.iter().enumerate() {
@@ -176,7 +180,7 @@ pub async fn drive(
     let mut load_done = false;
     let mut supervise = tokio::time::interval(Duration::from_millis(50));
     loop {
-        if load_done && run.now_s() >= duration {
+        if load_done && (run.now_s() >= duration || run.aborted.is_some()) {
             break;
         }
         let next = run
@@ -189,6 +193,16 @@ pub async fn drive(
             _ = tokio::time::sleep_until(at) => {
                 if let Some((t, ev)) = run.queue.pop() {
                     run.handle(t, ev).await?;
+                    if run.aborted.is_none() && matches!(ev, Ev::Scrape { .. }) {
+                        // Checked on what the load generator saw (workloads and the endpoints
+                        // they target); agents' figures are merged after the run.
+                        run.aborted = run.recorder.lock().ok().and_then(|r| r.abort_fired().cloned());
+                        if let Some(a) = &run.aborted {
+                            tracing::warn!("abort fired at {:.1}s: {}", a.at_s, a.text);
+                            let _ = stop_tx.send(true);
+                            runner_revert(&mut run).await;
+                        }
+                    }
                 }
             }
             r = &mut load.0, if !load_done => {
@@ -215,6 +229,12 @@ pub async fn drive(
     Ok((recording, run.stats))
 }
 
+/// Reverts every fault in force (an abort) and forgets them, so restarts do not reinstall them.
+async fn runner_revert(run: &mut Run<'_>) {
+    run.active.clear();
+    revert_all(run.fleet).await;
+}
+
 impl Run<'_> {
     fn now_s(&self) -> f64 {
         self.t0.elapsed().as_secs_f64()
@@ -235,6 +255,7 @@ impl Run<'_> {
 
     async fn handle(&mut self, t: f64, ev: Ev) -> Result<(), LocalError> {
         match ev {
+            Ev::FaultStart { .. } | Ev::FaultEnd { .. } if self.aborted.is_some() => {}
             Ev::FaultStart { fault, occ } => {
                 self.fault_start(fault, occ).await;
                 self.stats.fault_lateness_s.push(self.now_s() - t);
@@ -414,7 +435,7 @@ impl Run<'_> {
         };
         let mut out = Vec::new();
         for (k, action) in f.actions.iter().enumerate() {
-            let id = format!("{}#{occ}#{k}", f.name);
+            let id = format!("{}.{occ}.{k}", f.name);
             let one = |id: String, services: Vec<String>, peers: Vec<String>| Active {
                 services,
                 request: FaultRequest {
