@@ -12,7 +12,7 @@ use crate::docs::{self, DISTRIBUTIONS, METRICS};
 use crate::index::SymbolKey;
 use crate::lex::{self, Token, TokenKind};
 use crate::text::LineIndex;
-use crate::world::Analysis;
+use crate::world::{Analysis, World};
 
 /// The kind of block the cursor is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -323,17 +323,103 @@ fn statement_complete(before: &[Token], text: &str) -> bool {
     }
 }
 
-pub fn completions(analysis: &Analysis, pos: Position) -> Vec<CompletionItem> {
+/// The names defined in the document and its imports. While the document does not parse (it
+/// is being typed), they are read from its tokens, and each import is compiled on its own.
+fn known_names(world: &World, analysis: &Analysis) -> Vec<SymbolKey> {
+    if analysis.compiled.ast(analysis.root).is_some() {
+        return analysis
+            .index
+            .defined(|_| true)
+            .into_iter()
+            .cloned()
+            .collect();
+    }
+    let text = analysis.text(analysis.root);
+    let tokens: Vec<Token> = lex::tokenize(text)
+        .into_iter()
+        .filter(|t| t.kind != TokenKind::Comment)
+        .collect();
+    let mut out: Vec<SymbolKey> = Vec::new();
+    let mut service: Option<String> = None;
+    let mut depth = 0usize;
+    for (i, t) in tokens.iter().enumerate() {
+        let next = tokens.get(i + 1);
+        let next_text = next.map_or("", |n| n.text(text));
+        let next_is_name = next.is_some_and(|n| n.kind == TokenKind::Word);
+        let next_is_str = next.is_some_and(|n| n.kind == TokenKind::Str);
+        match t.text(text) {
+            "{" => depth += 1,
+            "}" => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    service = None;
+                }
+            }
+            "service" if depth == 0 && next_is_name => {
+                service = Some(next_text.to_string());
+                out.push(SymbolKey::Service(next_text.to_string()));
+            }
+            "workload" if depth == 0 && next_is_name => {
+                out.push(SymbolKey::Workload(next_text.to_string()));
+            }
+            "fault" if depth == 0 && next_is_name => {
+                out.push(SymbolKey::Fault(next_text.to_string()))
+            }
+            "param" if depth == 0 && next_is_name => {
+                out.push(SymbolKey::Param(next_text.to_string()))
+            }
+            "endpoint" if next_is_str => {
+                if let Some(s) = &service {
+                    out.push(SymbolKey::Endpoint(s.clone(), unquote(next_text)));
+                }
+            }
+            "import" if next_is_str => {
+                let Some(root) = analysis.path(analysis.root) else {
+                    continue;
+                };
+                let path = chaos_compiler::source::resolve_import(root, &unquote(next_text));
+                if let Some(imported) = world.analyze_path(&path) {
+                    out.extend(imported.index.defined(|_| true).into_iter().cloned());
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut unique: Vec<SymbolKey> = Vec::new();
+    for k in out {
+        if !unique.contains(&k) {
+            unique.push(k);
+        }
+    }
+    unique
+}
+
+/// The value of a string token: without its quotes, escapes undone.
+fn unquote(token: &str) -> String {
+    let inner = token.strip_prefix('"').unwrap_or(token);
+    let inner = inner.strip_suffix('"').unwrap_or(inner);
+    let mut out = String::new();
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.extend(chars.next()),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+pub fn completions(world: &World, analysis: &Analysis, pos: Position) -> Vec<CompletionItem> {
     let text = analysis.text(analysis.root);
     let lines = LineIndex::new(text);
     let offset = lines.offset(pos);
     let (ctx, replace) = context(text, offset);
     let range = lines.range(replace);
+    let known = known_names(world, analysis);
     let names = |kind: fn(&SymbolKey) -> bool| -> Vec<String> {
-        analysis
-            .index
-            .defined(kind)
-            .into_iter()
+        known
+            .iter()
+            .filter(|k| kind(k))
             .map(|k| k.name().to_string())
             .collect()
     };
@@ -341,10 +427,12 @@ pub fn completions(analysis: &Analysis, pos: Position) -> Vec<CompletionItem> {
     match ctx {
         Context::Nothing => {}
         Context::Keywords { block, head } => {
+            // What continues the statement first, then what starts a new one.
             let mut words: Vec<&str> = Vec::new();
             if let Some(h) = head.as_deref() {
                 words.extend(continuations(h, block));
             }
+            let continued = words.len();
             words.extend(block.starters());
             if block == Block::Steps
                 && head
@@ -353,11 +441,11 @@ pub fn completions(analysis: &Analysis, pos: Position) -> Vec<CompletionItem> {
             {
                 words.extend(Block::Policies.starters());
             }
-            if block == Block::Expect {
-                out.extend(METRICS.iter().map(|m| metric_item(m, range)));
-            }
             let mut seen = Vec::new();
-            for w in words {
+            for (i, w) in words.into_iter().enumerate() {
+                if i == continued && block == Block::Expect {
+                    out.extend(METRICS.iter().map(|m| metric_item(m, range)));
+                }
                 if !seen.contains(&w) {
                     seen.push(w);
                     out.push(word_item(w, CompletionItemKind::KEYWORD, range));
@@ -378,10 +466,7 @@ pub fn completions(analysis: &Analysis, pos: Position) -> Vec<CompletionItem> {
             }
         }
         Context::Endpoints(service) => {
-            for k in analysis
-                .index
-                .defined(|k| matches!(k, SymbolKey::Endpoint(..)))
-            {
+            for k in &known {
                 if let SymbolKey::Endpoint(s, e) = k
                     && *s == service
                 {

@@ -149,7 +149,7 @@ impl LanguageServer for Backend {
         let p = params.text_document_position;
         self.query(|w| {
             w.analyze(&p.text_document.uri)
-                .map(|a| CompletionResponse::Array(completion::completions(&a, p.position)))
+                .map(|a| CompletionResponse::Array(completion::completions(w, &a, p.position)))
         })
     }
 

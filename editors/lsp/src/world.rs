@@ -108,8 +108,13 @@ impl World {
     /// Compiles an open document as the root, its imports read through the open buffers.
     pub fn analyze(&self, uri: &Uri) -> Option<Analysis> {
         self.document(uri)?;
-        let path = uri_to_path(uri);
-        let compiled = chaos_compiler::compile(&path, &Overlay { world: self }, &[]);
+        self.analyze_path(&uri_to_path(uri))
+    }
+
+    /// Compiles any file as the root (open or on disk), e.g. an import of a file that does not
+    /// parse yet, for the names it defines.
+    pub fn analyze_path(&self, path: &Path) -> Option<Analysis> {
+        let compiled = chaos_compiler::compile(path, &Overlay { world: self }, &[]);
         let root = compiled.root()?;
         let index = Index::build(&compiled);
         Some(Analysis {

@@ -1,0 +1,539 @@
+//! The language server's features on fixture files, without the transport: diagnostics (the
+//! compiler's own), hover, completion, definition, references, rename and the outline.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+
+use chaos_lsp::text::LineIndex;
+use chaos_lsp::world::World;
+use chaos_lsp::{completion, diagnostics, hover, navigate, symbols};
+use tower_lsp_server::ls_types::{HoverContents, Position, Uri};
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+fn fixture(name: &str) -> String {
+    std::fs::read_to_string(fixtures().join(name)).unwrap()
+}
+
+fn uri(name: &str) -> Uri {
+    format!("file:///w/{name}").parse().unwrap()
+}
+
+/// A world whose disk is the fixtures folder seen as `/w`.
+fn world() -> World {
+    World::new(Box::new(|p: &Path| {
+        let rel = p
+            .strip_prefix("/w")
+            .map_err(|_| std::io::Error::other("outside /w"))?;
+        std::fs::read_to_string(fixtures().join(rel))
+    }))
+}
+
+/// Opens `text` with a `|` marking the cursor; returns the position of the cursor.
+fn open_at(world: &mut World, name: &str, marked: &str) -> Position {
+    let offset = marked.find('|').expect("a | marks the cursor");
+    let text = marked.replacen('|', "", 1);
+    let pos = LineIndex::new(&text).position(offset);
+    world.open(uri(name), text, 1);
+    pos
+}
+
+/// The position of the `n`th occurrence of `needle` (plus `delta` chars) in an open document.
+fn pos_of(world: &World, name: &str, needle: &str, n: usize, delta: usize) -> Position {
+    let text = &world.document(&uri(name)).unwrap().text;
+    let offset = text
+        .match_indices(needle)
+        .nth(n)
+        .unwrap_or_else(|| panic!("`{needle}` #{n} in {name}"))
+        .0
+        + delta;
+    LineIndex::new(text).position(offset)
+}
+
+fn open_fixtures(world: &mut World, names: &[&str]) {
+    for n in names {
+        world.open(uri(n), fixture(n), 1);
+    }
+}
+
+#[test]
+fn diagnostics_are_the_compilers_with_the_same_spans() {
+    let spec = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/spec/examples");
+    let mut cases: Vec<(String, String)> = std::fs::read_dir(&spec)
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "chaos"))
+                .map(|p| {
+                    (
+                        p.file_name().unwrap().to_string_lossy().into_owned(),
+                        std::fs::read_to_string(&p).unwrap(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let checkout = cases
+        .iter()
+        .find(|(n, _)| n == "checkout.chaos")
+        .map(|(_, t)| t.clone())
+        .unwrap_or_else(|| fixture("main.chaos"));
+    // Errors of each stage: a typo'd name, a wrong unit, a syntax error.
+    cases.push((
+        "typo.chaos".into(),
+        checkout.replace("call payments", "call paymnets"),
+    ));
+    cases.push((
+        "unit.chaos".into(),
+        checkout.replace("duration 10m", "duration 10/s"),
+    ));
+    cases.push((
+        "syntax.chaos".into(),
+        checkout.replace("workers 64", "workers 64 {"),
+    ));
+    let mut errors = 0;
+    for (name, text) in &cases {
+        let mut world = World::in_memory();
+        world.open(uri(name), text.clone(), 1);
+        let analysis = world.analyze(&uri(name)).unwrap();
+        let lsp = diagnostics::for_root(&world, &analysis);
+        let compiled = chaos_compiler::compile_str(&format!("/w/{name}"), text, &[]);
+        assert_eq!(lsp.len(), compiled.diagnostics.len(), "{name}: {lsp:#?}");
+        let lines = LineIndex::new(text);
+        for (l, c) in lsp.iter().zip(&compiled.diagnostics) {
+            assert!(
+                l.message.starts_with(&c.message),
+                "{name}: {} vs {}",
+                l.message,
+                c.message
+            );
+            assert_eq!(
+                l.range,
+                lines.range(c.primary.as_ref().unwrap().span),
+                "{name}: {}",
+                c.message
+            );
+            assert_eq!(
+                l.code,
+                Some(tower_lsp_server::ls_types::NumberOrString::String(
+                    c.code.to_string()
+                ))
+            );
+            errors += usize::from(c.is_error());
+        }
+    }
+    assert!(errors >= 3, "the three broken variants produce errors");
+}
+
+#[test]
+fn a_problem_in_an_import_is_shown_on_the_import() {
+    let mut world = world();
+    open_fixtures(&mut world, &["broken-import.chaos"]);
+    let analysis = world.analyze(&uri("broken-import.chaos")).unwrap();
+    let diags = diagnostics::for_root(&world, &analysis);
+    let error = diags
+        .iter()
+        .find(|d| d.message.contains("`workers` must be at least 1"))
+        .expect("the error of the import");
+    assert_eq!(
+        error.message.lines().next().unwrap(),
+        "in `/w/bad-topology.chaos`: `workers` must be at least 1"
+    );
+    // On `"bad-topology.chaos"` in line 0, and the related information points into the import.
+    assert_eq!(
+        (error.range.start, error.range.end),
+        (Position::new(0, 7), Position::new(0, 27))
+    );
+    let related = error.related_information.as_ref().unwrap();
+    assert_eq!(related[0].location.uri, uri("bad-topology.chaos"));
+    assert_eq!(related[0].location.range.start, Position::new(1, 10));
+}
+
+#[test]
+fn a_library_file_is_not_asked_for_a_scenario() {
+    let mut world = world();
+    open_fixtures(&mut world, &["topology.chaos"]);
+    let analysis = world.analyze(&uri("topology.chaos")).unwrap();
+    let diags = diagnostics::for_root(&world, &analysis);
+    assert!(
+        diags.iter().all(|d| d.code
+            != Some(tower_lsp_server::ls_types::NumberOrString::String(
+                "E0110".into()
+            ))),
+        "{diags:#?}"
+    );
+    // The same file as a root of `chaos check` does get E0110: only the editor relaxes it.
+    let compiled =
+        chaos_compiler::compile_str("/w/topology.chaos", &fixture("topology.chaos"), &[]);
+    assert!(compiled.diagnostics.iter().any(|d| d.code == "E0110"));
+}
+
+#[test]
+fn diagnostics_follow_the_open_buffer_of_an_import() {
+    let mut world = world();
+    open_fixtures(&mut world, &["main.chaos", "topology.chaos"]);
+    let before = diagnostics::for_root(&world, &world.analyze(&uri("main.chaos")).unwrap());
+    assert!(
+        before
+            .iter()
+            .all(|d| d.severity != Some(tower_lsp_server::ls_types::DiagnosticSeverity::ERROR)),
+        "{before:#?}"
+    );
+    // Renaming the service in the (unsaved) topology buffer breaks main.chaos at once.
+    world.change(
+        &uri("topology.chaos"),
+        fixture("topology.chaos").replace("service payments", "service billing"),
+        2,
+    );
+    let after = diagnostics::for_root(&world, &world.analyze(&uri("main.chaos")).unwrap());
+    assert!(
+        after
+            .iter()
+            .any(|d| d.message.contains("unknown service `payments`")),
+        "{after:#?}"
+    );
+}
+
+fn hover_text(world: &World, name: &str, pos: Position) -> String {
+    let analysis = world.analyze(&uri(name)).unwrap();
+    match hover::hover(&analysis, pos).map(|h| h.contents) {
+        Some(HoverContents::Markup(m)) => m.value,
+        other => panic!("no markdown hover: {other:?}"),
+    }
+}
+
+#[test]
+fn hover_explains_keywords_with_their_unit() {
+    let mut world = world();
+    open_fixtures(&mut world, &["main.chaos"]);
+    insta::assert_snapshot!(hover_text(&world, "main.chaos", pos_of(&world, "main.chaos", "duration", 0, 2)), @r"
+    ```chaos
+    duration D
+    ```
+    Simulated (or wall) time of the run. Required.
+
+    **Unit:** duration (`250us`, `250ms`, `2s`, `10m`, `1h`, `1m30s`)
+    ");
+    let metric = hover_text(
+        &world,
+        "main.chaos",
+        pos_of(&world, "main.chaos", "error_rate", 0, 0),
+    );
+    assert!(
+        metric.starts_with("```chaos\nerror_rate(SUBJECT) OP RATIO\n```\nFailed attempts"),
+        "{metric}"
+    );
+    let quantity = hover_text(
+        &world,
+        "main.chaos",
+        pos_of(&world, "main.chaos", "30s", 0, 1),
+    );
+    assert_eq!(quantity, "`30s`: a duration of 30 s");
+}
+
+#[test]
+fn hover_resolves_params_through_other_params_and_imports() {
+    let mut world = world();
+    open_fixtures(&mut world, &["main.chaos"]);
+    insta::assert_snapshot!(hover_text(&world, "main.chaos", pos_of(&world, "main.chaos", "$burst", 0, 2)), @r"
+    ```chaos
+    param burst = $peak
+    ```
+
+    resolves to `400/s` (through `$peak`)
+
+    value: a rate of 400 per second
+
+    `--set burst=VALUE` overrides it
+
+    defined in `/w/topology.chaos`
+
+    param referenced once
+    ");
+}
+
+#[test]
+fn hover_on_a_service_shows_its_definition() {
+    let mut world = world();
+    open_fixtures(&mut world, &["main.chaos"]);
+    insta::assert_snapshot!(hover_text(&world, "main.chaos", pos_of(&world, "main.chaos", "payments", 1, 1)), @r#"
+    ```chaos
+    service payments {
+      workers 8
+      latency exponential(mean = 12ms)
+      endpoint "POST /charge" { }
+    }
+    ```
+
+    defined in `/w/topology.chaos`
+
+    service referenced 2 times
+    "#);
+}
+
+fn labels(world: &mut World, marked: &str) -> Vec<String> {
+    let pos = open_at(world, "edit.chaos", marked);
+    let analysis = world.analyze(&uri("edit.chaos")).unwrap();
+    completion::completions(world, &analysis, pos)
+        .into_iter()
+        .map(|c| c.label)
+        .collect()
+}
+
+#[test]
+fn completion_offers_what_fits_where_the_cursor_is() {
+    let mut world = world();
+    let head = "import \"topology.chaos\"\nscenario \"s\" { duration 1m }\n";
+    let cases: &[(&str, &str)] = &[
+        ("|", "import param scenario service workload fault expect"),
+        (
+            "service x {\n  |\n}",
+            "replicas autoscale workers queue rate_limit restart balance latency endpoint",
+        ),
+        (
+            "service x {\n  endpoint \"a\" {\n    |\n  }\n}",
+            "work call parallel choice fail",
+        ),
+        (
+            "service x {\n  endpoint \"a\" {\n    call |\n  }\n}",
+            "gateway payments x",
+        ),
+        (
+            "service x {\n  endpoint \"a\" {\n    call payments |\n  }\n}",
+            "\"POST /charge\"",
+        ),
+        (
+            "service x {\n  endpoint \"a\" {\n    call payments \"|\"\n  }\n}",
+            "\"POST /charge\"",
+        ),
+        (
+            "service x {\n  endpoint \"a\" {\n    call payments \"POST /charge\" timeout 1s |\n  }\n}",
+            "retry circuit_breaker on_error work call parallel choice fail timeout",
+        ),
+        (
+            "service x {\n  endpoint \"a\" {\n    call payments \"POST /charge\" {\n      |\n    }\n  }\n}",
+            "timeout retry circuit_breaker on_error",
+        ),
+        (
+            "service x {\n  balance |\n}",
+            "round_robin random least_request",
+        ),
+        (
+            "service x {\n  latency |\n}",
+            "exponential normal lognormal uniform pareto",
+        ),
+        ("workload w {\n  target |\n}", "gateway payments"),
+        ("workload w {\n  rate $|\n}", "$peak $burst"),
+        ("workload w {\n  arrivals |\n}", "poisson uniform"),
+        (
+            "fault f at 1m {\n  kill 1 of |\n}",
+            "gateway payments random",
+        ),
+        (
+            "fault f at 1m {\n  |\n}",
+            "latency errors kill partition cpu loss memory",
+        ),
+        (
+            "fault f at 1m { cpu x2 on payments }\nexpect {\n  p99(|)\n}",
+            "gateway payments",
+        ),
+        (
+            "fault f at 1m { cpu x2 on payments }\nexpect {\n  p99(gateway) < 1s during |\n}",
+            "f",
+        ),
+        (
+            "expect {\n  p99(gateway) < 1s |\n}",
+            "overall during before after between p50 p90 p95 p99 p999 mean max error_rate availability recovery throughput max_replicas abort",
+        ),
+        (
+            "expect {\n  |\n}",
+            "p50 p90 p95 p99 p999 mean max error_rate availability recovery throughput max_replicas abort",
+        ),
+        ("# a comment |", ""),
+    ];
+    for (marked, expected) in cases {
+        let got = labels(&mut world, &format!("{head}{marked}"));
+        assert_eq!(got.join(" "), *expected, "completion at | in:\n{marked}");
+    }
+}
+
+#[test]
+fn completion_replaces_the_word_being_typed() {
+    let mut world = world();
+    let pos = open_at(
+        &mut world,
+        "edit.chaos",
+        "import \"topology.chaos\"\nworkload w {\n  target pay|\n}",
+    );
+    let analysis = world.analyze(&uri("edit.chaos")).unwrap();
+    let items = completion::completions(&world, &analysis, pos);
+    let payments = items.iter().find(|c| c.label == "payments").unwrap();
+    let Some(tower_lsp_server::ls_types::CompletionTextEdit::Edit(edit)) = &payments.text_edit
+    else {
+        panic!()
+    };
+    assert_eq!(
+        (edit.range.start, edit.range.end),
+        (Position::new(2, 9), Position::new(2, 12))
+    );
+}
+
+#[test]
+fn definition_goes_across_imports() {
+    let mut world = world();
+    open_fixtures(&mut world, &["main.chaos"]);
+    let analysis = world.analyze(&uri("main.chaos")).unwrap();
+    let at = |needle: &str, n: usize| {
+        navigate::definition(
+            &world,
+            &analysis,
+            pos_of(&world, "main.chaos", needle, n, 1),
+        )
+        .into_iter()
+        .map(|l| {
+            format!(
+                "{}:{}:{}",
+                l.uri.as_str(),
+                l.range.start.line,
+                l.range.start.character
+            )
+        })
+        .collect::<Vec<_>>()
+    };
+    assert_eq!(at("gateway", 0), ["file:///w/topology.chaos:4:8"]);
+    assert_eq!(
+        at("\"GET /checkout\"", 0),
+        ["file:///w/topology.chaos:7:11"]
+    );
+    assert_eq!(at("slow_payments", 1), ["file:///w/main.chaos:11:6"]);
+    assert_eq!(at("$burst", 0), ["file:///w/topology.chaos:2:6"]);
+    assert_eq!(at("shoppers", 1), ["file:///w/main.chaos:6:9"]);
+    assert_eq!(at("topology.chaos", 0), ["file:///w/topology.chaos:0:0"]);
+    assert!(at("duration", 0).is_empty());
+}
+
+#[test]
+fn references_include_the_files_that_import_this_one() {
+    let mut world = world();
+    open_fixtures(&mut world, &["topology.chaos", "main.chaos"]);
+    let pos = pos_of(&world, "topology.chaos", "service payments", 0, 9);
+    let refs: Vec<String> = navigate::references(&world, &uri("topology.chaos"), pos, true)
+        .into_iter()
+        .map(|l| {
+            format!(
+                "{}:{}:{}",
+                l.uri.as_str().trim_start_matches("file:///w/"),
+                l.range.start.line,
+                l.range.start.character
+            )
+        })
+        .collect();
+    assert_eq!(
+        refs,
+        [
+            "main.chaos:12:20",
+            "topology.chaos:9:9",
+            "topology.chaos:13:8"
+        ]
+    );
+    let without_decl = navigate::references(&world, &uri("topology.chaos"), pos, false);
+    assert_eq!(without_decl.len(), 2);
+}
+
+#[test]
+fn rename_changes_every_occurrence_and_checks_the_name() {
+    let mut world = world();
+    open_fixtures(&mut world, &["topology.chaos", "main.chaos"]);
+    let pos = pos_of(&world, "main.chaos", "slow_payments", 1, 0);
+    let edit = navigate::rename(&world, &uri("main.chaos"), pos, "slow_billing").unwrap();
+    let changes = edit.changes.unwrap();
+    let main = &changes[&uri("main.chaos")];
+    assert_eq!(main.len(), 2);
+    assert!(main.iter().all(|e| e.new_text == "slow_billing"));
+
+    // A service used in both files: one edit per occurrence, in each file.
+    let pos = pos_of(&world, "main.chaos", "payments", 1, 0);
+    let changes = navigate::rename(&world, &uri("main.chaos"), pos, "billing")
+        .unwrap()
+        .changes
+        .unwrap();
+    assert_eq!(changes[&uri("main.chaos")].len(), 1);
+    assert_eq!(changes[&uri("topology.chaos")].len(), 2);
+    // Applying the edits gives files that still check.
+    let mut topo = fixture("topology.chaos");
+    let idx = LineIndex::new(&topo);
+    let mut spans: Vec<(usize, usize)> = changes[&uri("topology.chaos")]
+        .iter()
+        .map(|e| (idx.offset(e.range.start), idx.offset(e.range.end)))
+        .collect();
+    spans.sort_unstable();
+    for (s, e) in spans.into_iter().rev() {
+        topo.replace_range(s..e, "billing");
+    }
+    assert!(topo.contains("service billing") && topo.contains("call billing \"POST /charge\""));
+
+    let err = |name: &str| {
+        navigate::rename(&world, &uri("main.chaos"), pos, name)
+            .unwrap_err()
+            .to_string()
+    };
+    assert!(err("Billing").contains("not a valid name"));
+    assert!(err("service").contains("cannot be a name"));
+    let on_keyword = pos_of(&world, "main.chaos", "duration", 0, 1);
+    assert!(navigate::rename(&world, &uri("main.chaos"), on_keyword, "x").is_err());
+}
+
+#[test]
+fn outline_lists_items_endpoints_and_expectations() {
+    let mut world = world();
+    open_fixtures(&mut world, &["main.chaos", "topology.chaos"]);
+    let mut out = String::new();
+    for name in ["main.chaos", "topology.chaos"] {
+        let analysis = world.analyze(&uri(name)).unwrap();
+        out.push_str(&format!("{name}\n"));
+        fn walk(
+            out: &mut String,
+            syms: &[tower_lsp_server::ls_types::DocumentSymbol],
+            depth: usize,
+        ) {
+            for s in syms {
+                out.push_str(&format!(
+                    "{}{:?} {} ({}) {}:{}-{}:{}\n",
+                    "  ".repeat(depth + 1),
+                    s.kind,
+                    s.name,
+                    s.detail.as_deref().unwrap_or(""),
+                    s.range.start.line,
+                    s.range.start.character,
+                    s.range.end.line,
+                    s.range.end.character
+                ));
+                walk(out, s.children.as_deref().unwrap_or(&[]), depth + 1);
+            }
+        }
+        walk(&mut out, &symbols::document_symbols(&analysis), 0);
+    }
+    insta::assert_snapshot!(out);
+}
+
+/// Typing a file from its first character to its last: every prefix gets diagnostics, hover
+/// and completion at its end without a panic.
+#[test]
+fn every_prefix_of_an_example_is_handled() {
+    let text = fixture("main.chaos") + &fixture("topology.chaos").replace("import", "# import");
+    let mut world = world();
+    let mut boundaries: Vec<usize> = text.char_indices().map(|(i, _)| i).collect();
+    boundaries.push(text.len());
+    for end in boundaries.into_iter().step_by(3) {
+        let prefix = &text[..end];
+        world.open(uri("typing.chaos"), prefix.to_string(), 1);
+        let analysis = world.analyze(&uri("typing.chaos")).unwrap();
+        let pos = LineIndex::new(prefix).position(end);
+        let _ = diagnostics::for_root(&world, &analysis);
+        let _ = hover::hover(&analysis, pos);
+        let _ = completion::completions(&world, &analysis, pos);
+        let _ = symbols::document_symbols(&analysis);
+    }
+}
