@@ -10,6 +10,7 @@ pub mod ast;
 mod comments;
 mod diagnose;
 pub mod error;
+pub mod format;
 mod parser;
 mod units;
 

@@ -1,0 +1,98 @@
+//! The formatter: snapshots of `fixtures/fmt/*.chaos`, and on every fixture and spec example:
+//! formatting is idempotent, keeps every comment, and the result parses to the same tree.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use chaos_grammar::format::format_source;
+
+#[test]
+fn fmt_fixtures() {
+    insta::glob!("fixtures/fmt/*.chaos", |path| {
+        let src = fs::read_to_string(path).unwrap();
+        insta::assert_snapshot!(format_source(&src).unwrap());
+    });
+}
+
+fn all_sources() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    for dir in [
+        root.join("tests/fixtures/parse/ok"),
+        root.join("tests/fixtures/fmt"),
+        root.join("../../shared/spec/examples"),
+    ] {
+        for e in fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "chaos") {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    assert!(files.len() > 20);
+    files
+}
+
+/// Checks the three properties on one text; `Err` says which failed.
+pub fn check_roundtrip(src: &str) -> Result<(), String> {
+    let Ok(before) = chaos_grammar::parse(src) else {
+        return Ok(());
+    };
+    let once = format_source(src).map_err(|e| format!("formatting failed: {e}"))?;
+    let after =
+        chaos_grammar::parse(&once).map_err(|e| format!("output does not parse: {e}\n{once}"))?;
+    let twice = format_source(&once).map_err(|e| format!("second format failed: {e}"))?;
+    if once != twice {
+        return Err(format!(
+            "not idempotent:\n--- once\n{once}\n--- twice\n{twice}"
+        ));
+    }
+    let (mut a, mut b) = (support::erase_spans(&before), support::erase_spans(&after));
+    // Comments are compared by text: the formatter may move one, never drop or change it.
+    let ca = a.as_object_mut().unwrap().remove("comments");
+    let cb = b.as_object_mut().unwrap().remove("comments");
+    if a != b {
+        return Err(format!("tree changed:\n{once}"));
+    }
+    let trim = |c: Option<serde_json::Value>| -> Vec<String> {
+        c.and_then(|c| c.as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .map(|c| c["text"].as_str().unwrap_or("").trim_end().to_string())
+            .collect()
+    };
+    if trim(ca) != trim(cb) {
+        return Err(format!("comments changed:\n{once}"));
+    }
+    Ok(())
+}
+
+#[test]
+fn fmt_is_idempotent_and_keeps_the_tree() {
+    let mut failures = Vec::new();
+    for path in all_sources() {
+        let src = fs::read_to_string(&path).unwrap();
+        if let Err(e) = check_roundtrip(&src) {
+            failures.push(format!("{}: {e}", path.display()));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn spec_examples_are_already_canonical_modulo_blank_lines() {
+    // The spec examples are the house style: formatting changes at most their alignment of
+    // trailing comments.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/spec/examples");
+    for e in fs::read_dir(root).unwrap() {
+        let p = e.unwrap().path();
+        let src = fs::read_to_string(&p).unwrap();
+        let out = format_source(&src).unwrap();
+        let squash = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert_eq!(squash(&src), squash(&out), "{}", p.display());
+    }
+}
