@@ -1,0 +1,157 @@
+//! From what the load generator printed and the replica counts sampled during the run to the
+//! run's [`Recording`], the same model the simulator and the local runner produce.
+
+use chaos_plan::Plan;
+use chaos_report::Recording;
+
+use crate::ClusterError;
+
+/// Ready replicas per service per timeline window, sampled by the runner during the run.
+#[derive(Debug, Clone)]
+pub(crate) struct Samples {
+    window_s: f64,
+    services: Vec<String>,
+    /// `[window][service]` = (last seen, most seen).
+    windows: Vec<Vec<(u32, u32)>>,
+}
+
+impl Samples {
+    pub fn new(plan: &Plan) -> Samples {
+        Samples {
+            window_s: plan.scenario.window_s.max(1e-3),
+            services: plan.services.iter().map(|s| s.name.clone()).collect(),
+            windows: Vec::new(),
+        }
+    }
+
+    pub fn record(&mut self, service: &str, t_s: f64, ready: u32) {
+        let Some(j) = self.services.iter().position(|s| s == service) else {
+            return;
+        };
+        let w = (t_s / self.window_s).floor().max(0.0) as usize;
+        if self.windows.len() <= w {
+            // Windows without a sample keep the last known count.
+            let last = self
+                .windows
+                .last()
+                .map(|v| v.iter().map(|&(r, _)| (r, r)).collect());
+            self.windows.resize(
+                w + 1,
+                last.unwrap_or_else(|| vec![(0, 0); self.services.len()]),
+            );
+        }
+        let cell = &mut self.windows[w][j];
+        cell.0 = ready;
+        cell.1 = cell.1.max(ready);
+    }
+
+    fn get(&self, window: usize, service: &str) -> Option<(u32, u32)> {
+        let j = self.services.iter().position(|s| s == service)?;
+        match self.windows.get(window) {
+            Some(v) => v.get(j).copied(),
+            // After the last sample: the last count, steady.
+            None => self
+                .windows
+                .last()
+                .and_then(|v| v.get(j))
+                .map(|&(r, _)| (r, r)),
+        }
+    }
+}
+
+/// The load generator prints one JSON document (a [`Recording`]) on stdout; the Pod's log may
+/// also hold its stderr lines, so the last complete JSON document in the log is taken.
+pub(crate) fn recording(
+    plan: &Plan,
+    seed: u64,
+    logs: &str,
+    samples: &Samples,
+) -> Result<Recording, ClusterError> {
+    let mut found = None;
+    let starts = std::iter::once(0).chain(logs.match_indices("\n{").map(|(i, _)| i + 1));
+    for start in starts {
+        let text = &logs[start..];
+        if !text.trim_start().starts_with('{') {
+            continue;
+        }
+        let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Recording>();
+        if let Some(Ok(r)) = stream.next() {
+            found = Some(r);
+        }
+    }
+    let Some(mut recording) = found else {
+        let tail: Vec<&str> = logs.lines().rev().take(3).collect();
+        return Err(ClusterError::Loadgen(format!(
+            "its output holds no recording (JSON); last lines: {}",
+            tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
+        )));
+    };
+    recording.mode = "cluster".to_string();
+    recording.seed = seed;
+    let names: Vec<String> = plan.services.iter().map(|s| s.name.clone()).collect();
+    if recording.services.is_empty() {
+        recording.services = names;
+    }
+    for (w, window) in recording.windows.iter_mut().enumerate() {
+        if window.services.len() < recording.services.len() {
+            window
+                .services
+                .resize(recording.services.len(), Default::default());
+        }
+        for (j, service) in recording.services.iter().enumerate() {
+            if let Some((last, most)) = samples.get(w, service) {
+                let s = &mut window.services[j];
+                // The runner sees Pods; the agents may know more (utilisation, queues) and keep it.
+                s.replicas = last;
+                s.max_replicas = s.max_replicas.max(most);
+            }
+        }
+    }
+    Ok(recording)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use chaos_report::recording::Recorder;
+
+    fn plan() -> Plan {
+        serde_json::from_value(serde_json::json!({
+            "version": 1,
+            "scenario": { "name": "s", "duration_s": 3.0, "warmup_s": 0.0, "seed": 1, "window_s": 1.0, "drain_s": 1.0 },
+            "params": [], "services": [{
+                "name": "api", "replicas": { "kind": "fixed", "count": 2 }, "workers": 1, "queue": null,
+                "rate_limit_per_s": null, "restart_s": 1.0, "balance": "round_robin",
+                "latency": { "dist": "constant", "value_s": 0.0 },
+                "endpoints": [{ "name": "GET /", "steps": [{ "step": "work", "dist": { "dist": "constant", "value_s": 0.0 } }] }]
+            }],
+            "workloads": [], "faults": [], "expectations": [], "aborts": []
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn takes_the_last_json_document_and_adds_replicas() {
+        let plan = plan();
+        let mut rec = Recorder::new(&plan, "local", 9);
+        rec.record(0, 0.5, 0.01, Ok(()));
+        let json = serde_json::to_string_pretty(&rec.finish(3.0, 4.0, None)).unwrap();
+        let logs = format!("starting load\n{{not json\n{json}\n");
+        let mut samples = Samples::new(&plan);
+        samples.record("api", 0.2, 2);
+        samples.record("api", 2.1, 1);
+        samples.record("api", 2.6, 1);
+        let r = recording(&plan, 5, &logs, &samples).unwrap();
+        assert_eq!((r.mode.as_str(), r.seed), ("cluster", 5));
+        assert_eq!(r.windows[0].subjects[0].ok, 1);
+        let replicas: Vec<(u32, u32)> = r
+            .windows
+            .iter()
+            .map(|w| (w.services[0].replicas, w.services[0].max_replicas))
+            .collect();
+        // Window 1 had no sample: it keeps the last count.
+        assert_eq!(replicas, vec![(2, 2), (2, 2), (1, 2), (1, 1)]);
+        assert!(recording(&plan, 5, "no json here\n", &samples).is_err());
+    }
+}

@@ -1,0 +1,798 @@
+//! One cluster run: create the namespace, apply, wait for rollouts, start the load generator,
+//! apply the fault schedule on time, collect, and clean up whatever happened.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use chaos_k8s::manifests::{AGENT_PORT, RUN_ID_LABEL, selector_string};
+use chaos_k8s::schedule::{Entry, Step, Target};
+use chaos_k8s::{Bundle, ServiceObjects};
+use chaos_plan::Plan;
+use chaos_report::Recording;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Namespace, Pod};
+use kube::Client;
+use kube::api::{Api, DeleteParams, ListParams, LogParams, Patch, PatchParams};
+use rand::{Rng, SeedableRng};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::Options;
+use crate::collect::{self, Samples};
+use crate::connect::Connection;
+use crate::error::{Call, ClusterError};
+
+/// The field manager of every server-side apply.
+pub const FIELD_MANAGER: &str = "chaos";
+/// Header carrying the control token through the API server's proxy (which consumes `Authorization`).
+pub const TOKEN_HEADER: &str = "x-chaos-token";
+const TICK: Duration = Duration::from_millis(200);
+const FATAL_WAITING: [&str; 5] = [
+    "ImagePullBackOff",
+    "ErrImagePull",
+    "InvalidImageName",
+    "CrashLoopBackOff",
+    "CreateContainerConfigError",
+];
+
+pub(crate) struct Session<'a> {
+    client: Client,
+    server: String,
+    bundle: &'a Bundle,
+    plan: &'a Plan,
+    options: &'a Options,
+    namespace_created: bool,
+    /// Entry index → Pods its fault is installed on.
+    installed: BTreeMap<usize, BTreeSet<String>>,
+    /// Entries whose fault should be on every ready Pod of its services now.
+    active: BTreeSet<usize>,
+    loadgen_finished: bool,
+}
+
+/// A Pod of this run, as far as the schedule cares.
+#[derive(Debug, Clone)]
+struct PodInfo {
+    name: String,
+    ready: bool,
+}
+
+impl<'a> Session<'a> {
+    pub fn new(
+        connection: Connection,
+        bundle: &'a Bundle,
+        plan: &'a Plan,
+        options: &'a Options,
+    ) -> Session<'a> {
+        Session {
+            client: connection.client,
+            server: connection.server,
+            bundle,
+            plan,
+            options,
+            namespace_created: false,
+            installed: BTreeMap::new(),
+            active: BTreeSet::new(),
+            loadgen_finished: false,
+        }
+    }
+
+    fn ns(&self) -> &str {
+        &self.bundle.namespace
+    }
+
+    fn call<'b>(&'b self, verb: &'b str, resource: &'b str) -> Call<'b> {
+        Call {
+            verb,
+            resource,
+            namespace: Some(&self.bundle.namespace),
+            server: &self.server,
+        }
+    }
+
+    fn say(&self, line: &str) {
+        self.options.progress.say(line);
+    }
+
+    pub async fn execute(&mut self) -> Result<Recording, ClusterError> {
+        self.create_namespace().await?;
+        self.apply_objects().await?;
+        self.wait_for_rollouts().await?;
+        let (loadgen_pod, t0) = self.start_loadgen().await?;
+        let samples = self.follow_schedule(&loadgen_pod, t0).await?;
+        self.revert_all().await?;
+        let logs = Api::<Pod>::namespaced(self.client.clone(), self.ns())
+            .logs(
+                &loadgen_pod,
+                &LogParams {
+                    container: Some("loadgen".to_string()),
+                    ..LogParams::default()
+                },
+            )
+            .await
+            .map_err(|e| self.call("get", "pods/log").error(e))?;
+        collect::recording(self.plan, self.options.seed, &logs, &samples)
+    }
+
+    async fn create_namespace(&mut self) -> Result<(), ClusterError> {
+        let api = Api::<Namespace>::all(self.client.clone());
+        let call = Call {
+            verb: "get",
+            resource: "namespaces",
+            namespace: None,
+            server: &self.server,
+        };
+        if api
+            .get_opt(self.ns())
+            .await
+            .map_err(|e| call.error(e))?
+            .is_some()
+        {
+            return Err(ClusterError::NamespaceExists(self.ns().to_string()));
+        }
+        let call = Call {
+            verb: "create",
+            resource: "namespaces",
+            namespace: None,
+            server: &self.server,
+        };
+        api.patch(
+            self.ns(),
+            &apply_params(),
+            &Patch::Apply(&self.bundle.objects.namespace),
+        )
+        .await
+        .map_err(|e| call.error(e))?;
+        self.namespace_created = true;
+        self.say(&format!("created namespace {}", self.ns()));
+        Ok(())
+    }
+
+    async fn apply<K>(&self, resource: &str, object: &K) -> Result<(), ClusterError>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+            + Clone
+            + DeserializeOwned
+            + Serialize
+            + std::fmt::Debug,
+        K::DynamicType: Default,
+    {
+        let name = object.meta().name.clone().unwrap_or_default();
+        Api::<K>::namespaced(self.client.clone(), self.ns())
+            .patch(&name, &apply_params(), &Patch::Apply(object))
+            .await
+            .map_err(|e| self.call("create", resource).error(e))?;
+        Ok(())
+    }
+
+    async fn apply_objects(&self) -> Result<(), ClusterError> {
+        let o = &self.bundle.objects;
+        self.apply("secrets", &o.secret).await?;
+        self.apply("configmaps", &o.config_map).await?;
+        for s in &o.services {
+            self.apply("deployments.apps", &s.deployment).await?;
+            self.apply("services", &s.service).await?;
+            if let Some(hpa) = &s.autoscaler {
+                self.apply("horizontalpodautoscalers.autoscaling", hpa)
+                    .await?;
+            }
+        }
+        self.say(&format!("applied {} services", o.services.len()));
+        Ok(())
+    }
+
+    async fn run_pods(&self, selector: &str) -> Result<Vec<Pod>, ClusterError> {
+        Ok(Api::<Pod>::namespaced(self.client.clone(), self.ns())
+            .list(&ListParams::default().labels(selector))
+            .await
+            .map_err(|e| self.call("list", "pods").error(e))?
+            .items)
+    }
+
+    /// Fails fast on a Pod that cannot start (image pull, crash loop, bad config).
+    fn check_pods(pods: &[Pod]) -> Result<(), ClusterError> {
+        for pod in pods {
+            let name = pod.metadata.name.clone().unwrap_or_default();
+            for cs in pod
+                .status
+                .iter()
+                .flat_map(|s| s.container_statuses.iter().flatten())
+            {
+                let Some(waiting) = cs.state.as_ref().and_then(|s| s.waiting.as_ref()) else {
+                    continue;
+                };
+                let reason = waiting.reason.clone().unwrap_or_default();
+                if !FATAL_WAITING.contains(&reason.as_str()) {
+                    continue;
+                }
+                let message = waiting.message.clone().unwrap_or_default();
+                return Err(if reason.contains("Image") {
+                    ClusterError::ImagePull {
+                        pod: name,
+                        image: cs.image.clone(),
+                        reason,
+                        message,
+                    }
+                } else {
+                    ClusterError::PodFailing {
+                        pod: name,
+                        reason,
+                        message,
+                    }
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Why a Pod is not ready, in one line, for the timeout message.
+    fn pod_reason(pods: &[Pod]) -> Option<String> {
+        pods.iter().find_map(|pod| {
+            let name = pod.metadata.name.clone().unwrap_or_default();
+            let status = pod.status.as_ref()?;
+            let waiting = status.container_statuses.iter().flatten().find_map(|cs| {
+                let w = cs.state.as_ref()?.waiting.as_ref()?;
+                Some(format!(
+                    "{}: {}",
+                    w.reason.clone().unwrap_or_default(),
+                    w.message.clone().unwrap_or_default()
+                ))
+            });
+            let condition = status
+                .conditions
+                .iter()
+                .flatten()
+                .find(|c| c.status == "False" && c.message.is_some())
+                .map(|c| {
+                    format!(
+                        "{} {}: {}",
+                        c.type_,
+                        c.reason.clone().unwrap_or_default(),
+                        c.message.clone().unwrap_or_default()
+                    )
+                });
+            let phase = status.phase.clone().unwrap_or_default();
+            waiting
+                .or(condition)
+                .map(|r| format!("pod {name} ({phase}) {r}"))
+        })
+    }
+
+    fn timeout(&self) -> Duration {
+        self.options
+            .rollout_timeout
+            .unwrap_or(Duration::from_secs(300))
+    }
+
+    async fn wait_for_rollouts(&self) -> Result<(), ClusterError> {
+        let started = Instant::now();
+        let selector = format!(
+            "{RUN_ID_LABEL}={}",
+            self.bundle
+                .objects
+                .namespace
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(RUN_ID_LABEL))
+                .cloned()
+                .unwrap_or_default()
+        );
+        let mut last = String::new();
+        loop {
+            let mut pending: Vec<(&ServiceObjects, i32, i32)> = Vec::new();
+            let mut counts = Vec::new();
+            for s in &self.bundle.objects.services {
+                let d = Api::<Deployment>::namespaced(self.client.clone(), self.ns())
+                    .get(&s.kubernetes)
+                    .await
+                    .map_err(|e| self.call("get", "deployments.apps").error(e))?;
+                let wanted = d.spec.replicas.unwrap_or(1);
+                let ready = d
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.ready_replicas)
+                    .unwrap_or(0);
+                counts.push(format!("{} {ready}/{wanted}", s.name));
+                if ready < wanted {
+                    pending.push((s, ready, wanted));
+                }
+            }
+            let line = format!("waiting for rollouts: {}", counts.join(", "));
+            if line != last {
+                self.say(&line);
+                last = line;
+            }
+            let pods = self.run_pods(&selector).await?;
+            Self::check_pods(&pods)?;
+            let Some(&(s, ready, wanted)) = pending.first() else {
+                self.say("all services ready");
+                return Ok(());
+            };
+            if started.elapsed() > self.timeout() {
+                let own: Vec<Pod> = pods
+                    .into_iter()
+                    .filter(|p| {
+                        p.metadata
+                            .labels
+                            .as_ref()
+                            .and_then(|l| l.get("app.kubernetes.io/instance"))
+                            == Some(&s.kubernetes)
+                    })
+                    .collect();
+                return Err(ClusterError::RolloutTimeout {
+                    deployment: s.kubernetes.clone(),
+                    ready,
+                    wanted,
+                    waited_s: started.elapsed().as_secs(),
+                    reason: Self::pod_reason(&own),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    fn loadgen_selector(&self) -> String {
+        let labels = self
+            .bundle
+            .objects
+            .loadgen
+            .metadata
+            .labels
+            .clone()
+            .unwrap_or_default();
+        let keep = ["app.kubernetes.io/name", RUN_ID_LABEL];
+        selector_string(
+            &labels
+                .into_iter()
+                .filter(|(k, _)| keep.contains(&k.as_str()))
+                .collect(),
+        )
+    }
+
+    /// Starts the Job; time 0 of the schedule is when its Pod runs.
+    async fn start_loadgen(&self) -> Result<(String, Instant), ClusterError> {
+        self.apply("jobs.batch", &self.bundle.objects.loadgen)
+            .await?;
+        self.say("started the load generator");
+        let started = Instant::now();
+        loop {
+            let pods = self.run_pods(&self.loadgen_selector()).await?;
+            Self::check_pods(&pods)?;
+            if let Some(p) = pods.iter().find(|p| {
+                matches!(
+                    p.status.as_ref().and_then(|s| s.phase.as_deref()),
+                    Some("Running" | "Succeeded" | "Failed")
+                )
+            }) {
+                return Ok((p.metadata.name.clone().unwrap_or_default(), Instant::now()));
+            }
+            if started.elapsed() > self.timeout() {
+                return Err(ClusterError::RolloutTimeout {
+                    deployment: format!("job/{}", chaos_k8s::manifests::LOADGEN_JOB),
+                    ready: 0,
+                    wanted: 1,
+                    waited_s: started.elapsed().as_secs(),
+                    reason: Self::pod_reason(&pods),
+                });
+            }
+            tokio::time::sleep(TICK).await;
+        }
+    }
+
+    /// Applies and reverts faults on time until the load generator finishes; samples replicas.
+    async fn follow_schedule(
+        &mut self,
+        loadgen_pod: &str,
+        t0: Instant,
+    ) -> Result<Samples, ClusterError> {
+        let entries = &self.bundle.schedule.entries;
+        // (time, is revert, entry): reverts first at equal times so back-to-back faults do not overlap.
+        let mut events: Vec<(f64, bool, usize)> = Vec::new();
+        for (i, e) in entries.iter().enumerate() {
+            events.push((e.start_s, false, i));
+            if !matches!(e.revert, Step::Nothing { .. }) {
+                events.push((e.end_s, true, i));
+            }
+        }
+        events.sort_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)));
+        let mut next = 0;
+        let mut samples = Samples::new(self.plan);
+        let deadline = self.plan.horizon_s() + 300.0;
+        let jobs = Api::<Job>::namespaced(self.client.clone(), self.ns());
+        let mut last_sample = -1.0;
+        loop {
+            let now = t0.elapsed().as_secs_f64();
+            while next < events.len() && events[next].0 <= now {
+                let (_, revert, i) = events[next];
+                next += 1;
+                if revert {
+                    self.revert(i).await?
+                } else {
+                    self.start(i).await?
+                }
+            }
+            if now - last_sample >= 0.5 {
+                last_sample = now;
+                let pods = self.service_pods().await?;
+                for (s, list) in &pods {
+                    samples.record(s, now, list.iter().filter(|p| p.ready).count() as u32);
+                }
+                self.reconcile(&pods).await?;
+                let job = jobs
+                    .get(chaos_k8s::manifests::LOADGEN_JOB)
+                    .await
+                    .map_err(|e| self.call("get", "jobs.batch").error(e))?;
+                let status = job.status.unwrap_or_default();
+                if status.succeeded.unwrap_or(0) > 0 {
+                    self.loadgen_finished = true;
+                    self.say("the load generator finished");
+                    return Ok(samples);
+                }
+                if status.failed.unwrap_or(0) > 0 {
+                    self.loadgen_finished = true;
+                    let logs = Api::<Pod>::namespaced(self.client.clone(), self.ns())
+                        .logs(loadgen_pod, &LogParams::default())
+                        .await
+                        .unwrap_or_default();
+                    let tail: Vec<&str> = logs.lines().rev().take(5).collect();
+                    let tail: Vec<&str> = tail.into_iter().rev().collect();
+                    return Err(ClusterError::Loadgen(format!(
+                        "its Job failed; last lines of its log:\n{}",
+                        tail.join("\n")
+                    )));
+                }
+            }
+            if now > deadline {
+                return Err(ClusterError::Loadgen(format!(
+                    "it did not finish within {deadline:.0} s"
+                )));
+            }
+            tokio::time::sleep(TICK).await;
+        }
+    }
+
+    /// Every Pod of every service of this run, by plan service name.
+    async fn service_pods(&self) -> Result<BTreeMap<String, Vec<PodInfo>>, ClusterError> {
+        let mut out = BTreeMap::new();
+        for s in &self.bundle.objects.services {
+            let selector = selector_string(
+                s.deployment
+                    .spec
+                    .selector
+                    .match_labels
+                    .as_ref()
+                    .unwrap_or(&BTreeMap::new()),
+            );
+            let pods = self.run_pods(&selector).await?;
+            out.insert(s.name.clone(), pods.iter().map(pod_info).collect());
+        }
+        Ok(out)
+    }
+
+    async fn pods_of(&self, target: &Target) -> Result<Vec<PodInfo>, ClusterError> {
+        Ok(self
+            .run_pods(&target.label_selector)
+            .await?
+            .iter()
+            .map(pod_info)
+            .collect())
+    }
+
+    async fn start(&mut self, i: usize) -> Result<(), ClusterError> {
+        let bundle = self.bundle;
+        let entry: &Entry = &bundle.schedule.entries[i];
+        match &entry.apply {
+            Step::Install { services, .. } => {
+                self.say(&format!("fault {} on {}", entry.id, names(services)));
+                self.active.insert(i);
+                for t in services {
+                    for pod in self.pods_of(t).await?.into_iter().filter(|p| p.ready) {
+                        self.install(i, &pod.name).await?;
+                    }
+                }
+            }
+            Step::DeletePods { count, candidates } => {
+                let mut rng = rand::rngs::StdRng::seed_from_u64(
+                    self.options.seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+                );
+                let Some(service) = candidates.get(rng.random_range(0..candidates.len().max(1)))
+                else {
+                    return Ok(());
+                };
+                let mut pods: Vec<PodInfo> = self
+                    .pods_of(service)
+                    .await?
+                    .into_iter()
+                    .filter(|p| p.ready)
+                    .collect();
+                let mut killed = Vec::new();
+                for _ in 0..*count {
+                    if pods.is_empty() {
+                        break;
+                    }
+                    let pod = pods.swap_remove(rng.random_range(0..pods.len()));
+                    Api::<Pod>::namespaced(self.client.clone(), self.ns())
+                        .delete(&pod.name, &DeleteParams::default())
+                        .await
+                        .map_err(|e| self.call("delete", "pods").error(e))?;
+                    killed.push(pod.name);
+                }
+                self.say(&format!(
+                    "fault {}: deleted pod(s) {} of {}",
+                    entry.id,
+                    killed.join(", "),
+                    service.service
+                ));
+            }
+            Step::Remove { .. } | Step::Nothing { .. } => {}
+        }
+        Ok(())
+    }
+
+    async fn revert(&mut self, i: usize) -> Result<(), ClusterError> {
+        let bundle = self.bundle;
+        let entry = &bundle.schedule.entries[i];
+        self.active.remove(&i);
+        let pods = self.installed.remove(&i).unwrap_or_default();
+        for pod in &pods {
+            match self
+                .agent(pod, "DELETE", &format!("/_chaos/faults/{}", entry.id), None)
+                .await
+            {
+                Ok(_) => {}
+                // The Pod is gone (killed, scaled down): nothing left to revert on it.
+                Err(AgentError::Gone) => {}
+                Err(AgentError::Failed(message)) => {
+                    return Err(ClusterError::Fault {
+                        id: entry.id.clone(),
+                        what: "reverted",
+                        pod: pod.clone(),
+                        message,
+                    });
+                }
+            }
+        }
+        self.say(&format!("reverted fault {}", entry.id));
+        Ok(())
+    }
+
+    /// Installs active faults on Pods that became ready after the fault started (recreated or added).
+    async fn reconcile(
+        &mut self,
+        pods: &BTreeMap<String, Vec<PodInfo>>,
+    ) -> Result<(), ClusterError> {
+        let active: Vec<usize> = self.active.iter().copied().collect();
+        for i in active {
+            let bundle = self.bundle;
+            let Step::Install { services, .. } = &bundle.schedule.entries[i].apply else {
+                continue;
+            };
+            for t in services {
+                for pod in pods
+                    .get(&t.service)
+                    .into_iter()
+                    .flatten()
+                    .filter(|p| p.ready)
+                {
+                    if !self
+                        .installed
+                        .get(&i)
+                        .is_some_and(|s| s.contains(&pod.name))
+                    {
+                        self.install(i, &pod.name).await?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn install(&mut self, i: usize, pod: &str) -> Result<(), ClusterError> {
+        let bundle = self.bundle;
+        let entry = &bundle.schedule.entries[i];
+        let Step::Install { body, .. } = &entry.apply else {
+            return Ok(());
+        };
+        // Counted as installed before the request: if the run is interrupted while it is in
+        // flight, cleanup still removes it (removing a fault that never landed is harmless).
+        self.installed.entry(i).or_default().insert(pod.to_string());
+        match self.agent(pod, "POST", "/_chaos/faults", Some(body)).await {
+            Ok(_) => Ok(()),
+            Err(AgentError::Gone) => {
+                self.installed.entry(i).or_default().remove(pod);
+                Ok(())
+            }
+            Err(AgentError::Failed(message)) => Err(ClusterError::Fault {
+                id: entry.id.clone(),
+                what: "installed",
+                pod: pod.to_string(),
+                message,
+            }),
+        }
+    }
+
+    /// A request to one agent's control API through the API server's Pod proxy.
+    async fn agent(
+        &self,
+        pod: &str,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<String, AgentError> {
+        let uri = format!(
+            "/api/v1/namespaces/{}/pods/{pod}:{AGENT_PORT}/proxy{path}",
+            self.ns()
+        );
+        let body = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+        let token = self
+            .bundle
+            .objects
+            .secret
+            .string_data
+            .as_ref()
+            .and_then(|d| d.get(chaos_k8s::manifests::TOKEN_KEY))
+            .cloned()
+            .unwrap_or_default();
+        let request = http::Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("content-type", "application/json")
+            .header(TOKEN_HEADER, token)
+            .body(body)
+            .map_err(|e| AgentError::Failed(e.to_string()))?;
+        let call =
+            tokio::time::timeout(Duration::from_secs(10), self.client.request_text(request)).await;
+        match call {
+            Ok(Ok(text)) => Ok(text),
+            Ok(Err(kube::Error::Api(s))) if s.code == 404 || s.code == 503 => Err(AgentError::Gone),
+            Ok(Err(e)) => Err(AgentError::Failed(crate::error::chain(&e))),
+            Err(_) => Err(AgentError::Failed("no answer within 10 s".to_string())),
+        }
+    }
+
+    async fn revert_all(&mut self) -> Result<(), ClusterError> {
+        let pending: Vec<usize> = self
+            .active
+            .iter()
+            .chain(self.installed.keys())
+            .copied()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        for i in pending {
+            self.revert(i).await?;
+        }
+        Ok(())
+    }
+
+    /// Runs on every exit path: reverts faults, stops the load generator when kept, deletes the namespace.
+    pub async fn cleanup(&mut self, finished: bool) -> Result<(), String> {
+        let mut problems = Vec::new();
+        if !self.installed.is_empty() || !self.active.is_empty() {
+            match tokio::time::timeout(Duration::from_secs(60), self.revert_all()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => problems.push(format!("reverting faults: {e}")),
+                Err(_) => problems.push("reverting faults took longer than 60 s".to_string()),
+            }
+        }
+        if !self.namespace_created {
+            return if problems.is_empty() {
+                Ok(())
+            } else {
+                Err(problems.join("; "))
+            };
+        }
+        if self.options.keep {
+            if !finished && !self.loadgen_finished {
+                let jobs = Api::<Job>::namespaced(self.client.clone(), self.ns());
+                let _ = jobs
+                    .delete(
+                        chaos_k8s::manifests::LOADGEN_JOB,
+                        &DeleteParams::background(),
+                    )
+                    .await;
+            }
+            self.say(&format!("kept namespace {} (--keep)", self.ns()));
+        } else if let Err(e) =
+            tokio::time::timeout(Duration::from_secs(60), self.delete_namespace())
+                .await
+                .unwrap_or_else(|_| Err("deleting the namespace took longer than 60 s".to_string()))
+        {
+            problems.push(e);
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems.join("; "))
+        }
+    }
+
+    async fn delete_namespace(&self) -> Result<(), String> {
+        let api = Api::<Namespace>::all(self.client.clone());
+        let ns = self.ns();
+        // Only ever delete the namespace this run created: it carries our run id.
+        let ours = self
+            .bundle
+            .objects
+            .namespace
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(RUN_ID_LABEL));
+        match api.get_opt(ns).await {
+            Ok(Some(found))
+                if found
+                    .metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(RUN_ID_LABEL))
+                    == ours => {}
+            Ok(Some(_)) => {
+                return Err(format!(
+                    "namespace {ns} does not carry this run's id any more; left alone"
+                ));
+            }
+            Ok(None) => return Ok(()),
+            Err(e) => return Err(crate::error::chain(&e)),
+        }
+        api.delete(ns, &DeleteParams::foreground())
+            .await
+            .map_err(|e| {
+                Call {
+                    verb: "delete",
+                    resource: "namespaces",
+                    namespace: None,
+                    server: &self.server,
+                }
+                .error(e)
+                .to_string()
+            })?;
+        self.say(&format!("deleting namespace {ns}"));
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(30) {
+            match api.get_opt(ns).await {
+                Ok(None) => {
+                    self.say(&format!("deleted namespace {ns}"));
+                    return Ok(());
+                }
+                Ok(Some(_)) | Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+            }
+        }
+        // Deletion was accepted; Kubernetes finishes it in the background.
+        self.say(&format!(
+            "namespace {ns} is still terminating; Kubernetes finishes deleting it"
+        ));
+        Ok(())
+    }
+}
+
+enum AgentError {
+    /// The Pod is gone or not running: nothing to do on it.
+    Gone,
+    Failed(String),
+}
+
+fn apply_params() -> PatchParams {
+    PatchParams::apply(FIELD_MANAGER).force()
+}
+
+fn pod_info(p: &Pod) -> PodInfo {
+    let ready = p.metadata.deletion_timestamp.is_none()
+        && p.status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+    PodInfo {
+        name: p.metadata.name.clone().unwrap_or_default(),
+        ready,
+    }
+}
+
+fn names(targets: &[Target]) -> String {
+    targets
+        .iter()
+        .map(|t| t.service.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
