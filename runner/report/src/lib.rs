@@ -12,6 +12,7 @@ pub mod markdown;
 pub mod model;
 pub mod multi;
 pub mod recording;
+pub mod svg;
 pub mod terminal;
 pub mod text;
 pub mod write;

@@ -107,8 +107,11 @@ pub fn summarise(reports: &[Report]) -> RunsSummary {
 }
 
 /// The report of a multi-seed run: the first seed's report, with the distribution over every
-/// seed attached and `passed` true only if every run passed.
+/// seed attached and `passed` true only if every run passed. One report is returned as it is.
 pub fn combine(mut reports: Vec<Report>) -> Option<Report> {
+    if reports.len() == 1 {
+        return reports.pop();
+    }
     let summary = summarise(&reports);
     let all_passed = summary.passed_runs == summary.runs;
     if reports.is_empty() {

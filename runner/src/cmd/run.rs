@@ -1,11 +1,257 @@
-//! `chaos run`.
+//! `chaos run`: compile a scenario, run it (simulated by default, as local processes, or on
+//! Kubernetes), judge its expectations and write the reports.
+//! Exit: 0 every expectation held, 1 one failed or an abort fired, 2 invalid, 3 could not run.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use chaos_plan::Plan;
+use chaos_report::{
+    Recording, Report, html, junit, markdown, multi, terminal, write::atomic_write,
+};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::exit;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    rest: Vec<String>,
+    /// The scenario to run.
+    pub file: PathBuf,
+    /// Simulate (the default): deterministic, nothing to install.
+    #[arg(long, conflicts_with_all = ["local", "cluster"])]
+    pub sim: bool,
+    /// Run agents as processes on 127.0.0.1, with real load.
+    #[arg(long, conflicts_with = "cluster")]
+    pub local: bool,
+    /// Run on the Kubernetes cluster of your kubeconfig.
+    #[arg(long)]
+    pub cluster: bool,
+    /// Seed of the run (default: the scenario's `seed`).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Override a param: `--set NAME=VALUE` (repeatable).
+    #[arg(long = "set", value_name = "NAME=VALUE", value_parser = super::parse_set)]
+    pub sets: Vec<(String, String)>,
+    /// Simulate N seeds (seed, seed+1, …) in parallel and report each expectation's distribution.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub runs: u32,
+    /// Write the JSON report here.
+    #[arg(long, value_name = "PATH.json")]
+    pub report: Option<PathBuf>,
+    /// Write JUnit XML here (one test case per expectation).
+    #[arg(long, value_name = "PATH.xml")]
+    pub junit: Option<PathBuf>,
+    /// Write a self-contained HTML report here.
+    #[arg(long, value_name = "PATH.html")]
+    pub html: Option<PathBuf>,
+    /// Write a Markdown summary here (e.g. "$GITHUB_STEP_SUMMARY").
+    #[arg(long = "summary-md", value_name = "PATH.md")]
+    pub summary_md: Option<PathBuf>,
+    /// --cluster: kubeconfig context (default: the current one).
+    #[arg(long)]
+    pub context: Option<String>,
+    /// --cluster: namespace to create for the run.
+    #[arg(long)]
+    pub namespace: Option<String>,
+    /// --cluster: keep the namespace after the run (faults are still reverted).
+    #[arg(long)]
+    pub keep: bool,
 }
 
-pub fn run(_args: Args) -> u8 {
-    super::not_built("`chaos run`")
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Sim,
+    Local,
+    Cluster,
+}
+
+pub fn run(args: Args) -> u8 {
+    let mode = if args.local {
+        Mode::Local
+    } else if args.cluster {
+        Mode::Cluster
+    } else {
+        Mode::Sim
+    };
+    if mode != Mode::Sim && args.runs > 1 {
+        eprintln!(
+            "error: --runs needs --sim (each seed of a real run takes the scenario's full duration)"
+        );
+        return exit::INVALID;
+    }
+    if mode != Mode::Cluster && (args.context.is_some() || args.namespace.is_some() || args.keep) {
+        eprintln!("error: --context, --namespace and --keep apply to --cluster only");
+        return exit::INVALID;
+    }
+    let plan = match super::compile::load_plan(&args.file, &args.sets) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let seed = args.seed.unwrap_or(plan.scenario.seed);
+
+    let recordings = match mode {
+        Mode::Sim if args.runs > 1 => simulate_many(&plan, seed, args.runs),
+        Mode::Sim => simulate_one(&plan, seed).map(|r| vec![r]),
+        Mode::Local => run_local(&plan, seed).map(|r| vec![r]),
+        Mode::Cluster => run_cluster(&plan, seed, &args).map(|r| vec![r]),
+    };
+    let recordings = match recordings {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+
+    let mut reports = Vec::with_capacity(recordings.len());
+    for rec in &recordings {
+        match chaos_report::report(&plan, rec) {
+            Ok(r) => reports.push(r),
+            Err(e) => {
+                eprintln!("error: cannot evaluate the run: {e}");
+                return exit::CANNOT_RUN;
+            }
+        }
+    }
+    let Some(report) = multi::combine(reports) else {
+        eprintln!("error: the run produced no recording");
+        return exit::CANNOT_RUN;
+    };
+
+    let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    print!("{}", terminal::render(&report, colour));
+
+    if let Err(code) = write_outputs(&plan, &report, &args) {
+        return code;
+    }
+    if report.passed {
+        exit::OK
+    } else {
+        exit::FAILED
+    }
+}
+
+/// A progress bar on stderr that appears only once a run has taken over a second, and only
+/// on a terminal.
+struct Progress {
+    bar: ProgressBar,
+    started: Instant,
+    shown: bool,
+}
+
+impl Progress {
+    fn new(len: u64, message: &str) -> Progress {
+        let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::hidden());
+        if let Ok(style) = ProgressStyle::with_template("{msg} [{bar:40}] {percent:>3}% {elapsed}")
+        {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.set_message(message.to_string());
+        Progress {
+            bar,
+            started: Instant::now(),
+            shown: false,
+        }
+    }
+
+    fn set(&mut self, pos: u64) {
+        if !self.shown
+            && self.started.elapsed() > Duration::from_secs(1)
+            && std::io::stderr().is_terminal()
+        {
+            self.bar.set_draw_target(ProgressDrawTarget::stderr());
+            self.shown = true;
+        }
+        self.bar.set_position(pos);
+    }
+
+    fn done(self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+fn simulate_one(plan: &Plan, seed: u64) -> Result<Recording, u8> {
+    let mut progress = Progress::new(1000, "simulating");
+    let result = chaos_sim::simulate_with_progress(plan, seed, &mut |f| {
+        progress.set((f.clamp(0.0, 1.0) * 1000.0) as u64)
+    });
+    progress.done();
+    result.map_err(|e| {
+        eprintln!("error: {e}");
+        exit::CANNOT_RUN
+    })
+}
+
+fn simulate_many(plan: &Plan, seed: u64, runs: u32) -> Result<Vec<Recording>, u8> {
+    let seeds: Vec<u64> = (0..u64::from(runs)).map(|k| seed.wrapping_add(k)).collect();
+    // simulate_many reports no progress; a spinner on a terminal says the tool is working.
+    let spinner = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
+    if std::io::stderr().is_terminal() {
+        spinner.set_draw_target(ProgressDrawTarget::stderr());
+        spinner.set_message(format!("simulating {runs} seeds on every core"));
+        spinner.enable_steady_tick(Duration::from_millis(120));
+    }
+    let results = chaos_sim::simulate_many(plan, &seeds);
+    spinner.finish_and_clear();
+    results
+        .into_iter()
+        .zip(&seeds)
+        .map(|(r, s)| {
+            r.map_err(|e| {
+                eprintln!("error: seed {s}: {e}");
+                exit::CANNOT_RUN
+            })
+        })
+        .collect()
+}
+
+fn run_local(plan: &Plan, seed: u64) -> Result<Recording, u8> {
+    let chaos_bin = std::env::current_exe().map_err(|e| {
+        eprintln!("error: cannot find the chaos executable to start agents from: {e}");
+        exit::CANNOT_RUN
+    })?;
+    chaos_local::run(plan, &chaos_local::Options { seed, chaos_bin }).map_err(|e| {
+        eprintln!("error: {e}");
+        exit::CANNOT_RUN
+    })
+}
+
+fn run_cluster(plan: &Plan, seed: u64, args: &Args) -> Result<Recording, u8> {
+    let options = chaos_cluster::Options {
+        seed,
+        context: args.context.clone(),
+        namespace: args.namespace.clone(),
+        keep: args.keep,
+        progress: chaos_cluster::Progress::new(|line| eprintln!("{line}")),
+        ..Default::default()
+    };
+    chaos_cluster::run(plan, &options).map_err(|e| {
+        eprintln!("error: {e}");
+        exit::CANNOT_RUN
+    })
+}
+
+fn write_outputs(plan: &Plan, report: &Report, args: &Args) -> Result<(), u8> {
+    let save = |path: &Path, what: &str, contents: &str| {
+        atomic_write(path, contents.as_bytes()).map_err(|e| {
+            eprintln!("error: cannot write the {what} to {}: {e}", path.display());
+            exit::CANNOT_RUN
+        })
+    };
+    if let Some(p) = &args.report {
+        save(p, "JSON report", &report.to_json())?;
+    }
+    if let Some(p) = &args.junit {
+        let aborts: Vec<String> = plan.aborts.iter().map(|a| a.text.clone()).collect();
+        let xml = junit::render(report, &aborts).map_err(|e| {
+            eprintln!("error: {e}");
+            exit::CANNOT_RUN
+        })?;
+        save(p, "JUnit report", &xml)?;
+    }
+    if let Some(p) = &args.summary_md {
+        save(p, "Markdown summary", &markdown::render(report))?;
+    }
+    if let Some(p) = &args.html {
+        save(p, "HTML report", &html::render(report))?;
+    }
+    Ok(())
 }
