@@ -1,6 +1,7 @@
 //! The call graph of a plan as Mermaid or Graphviz dot: services as boxes holding their
 //! endpoints, workloads as entry points, calls as arrows labelled with their policies.
 
+use std::collections::HashMap;
 use std::fmt::Write;
 
 use chaos_plan::{Backoff, Call, Jitter, Load, Plan, Replicas, Step};
@@ -14,14 +15,23 @@ struct Arrow {
     label: String,
 }
 
-fn endpoint_id(plan: &Plan, service: &str, endpoint: &str) -> Option<String> {
-    let (si, s) = plan
-        .services
-        .iter()
-        .enumerate()
-        .find(|(_, s)| s.name == service)?;
-    let ei = s.endpoints.iter().position(|e| e.name == endpoint)?;
-    Some(format!("s{si}e{ei}"))
+/// Node ids of endpoints (`s{service}e{endpoint}`), looked up once per arrow.
+struct Ids<'p>(HashMap<(&'p str, &'p str), String>);
+
+impl<'p> Ids<'p> {
+    fn new(plan: &'p Plan) -> Ids<'p> {
+        let mut ids = HashMap::new();
+        for (si, s) in plan.services.iter().enumerate() {
+            for (ei, e) in s.endpoints.iter().enumerate() {
+                ids.insert((s.name.as_str(), e.name.as_str()), format!("s{si}e{ei}"));
+            }
+        }
+        Ids(ids)
+    }
+
+    fn get(&self, service: &str, endpoint: &str) -> Option<String> {
+        self.0.get(&(service, endpoint)).cloned()
+    }
 }
 
 /// `timeout 300ms, retry 2 (exp 50ms..1s, full jitter), breaker 50%/10s, continue`
@@ -82,9 +92,10 @@ fn collect_calls<'p>(steps: &'p [Step], prefix: &str, out: &mut Vec<(&'p Call, S
 }
 
 fn arrows(plan: &Plan) -> Vec<Arrow> {
+    let ids = Ids::new(plan);
     let mut out = Vec::new();
     for (wi, w) in plan.workloads.iter().enumerate() {
-        if let Some(to) = endpoint_id(plan, &w.target.service, &w.target.endpoint) {
+        if let Some(to) = ids.get(&w.target.service, &w.target.endpoint) {
             out.push(Arrow {
                 from: format!("w{wi}"),
                 to,
@@ -97,7 +108,7 @@ fn arrows(plan: &Plan) -> Vec<Arrow> {
             let mut calls = Vec::new();
             collect_calls(&e.steps, "", &mut calls);
             for (c, prefix) in calls {
-                let Some(to) = endpoint_id(plan, &c.service, &c.endpoint) else {
+                let Some(to) = ids.get(&c.service, &c.endpoint) else {
                     continue;
                 };
                 let policy = policy_label(c);

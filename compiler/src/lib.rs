@@ -28,7 +28,8 @@ pub struct Compiled {
     pub sources: SourceMap,
     /// Errors and warnings, in file order then position.
     pub diagnostics: Vec<Diagnostic>,
-    /// The plan, present exactly when there is no error.
+    /// The plan: present when there is no error and the files describe a run (a file of
+    /// shared services without a scenario, workload, fault or expect is a library: no plan).
     pub plan: Option<Plan>,
     /// The syntax tree of each file, by `FileId`; `None` where the file did not parse.
     asts: Vec<Option<ast::File>>,

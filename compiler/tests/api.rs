@@ -245,3 +245,24 @@ fn graph_draws_calls_with_their_policies() {
     insta::assert_snapshot!("checkout_mermaid", graph::mermaid(&p));
     insta::assert_snapshot!("checkout_dot", graph::dot(&p));
 }
+
+#[test]
+fn a_file_of_services_is_a_library() {
+    let c = compile_str(
+        "lib.chaos",
+        "param p = 3\nservice a { endpoint \"x\" { call b \"y\" } }\nservice b { endpoint \"y\" { } }",
+        &[],
+    );
+    assert!(c.diagnostics.is_empty(), "{:?}", c.diagnostics);
+    assert!(c.plan.is_none());
+    // Its errors are still reported.
+    let c = compile_str(
+        "lib.chaos",
+        "service a { workers 0 endpoint \"x\" { } }",
+        &[],
+    );
+    assert_eq!(
+        c.diagnostics.iter().map(|d| d.code).collect::<Vec<_>>(),
+        ["E0301"]
+    );
+}

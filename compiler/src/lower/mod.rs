@@ -39,7 +39,18 @@ pub(crate) fn lower(input: &Input<'_>) -> (Option<plan::Plan>, Vec<Diagnostic>) 
     let mut cx = ctx::Ctx::default();
     let syms = symbols::Symbols::collect(&input.files, &mut cx);
     let params = params::resolve(&syms, &mut cx, input.sets, input.cmdline);
-    let scenario = scenario(&syms, &mut cx, input.root);
+    // A file of shared services and params (no scenario, workload, fault or expect) is a
+    // library: checked, importable, but not a run, so no "missing scenario" or traffic
+    // diagnostics and no plan.
+    let library = syms.scenario.is_none()
+        && syms.workloads.is_empty()
+        && syms.faults.is_empty()
+        && syms.expects.is_empty();
+    let scenario = if library {
+        None
+    } else {
+        scenario(&syms, &mut cx, input.root)
+    };
     let duration = scenario.as_ref().map(|s| s.duration_s);
 
     let services = service::lower(&syms, &mut cx);
@@ -51,7 +62,7 @@ pub(crate) fn lower(input: &Input<'_>) -> (Option<plan::Plan>, Vec<Diagnostic>) 
         .diags
         .iter()
         .any(|d| d.code == codes::UNKNOWN_SERVICE || d.code == codes::UNKNOWN_ENDPOINT);
-    let reached = (!unresolved).then_some(reached);
+    let reached = (!unresolved && !library).then_some(reached);
     if let Some(reached) = &reached {
         flow::unused_services(&syms, reached, &mut cx);
     }

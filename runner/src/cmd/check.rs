@@ -31,6 +31,8 @@ pub fn run(args: Args) -> u8 {
         warnings += compiled.warnings();
         if compiled.has_errors() {
             failed += 1;
+        } else if compiled.plan.is_none() {
+            println!("ok {} (library: no scenario)", file.display());
         } else if compiled.warnings() > 0 {
             println!(
                 "ok {} ({})",

@@ -76,6 +76,13 @@ pub fn load_plan(file: &Path, sets: &[(String, String)]) -> Result<chaos_plan::P
     print_diagnostics(&compiled);
     match compiled.plan {
         Some(plan) if !compiled.has_errors() => Ok(plan),
+        None if !compiled.has_errors() => {
+            eprintln!(
+                "error: `{}` has no scenario: it is a library of services to import, not a run",
+                file.display()
+            );
+            Err(exit::INVALID)
+        }
         _ => {
             eprintln!(
                 "error: `{}` is invalid ({} error{})",
