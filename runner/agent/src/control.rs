@@ -31,12 +31,18 @@ fn authorised(agent: &Agent, headers: &HeaderMap) -> bool {
     let Some(token) = &agent.token else {
         return false;
     };
-    headers
+    let bearer = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|t| t == token)
+        .and_then(|v| v.strip_prefix("Bearer "));
+    // The Kubernetes API server's proxy consumes `Authorization` (it authenticates the
+    // caller with it and does not forward it), so `chaos run --cluster` sends this header.
+    let header = headers.get(TOKEN_HEADER).and_then(|v| v.to_str().ok());
+    bearer.is_some_and(|t| t == token) || header.is_some_and(|t| t == token)
 }
+
+/// Alternative to `Authorization: Bearer`, for callers behind the Kubernetes API server proxy.
+pub const TOKEN_HEADER: &str = "x-chaos-token";
 
 fn refused() -> Response {
     (

@@ -218,7 +218,7 @@ pub async fn drive(
     let _ = stop_tx.send(true);
     // What agents measured since the last window boundary.
     let end = run.now_s();
-    run.scrape(((end / w).floor() as usize).max(0)).await;
+    run.scrape((end / w).floor() as usize).await;
     let ended_s = duration.min(end);
     let recorder = std::mem::replace(
         &mut *run.recorder.lock().unwrap_or_else(|p| p.into_inner()),
