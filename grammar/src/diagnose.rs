@@ -283,10 +283,18 @@ pub(crate) fn convert(source: &str, e: pest::error::Error<Rule>) -> ParseError {
             expected.push(l);
         }
     }
+    // The headline names categories only ("a service setting"); `expected` lists their words.
+    let short: Vec<String> = expected
+        .iter()
+        .map(|l| match l.find(" (`") {
+            Some(i) if !l.starts_with('`') => l[..i].to_string(),
+            _ => l.clone(),
+        })
+        .collect();
     let message = if expected.is_empty() {
         format!("unexpected {found}")
     } else {
-        format!("expected {}, found {found}", join_or(&expected))
+        format!("expected {}, found {found}", join_or(&short))
     };
     let hint = hint(source, pos, span, &rules);
     ParseError {
