@@ -1,1 +1,157 @@
-//! End-to-end: run_sim.
+//! End-to-end: `chaos run --sim` on the spec's examples (exit codes are the contract), its
+//! determinism, `--seed`, `--runs`, and the exit codes for invalid input.
+
+use std::path::{Path, PathBuf};
+
+use crate::support::{chaos, code, spec_examples};
+
+/// A fresh folder for one test's output files.
+pub fn out_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("chaos-e2e-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// The exit code an example declares on its first line: `# expect-exit: N`.
+fn expected_exit(path: &Path) -> i32 {
+    let text = std::fs::read_to_string(path).unwrap();
+    let first = text.lines().next().unwrap_or_default();
+    first
+        .strip_prefix("# expect-exit:")
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{} has no `# expect-exit: N` first line", path.display()))
+}
+
+fn run_example(name: &str, extra: &[&str]) -> std::process::Output {
+    let file = spec_examples().join(name);
+    chaos()
+        .arg("run")
+        .arg(&file)
+        .arg("--sim")
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+fn check_example(name: &str) {
+    let file = spec_examples().join(name);
+    let out = run_example(name, &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        code(&out),
+        expected_exit(&file),
+        "{name}\nstdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let verdict = if expected_exit(&file) == 0 {
+        "PASSED"
+    } else {
+        "FAILED"
+    };
+    assert!(stdout.starts_with(verdict), "{stdout}");
+}
+
+#[test]
+fn mm1_example_ends_with_its_exit_code() {
+    check_example("mm1.chaos");
+}
+
+#[test]
+fn checkout_example_ends_with_its_exit_code() {
+    check_example("checkout.chaos");
+}
+
+#[test]
+fn retry_storm_example_ends_with_its_exit_code() {
+    check_example("retry-storm.chaos");
+    // The first expectation holds, the other two fail (the example says so).
+    let out = run_example("retry-storm.chaos", &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let marks: Vec<char> = stdout
+        .lines()
+        .filter_map(|l| {
+            l.trim_start()
+                .chars()
+                .next()
+                .filter(|c| *c == '✓' || *c == '✗')
+        })
+        .collect();
+    assert_eq!(marks, vec!['✓', '✗', '✗'], "{stdout}");
+    assert!(
+        stdout.contains("never"),
+        "recovery never happens:\n{stdout}"
+    );
+}
+
+#[test]
+fn same_seed_gives_a_byte_identical_report_and_another_seed_changes_it() {
+    let dir = out_dir("determinism");
+    let (a, b, c) = (dir.join("a.json"), dir.join("b.json"), dir.join("c.json"));
+    for (p, seed) in [(&a, "5"), (&b, "5"), (&c, "6")] {
+        let out = run_example(
+            "mm1.chaos",
+            &["--seed", seed, "--report", p.to_str().unwrap()],
+        );
+        assert_eq!(code(&out), 0);
+    }
+    let (a, b, c) = (
+        std::fs::read(a).unwrap(),
+        std::fs::read(b).unwrap(),
+        std::fs::read(c).unwrap(),
+    );
+    assert_eq!(a, b, "same plan and seed, same bytes");
+    assert_ne!(a, c, "another seed, another run");
+    let v: serde_json::Value = serde_json::from_slice(&a).unwrap();
+    assert_eq!(v["seed"], 5);
+    assert_eq!(v["mode"], "sim");
+    assert_eq!(v["passed"], true);
+}
+
+#[test]
+fn many_seeds_report_a_distribution() {
+    let dir = out_dir("runs");
+    let report = dir.join("r.json");
+    let out = run_example(
+        "retry-storm.chaos",
+        &["--runs", "3", "--report", report.to_str().unwrap()],
+    );
+    assert_eq!(code(&out), 1);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("3 seeds"), "{stdout}");
+    assert!(stdout.contains("of 3 runs"), "{stdout}");
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(v["runs"]["runs"], 3);
+    assert_eq!(v["runs"]["seeds"], serde_json::json!([3, 4, 5]));
+    assert_eq!(
+        v["runs"]["expectations"][0]["observed"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+}
+
+#[test]
+fn invalid_input_exits_2() {
+    let out = chaos()
+        .args(["run", "/no/such/file.chaos"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 2);
+    let out = run_example("mm1.chaos", &["--local", "--runs", "2"]);
+    assert_eq!(code(&out), 2, "--runs needs --sim");
+    let out = run_example("mm1.chaos", &["--keep"]);
+    assert_eq!(code(&out), 2, "--keep needs --cluster");
+    let out = chaos()
+        .args(["run", "x.chaos", "--sim", "--local"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 2, "one mode at a time");
+}
+
+#[test]
+fn an_unwritable_report_exits_3() {
+    let out = run_example("mm1.chaos", &["--report", "/no/such/folder/r.json"]);
+    assert_eq!(code(&out), 3, "{}", String::from_utf8_lossy(&out.stderr));
+}
