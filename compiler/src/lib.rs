@@ -19,6 +19,7 @@ use chaos_grammar::ast;
 use chaos_plan::Plan;
 
 pub use diagnostic::{Diagnostic, Label, Severity, codes};
+pub use load::parse_diagnostic;
 pub use source::{FileId, Loader, MemoryLoader, SourceFile, SourceMap};
 
 /// Everything one compilation produced.

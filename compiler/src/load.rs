@@ -139,8 +139,9 @@ impl Loading<'_> {
     }
 }
 
-/// A grammar error in the same shape as every other diagnostic.
-pub(crate) fn parse_diagnostic(file: FileId, e: &chaos_grammar::ParseError) -> Diagnostic {
+/// A grammar error in the same shape as every other diagnostic (for tools that parse on
+/// their own, e.g. `chaos fmt`).
+pub fn parse_diagnostic(file: FileId, e: &chaos_grammar::ParseError) -> Diagnostic {
     let label = if e.expected.is_empty() {
         "here".to_string()
     } else {

@@ -69,6 +69,10 @@ impl Ctx {
     pub fn want(&mut self, file: FileId, v: &Value, unit: Unit, what: &str) -> Option<f64> {
         let (found, value) = self.resolve(file, v)?;
         if found == unit {
+            if !value.is_finite() {
+                self.out_of_range(file, v.span, format!("{what} is too large"), "too large");
+                return None;
+            }
             return Some(value);
         }
         let shown = self.text(v);
@@ -208,9 +212,13 @@ pub(crate) fn did_you_mean<'a>(
     name: &str,
     candidates: impl Iterator<Item = &'a str>,
 ) -> Option<String> {
+    // Edit distance is quadratic in length; names this long are not typos of each other.
+    if name.len() > 64 {
+        return None;
+    }
     let limit = (name.chars().count() / 3).max(1);
     let mut best: Option<(usize, &str)> = None;
-    for c in candidates {
+    for c in candidates.filter(|c| c.len() <= 64) {
         let d = if c.eq_ignore_ascii_case(name) {
             0
         } else {
