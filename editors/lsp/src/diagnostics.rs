@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use chaos_compiler::source::resolve_import;
-use chaos_compiler::{Diagnostic, FileId, Severity, codes};
+use chaos_compiler::{Diagnostic, FileId, Severity};
 use chaos_grammar::Span;
 use chaos_grammar::ast::Item;
 use tower_lsp_server::ls_types::{
@@ -20,14 +20,8 @@ pub fn for_root(world: &World, analysis: &Analysis) -> Vec<lsp::Diagnostic> {
     let root_text = analysis.text(analysis.root);
     let lines = LineIndex::new(root_text);
     let via_import = import_spans(analysis);
-    let library = is_library(analysis);
     let mut out = Vec::new();
     for d in &analysis.compiled.diagnostics {
-        // A file of shared services without a scenario is a library, not a mistake, while it is
-        // being edited; `chaos check` on it still says so.
-        if library && d.code == codes::MISSING_SCENARIO {
-            continue;
-        }
         let (range, message) = match &d.primary {
             Some(p) if p.file == analysis.root => (lines.range(p.span), d.message.clone()),
             Some(p) => {
@@ -130,17 +124,4 @@ fn import_spans(analysis: &Analysis) -> HashMap<FileId, Span> {
         }
     }
     out
-}
-
-/// A root file without a scenario anywhere in its imports, but with items: shared topology.
-fn is_library(analysis: &Analysis) -> bool {
-    let files: Vec<FileId> = analysis.compiled.sources.iter().map(|(id, _)| id).collect();
-    let items = || {
-        files
-            .iter()
-            .filter_map(|&id| analysis.compiled.ast(id))
-            .flat_map(|a| &a.items)
-    };
-    !items().any(|i| matches!(i, Item::Scenario(_)))
-        && items().any(|i| !matches!(i, Item::Import(_)))
 }

@@ -152,22 +152,30 @@ fn a_problem_in_an_import_is_shown_on_the_import() {
 }
 
 #[test]
-fn a_library_file_is_not_asked_for_a_scenario() {
+fn a_library_file_gets_what_chaos_check_says() {
     let mut world = world();
     open_fixtures(&mut world, &["topology.chaos"]);
     let analysis = world.analyze(&uri("topology.chaos")).unwrap();
     let diags = diagnostics::for_root(&world, &analysis);
-    assert!(
-        diags.iter().all(|d| d.code
-            != Some(tower_lsp_server::ls_types::NumberOrString::String(
-                "E0110".into()
-            ))),
-        "{diags:#?}"
-    );
-    // The same file as a root of `chaos check` does get E0110: only the editor relaxes it.
     let compiled =
         chaos_compiler::compile_str("/w/topology.chaos", &fixture("topology.chaos"), &[]);
-    assert!(compiled.diagnostics.iter().any(|d| d.code == "E0110"));
+    let codes: Vec<String> = compiled
+        .diagnostics
+        .iter()
+        .map(|d| d.code.to_string())
+        .collect();
+    let lsp_codes: Vec<String> = diags
+        .iter()
+        .map(|d| match &d.code {
+            Some(tower_lsp_server::ls_types::NumberOrString::String(c)) => c.clone(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(lsp_codes, codes);
+    assert!(
+        !codes.contains(&"E0110".to_string()),
+        "a file of shared services needs no scenario"
+    );
 }
 
 #[test]
