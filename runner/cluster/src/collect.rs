@@ -1,18 +1,28 @@
 //! From what the load generator printed and the replica counts sampled during the run to the
 //! run's [`Recording`], the same model the simulator and the local runner produce.
 
+use std::collections::BTreeMap;
+
+use chaos_agent::{MetricsSnapshot, SubjectMetrics};
 use chaos_plan::Plan;
-use chaos_report::Recording;
+use chaos_report::{Recording, SparseLatency, SubjectKey};
 
 use crate::ClusterError;
 
-/// Ready replicas per service per timeline window, sampled by the runner during the run.
+/// Ready replicas per service per timeline window, sampled by the runner during the run, and
+/// what the agents measured (their `GET /_chaos/metrics`), window by window.
 #[derive(Debug, Clone)]
 pub(crate) struct Samples {
     window_s: f64,
     services: Vec<String>,
     /// `[window][service]` = (last seen, most seen).
     windows: Vec<Vec<(u32, u32)>>,
+    /// Last snapshot per Pod, to subtract from the next one.
+    previous: BTreeMap<String, MetricsSnapshot>,
+    /// (window, service, endpoint) → attempts agents sent to that endpoint in that window.
+    sent: BTreeMap<(usize, String, String), SubjectMetrics>,
+    /// (window, service) → (busy worker-seconds, worker-seconds available, queue request-seconds).
+    load: BTreeMap<(usize, String), (f64, f64, f64)>,
 }
 
 impl Samples {
@@ -21,6 +31,9 @@ impl Samples {
             window_s: plan.scenario.window_s.max(1e-3),
             services: plan.services.iter().map(|s| s.name.clone()).collect(),
             windows: Vec::new(),
+            previous: BTreeMap::new(),
+            sent: BTreeMap::new(),
+            load: BTreeMap::new(),
         }
     }
 
@@ -43,6 +56,45 @@ impl Samples {
         let cell = &mut self.windows[w][j];
         cell.0 = ready;
         cell.1 = cell.1.max(ready);
+    }
+
+    /// One Pod's cumulative metrics read at `t_s`: what changed since its previous snapshot
+    /// goes to the window being closed. A new `instance` (restarted agent) counts from zero;
+    /// what a killed Pod did after its last scrape is lost.
+    pub fn scrape(&mut self, pod: &str, window: usize, interval_s: f64, snapshot: MetricsSnapshot) {
+        let previous = self
+            .previous
+            .get(pod)
+            .filter(|p| p.instance == snapshot.instance);
+        for sent in &snapshot.sent {
+            let before = previous
+                .and_then(|p| {
+                    p.sent
+                        .iter()
+                        .find(|x| x.service == sent.service && x.endpoint == sent.endpoint)
+                })
+                .map(|x| x.stats.clone())
+                .unwrap_or_default();
+            let delta = sent.stats.since(&before);
+            if delta.requests() > 0 {
+                add(
+                    self.sent
+                        .entry((window, sent.service.clone(), sent.endpoint.clone()))
+                        .or_default(),
+                    &delta,
+                );
+            }
+        }
+        let busy = snapshot.busy_s - previous.map_or(0.0, |p| p.busy_s);
+        let queue = snapshot.queue_area_s - previous.map_or(0.0, |p| p.queue_area_s);
+        let cell = self
+            .load
+            .entry((window, snapshot.service.clone()))
+            .or_default();
+        cell.0 += busy.max(0.0);
+        cell.1 += interval_s.max(0.0) * f64::from(snapshot.workers.max(1));
+        cell.2 += queue.max(0.0);
+        self.previous.insert(pod.to_string(), snapshot);
     }
 
     fn get(&self, window: usize, service: &str) -> Option<(u32, u32)> {
@@ -107,7 +159,59 @@ pub(crate) fn recording(
             }
         }
     }
+    let last = recording.windows.len().saturating_sub(1);
+    for ((w, service, endpoint), m) in &samples.sent {
+        let key = SubjectKey::Endpoint {
+            service: service.clone(),
+            endpoint: endpoint.clone(),
+        };
+        let (Some(j), Some(window)) = (
+            recording.subject_index(&key),
+            recording.windows.get_mut((*w).min(last)),
+        ) else {
+            continue;
+        };
+        let Some(stats) = window.subjects.get_mut(j) else {
+            continue;
+        };
+        stats.ok += m.ok;
+        for (c, n) in &m.errors {
+            stats.errors[c.index()] += n;
+        }
+        let mut l = stats.latency.to_dense();
+        l.add_sparse(&m.latency);
+        stats.latency = l.to_sparse();
+    }
+    for ((w, service), (busy, capacity, queue)) in &samples.load {
+        let (Some(j), Some(window)) = (
+            recording.service_index(service),
+            recording.windows.get_mut(*w),
+        ) else {
+            continue;
+        };
+        if let Some(s) = window.services.get_mut(j) {
+            if *capacity > 0.0 {
+                s.utilisation = (busy / capacity).clamp(0.0, 1.0);
+            }
+            s.queue_mean = queue / samples.window_s;
+        }
+    }
     Ok(recording)
+}
+
+/// `into += more`, bucket by bucket.
+fn add(into: &mut SubjectMetrics, more: &SubjectMetrics) {
+    into.ok += more.ok;
+    for (c, n) in &more.errors {
+        *into.errors.entry(*c).or_default() += n;
+    }
+    let mut b: BTreeMap<u64, u64> = into.latency.buckets.iter().copied().collect();
+    for (v, n) in &more.latency.buckets {
+        *b.entry(*v).or_default() += n;
+    }
+    into.latency = SparseLatency {
+        buckets: b.into_iter().collect(),
+    };
 }
 
 #[cfg(test)]
@@ -153,5 +257,44 @@ mod tests {
         // Window 1 had no sample: it keeps the last count.
         assert_eq!(replicas, vec![(2, 2), (2, 2), (1, 2), (1, 1)]);
         assert!(recording(&plan, 5, "no json here\n", &samples).is_err());
+    }
+
+    fn snapshot(instance: u64, ok: u64, busy_s: f64) -> MetricsSnapshot {
+        serde_json::from_value(serde_json::json!({
+            "service": "api", "replica": "api-x", "instance": instance, "uptime_s": 1.0, "workers": 2,
+            "busy_s": busy_s, "queue_area_s": 0.0, "busy_now": 0, "waiting_now": 0, "memory_bytes": 0,
+            "received": [],
+            "sent": [{ "service": "api", "endpoint": "GET /", "ok": ok, "errors": { "timeout": 1 },
+                       "latency": { "buckets": [[1000, ok + 1]] } }]
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn agent_metrics_become_window_deltas() {
+        let plan = plan();
+        let rec = Recorder::new(&plan, "loadgen", 1).finish(3.0, 4.0, None);
+        let logs = serde_json::to_string(&rec).unwrap();
+        let mut samples = Samples::new(&plan);
+        samples.scrape("p1", 0, 1.0, snapshot(7, 10, 0.5));
+        samples.scrape("p1", 1, 1.0, snapshot(7, 15, 1.5));
+        // Restarted: counts from zero again.
+        samples.scrape("p1", 2, 1.0, snapshot(8, 3, 0.2));
+        let r = recording(&plan, 1, &logs, &samples).unwrap();
+        let ok: Vec<u64> = r.windows.iter().map(|w| w.subjects[0].ok).collect();
+        assert_eq!(ok, vec![10, 5, 3, 0]);
+        let timeouts: Vec<u64> = r
+            .windows
+            .iter()
+            .map(|w| w.subjects[0].errors[chaos_report::Cause::Timeout.index()])
+            .collect();
+        assert_eq!(timeouts, vec![1, 0, 1, 0]);
+        assert_eq!(r.windows[1].subjects[0].latency.to_dense().count(), 5);
+        let utilisation: Vec<f64> = r
+            .windows
+            .iter()
+            .map(|w| w.services[0].utilisation)
+            .collect();
+        assert_eq!(utilisation, vec![0.25, 0.5, 0.1, 0.0]);
     }
 }

@@ -54,6 +54,12 @@ pub struct ProxyResponse {
 }
 
 pub type ProxyHandler = Arc<dyn Fn(&ProxyRequest) -> ProxyResponse + Send + Sync>;
+/// A boxed future, for handlers that talk to real processes (agents, the load generator).
+pub type BoxFuture<T> = std::pin::Pin<Box<dyn Future<Output = T> + Send>>;
+/// Like [`ProxyHandler`], for forwarding to a real agent; used instead of it when set.
+pub type AsyncProxyHandler = Arc<dyn Fn(ProxyRequest) -> BoxFuture<ProxyResponse> + Send + Sync>;
+/// Like [`JobHandler`]; the future runs while the Job's Pod runs, `runs_for` is waited after it.
+pub type AsyncJobHandler = Arc<dyn Fn(Value) -> BoxFuture<JobOutcome> + Send + Sync>;
 /// Given the Job object, what its Pod prints and whether it succeeds.
 pub type JobHandler = Arc<dyn Fn(&Value) -> JobOutcome + Send + Sync>;
 
@@ -75,6 +81,8 @@ pub struct FakeConfig {
     pub forbid: Vec<(String, String)>,
     pub proxy: ProxyHandler,
     pub job: JobHandler,
+    pub proxy_async: Option<AsyncProxyHandler>,
+    pub job_async: Option<AsyncJobHandler>,
 }
 
 impl Default for FakeConfig {
@@ -93,6 +101,8 @@ impl Default for FakeConfig {
                 logs: String::new(),
                 succeeded: true,
             }),
+            proxy_async: None,
+            job_async: None,
         }
     }
 }
@@ -176,6 +186,11 @@ impl FakeApiServer {
         Ok(path)
     }
 
+    /// A handle for handlers that need to read the store while the server runs.
+    pub fn view(&self) -> FakeView {
+        FakeView(self.shared.clone())
+    }
+
     /// Every request received so far, in order.
     pub fn requests(&self) -> Vec<Logged> {
         self.shared.store().log.clone()
@@ -212,6 +227,25 @@ impl FakeApiServer {
             ),
             object,
         );
+    }
+}
+
+/// Read access to the fake's store, e.g. for a test's "kubelet" that starts real agents.
+#[derive(Clone)]
+pub struct FakeView(Arc<Shared>);
+
+impl FakeView {
+    /// A Secret's value, decoded, as a Pod would see it in its environment.
+    pub fn secret(&self, namespace: &str, name: &str, key: &str) -> Option<String> {
+        let store = self.0.store();
+        let k = (
+            "/api/v1".to_string(),
+            namespace.to_string(),
+            "secrets".to_string(),
+            name.to_string(),
+        );
+        let encoded = store.objects.get(&k)?["data"][key].as_str()?.to_string();
+        String::from_utf8(unbase64(&encoded)?).ok()
     }
 }
 
@@ -479,7 +513,7 @@ async fn handle(
         );
     }
     match (t.sub.as_deref(), v) {
-        (Some("proxy"), _) => proxy(&shared, &t, &method, &headers, &body),
+        (Some("proxy"), _) => proxy(&shared, &t, &method, &headers, &body).await,
         (Some("log"), "get") => logs(&shared, &t),
         (None, "get") => get(&shared, &t),
         (None, "list") => list(&shared, &t, &query),
@@ -774,6 +808,32 @@ fn base64(data: &[u8]) -> String {
     out
 }
 
+fn unbase64(text: &str) -> Option<Vec<u8>> {
+    let value = |c: u8| match c {
+        b'A'..=b'Z' => Some(c - b'A'),
+        b'a'..=b'z' => Some(c - b'a' + 26),
+        b'0'..=b'9' => Some(c - b'0' + 52),
+        b'+' => Some(62),
+        b'/' => Some(63),
+        _ => None,
+    };
+    let digits: Vec<u8> = text
+        .bytes()
+        .filter(|&c| c != b'=')
+        .map(value)
+        .collect::<Option<_>>()?;
+    let mut out = Vec::new();
+    for chunk in digits.chunks(4) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &d)| n | (u32::from(d) << (18 - 6 * i)));
+        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+        out.extend_from_slice(&bytes[..chunk.len().saturating_sub(1)]);
+    }
+    Some(out)
+}
+
 fn pod_key(namespace: &str, name: &str) -> Key {
     (
         "/api/v1".to_string(),
@@ -901,10 +961,17 @@ fn start_job(shared: &Arc<Shared>, namespace: &str, job: &Value) {
         &json!({ "job-name": name }),
         &name,
     );
-    let outcome = (shared.config.job)(job);
+    let outcome: BoxFuture<JobOutcome> = match &shared.config.job_async {
+        Some(f) => f(job.clone()),
+        None => {
+            let o = (shared.config.job)(job);
+            Box::pin(async move { o })
+        }
+    };
     let shared = shared.clone();
     let ns = namespace.to_string();
     tokio::spawn(async move {
+        let outcome = outcome.await;
         tokio::time::sleep(outcome.runs_for).await;
         if let Some(p) = shared.store().objects.get_mut(&pod_key(&ns, &pod)) {
             p["status"] = json!({ "phase": if outcome.succeeded { "Succeeded" } else { "Failed" },
@@ -975,7 +1042,7 @@ fn delete(shared: &Arc<Shared>, t: &Target) -> Response {
     ok(StatusCode::OK, &object)
 }
 
-fn proxy(
+async fn proxy(
     shared: &Shared,
     t: &Target,
     method: &Method,
@@ -1038,7 +1105,10 @@ fn proxy(
         body: body.to_vec(),
     };
     shared.store().proxied.push(request.clone());
-    let answer = (shared.config.proxy)(&request);
+    let answer = match &shared.config.proxy_async {
+        Some(f) => f(request).await,
+        None => (shared.config.proxy)(&request),
+    };
     let code = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY);
     (code, [("content-type", "application/json")], answer.body).into_response()
 }
@@ -1084,5 +1154,13 @@ mod tests {
         assert!(!labels_match(&o, "a=x"));
         assert_eq!(base64(b"chaos"), "Y2hhb3M=");
         assert_eq!(base64(b"ab"), "YWI=");
+        for text in [
+            &b"chaos"[..],
+            b"ab",
+            b"abc",
+            b"0123456789abcdef0123456789abcdef",
+        ] {
+            assert_eq!(unbase64(&base64(text)).unwrap(), text);
+        }
     }
 }

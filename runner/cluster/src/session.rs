@@ -401,6 +401,8 @@ impl<'a> Session<'a> {
         let deadline = self.plan.horizon_s() + 300.0;
         let jobs = Api::<Job>::namespaced(self.client.clone(), self.ns());
         let mut last_sample = -1.0;
+        let window_s = self.plan.scenario.window_s.max(0.1);
+        let mut scraped = 0usize;
         loop {
             let now = t0.elapsed().as_secs_f64();
             while next < events.len() && events[next].0 <= now {
@@ -419,12 +421,19 @@ impl<'a> Session<'a> {
                     samples.record(s, now, list.iter().filter(|p| p.ready).count() as u32);
                 }
                 self.reconcile(&pods).await?;
+                // At each window's end, what the agents measured in it.
+                while (scraped + 1) as f64 * window_s <= now {
+                    self.scrape(&pods, scraped, window_s, &mut samples).await;
+                    scraped += 1;
+                }
                 let job = jobs
                     .get(chaos_k8s::manifests::LOADGEN_JOB)
                     .await
                     .map_err(|e| self.call("get", "jobs.batch").error(e))?;
                 let status = job.status.unwrap_or_default();
                 if status.succeeded.unwrap_or(0) > 0 {
+                    let interval = (now - scraped as f64 * window_s).max(0.0);
+                    self.scrape(&pods, scraped, interval, &mut samples).await;
                     self.loadgen_finished = true;
                     self.say("the load generator finished");
                     return Ok(samples);
@@ -449,6 +458,33 @@ impl<'a> Session<'a> {
                 )));
             }
             tokio::time::sleep(TICK).await;
+        }
+    }
+
+    /// Reads every ready agent's metrics (concurrently); unreadable ones are skipped this time.
+    async fn scrape(
+        &self,
+        pods: &BTreeMap<String, Vec<PodInfo>>,
+        window: usize,
+        interval_s: f64,
+        samples: &mut Samples,
+    ) {
+        let ready: Vec<&str> = pods
+            .values()
+            .flatten()
+            .filter(|p| p.ready)
+            .map(|p| p.name.as_str())
+            .collect();
+        let reads = ready
+            .iter()
+            .map(|pod| self.agent(pod, "GET", "/_chaos/metrics", None));
+        let answers = futures::future::join_all(reads).await;
+        for (pod, answer) in ready.iter().zip(answers) {
+            match answer.map(|text| serde_json::from_str::<chaos_agent::MetricsSnapshot>(&text)) {
+                Ok(Ok(snapshot)) => samples.scrape(pod, window, interval_s, snapshot),
+                Ok(Err(e)) => tracing::debug!("metrics of {pod} unreadable: {e}"),
+                Err(_) => tracing::debug!("metrics of {pod} not available"),
+            }
         }
     }
 
@@ -646,6 +682,11 @@ impl<'a> Session<'a> {
         match call {
             Ok(Ok(text)) => Ok(text),
             Ok(Err(kube::Error::Api(s))) if s.code == 404 || s.code == 503 => Err(AgentError::Gone),
+            Ok(Err(kube::Error::Api(s))) => Err(AgentError::Failed(format!(
+                "the agent answered {}: {}",
+                s.code,
+                s.message.trim()
+            ))),
             Ok(Err(e)) => Err(AgentError::Failed(crate::error::chain(&e))),
             Err(_) => Err(AgentError::Failed("no answer within 10 s".to_string())),
         }
@@ -669,11 +710,32 @@ impl<'a> Session<'a> {
     /// Runs on every exit path: reverts faults, stops the load generator when kept, deletes the namespace.
     pub async fn cleanup(&mut self, finished: bool) -> Result<(), String> {
         let mut problems = Vec::new();
-        if !self.installed.is_empty() || !self.active.is_empty() {
-            match tokio::time::timeout(Duration::from_secs(60), self.revert_all()).await {
+        // Every fault is tried, whatever happens to the others. Unless the namespace is kept,
+        // its deletion stops the agents anyway, so a failed revert is only reported.
+        let mut failed = Vec::new();
+        let started = Instant::now();
+        let pending: BTreeSet<usize> = self
+            .active
+            .iter()
+            .chain(self.installed.keys())
+            .copied()
+            .collect();
+        for i in pending {
+            let left = Duration::from_secs(60).saturating_sub(started.elapsed());
+            match tokio::time::timeout(left, self.revert(i)).await {
                 Ok(Ok(())) => {}
-                Ok(Err(e)) => problems.push(format!("reverting faults: {e}")),
-                Err(_) => problems.push("reverting faults took longer than 60 s".to_string()),
+                Ok(Err(e)) => failed.push(e.to_string()),
+                Err(_) => failed.push("reverting faults took longer than 60 s".to_string()),
+            }
+        }
+        if !failed.is_empty() {
+            if self.options.keep || !self.namespace_created {
+                problems.push(format!("reverting faults: {}", failed.join("; ")));
+            } else {
+                self.say(&format!(
+                    "could not revert every fault ({}); deleting the namespace stops them",
+                    failed.join("; ")
+                ));
             }
         }
         if !self.namespace_created {
