@@ -266,3 +266,20 @@ fn a_file_of_services_is_a_library() {
         ["E0301"]
     );
 }
+
+#[test]
+fn an_instant_kill_without_restart_has_an_end_but_no_during() {
+    let text = r#"scenario "s" { duration 10m }
+service api { restart 0s endpoint "GET /" { } }
+workload u { target api "GET /" rate 1/s }
+fault crash at 2m { kill 1 of api }
+expect {
+  error_rate(u) < 1% after crash
+  error_rate(u) < 1% during crash
+}"#;
+    let c = compile_str("t.chaos", text, &[]);
+    let codes: Vec<&str> = c.diagnostics.iter().map(|d| d.code).collect();
+    assert_eq!(codes, ["E0306"]);
+    let p = plan(&text.replace("  error_rate(u) < 1% during crash\n", ""));
+    assert_eq!(p.expectations[0].window.intervals, [iv(120.0, 600.0)]);
+}

@@ -386,6 +386,17 @@ fn window_of(
         )),
         WindowSpec::During(f) => {
             let fault = fault_of(ctx, syms, file, t, f)?;
+            if fault.active.is_empty() {
+                ctx.push(
+                    Diagnostic::error(
+                        codes::EMPTY_WINDOW,
+                        format!("`during {}` covers no time: the fault is instant", f.name),
+                    )
+                    .at(file, w.span, "empty window")
+                    .help("a kill lasts until the replica serves again; give the service a `restart` longer than 0s, or use `after`"),
+                );
+                return None;
+            }
             Some(window(format!("during {}", f.name), fault.active.clone()))
         }
         WindowSpec::Before(f) => {
@@ -411,7 +422,13 @@ fn window_of(
                 Some(v) => Some(ctx.positive_duration(file, v, "the window's `for`")?),
                 None => None,
             };
-            let fault_end = fault.active.last().map_or(0.0, |i| i.end_s);
+            let fault_end = fault
+                .active
+                .last()
+                .map(|i| i.end_s)
+                .into_iter()
+                .chain(fault.occurrences.iter().map(|o| o.end_s))
+                .fold(0.0, f64::max);
             let start = fault_end + plus_s.unwrap_or(0.0);
             let end = for_s.map_or(d, |e| (start + e).min(d));
             let mut label = format!("after {}", f.name);
