@@ -6,16 +6,18 @@ use std::collections::BinaryHeap;
 
 use crate::engine::Event;
 
+/// `key` = time bits (high half) then sequence (low half): for the non-negative, finite
+/// times of a run, ordering the bits as integers orders the times, so a single integer
+/// comparison orders (time, sequence).
 #[derive(Debug, Clone, Copy)]
 struct Entry {
-    t: f64,
-    seq: u64,
+    key: u128,
     ev: Event,
 }
 
 impl PartialEq for Entry {
     fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
+        self.key == other.key
     }
 }
 impl Eq for Entry {}
@@ -27,11 +29,12 @@ impl PartialOrd for Entry {
 impl Ord for Entry {
     // Reversed: BinaryHeap is a max-heap and we want the earliest event first.
     fn cmp(&self, other: &Self) -> Ordering {
-        other
-            .t
-            .total_cmp(&self.t)
-            .then_with(|| other.seq.cmp(&self.seq))
+        other.key.cmp(&self.key)
     }
+}
+
+fn time_of(key: u128) -> f64 {
+    f64::from_bits((key >> 64) as u64)
 }
 
 #[derive(Debug, Default)]
@@ -41,20 +44,43 @@ pub struct EventQueue {
 }
 
 impl EventQueue {
+    /// Schedules `ev` at `t` (a negative time would be a bug; it is clamped to 0).
     pub fn push(&mut self, t: f64, ev: Event) {
         self.seq += 1;
-        self.heap.push(Entry {
-            t,
-            seq: self.seq,
-            ev,
-        });
+        let t = if t > 0.0 { t } else { 0.0 };
+        let key = (u128::from(t.to_bits()) << 64) | u128::from(self.seq);
+        self.heap.push(Entry { key, ev });
     }
 
     pub fn pop(&mut self) -> Option<(f64, Event)> {
-        self.heap.pop().map(|e| (e.t, e.ev))
+        self.heap.pop().map(|e| (time_of(e.key), e.ev))
     }
 
     pub fn peek_time(&self) -> Option<f64> {
-        self.heap.peek().map(|e| e.t)
+        self.heap.peek().map(|e| time_of(e.key))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn earliest_first_then_in_scheduling_order() {
+        let mut q = EventQueue::default();
+        q.push(2.0, Event::Autoscale { svc: 0 });
+        q.push(1.0, Event::Autoscale { svc: 1 });
+        q.push(1.0, Event::Autoscale { svc: 2 });
+        q.push(0.5e-300, Event::Autoscale { svc: 3 });
+        let order: Vec<_> = std::iter::from_fn(|| q.pop()).collect();
+        assert_eq!(
+            order,
+            vec![
+                (0.5e-300, Event::Autoscale { svc: 3 }),
+                (1.0, Event::Autoscale { svc: 1 }),
+                (1.0, Event::Autoscale { svc: 2 }),
+                (2.0, Event::Autoscale { svc: 0 }),
+            ]
+        );
     }
 }

@@ -89,9 +89,13 @@ impl RateFn {
             let avail = (r * len + 0.5 * s.b * len * len).max(0.0);
             if mass <= avail && avail > 0.0 {
                 // Solve b/2 x² + r x = mass in the form that stays accurate when b is tiny.
-                let disc = (r * r + 2.0 * s.b * mass).max(0.0);
-                let denom = r + disc.sqrt();
-                let x = if denom > 0.0 { 2.0 * mass / denom } else { len };
+                let x = if s.b == 0.0 {
+                    mass / r
+                } else {
+                    let disc = (r * r + 2.0 * s.b * mass).max(0.0);
+                    let denom = r + disc.sqrt();
+                    if denom > 0.0 { 2.0 * mass / denom } else { len }
+                };
                 *hint = i;
                 return Some((from + x).min(s.t1));
             }

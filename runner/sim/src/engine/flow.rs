@@ -79,8 +79,9 @@ impl Sim<'_> {
             let r = self.reqs.get_mut(req);
             r.state = ReqState::Running;
             r.replica = ri as u32;
-            let generation = self.reqs.generation_of(req);
-            self.ready.push_back(Ready::Start { req, generation });
+            // Started at once: the nesting this allows is bounded by the depth of the
+            // (acyclic) call graph. Workers freed by an answer go through `ready` instead.
+            self.start_exec(req);
         } else if (rep.queue.len() as u64) < u64::from(cap) {
             self.touch(s as u32, self.now);
             let sv = &mut self.svcs[s];

@@ -318,6 +318,8 @@ pub(crate) struct Sim<'a> {
     stop_t: f64,
     horizon: f64,
     win_index: u64,
+    /// End of window `win_index`: the loop samples windows only when an event reaches it.
+    next_window_end: f64,
     n_windows: u64,
     aborted: Option<AbortRecord>,
     stats: RunStats,
@@ -419,6 +421,7 @@ impl<'a> Sim<'a> {
             stop_t: m.duration,
             horizon,
             win_index: 0,
+            next_window_end: m.window.min(horizon),
             n_windows: (horizon / m.window).ceil().max(1.0) as u64,
             aborted: None,
             stats,
@@ -439,7 +442,9 @@ impl<'a> Sim<'a> {
                     event: t,
                 });
             }
-            self.sample_windows_until(t);
+            if t >= self.next_window_end {
+                self.sample_windows_until(t);
+            }
             if t >= self.horizon {
                 // An abort while closing windows moved the horizon.
                 break;
@@ -621,6 +626,7 @@ impl<'a> Sim<'a> {
                 self.rec.sample_service(s, start, sample);
             }
             self.win_index += 1;
+            self.next_window_end = self.window_end(self.win_index);
             if end < self.horizon {
                 self.rec.advance_to(end);
             }
@@ -643,6 +649,7 @@ impl<'a> Sim<'a> {
         let drain = self.opts.drain_s.unwrap_or(self.m.drain);
         self.horizon = self.horizon.min(self.stop_t + drain);
         self.n_windows = (self.horizon / self.m.window).ceil().max(1.0) as u64;
+        self.next_window_end = self.window_end(self.win_index);
     }
 
     /// Records what is still in flight at the end of the drain as `unfinished`.
