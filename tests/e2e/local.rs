@@ -425,3 +425,51 @@ fn sigterm_reverts_stops_every_agent_and_exits_3() {
         "agents left after the runner returned"
     );
 }
+
+#[test]
+fn a_memory_fault_kills_the_replica_at_its_limit_and_it_comes_back() {
+    let (code, r, err) = run_local(
+        "memory",
+        r#"
+scenario "memory" { duration 5s }
+service s {
+  replicas 1
+  workers 16
+  restart 1s
+  endpoint "GET /" { work 1ms }
+}
+workload w { target s "GET /" rate 100/s timeout 1s }
+fault leak at 1s for 1s { memory 64MiB/s on s limit 16MiB }
+expect {
+  error_rate(w) == 0% before leak
+  error_rate(w) < 1% after leak + 1500ms
+}
+"#,
+    );
+    assert_eq!(code, 0, "{err}\n{r}");
+    let w = workload(&r, "w");
+    assert!(
+        w["errors_by_cause"]["connection"].as_u64().unwrap_or(0) > 20,
+        "{w}"
+    );
+}
+
+#[test]
+fn autoscaling_starts_replicas_under_load() {
+    let (code, r, err) = run_local(
+        "autoscale",
+        r#"
+scenario "autoscale" { duration 6s }
+service s {
+  autoscale 1..3 target 50% delay 1s interval 1s
+  workers 2
+  endpoint "GET /" { work 20ms }
+}
+workload w { target s "GET /" rate 80/s timeout 3s }
+expect {
+  max_replicas(s) >= 2
+}
+"#,
+    );
+    assert_eq!(code, 0, "{err}\n{r}");
+}

@@ -202,10 +202,7 @@ async fn timeouts_and_retries_count_every_attempt() {
     let front = start(&p, "front", &[("back", &back)]).await;
     let (status, cause, took) = hit(&front, "GET /a").await;
     assert_eq!((status, cause.as_deref()), (500, Some("downstream")));
-    assert!(
-        took >= 0.15,
-        "3 attempts of 50ms, took {took}"
-    );
+    assert!(took >= 0.15, "3 attempts of 50ms, took {took}");
     let f = metrics(&front).await;
     assert_eq!(f.sent[0].stats.errors.get(&Cause::Timeout), Some(&3));
 }
@@ -379,6 +376,121 @@ async fn control_api_refuses_without_the_token_and_changes_nothing() {
             .as_u16(),
         200
     );
+    let bad = c
+        .get(format!("http://{}/_chaos/faults", s.addr))
+        .header("x-chaos-token", "wrong");
+    assert_eq!(bad.send().await.unwrap().status().as_u16(), 401);
     assert!(s.agent.faults.list().is_empty());
     assert_eq!(hit(&s, "GET /").await.0, 200);
+    // The token in `x-chaos-token` (through the Kubernetes API proxy) is accepted.
+    let ok = c
+        .post(&url)
+        .header("x-chaos-token", TOKEN)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status().as_u16(), 201);
+    assert_eq!(hit(&s, "GET /").await.0, 500);
+}
+
+#[tokio::test]
+async fn closed_loop_users_wait_for_each_answer() {
+    let mut p = plan(vec![service(
+        "s",
+        8,
+        None,
+        vec![endpoint("GET /", vec![work(0.05)])],
+    )]);
+    p.workloads = vec![Workload {
+        name: "u".into(),
+        target: EndpointRef {
+            service: "s".into(),
+            endpoint: "GET /".into(),
+        },
+        load: Load::Closed {
+            users_from: 4,
+            users_to: 4,
+            ramp_start_s: 0.0,
+            ramp_s: 0.0,
+            think: Dist::ZERO,
+        },
+        timeout_s: None,
+    }];
+    let s = start(&p, "s", &[]).await;
+    let targets: BTreeMap<String, Vec<String>> =
+        [("s".to_string(), vec![format!("http://{}", s.addr)])].into();
+    let rec = chaos_agent::loadgen::run_to_recording(std::sync::Arc::new(p), &targets, 1)
+        .await
+        .unwrap();
+    let i = rec
+        .subject_index(&chaos_report::SubjectKey::Workload {
+            workload: "u".into(),
+        })
+        .unwrap();
+    let sent: u64 = rec.windows.iter().map(|w| w.subjects[i].requests()).sum();
+    // Each request takes at least 50ms and a user never has two in flight: at most
+    // 4 users × 1s / 50ms, and every user sends at least once.
+    assert!((4..=80).contains(&sent), "{sent}");
+    let received: u64 = s
+        .agent
+        .metrics
+        .snapshot(0)
+        .received
+        .iter()
+        .map(|r| r.stats.requests())
+        .sum();
+    assert_eq!(received, sent);
+}
+
+#[tokio::test]
+async fn open_loop_latency_counts_from_the_intended_send_time() {
+    // One worker, 100ms of work, 20 requests/s: the queue grows, and the workload latency
+    // (from the planned send time) must include the wait, never hide it.
+    let mut p = plan(vec![service(
+        "s",
+        1,
+        None,
+        vec![endpoint("GET /", vec![work(0.1)])],
+    )]);
+    p.scenario.duration_s = 1.0;
+    p.scenario.drain_s = 5.0;
+    p.workloads = vec![Workload {
+        name: "w".into(),
+        target: EndpointRef {
+            service: "s".into(),
+            endpoint: "GET /".into(),
+        },
+        load: Load::Open {
+            rate: vec![RatePiece {
+                start_s: 0.0,
+                end_s: 1.0,
+                from_per_s: 20.0,
+                to_per_s: 20.0,
+            }],
+            spikes: vec![],
+            arrivals: Arrivals::Uniform,
+        },
+        timeout_s: None,
+    }];
+    let s = start(&p, "s", &[]).await;
+    let targets: BTreeMap<String, Vec<String>> =
+        [("s".to_string(), vec![format!("http://{}", s.addr)])].into();
+    let rec = chaos_agent::loadgen::run_to_recording(std::sync::Arc::new(p), &targets, 1)
+        .await
+        .unwrap();
+    let i = rec
+        .subject_index(&chaos_report::SubjectKey::Workload {
+            workload: "w".into(),
+        })
+        .unwrap();
+    let mut l = chaos_report::Latency::new();
+    let mut n = 0;
+    for w in &rec.windows {
+        l.add_sparse(&w.subjects[i].latency);
+        n += w.subjects[i].requests();
+    }
+    assert_eq!(n, 19, "uniform arrivals at 1/20 s within [0, 1)");
+    // The last of 19 requests waits for the 18 before it: at least 19 × 100ms − 0.95s.
+    assert!(l.max_s().unwrap() >= 1.9 - 0.95, "{:?}", l.max_s());
 }

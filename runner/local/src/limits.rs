@@ -117,3 +117,98 @@ pub fn check(plan: &Plan, limits: &Limits) -> Result<(), TooLarge> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chaos_plan::*;
+
+    fn plan(replicas: Replicas, rate: f64) -> Plan {
+        Plan {
+            version: PLAN_VERSION,
+            scenario: Scenario {
+                name: "t".into(),
+                duration_s: 1.0,
+                warmup_s: 0.0,
+                seed: 1,
+                window_s: 1.0,
+                drain_s: 1.0,
+            },
+            params: vec![],
+            services: vec![Service {
+                name: "s".into(),
+                replicas,
+                workers: 1,
+                queue: None,
+                rate_limit_per_s: None,
+                restart_s: 1.0,
+                balance: Balance::RoundRobin,
+                latency: Dist::ZERO,
+                endpoints: vec![Endpoint {
+                    name: "e".into(),
+                    steps: vec![Step::Work { dist: Dist::ZERO }],
+                }],
+            }],
+            workloads: vec![Workload {
+                name: "w".into(),
+                target: EndpointRef {
+                    service: "s".into(),
+                    endpoint: "e".into(),
+                },
+                load: Load::Open {
+                    rate: vec![RatePiece {
+                        start_s: 0.0,
+                        end_s: 1.0,
+                        from_per_s: rate / 2.0,
+                        to_per_s: rate - 100.0,
+                    }],
+                    spikes: vec![Spike {
+                        start_s: 0.0,
+                        end_s: 0.5,
+                        rate_per_s: 100.0,
+                    }],
+                    arrivals: Arrivals::Poisson,
+                },
+                timeout_s: None,
+            }],
+            faults: vec![],
+            expectations: vec![],
+            aborts: vec![],
+        }
+    }
+
+    #[test]
+    fn autoscaled_services_count_at_their_max() {
+        let limits = Limits {
+            max_replicas: 4,
+            max_rate_per_s: 1e6,
+            max_users: 10,
+        };
+        let p = plan(
+            Replicas::Autoscale {
+                min: 1,
+                max: 5,
+                target: 0.5,
+                delay_s: 1.0,
+                interval_s: 1.0,
+            },
+            10.0,
+        );
+        let e = check(&p, &limits).unwrap_err();
+        assert_eq!((e.value.as_str(), e.var), ("5", REPLICAS_VAR));
+        assert!(e.to_string().contains("CHAOS_LOCAL_MAX_REPLICAS=N"), "{e}");
+        assert!(check(&plan(Replicas::Fixed { count: 4 }, 10.0), &limits).is_ok());
+    }
+
+    #[test]
+    fn the_rate_limit_counts_ramps_and_spikes_at_their_peak() {
+        let limits = Limits {
+            max_replicas: 4,
+            max_rate_per_s: 1000.0,
+            max_users: 10,
+        };
+        assert!(check(&plan(Replicas::Fixed { count: 1 }, 1000.0), &limits).is_ok());
+        let e = check(&plan(Replicas::Fixed { count: 1 }, 1001.0), &limits).unwrap_err();
+        assert_eq!(e.var, RATE_VAR);
+    }
+}

@@ -32,8 +32,9 @@ enum Ev {
     Restart { slot: usize },
     Join { slot: usize },
     Stop { slot: usize },
-    Autoscale { service: usize },
+    // Metrics before the autoscaler, so a tick sees the window that just ended.
     Scrape { window: usize },
+    Autoscale { service: usize },
 }
 
 struct Queue {
