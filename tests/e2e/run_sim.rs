@@ -155,3 +155,55 @@ fn an_unwritable_report_exits_3() {
     let out = run_example("mm1.chaos", &["--report", "/no/such/folder/r.json"]);
     assert_eq!(code(&out), 3, "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+const ABORTING: &str = r#"scenario "an endpoint that mostly fails" {
+  duration 2m
+  seed 1
+}
+
+service api {
+  workers 8
+  endpoint "GET /" {
+    work 5ms
+    fail 80% status 500
+  }
+}
+
+workload users {
+  target api "GET /"
+  rate 50/s
+}
+
+expect {
+  p99(api "GET /") < 1s
+  abort when error_rate(api) > 50% for 10s
+}
+"#;
+
+#[test]
+fn an_abort_stops_the_run_and_fails_it() {
+    let dir = out_dir("abort");
+    let file = dir.join("abort.chaos");
+    std::fs::write(&file, ABORTING).unwrap();
+    let report = dir.join("r.json");
+    let out = chaos()
+        .arg("run")
+        .arg(&file)
+        .args(["--report", report.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(code(&out), 1, "{stdout}");
+    assert!(
+        stdout.contains("aborted at 10s: abort when error_rate(api) > 50% for 10s"),
+        "{stdout}"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(v["aborted"]["at_s"], 10.0);
+    assert_eq!(v["ended_s"], 10.0);
+    assert_eq!(v["passed"], false);
+    assert_eq!(
+        v["expectations"][0]["passed"], true,
+        "the expectation itself held"
+    );
+}

@@ -361,6 +361,7 @@ fn chart(title: &str, unit: &str, x_max: f64, series: Vec<Series>, r: &Report) -
         series,
         faults: &r.faults,
         abort_s: r.aborted.as_ref().map(|a| a.at_s),
+        ended_s: r.ended_s,
         width: 560.0,
         height: 184.0,
     }

@@ -4,7 +4,7 @@
 use quick_junit::{NonSuccessKind, Report as JReport, TestCase, TestCaseStatus, TestSuite};
 
 use crate::model::Report;
-use crate::text::{duration, observed, threshold};
+use crate::text::{duration, observed, threshold, with_unit};
 
 #[derive(Debug, thiserror::Error)]
 #[error("could not write JUnit XML: {0}")]
@@ -14,7 +14,33 @@ pub struct JunitError(String);
 pub fn render(report: &Report, aborts: &[String]) -> Result<String, JunitError> {
     let mut suite = TestSuite::new(report.scenario.clone());
     let classname = format!("chaos.{}", report.mode);
-    for e in &report.expectations {
+    for (i, e) in report.expectations.iter().enumerate() {
+        // Over many seeds an expectation passes only if it held in every run.
+        let dist = report.runs.as_ref().and_then(|r| r.expectations.get(i));
+        if let Some(d) = dist {
+            let status = if d.held == d.runs {
+                TestCaseStatus::success()
+            } else {
+                let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                let mean = d.mean.map_or(String::new(), |m| {
+                    format!("; mean observed {}", with_unit(m, &d.unit))
+                });
+                s.set_message(format!(
+                    "holds in {} of {} runs{mean}, expected {} {} (window {})",
+                    d.held,
+                    d.runs,
+                    d.op,
+                    with_unit(d.threshold, &d.unit),
+                    d.window
+                ));
+                s.set_type("expectation");
+                s
+            };
+            let mut case = TestCase::new(e.text.clone(), status);
+            case.set_classname(classname.clone());
+            suite.add_test_case(case);
+            continue;
+        }
         let status = if e.passed {
             TestCaseStatus::success()
         } else {

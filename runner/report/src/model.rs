@@ -321,8 +321,10 @@ pub fn build(plan: &Plan, rec: &Recording, verdicts: &[Verdict]) -> Report {
         let subjects = service_subjects(name);
         let agg = agg_of(subjects.clone(), Some(si), &overall_windows);
         let whole = agg_of(Vec::new(), Some(si), &all_windows);
+        // Utilisation and queue over the sending period only: the drain would dilute them.
         let samples: Vec<_> = overall_windows
             .iter()
+            .filter(|&&w| span.sending_s(w) > 0.0)
             .filter_map(|&w| rec.windows.get(w).and_then(|x| x.services.get(si)))
             .collect();
         let n = samples.len().max(1) as f64;

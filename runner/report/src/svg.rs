@@ -49,6 +49,8 @@ pub struct Chart<'a> {
     pub faults: &'a [FaultInfo],
     /// When an `abort when` stopped the run.
     pub abort_s: Option<f64>,
+    /// When sending stopped; the drain after it is shaded grey.
+    pub ended_s: f64,
     pub width: f64,
     pub height: f64,
 }
@@ -146,6 +148,16 @@ impl Chart<'_> {
                     esc(&f.name)
                 );
             }
+        }
+        if self.ended_s < x_max {
+            let a = sx(self.ended_s);
+            let _ = write!(
+                o,
+                r##"<rect class="drain" x="{a:.1}" y="{TOP}" width="{:.1}" height="{ph}" fill="#888" fill-opacity="0.10"><title>drain: no new requests</title></rect><text x="{:.1}" y="{:.1}" class="ax" text-anchor="end">drain</text>"##,
+                LEFT + pw - a,
+                LEFT + pw - 2.0,
+                TOP + 9.0
+            );
         }
         // Grid and axes.
         let mut v = 0.0;
@@ -262,7 +274,7 @@ impl Chart<'_> {
             let x = sx(t);
             let _ = write!(
                 o,
-                r##"<line x1="{x:.1}" x2="{x:.1}" y1="{TOP}" y2="{:.1}" stroke="#c62828" stroke-width="1.5" stroke-dasharray="3 2"/><text x="{:.1}" y="{:.1}" class="fl" text-anchor="end" fill="#c62828">abort</text>"##,
+                r##"<line x1="{x:.1}" x2="{x:.1}" y1="{TOP}" y2="{:.1}" stroke="#c62828" stroke-width="1.5" stroke-dasharray="3 2"/><text x="{:.1}" y="{:.1}" class="fl" text-anchor="end" style="fill:#c62828">abort</text>"##,
                 TOP + ph,
                 x - 2.0,
                 TOP + ph - 4.0

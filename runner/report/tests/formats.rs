@@ -245,6 +245,20 @@ fn many_seeds_summary() {
     assert!((lo - (15.0 - 20.543_1)).abs() < 1e-3, "{lo}");
     assert!(!combined.passed);
     insta::assert_snapshot!("many_seeds_terminal", terminal::render(&combined, false));
+    let junit = junit::render(&combined, &[]).unwrap();
+    assert!(
+        junit.contains(
+            "holds in 1 of 4 runs; mean observed 15%, expected &lt; 1% (window during slow)"
+        ),
+        "{junit}"
+    );
+    let html = chaos_report::html::render(&combined);
+    assert!(html.contains("<section id=\"runs\"><h2>Over 4 seeds</h2>"));
+    assert_eq!(
+        html.matches("<svg class=\"strip\"").count(),
+        5,
+        "one distribution per expectation"
+    );
     insta::assert_snapshot!("many_seeds_markdown", markdown::render(&combined));
 }
 
@@ -253,4 +267,48 @@ fn t_quantiles_match_tables() {
     assert!((multi::t95(1).unwrap() - 12.706).abs() < 1e-3);
     assert!((multi::t95(9).unwrap() - 2.262).abs() < 1e-3);
     assert!((multi::t95(99).unwrap() - 1.984).abs() < 1e-3);
+}
+
+#[test]
+fn compare_two_runs() {
+    let (plan, _) = scenario();
+    let slower = record(&plan, 60.0, |t| {
+        if (20..40).contains(&t) {
+            Second {
+                ok: 8,
+                errors: 2,
+                cause: Cause::Killed,
+                latency_s: 0.4,
+                replicas: 4,
+            }
+        } else {
+            healthy()
+        }
+    });
+    let b = chaos_report::report(&plan, &slower).unwrap();
+    let c = chaos_report::compare::compare(&report(), &b);
+    insta::assert_snapshot!("compare_text", chaos_report::compare::render_text(&c));
+    insta::assert_snapshot!(
+        "compare_markdown",
+        chaos_report::compare::render_markdown(&c)
+    );
+}
+
+#[test]
+fn html_report_structure() {
+    let html = chaos_report::html::render(&report());
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(html.contains("<table class=\"verdicts\">"));
+    assert_eq!(html.matches("<tr class=\"pass\">").count(), 4);
+    assert_eq!(html.matches("<tr class=\"fail\">").count(), 1);
+    for s in ["gateway", "backend"] {
+        assert!(html.contains(&format!("<div class=\"service\" data-service=\"{s}\">")));
+    }
+    // 4 charts per service + 1 for the workload.
+    assert_eq!(html.matches("<svg class=\"chart\"").count(), 9);
+    // The fault band is drawn on every chart, labelled.
+    assert_eq!(html.matches("class=\"fl\">slow</text>").count(), 9);
+    assert!(html.contains("<svg class=\"topology\""));
+    assert!(!html.contains("<script"));
+    assert_eq!(html, chaos_report::html::render(&report()), "deterministic");
 }
