@@ -1,0 +1,117 @@
+//! Every scenario in `scenarios/` and every spec example, compiled by the real compiler, then by
+//! this back end: snapshots of `manifests.yaml` and `schedule.json`, and `kubernetes-validate`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+struct FsLoader;
+
+impl chaos_compiler::Loader for FsLoader {
+    fn load(&self, path: &Path) -> std::io::Result<String> {
+        std::fs::read_to_string(path)
+    }
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// `(snapshot name, path)` of every runnable scenario (libraries of shared services have no plan).
+fn scenario_files() -> Vec<(String, PathBuf)> {
+    let mut out = Vec::new();
+    for (prefix, dir) in [
+        ("scenario", repo().join("scenarios")),
+        ("example", repo().join("../shared/spec/examples")),
+    ] {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut files: Vec<PathBuf> = entries
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "chaos"))
+            .collect();
+        files.sort();
+        for f in files {
+            let stem = f.file_stem().unwrap().to_string_lossy().to_string();
+            out.push((format!("{prefix}-{stem}"), f));
+        }
+    }
+    out
+}
+
+fn options() -> chaos_k8s::Options {
+    chaos_k8s::Options {
+        image: chaos_k8s::DEFAULT_IMAGE.to_string(),
+        namespace: None,
+        run_id: "r20261122".to_string(),
+    }
+}
+
+fn compiled() -> Vec<(String, chaos_k8s::Output)> {
+    let files = scenario_files();
+    assert!(files.len() >= 5, "scenarios found: {files:?}");
+    files
+        .into_iter()
+        .map(|(name, path)| {
+            let c = chaos_compiler::compile(&path, &FsLoader, &[]);
+            let plan = c
+                .plan
+                .unwrap_or_else(|| panic!("{name} does not compile: {:?}", c.diagnostics));
+            (name, chaos_k8s::compile(&plan, &options()).unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn scenario_snapshots() {
+    for (name, out) in compiled() {
+        insta::assert_snapshot!(format!("{name}.manifests"), out.manifests_yaml);
+        insta::assert_snapshot!(format!("{name}.schedule"), out.schedule_json);
+    }
+}
+
+#[test]
+fn scenario_manifests_pass_kubernetes_validate() {
+    let probe = Command::new("kubernetes-validate")
+        .arg("--version")
+        .output();
+    if !matches!(&probe, Ok(o) if o.status.success()) {
+        eprintln!(
+            "SKIPPED scenario_manifests_pass_kubernetes_validate: `kubernetes-validate` is not installed; \
+             install it with `python3 -m pip install kubernetes-validate==1.37.0`"
+        );
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("chaos-k8s-scenarios-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut paths = Vec::new();
+    let mut documents = 0;
+    for (name, out) in compiled() {
+        let path = dir.join(format!("{name}.yaml"));
+        std::fs::write(&path, &out.manifests_yaml).unwrap();
+        documents += out.manifests_yaml.matches("\n---\n").count() + 1;
+        paths.push(path);
+    }
+    let out = Command::new("kubernetes-validate")
+        .args(["--strict", "-k", "1.37.0"])
+        .args(&paths)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "kubernetes-validate failed\n{stdout}\n{stderr}"
+    );
+    let valid = stdout
+        .lines()
+        .chain(stderr.lines())
+        .filter(|l| l.contains(" passed for resource "))
+        .count();
+    assert_eq!(
+        valid, documents,
+        "not every document was validated\n{stdout}\n{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
