@@ -65,6 +65,26 @@ pub fn print_diagnostics(compiled: &Compiled) {
         width,
     };
     for d in &compiled.diagnostics {
+        // One grep-able line first (as `chaos fmt` prints for parse errors), then the drawing.
+        let severity = if d.is_error() { "error" } else { "warning" };
+        match d
+            .primary
+            .as_ref()
+            .and_then(|l| Some((l, compiled.sources.get(l.file)?)))
+        {
+            Some((label, file)) => {
+                let (line, col) = file.line_col(label.span.start);
+                eprintln!(
+                    "{}:{}:{}: {severity}[{}]: {}",
+                    file.name,
+                    line + 1,
+                    col + 1,
+                    d.code,
+                    d.message
+                );
+            }
+            None => eprintln!("{severity}[{}]: {}", d.code, d.message),
+        }
         eprintln!("{}", render::render(d, &compiled.sources, style));
     }
 }
