@@ -11,3 +11,4 @@ mod editors_lsp;
 mod local;
 mod reports;
 mod run_sim;
+mod scenarios;
