@@ -21,7 +21,8 @@ use crate::source::FileId;
 
 pub(crate) use params::command_line;
 
-/// When no timeout is written anywhere, in-flight requests get this long after the run.
+/// When no timeout bounds a request (none written, or a workload without a client timeout),
+/// in-flight requests get this long after the run.
 pub const DEFAULT_DRAIN_S: f64 = 30.0;
 pub const DEFAULT_WINDOW_S: f64 = 1.0;
 pub const DEFAULT_SEED: u64 = 1;
@@ -81,10 +82,16 @@ pub(crate) fn lower(input: &Input<'_>) -> (Option<plan::Plan>, Vec<Diagnostic>) 
     let Some(mut scenario) = scenario else {
         return (None, diags);
     };
+    // The longest client or call timeout bounds how long a request can still be in flight;
+    // a workload without a client timeout has no such bound, so it gets the default.
+    let untimed_client = workloads.workloads.iter().any(|w| w.timeout_s.is_none());
     scenario.drain_s = match (services.longest_call_timeout_s, workloads.longest_timeout_s) {
         (None, None) => DEFAULT_DRAIN_S,
         (a, b) => a.unwrap_or(0.0).max(b.unwrap_or(0.0)),
     };
+    if untimed_client {
+        scenario.drain_s = scenario.drain_s.max(DEFAULT_DRAIN_S);
+    }
     let plan = plan::Plan {
         version: plan::PLAN_VERSION,
         scenario,
