@@ -1,0 +1,67 @@
+#!/usr/bin/env python3
+"""Writes bench/RESULTS.md from the JSON and /usr/bin/time files bench/run.sh left in OUT."""
+import glob
+import json
+import os
+import subprocess
+import sys
+
+out, n = sys.argv[1], int(sys.argv[2])
+
+
+def load(path):
+    with open(path) as f:
+        d = json.load(f)
+    t = path[:-5] + ".time"
+    if os.path.exists(t):
+        elapsed, rss = open(t).read().split()[-2:]
+        d["elapsed_s"] = float(elapsed)
+        d["max_rss_kib"] = int(rss)
+    return d
+
+
+def sh(cmd):
+    try:
+        return subprocess.run(cmd, shell=True, capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return "(unavailable)"
+
+
+rows = []
+for path in sorted(glob.glob(f"{out}/*_n*_seed*.json")):
+    d = load(path)
+    rows.append(d)
+
+print("# Simulator benchmark: chaos-sim vs SimPy on `ms-ref-1`\n")
+print("Written by `bench/run.sh` (scenario: `scenarios/ms-ref-1.chaos`; SimPy model: "
+      "`../shared/bench/simpy_baseline.py`). Both run on this machine, one after the other; "
+      "`wall_seconds` is the simulation loop only (SimPy: `env.run()`, ours: compile excluded, "
+      "recording included), `elapsed` and `max RSS` are the whole process from `/usr/bin/time`.\n")
+print("| simulator | N | seed | errors | mean ms | p50 ms | p99 ms | sim s | wall s | req / wall s | elapsed s | max RSS MiB |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+for d in sorted(rows, key=lambda d: (d["requests"], d["simulator"], d["seed"])):
+    print(f"| {d['simulator']} | {d['requests']} | {d['seed']} | {d['errors']} | {d['mean_ms']:.1f} | "
+          f"{d['p50_ms']:.1f} | {d['p99_ms']:.1f} | {d['sim_seconds']:.2f} | {d['wall_seconds']:.3f} | "
+          f"{d['requests']/d['wall_seconds']:,.0f} | {d.get('elapsed_s', float('nan')):.2f} | "
+          f"{d.get('max_rss_kib', 0)/1024:.1f} |")
+
+simpy = [d for d in rows if d["simulator"] == "simpy" and d["requests"] == n]
+ours = [d for d in rows if d["simulator"] == "chaos-sim" and d["requests"] == n]
+if simpy and ours:
+    s = sorted(d["wall_seconds"] for d in simpy)[len(simpy) // 2]
+    o = sorted(d["wall_seconds"] for d in ours)[len(ours) // 2]
+    print(f"\n**Speed-up at N = {n}: {s / o:.0f}x** (median wall seconds {s:.2f} s SimPy vs {o:.3f} s chaos-sim).")
+big = [d for d in rows if d["simulator"] == "chaos-sim" and d["requests"] == 1_000_000]
+for d in big:
+    print(f"\n**1 000 000 requests: {d['wall_seconds']:.3f} s** wall "
+          f"({d['requests']/d['wall_seconds']:,.0f} requests/s, {d['events']:,} events), "
+          f"peak RSS {d.get('max_rss_kib', 0)/1024:.1f} MiB.")
+
+print("\n## Machine\n")
+print("```")
+print(sh("lscpu | head -20"))
+print()
+print(sh("free -g"))
+print()
+print("load average at the end: " + sh("cat /proc/loadavg"))
+print("```")

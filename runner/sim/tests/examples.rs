@@ -1,0 +1,120 @@
+//! The spec's examples (`../shared/spec/examples`, when present beside the repo) and the
+//! repo's `scenarios/`, compiled and simulated with their own seed: the verdicts give the
+//! exit code written on each file's first line (`# expect-exit: N`), and every request ends
+//! exactly once. `mm1.chaos` is also compared with M/M/1 theory.
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+
+use chaos_sim::{SimOptions, simulate_with};
+
+struct FsLoader;
+
+impl chaos_compiler::Loader for FsLoader {
+    fn load(&self, path: &Path) -> std::io::Result<String> {
+        std::fs::read_to_string(path)
+    }
+}
+
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    v.retain(|p| p.extension().is_some_and(|e| e == "chaos"));
+    v.sort();
+    v
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn spec_examples() -> Vec<PathBuf> {
+    files(&root().join("../shared/spec/examples"))
+}
+
+fn check(path: &Path) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let expected: Option<u8> = text
+        .lines()
+        .next()
+        .and_then(|l| l.strip_prefix("# expect-exit:"))
+        .and_then(|v| v.trim().parse().ok());
+    let compiled = chaos_compiler::compile(path, &FsLoader, &[]);
+    let plan = compiled.plan.unwrap_or_else(|| {
+        panic!(
+            "{} does not compile: {:?}",
+            path.display(),
+            compiled.diagnostics
+        )
+    });
+    let (rec, stats) = simulate_with(
+        &plan,
+        plan.scenario.seed,
+        &SimOptions::default(),
+        &mut |_| {},
+    )
+    .unwrap();
+    for (i, key) in rec.subjects.iter().enumerate() {
+        let finished: u64 = rec.windows.iter().map(|w| w.subjects[i].requests()).sum();
+        assert_eq!(finished, stats.sent[i], "{}: {key:?}", path.display());
+    }
+    let verdicts = chaos_report::evaluate(&plan, &rec).unwrap();
+    let code = if rec.aborted.is_none() && verdicts.iter().all(|v| v.passed) {
+        0
+    } else {
+        1
+    };
+    if let Some(expected) = expected {
+        assert_eq!(
+            code,
+            expected,
+            "{}: aborted {:?}\n{}",
+            path.display(),
+            rec.aborted,
+            verdicts
+                .iter()
+                .map(|v| format!("{} -> {:?} {}", v.text, v.observed, v.passed))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+}
+
+#[test]
+fn spec_examples_end_with_their_exit_codes() {
+    let examples = spec_examples();
+    if examples.is_empty() {
+        eprintln!("../shared/spec/examples not found beside the repo: skipped");
+    }
+    for p in examples {
+        check(&p);
+    }
+}
+
+#[test]
+fn repo_scenarios_simulate() {
+    let scenarios = files(&root().join("scenarios"));
+    assert!(scenarios.iter().any(|p| p.ends_with("ms-ref-1.chaos")));
+    for p in scenarios {
+        check(&p);
+    }
+}
+
+#[test]
+fn mm1_example_matches_theory() {
+    let Some(path) = spec_examples()
+        .into_iter()
+        .find(|p| p.ends_with("mm1.chaos"))
+    else {
+        return;
+    };
+    let compiled = chaos_compiler::compile(&path, &FsLoader, &[]);
+    let plan = compiled.plan.unwrap();
+    let verdicts = chaos_report::evaluate(&plan, &chaos_sim::simulate(&plan, 1).unwrap()).unwrap();
+    let mean = verdicts[0].observed.value().unwrap();
+    let p99 = verdicts[1].observed.value().unwrap();
+    // 30 minutes at 80/s: ~139 000 requests after warmup.
+    assert!((mean - 0.050).abs() < 0.004, "mean {mean}");
+    assert!((p99 - 0.2303).abs() < 0.02, "p99 {p99}");
+}
