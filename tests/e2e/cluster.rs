@@ -1,1 +1,195 @@
-//! End-to-end: cluster.
+//! End-to-end: `chaos run --cluster` as a user runs it, against the in-process fake API server
+//! (no real cluster can run here; see docs/kubernetes.md), and its errors.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use chaos_cluster::fake::{FakeApiServer, FakeConfig, FakeView, JobOutcome};
+use chaos_report::{Recorder, SubjectKey};
+
+use crate::support::{chaos, code};
+
+/// A short scenario: two replicas, one latency fault, one expectation that holds.
+const SCENARIO: &str = r#"
+scenario "e2e cluster" {
+  duration 3s
+  seed 4
+}
+
+service api {
+  replicas 2
+  endpoint "GET /" { work 1ms }
+}
+
+workload users {
+  target api "GET /"
+  rate 10/s
+}
+
+fault slow at 1s for 1s {
+  latency +10ms on api
+}
+
+expect {
+  error_rate(users) == 0%
+}
+"#;
+
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("chaos-e2e-cluster-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// The load generator's stand-in: every window, ten successful requests, from the plan the
+/// Job's Pod would mount.
+fn config(view: Arc<OnceLock<FakeView>>) -> FakeConfig {
+    FakeConfig {
+        ready_after: Duration::from_millis(100),
+        job: Arc::new(move |job| {
+            let ns = job["metadata"]["namespace"].as_str().unwrap_or_default();
+            let text = view
+                .get()
+                .unwrap()
+                .config_map(ns, "chaos-plan", "plan.json")
+                .unwrap();
+            let plan = chaos_plan::Plan::from_json(&text).unwrap();
+            let mut r = Recorder::new(&plan, "loadgen", 4);
+            let users = r
+                .subjects()
+                .iter()
+                .position(|s| matches!(s, SubjectKey::Workload { .. }))
+                .unwrap();
+            for w in 0..3 {
+                for i in 0..10 {
+                    r.record(users, w as f64 + i as f64 / 10.0, 0.002, Ok(()));
+                }
+            }
+            let rec = r.finish(plan.scenario.duration_s, plan.horizon_s(), None);
+            JobOutcome {
+                runs_for: Duration::from_millis(3000),
+                logs: serde_json::to_string(&rec).unwrap() + "\n",
+                succeeded: true,
+            }
+        }),
+        ..FakeConfig::default()
+    }
+}
+
+#[test]
+fn run_cluster_against_the_fake_api_server_passes_and_cleans_up() {
+    let rt = runtime();
+    let view = Arc::new(OnceLock::new());
+    let server = rt
+        .block_on(FakeApiServer::start(config(view.clone())))
+        .unwrap();
+    view.set(server.view()).ok().unwrap();
+    let dir = scratch("pass");
+    let file = dir.join("e2e.chaos");
+    std::fs::write(&file, SCENARIO).unwrap();
+    let report = dir.join("report.json");
+    let out = chaos()
+        .args([
+            "run",
+            file.to_str().unwrap(),
+            "--cluster",
+            "--context",
+            "fake",
+            "--report",
+            report.to_str().unwrap(),
+        ])
+        .env("KUBECONFIG", server.kubeconfig().unwrap())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(code(&out), 0, "{stderr}");
+    assert!(
+        stderr.contains("waiting for rollouts"),
+        "progress is shown: {stderr}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(report["mode"], "cluster");
+    assert_eq!(report["passed"], true);
+
+    // The fault went to both api Pods and was removed; the namespace is gone.
+    let proxied = server.proxied();
+    assert_eq!(
+        proxied.iter().filter(|r| r.method == "POST").count(),
+        2,
+        "{proxied:?}"
+    );
+    assert_eq!(proxied.iter().filter(|r| r.method == "DELETE").count(), 2);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(server.objects("namespaces").is_empty());
+}
+
+#[test]
+fn run_cluster_forbidden_by_rbac_exits_3_and_says_what() {
+    let rt = runtime();
+    let view = Arc::new(OnceLock::new());
+    let mut config = config(view.clone());
+    config.forbid = vec![("create".into(), "namespaces".into())];
+    let server = rt.block_on(FakeApiServer::start(config)).unwrap();
+    view.set(server.view()).ok().unwrap();
+    let dir = scratch("rbac");
+    let file = dir.join("e2e.chaos");
+    std::fs::write(&file, SCENARIO).unwrap();
+    let out = chaos()
+        .args(["run", file.to_str().unwrap(), "--cluster"])
+        .env("KUBECONFIG", server.kubeconfig().unwrap())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(code(&out), 3, "{stderr}");
+    assert!(
+        stderr.contains("forbidden by RBAC: cannot create namespaces"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn run_cluster_without_a_reachable_cluster_exits_3() {
+    let dir = scratch("unreachable");
+    let file = dir.join("e2e.chaos");
+    std::fs::write(&file, SCENARIO).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let kubeconfig = dir.join("kubeconfig");
+    chaos_cluster::fake::write_kubeconfig(&kubeconfig, &format!("http://127.0.0.1:{port}"), "t")
+        .unwrap();
+    let out = chaos()
+        .args(["run", file.to_str().unwrap(), "--cluster"])
+        .env("KUBECONFIG", &kubeconfig)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(code(&out), 3, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "cannot reach the Kubernetes API server at http://127.0.0.1:{port}"
+        )),
+        "{stderr}"
+    );
+
+    let out = chaos()
+        .args(["run", file.to_str().unwrap(), "--cluster"])
+        .env("KUBECONFIG", dir.join("missing"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(code(&out), 3, "{stderr}");
+    assert!(stderr.contains("no usable kubeconfig"), "{stderr}");
+}

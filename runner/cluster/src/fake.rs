@@ -235,6 +235,20 @@ impl FakeApiServer {
 pub struct FakeView(Arc<Shared>);
 
 impl FakeView {
+    /// A ConfigMap's value, e.g. the plan a Pod would read from its mounted file.
+    pub fn config_map(&self, namespace: &str, name: &str, key: &str) -> Option<String> {
+        let store = self.0.store();
+        let k = (
+            "/api/v1".to_string(),
+            namespace.to_string(),
+            "configmaps".to_string(),
+            name.to_string(),
+        );
+        store.objects.get(&k)?["data"][key]
+            .as_str()
+            .map(str::to_string)
+    }
+
     /// A Secret's value, decoded, as a Pod would see it in its environment.
     pub fn secret(&self, namespace: &str, name: &str, key: &str) -> Option<String> {
         let store = self.0.store();
