@@ -27,8 +27,12 @@ struct Server {
 
 impl Server {
     fn start() -> Server {
+        Server::start_with(&["lsp"])
+    }
+
+    fn start_with(args: &[&str]) -> Server {
         let mut child = chaos()
-            .arg("lsp")
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -434,7 +438,8 @@ fn an_editor_session_with_chaos_lsp() {
 
 #[test]
 fn chaos_lsp_ends_when_its_input_closes() {
-    let mut server = Server::start();
+    // VS Code's client passes `--stdio`.
+    let mut server = Server::start_with(&["lsp", "--stdio"]);
     server.request(
         "initialize",
         json!({ "processId": null, "rootUri": null, "capabilities": {} }),

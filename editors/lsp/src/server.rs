@@ -130,6 +130,11 @@ impl LanguageServer for Backend {
         self.refresh().await;
     }
 
+    async fn did_change_watched_files(&self, _: DidChangeWatchedFilesParams) {
+        // An import changed on disk (the VS Code client watches `**/*.chaos`).
+        self.refresh().await;
+    }
+
     async fn did_close(&self, params: DidCloseTextDocumentParams) {
         let uri = params.text_document.uri;
         self.world().close(&uri);
