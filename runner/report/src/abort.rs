@@ -5,7 +5,7 @@
 //! of the run (warmup included: an abort is a safety stop); `D` is rounded up to whole windows
 //! (at least one); a window in which the condition cannot be measured (no finished request)
 //! does not hold and restarts the count. The abort time is the end of the window completing
-//! the streak. Drain windows (after `duration`) are not watched. `recovery` cannot be watched per window and never fires.
+//! the streak. A record arriving late for an already closed window is not seen. Drain windows (after `duration`) are not watched. `recovery` cannot be watched per window and never fires.
 
 use chaos_plan::{Comparison, Metric, Plan};
 
@@ -25,10 +25,12 @@ struct Condition {
 }
 
 /// The plan's aborts, checked window by window. Fires at most once.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct AbortWatcher {
     conditions: Vec<Condition>,
     fired: Option<AbortRecord>,
+    /// Scratch space reused for every window.
+    scratch: Agg,
     /// Windows starting at or after this (the drain) are not watched.
     until_s: f64,
 }
@@ -67,6 +69,7 @@ impl AbortWatcher {
         AbortWatcher {
             conditions,
             fired: None,
+            scratch: Agg::new(),
             until_s: plan.scenario.duration_s,
         }
     }
@@ -77,8 +80,9 @@ impl AbortWatcher {
             return None;
         }
         let width = (end_s - window.start_s).max(0.0);
+        let agg = &mut self.scratch;
         for c in &mut self.conditions {
-            let mut agg = Agg::new();
+            agg.reset();
             agg.add_window(window, &c.subjects, c.service, width);
             let holds = match c.metric {
                 Metric::Recovery => false,

@@ -156,6 +156,18 @@ impl Agg {
         }
     }
 
+    /// Empties it for reuse (cheaper than a new dense histogram per window).
+    pub fn reset(&mut self) {
+        self.ok = 0;
+        self.errors = [0; 10];
+        if !self.latency.is_empty() {
+            self.latency.reset();
+        }
+        self.max_replicas = 0;
+        self.windows = 0;
+        self.sending_s = 0.0;
+    }
+
     pub fn requests(&self) -> u64 {
         self.ok + self.error_count()
     }
@@ -377,8 +389,9 @@ fn recovery(rec: &Recording, span: &Span, e: &Expectation, resolved: &Resolved) 
     };
     let err_limit = (2.0 * base_err).max(RECOVERY_MIN_ERROR_RATE);
     let p99_limit = 1.5 * base_p99;
-    let healthy = |i: usize| {
-        let mut agg = Agg::new();
+    let mut agg = Agg::new();
+    let mut healthy = |i: usize| {
+        agg.reset();
         if let Some(w) = rec.windows.get(i) {
             agg.add_window(w, &resolved.subjects, None, 0.0);
         }

@@ -345,11 +345,12 @@ pub fn build(plan: &Plan, rec: &Recording, verdicts: &[Verdict]) -> Report {
 
     let mut timeline = Vec::new();
     let subject_sets: Vec<Vec<usize>> = rec.services.iter().map(|s| service_subjects(s)).collect();
+    let mut agg = Agg::new();
     for (wi, window) in rec.windows.iter().enumerate() {
         let (start, end) = span.bounds(wi);
         let width = (end - start).max(f64::MIN_POSITIVE);
         for (si, name) in rec.services.iter().enumerate() {
-            let mut agg = Agg::new();
+            agg.reset();
             agg.add_window(window, &subject_sets[si], Some(si), width);
             let sample = window.services.get(si).cloned().unwrap_or_default();
             timeline.push(TimelinePoint {
@@ -376,7 +377,7 @@ pub fn build(plan: &Plan, rec: &Recording, verdicts: &[Verdict]) -> Report {
             let SubjectKey::Workload { workload } = key else {
                 continue;
             };
-            let mut agg = Agg::new();
+            agg.reset();
             agg.add_window(window, &[i], None, 0.0);
             let load = plan.workload(workload).map(|w| &w.load);
             let send_end = end.min(span.ended_s);
