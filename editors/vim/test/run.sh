@@ -24,8 +24,8 @@ if [ "$status" -ne 0 ]; then
   exit 1
 fi
 
-# Indentation: re-indenting a formatted example must not change it.
-sample="$repo/../shared/spec/examples/checkout.chaos"
+# Indentation: re-indenting a formatted file must not change it.
+sample="$here/test/indent.chaos"
 reindented="$(mktemp)"
 trap 'rm -f "$out" "$reindented"' EXIT
 vim -Nu NONE -i NONE -n -es -c "set rtp^=$here" -c 'filetype plugin indent on' \
