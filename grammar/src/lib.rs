@@ -88,3 +88,46 @@ pub const KEYWORDS: &[&str] = &[
     "between",
     "and",
 ];
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    /// The quoted words of one rule of `chaos.pest`.
+    fn words_of_rule(grammar: &str, rule: &str) -> BTreeSet<String> {
+        let start = grammar
+            .find(&format!("\n{rule} = "))
+            .unwrap_or_else(|| panic!("no rule `{rule}`"));
+        let body = &grammar[start..];
+        let end = body
+            .find("\n}")
+            .map_or_else(|| body.find('\n').unwrap_or(body.len()), |e| e);
+        body[..end]
+            .split('"')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn keywords_match_the_grammar() {
+        let grammar = include_str!("chaos.pest");
+        let in_grammar = words_of_rule(grammar, "keyword");
+        let listed: BTreeSet<String> = super::KEYWORDS.iter().map(|s| s.to_string()).collect();
+        assert_eq!(in_grammar, listed);
+        assert_eq!(listed.len(), super::KEYWORDS.len(), "no duplicates");
+        // Every `kw_*` rule is a keyword, and every keyword has its rule.
+        let kw_rules: BTreeSet<String> = grammar
+            .lines()
+            .filter_map(|l| l.strip_prefix("kw_"))
+            .filter_map(|l| l.split_once(" = @{ \""))
+            .map(|(name, rest)| {
+                let word = rest.split('"').next().unwrap_or("");
+                assert_eq!(name, word, "rule kw_{name} matches `{word}`");
+                word.to_string()
+            })
+            .collect();
+        assert_eq!(kw_rules, listed);
+    }
+}

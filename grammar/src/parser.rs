@@ -288,12 +288,10 @@ fn string(p: P) -> Res<StrLit> {
     })
 }
 
-/// Any `v_*`/`value` pair to a [`Value`] with base units.
+/// A `v_*` pair to a [`Value`] with base units.
 fn value(p: P) -> Res<Value> {
-    let sp = span(&p);
-    let mut q = p;
-    while matches!(
-        q.as_rule(),
+    if !matches!(
+        p.as_rule(),
         Rule::v_duration
             | Rule::v_rate
             | Rule::v_ratio
@@ -303,25 +301,15 @@ fn value(p: P) -> Res<Value> {
             | Rule::v_sizerate
             | Rule::v_any
     ) {
-        q = only(q)?;
+        return Err(unexpected(&p, p.as_rule()));
     }
-    let text = q.as_str();
-    let bad = || ParseError::internal(sp, &format!("malformed quantity `{text}`"));
-    let kind = match q.as_rule() {
-        Rule::q_param => ValueKind::Param(text.trim_start_matches('$').to_string()),
-        Rule::q_sizerate => ValueKind::SizeRate(units::size_rate(text).ok_or_else(bad)?),
-        Rule::q_size => ValueKind::Size(units::size(text).ok_or_else(bad)?),
-        Rule::q_rate => ValueKind::Rate(units::rate(text).ok_or_else(bad)?),
-        Rule::q_duration => ValueKind::Duration(units::duration(text).ok_or_else(bad)?),
-        Rule::q_ratio => ValueKind::Ratio(units::ratio(text).ok_or_else(bad)?),
-        Rule::q_multiplier => ValueKind::Multiplier(units::multiplier(text).ok_or_else(bad)?),
-        Rule::q_number => ValueKind::Number(units::number(text).ok_or_else(bad)?),
-        r => return Err(unexpected(&q, r)),
-    };
+    let text = p.as_str();
+    let kind = units::classify(text)
+        .ok_or_else(|| ParseError::internal(span(&p), &format!("malformed quantity `{text}`")))?;
     Ok(Value {
         kind,
         text: text.to_string(),
-        span: sp,
+        span: span(&p),
     })
 }
 

@@ -4,6 +4,36 @@
 //! The grammar has already checked the shape of the text, so these functions only split it;
 //! they still return `None` instead of panicking if handed something else.
 
+use crate::ast::ValueKind;
+
+/// The kind and base-unit amount of a quantity the grammar accepted (`quantity` in
+/// `chaos.pest`): the shapes do not overlap, so the text alone tells the kind.
+pub fn classify(text: &str) -> Option<ValueKind> {
+    if let Some(name) = text.strip_prefix('$') {
+        return Some(ValueKind::Param(name.to_string()));
+    }
+    if text.starts_with('x') || text.ends_with('x') {
+        return multiplier(text).map(ValueKind::Multiplier);
+    }
+    if text.ends_with('%') {
+        return ratio(text).map(ValueKind::Ratio);
+    }
+    if let Some((amount, _)) = text.split_once('/') {
+        return if amount.ends_with('B') {
+            size_rate(text).map(ValueKind::SizeRate)
+        } else {
+            rate(text).map(ValueKind::Rate)
+        };
+    }
+    if text.ends_with('B') {
+        return size(text).map(ValueKind::Size);
+    }
+    if text.ends_with(|c: char| c.is_ascii_digit()) {
+        return number(text).map(ValueKind::Number);
+    }
+    duration(text).map(ValueKind::Duration)
+}
+
 /// Seconds in one unit of time.
 fn seconds(unit: &str) -> Option<f64> {
     Some(match unit {
@@ -97,6 +127,22 @@ pub fn size_rate(text: &str) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn classify_tells_kinds_apart() {
+        use ValueKind::*;
+        assert_eq!(classify("$peak"), Some(Param("peak".into())));
+        assert_eq!(classify("x3"), Some(Multiplier(3.0)));
+        assert_eq!(classify("0.5x"), Some(Multiplier(0.5)));
+        assert_eq!(classify("20%"), Some(Ratio(0.2)));
+        assert_eq!(classify("20MiB/s"), Some(SizeRate(20.0 * 1024.0 * 1024.0)));
+        assert_eq!(classify("20/m"), Some(Rate(20.0 / 60.0)));
+        assert_eq!(classify("1GB"), Some(Size(1e9)));
+        assert_eq!(classify("1.5"), Some(Number(1.5)));
+        assert_eq!(classify("1m30s"), Some(Duration(90.0)));
+        assert_eq!(classify("10m"), Some(Duration(600.0)));
+        assert_eq!(classify("5q"), None);
+    }
 
     #[test]
     fn durations() {

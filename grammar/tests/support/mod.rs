@@ -138,3 +138,39 @@ pub fn render_error(e: &ParseError, source: &str) -> String {
     }
     s
 }
+
+/// Checks the three properties on one text; `Err` says which failed.
+pub fn check_roundtrip(src: &str) -> Result<(), String> {
+    let Ok(before) = chaos_grammar::parse(src) else {
+        return Ok(());
+    };
+    let once =
+        chaos_grammar::format::format_source(src).map_err(|e| format!("formatting failed: {e}"))?;
+    let after =
+        chaos_grammar::parse(&once).map_err(|e| format!("output does not parse: {e}\n{once}"))?;
+    let twice = chaos_grammar::format::format_source(&once)
+        .map_err(|e| format!("second format failed: {e}"))?;
+    if once != twice {
+        return Err(format!(
+            "not idempotent:\n--- once\n{once}\n--- twice\n{twice}"
+        ));
+    }
+    let (mut a, mut b) = (erase_spans(&before), erase_spans(&after));
+    // Comments are compared by text: the formatter may move one, never drop or change it.
+    let ca = a.as_object_mut().unwrap().remove("comments");
+    let cb = b.as_object_mut().unwrap().remove("comments");
+    if a != b {
+        return Err(format!("tree changed:\n{once}"));
+    }
+    let trim = |c: Option<serde_json::Value>| -> Vec<String> {
+        c.and_then(|c| c.as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .map(|c| c["text"].as_str().unwrap_or("").trim_end().to_string())
+            .collect()
+    };
+    if trim(ca) != trim(cb) {
+        return Err(format!("comments changed:\n{once}"));
+    }
+    Ok(())
+}
