@@ -14,7 +14,11 @@ fn main() -> ExitCode {
         Err(e) => {
             // clap prints help/version with exit 0 and usage errors with 2, as we want.
             let _ = e.print();
-            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
         }
     };
     cmd::dispatch(cli)

@@ -109,14 +109,23 @@ pub struct Endpoint {
 #[serde(tag = "step", rename_all = "snake_case")]
 pub enum Step {
     /// Busy for a sample of `dist` (scaled by cpu faults), holding the worker.
-    Work { dist: Dist },
+    Work {
+        dist: Dist,
+    },
     Call(Call),
     /// Every step runs concurrently; ends when all end; fails if any fails.
-    Parallel { steps: Vec<Step> },
+    Parallel {
+        steps: Vec<Step>,
+    },
     /// Exactly one branch by probability; probabilities sum to 1.
-    Choice { branches: Vec<Branch> },
+    Choice {
+        branches: Vec<Branch>,
+    },
     /// The endpoint itself fails with `status` with this probability.
-    Fail { probability: f64, status: u16 },
+    Fail {
+        probability: f64,
+        status: u16,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -202,14 +211,30 @@ pub struct CircuitBreaker {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "dist", rename_all = "snake_case")]
 pub enum Dist {
-    Constant { value_s: f64 },
-    Exponential { mean_s: f64 },
+    Constant {
+        value_s: f64,
+    },
+    Exponential {
+        mean_s: f64,
+    },
     /// Clamped at 0.
-    Normal { mean_s: f64, stddev_s: f64 },
+    Normal {
+        mean_s: f64,
+        stddev_s: f64,
+    },
     /// ln X ~ N(mu, sigma) with mu = ln(median), sigma = ln(p99 / median) / z(0.99).
-    Lognormal { median_s: f64, p99_s: f64 },
-    Uniform { low_s: f64, high_s: f64 },
-    Pareto { scale_s: f64, shape: f64 },
+    Lognormal {
+        median_s: f64,
+        p99_s: f64,
+    },
+    Uniform {
+        low_s: f64,
+        high_s: f64,
+    },
+    Pareto {
+        scale_s: f64,
+        shape: f64,
+    },
 }
 
 /// The 0.99 quantile of the standard normal distribution.

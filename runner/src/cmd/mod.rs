@@ -24,7 +24,11 @@ pub mod exit {
 }
 
 #[derive(Debug, Parser)]
-#[command(name = "chaos", version, about = "Declarative chaos engineering: check, compile and run .chaos scenarios")]
+#[command(
+    name = "chaos",
+    version,
+    about = "Declarative chaos engineering: check, compile and run .chaos scenarios"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
