@@ -85,7 +85,8 @@ pub fn run(plan: &Plan, options: &Options) -> Result<Recording, ClusterError> {
                     .map_err(|e| {
                         ClusterError::Internal(format!("cannot start the async runtime: {e}"))
                     })?;
-                runtime.block_on(run_until(plan, options, ctrl_c()))
+                // A second Ctrl-C during cleanup gives up on it: the user may need the terminal back.
+                runtime.block_on(run_inner(plan, options, ctrl_c(), ctrl_c()))
             })
             .join()
             .map_err(|_| ClusterError::Internal("the cluster run panicked".to_string()))?
@@ -104,6 +105,17 @@ pub async fn run_until(
     plan: &Plan,
     options: &Options,
     interrupt: impl Future<Output = ()>,
+) -> Result<Recording, ClusterError> {
+    run_inner(plan, options, interrupt, std::future::pending()).await
+}
+
+/// Like [`run_until`]; `abandon_cleanup` resolving while cleaning up gives up on the cleanup
+/// (what a second Ctrl-C does) and says what may be left behind.
+pub async fn run_inner(
+    plan: &Plan,
+    options: &Options,
+    interrupt: impl Future<Output = ()>,
+    abandon_cleanup: impl Future<Output = ()>,
 ) -> Result<Recording, ClusterError> {
     let connection = connect::connect(
         options.kubeconfig.as_deref(),
@@ -132,7 +144,10 @@ pub async fn run_until(
             ClusterError::Interrupted
         }),
     };
-    let cleanup = session.cleanup(outcome.is_ok()).await;
+    let cleanup = tokio::select! {
+        r = session.cleanup(outcome.is_ok()) => r,
+        () = abandon_cleanup => Err("interrupted again during cleanup; faults may still be installed".to_string()),
+    };
     match (outcome, cleanup) {
         (outcome, Ok(())) => outcome,
         (Ok(_), Err(message)) => Err(ClusterError::Cleanup {

@@ -567,3 +567,51 @@ async fn an_unreachable_server_is_reported_before_anything_happens() {
     );
     let _ = std::fs::remove_file(path);
 }
+
+#[tokio::test]
+async fn a_second_interrupt_abandons_cleanup_and_says_so() {
+    let installed = Arc::new(tokio::sync::Notify::new());
+    let signal = installed.clone();
+    let h = harness(move |c| {
+        let inner = c.proxy.clone();
+        c.proxy = Arc::new(move |r| {
+            let answer = inner(r);
+            if r.method == "POST" {
+                signal.notify_one();
+            }
+            answer
+        });
+    })
+    .await;
+    let interrupt = async move { installed.notified().await };
+    let err = chaos_cluster::run_inner(&plan(), &h.options(), interrupt, async {})
+        .await
+        .unwrap_err();
+    match &err {
+        ClusterError::Cleanup {
+            namespace,
+            message,
+            cause,
+        } => {
+            assert_eq!(namespace, NS);
+            assert!(message.contains("interrupted again"), "{message}");
+            assert!(
+                cause
+                    .as_deref()
+                    .is_some_and(|c| c.starts_with("interrupted")),
+                "{cause:?}"
+            );
+        }
+        other => panic!("{other}"),
+    }
+    assert!(
+        err.to_string()
+            .contains(&format!("kubectl delete namespace {NS}")),
+        "{err}"
+    );
+    assert_eq!(
+        h.server.objects("namespaces").len(),
+        1,
+        "left for the user to delete"
+    );
+}
