@@ -101,7 +101,7 @@ mod tests {
         let body = &grammar[start..];
         let end = body
             .find("\n}")
-            .map_or_else(|| body.find('\n').unwrap_or(body.len()), |e| e);
+            .unwrap_or_else(|| body.find('\n').unwrap_or(body.len()));
         body[..end]
             .split('"')
             .skip(1)
