@@ -433,8 +433,10 @@ impl Sim<'_> {
         let c = &self.m.calls[call as usize];
         match outcome {
             Ok(()) => {
+                // Continued at once: nesting is bounded by the call graph's depth and the
+                // body's length. Failures and retries go through `ready`.
                 self.fibers.get_mut(f).pc += 1;
-                self.ready.push_back(Ready::Run { fiber: f, token });
+                self.run_fiber(f);
             }
             Err(failure) if failure.retryable() && attempt <= c.retries => {
                 let d = c.backoff.delay_s(attempt);
