@@ -6,7 +6,8 @@
 //! bodies, plays the Deployment and Job controllers (creates Pods, recreates deleted ones, marks
 //! them ready or stuck as configured) and forwards Pod/Service proxy requests to a handler the
 //! test provides, with the `Authorization` header removed as the real API server does.
-//! It does not implement watch, admission, field ownership or validation of object schemas.
+//! Watch is answered by polling the store (50 ms) and streaming what changed.
+//! It does not implement admission, field ownership or validation of object schemas.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -287,7 +288,7 @@ pub fn write_kubeconfig(path: &Path, server: &str, token: &str) -> std::io::Resu
 }
 
 /// A parsed API path.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Target {
     /// `/api/v1` or `/apis/<group>/<version>`.
     prefix: String,
@@ -533,13 +534,7 @@ async fn handle(
         (None, "list") => list(&shared, &t, &query),
         (None, "patch") => apply(&shared, &t, &headers, &query, &body),
         (None, "delete") => delete(&shared, &t),
-        (None, "watch") => status(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "MethodNotAllowed",
-            "the fake API server does not implement watch".into(),
-            None,
-            Some(&t),
-        ),
+        (None, "watch") => watch(shared.clone(), t.clone(), &query),
         _ => status(
             StatusCode::METHOD_NOT_ALLOWED,
             "MethodNotAllowed",
@@ -551,6 +546,91 @@ async fn handle(
             Some(&t),
         ),
     }
+}
+
+/// Watch by polling the store every 50 ms and sending what changed (as a real watch, changes
+/// in quick succession may coalesce). Without a `resourceVersion` (or with "0") it starts with
+/// an `ADDED` event per existing object; it ends after `timeoutSeconds` (default 60).
+fn watch(shared: Arc<Shared>, t: Target, query: &str) -> Response {
+    let selector = query_param(query, "labelSelector").unwrap_or_default();
+    let name = query_param(query, "fieldSelector")
+        .and_then(|f| f.strip_prefix("metadata.name=").map(str::to_string));
+    let initial = query_param(query, "resourceVersion").is_none_or(|rv| rv.is_empty() || rv == "0");
+    let timeout = query_param(query, "timeoutSeconds")
+        .and_then(|s| s.parse::<u64>().ok())
+        .unwrap_or(60)
+        .min(300);
+    let snapshot = move |shared: &Shared| -> BTreeMap<String, Value> {
+        let store = shared.store();
+        store
+            .objects
+            .iter()
+            .filter(|((p, ns, r, n), _)| {
+                p == &t.prefix
+                    && r == &t.resource
+                    && (t.namespace.is_empty() || ns == &t.namespace)
+                    && name.as_ref().is_none_or(|want| want == n)
+            })
+            .filter(|(_, o)| labels_match(o, &selector))
+            .map(|((_, ns, _, n), o)| (format!("{ns}/{n}"), with_status(&store, &t, o)))
+            .collect()
+    };
+    let known = if initial {
+        BTreeMap::new()
+    } else {
+        snapshot(&shared)
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout);
+    let state = (
+        shared,
+        known,
+        std::collections::VecDeque::<String>::new(),
+        snapshot,
+    );
+    let stream = futures::stream::unfold(
+        state,
+        move |(shared, mut known, mut pending, snapshot)| async move {
+            loop {
+                if let Some(line) = pending.pop_front() {
+                    return Some((
+                        Ok::<_, std::convert::Infallible>(line),
+                        (shared, known, pending, snapshot),
+                    ));
+                }
+                if tokio::time::Instant::now() >= deadline {
+                    return None;
+                }
+                let now = snapshot(&shared);
+                for (k, o) in &now {
+                    match known.get(k) {
+                        None => pending
+                            .push_back(json!({ "type": "ADDED", "object": o }).to_string() + "\n"),
+                        Some(old) if old != o => pending.push_back(
+                            json!({ "type": "MODIFIED", "object": o }).to_string() + "\n",
+                        ),
+                        Some(_) => {}
+                    }
+                }
+                for (k, o) in &known {
+                    if !now.contains_key(k) {
+                        pending.push_back(
+                            json!({ "type": "DELETED", "object": o }).to_string() + "\n",
+                        );
+                    }
+                }
+                known = now;
+                if pending.is_empty() {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        },
+    );
+    (
+        StatusCode::OK,
+        [("content-type", "application/json")],
+        axum::body::Body::from_stream(stream),
+    )
+        .into_response()
 }
 
 fn key(t: &Target, name: &str) -> Key {
@@ -638,6 +718,9 @@ fn with_status(store: &Store, t: &Target, object: &Value) -> Value {
                 "conditions": [{
                     "type": "Available", "status": if available { "True" } else { "False" },
                     "reason": if available { "MinimumReplicasAvailable" } else { "MinimumReplicasUnavailable" },
+                }, {
+                    "type": "Progressing", "status": "True",
+                    "reason": if available { "NewReplicaSetAvailable" } else { "ReplicaSetUpdated" },
                 }],
             });
         }

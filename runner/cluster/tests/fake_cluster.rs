@@ -615,3 +615,84 @@ async fn a_second_interrupt_abandons_cleanup_and_says_so() {
         "left for the user to delete"
     );
 }
+
+/// kube-runtime's watcher (list, then watch) works against the fake: a Deployment becomes
+/// complete, and deleting a Pod is seen as DELETED plus the replacement ADDED.
+#[tokio::test]
+async fn kube_runtime_watches_work_against_the_fake() {
+    use futures::StreamExt;
+    use k8s_openapi::api::apps::v1::Deployment;
+    use k8s_openapi::api::core::v1::{Namespace, Pod};
+    use kube::api::{Api, DeleteParams, Patch, PatchParams, WatchEvent, WatchParams};
+
+    let h = harness(|_| {}).await;
+    let config = kube::Config::from_custom_kubeconfig(
+        kube::config::Kubeconfig::read_from(h.server.kubeconfig().unwrap()).unwrap(),
+        &kube::config::KubeConfigOptions::default(),
+    )
+    .await
+    .unwrap();
+    let client = kube::Client::try_from(config).unwrap();
+    let bundle = chaos_k8s::build(
+        &plan(),
+        &chaos_k8s::Options {
+            image: "i".into(),
+            namespace: Some("w".into()),
+            run_id: "w1".into(),
+        },
+        "t",
+    )
+    .unwrap();
+    let pp = PatchParams::apply("test");
+    Api::<Namespace>::all(client.clone())
+        .patch("w", &pp, &Patch::Apply(&bundle.objects.namespace))
+        .await
+        .unwrap();
+    let deployments = Api::<Deployment>::namespaced(client.clone(), "w");
+    let back_end = &bundle.objects.services[1].deployment;
+    deployments
+        .patch("back-end", &pp, &Patch::Apply(back_end))
+        .await
+        .unwrap();
+
+    let done = kube::runtime::wait::await_condition(
+        deployments.clone(),
+        "back-end",
+        kube::runtime::wait::conditions::is_deployment_completed(),
+    );
+    let d = tokio::time::timeout(Duration::from_secs(10), done)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(d.status.unwrap().ready_replicas, Some(2));
+
+    let pods = Api::<Pod>::namespaced(client, "w");
+    let mut events = pods
+        .watch(&WatchParams::default().timeout(10), "0")
+        .await
+        .unwrap()
+        .boxed();
+    let mut names = Vec::new();
+    while names.len() < 2 {
+        if let Some(Ok(WatchEvent::Added(p))) = events.next().await {
+            names.push(p.metadata.name.unwrap());
+        }
+    }
+    pods.delete(&names[0], &DeleteParams::default())
+        .await
+        .unwrap();
+    let (mut deleted, mut added) = (None, None);
+    while deleted.is_none() || added.is_none() {
+        match events.next().await.unwrap().unwrap() {
+            WatchEvent::Deleted(p) => deleted = p.metadata.name,
+            WatchEvent::Added(p) => added = p.metadata.name,
+            _ => {}
+        }
+    }
+    assert_eq!(deleted.as_ref(), Some(&names[0]));
+    assert!(
+        !names.contains(added.as_ref().unwrap()),
+        "a new Pod replaces the deleted one"
+    );
+}
