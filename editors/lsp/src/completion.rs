@@ -180,6 +180,8 @@ pub fn context(text: &str, offset: usize) -> (Context, chaos_grammar::Span) {
         ("partition" | "|", _, _) => Context::Services { random: false },
         ("," | "(", _, _) if in_name_list(text, &before) => Context::Services { random: false },
         ("(", m, _) if METRICS.contains(&m) => Context::Subjects,
+        // Inside a distribution's arguments or a list of rates: values, not words.
+        ("(" | "," | "=" | "->" | "..", _, _) => Context::Nothing,
         ("during" | "before" | "after", _, _) => Context::Faults,
         ("balance", _, _) => Context::Values(&["round_robin", "random", "least_request"]),
         ("arrivals", _, _) => Context::Values(&["poisson", "uniform"]),

@@ -75,7 +75,8 @@ pub fn capabilities() -> ServerCapabilities {
         )),
         hover_provider: Some(HoverProviderCapability::Simple(true)),
         completion_provider: Some(CompletionOptions {
-            trigger_characters: Some(vec!["$".into(), "\"".into(), "(".into(), " ".into()]),
+            // Not space: a list after every space would be noise; names are typed anyway.
+            trigger_characters: Some(vec!["$".into(), "\"".into(), "(".into()]),
             ..CompletionOptions::default()
         }),
         definition_provider: Some(OneOf::Left(true)),

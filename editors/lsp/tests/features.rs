@@ -357,6 +357,8 @@ fn completion_offers_what_fits_where_the_cursor_is() {
             "p50 p90 p95 p99 p999 mean max error_rate availability recovery throughput max_replicas abort",
         ),
         ("# a comment |", ""),
+        ("service x {\n  latency exponential(|)\n}", ""),
+        ("workload w {\n  rate 50/s -> |\n}", ""),
     ];
     for (marked, expected) in cases {
         let got = labels(&mut world, &format!("{head}{marked}"));
