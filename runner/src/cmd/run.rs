@@ -135,6 +135,9 @@ struct Progress {
     bar: ProgressBar,
     started: Instant,
     shown: bool,
+    /// Off the terminal every update is skipped, so the callback costs nothing.
+    tty: bool,
+    last: u64,
 }
 
 impl Progress {
@@ -149,14 +152,17 @@ impl Progress {
             bar,
             started: Instant::now(),
             shown: false,
+            tty: std::io::stderr().is_terminal(),
+            last: 0,
         }
     }
 
     fn set(&mut self, pos: u64) {
-        if !self.shown
-            && self.started.elapsed() > Duration::from_secs(1)
-            && std::io::stderr().is_terminal()
-        {
+        if !self.tty || pos == self.last {
+            return;
+        }
+        self.last = pos;
+        if !self.shown && self.started.elapsed() > Duration::from_secs(1) {
             self.bar.set_draw_target(ProgressDrawTarget::stderr());
             self.shown = true;
         }
