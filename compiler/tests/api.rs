@@ -283,3 +283,17 @@ expect {
     let p = plan(&text.replace("  error_rate(u) < 1% during crash\n", ""));
     assert_eq!(p.expectations[0].window.intervals, [iv(120.0, 600.0)]);
 }
+
+#[test]
+fn unused_services_of_an_imported_topology_are_not_warned_about() {
+    let mut loader = MemoryLoader::new();
+    loader
+        .insert(
+            "main.chaos",
+            "import \"topo.chaos\"\nscenario \"s\" { duration 1m }\nservice mine { endpoint \"x\" { } }\nworkload u { target a \"x\" rate 1/s }",
+        )
+        .insert("topo.chaos", "service a { endpoint \"x\" { } }\nservice b { endpoint \"y\" { } }");
+    let c = compile(Path::new("main.chaos"), &loader, &[]);
+    let warned: Vec<&str> = c.diagnostics.iter().map(|d| d.message.as_str()).collect();
+    assert_eq!(warned, ["service `mine` never receives traffic"]);
+}

@@ -114,9 +114,10 @@ pub(crate) fn reached(edges: &[Vec<Edge>], targets: &[usize]) -> Vec<bool> {
     seen
 }
 
-/// Warns about every service none of whose endpoints is reached.
-pub(crate) fn unused_services(syms: &Symbols<'_>, reached: &[bool], ctx: &mut Ctx) {
-    for svc in &syms.services {
+/// Warns about every service of the root file none of whose endpoints is reached. Services of
+/// imported files are shared topology: a scenario using part of it is normal.
+pub(crate) fn unused_services(syms: &Symbols<'_>, reached: &[bool], root: FileId, ctx: &mut Ctx) {
+    for svc in syms.services.iter().filter(|s| s.file == root) {
         let n = svc.endpoints.len();
         if (svc.first_node..svc.first_node + n).any(|i| reached.get(i).copied().unwrap_or(false)) {
             continue;

@@ -65,7 +65,7 @@ pub(crate) fn lower(input: &Input<'_>) -> (Option<plan::Plan>, Vec<Diagnostic>) 
         .any(|d| d.code == codes::UNKNOWN_SERVICE || d.code == codes::UNKNOWN_ENDPOINT);
     let reached = (!unresolved && !library).then_some(reached);
     if let Some(reached) = &reached {
-        flow::unused_services(&syms, reached, &mut cx);
+        flow::unused_services(&syms, reached, input.root, &mut cx);
     }
     let faults = fault::lower(&syms, &mut cx, duration, &services.restart_s);
     let timing = scenario.as_ref().map(|s| expect::Timing {
