@@ -24,8 +24,13 @@ fn all_sources() -> Vec<PathBuf> {
         root.join("tests/fixtures/parse/ok"),
         root.join("tests/fixtures/fmt"),
         root.join("../../shared/spec/examples"),
+        root.join("../scenarios"),
+        root.join("../scenarios/topology"),
     ] {
-        for e in fs::read_dir(&dir).unwrap() {
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries {
             let p = e.unwrap().path();
             if p.extension().is_some_and(|x| x == "chaos") {
                 files.push(p);
@@ -42,6 +47,9 @@ fn fmt_is_idempotent_and_keeps_the_tree() {
     let mut failures = Vec::new();
     for path in all_sources() {
         let src = fs::read_to_string(&path).unwrap();
+        if let Err(e) = chaos_grammar::parse(&src) {
+            failures.push(format!("{}: does not parse: {e}", path.display()));
+        }
         if let Err(e) = support::check_roundtrip(&src) {
             failures.push(format!("{}: {e}", path.display()));
         }
