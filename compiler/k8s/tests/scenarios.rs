@@ -63,10 +63,34 @@ fn compiled() -> Vec<(String, chaos_k8s::Output)> {
         .collect()
 }
 
+/// The plan inside the ConfigMap is left out: the plan has its own snapshots (compiler), and
+/// the hand-built plans' snapshots here show how it is embedded.
+fn without_plan(manifests: &str) -> String {
+    let mut out = String::new();
+    let mut skipping = false;
+    for line in manifests.lines() {
+        if skipping && line.starts_with("    ") {
+            continue;
+        }
+        skipping = false;
+        if line == "  plan.json: |-" {
+            out.push_str("  plan.json: <the scenario's plan.json>\n");
+            skipping = true;
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
 #[test]
 fn scenario_snapshots() {
     for (name, out) in compiled() {
-        insta::assert_snapshot!(format!("{name}.manifests"), out.manifests_yaml);
+        insta::assert_snapshot!(
+            format!("{name}.manifests"),
+            without_plan(&out.manifests_yaml)
+        );
         insta::assert_snapshot!(format!("{name}.schedule"), out.schedule_json);
     }
 }
