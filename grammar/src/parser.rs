@@ -99,7 +99,20 @@ fn span(p: &P) -> Span {
 /// End of the last token in `p`: keywords and punctuation are pairs too, so the last leaf
 /// ends exactly at the last character written. Atomic rules (strings) contain no skipped text.
 fn trimmed_end(p: &P) -> usize {
-    if p.as_rule() == Rule::string {
+    if matches!(
+        p.as_rule(),
+        Rule::string
+            | Rule::ident
+            | Rule::cmp_op
+            | Rule::v_duration
+            | Rule::v_rate
+            | Rule::v_ratio
+            | Rule::v_count
+            | Rule::v_factor
+            | Rule::v_size
+            | Rule::v_sizerate
+            | Rule::v_any
+    ) {
         return p.as_span().end();
     }
     match p.clone().into_inner().next_back() {
