@@ -237,7 +237,12 @@ async fn open_loop(ctx: Ctx, mut schedule: Schedule) {
     let ctx = Arc::new(ctx);
     let mut inflight = JoinSet::new();
     while let Some(t) = schedule.next_arrival() {
-        tokio::time::sleep_until(ctx.at(t)).await;
+        // Only sleep when the send is in the future: the timer has a 1ms resolution, and at
+        // high rates most sends are already due when the previous one is out.
+        let at = ctx.at(t);
+        if at > tokio::time::Instant::now() {
+            tokio::time::sleep_until(at).await;
+        }
         if ctx.stopped() {
             break;
         }
