@@ -9,6 +9,7 @@ mod cli_fmt;
 mod cluster;
 mod editors_lsp;
 mod local;
+mod readme;
 mod reference;
 mod reports;
 mod run_sim;
