@@ -14,9 +14,10 @@ def load(path):
         d = json.load(f)
     t = path[:-5] + ".time"
     if os.path.exists(t):
-        elapsed, rss = open(t).read().split()[-2:]
-        d["elapsed_s"] = float(elapsed)
-        d["max_rss_kib"] = int(rss)
+        fields = open(t).read().split()[-3:]
+        d["elapsed_s"] = float(fields[0])
+        d["max_rss_kib"] = int(fields[1])
+        d["user_s"] = float(fields[2])
     return d
 
 
@@ -37,12 +38,13 @@ print("Written by `bench/run.sh` (scenario: `scenarios/ms-ref-1.chaos`; SimPy mo
       "`../shared/bench/simpy_baseline.py`). Both run on this machine, one after the other; "
       "`wall_seconds` is the simulation loop only (SimPy: `env.run()`, ours: compile excluded, "
       "recording included), `elapsed` and `max RSS` are the whole process from `/usr/bin/time`.\n")
-print("| simulator | N | seed | errors | mean ms | p50 ms | p99 ms | sim s | wall s | req / wall s | elapsed s | max RSS MiB |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+print("| simulator | N | seed | errors | mean ms | p50 ms | p99 ms | sim s | wall s | req / wall s | elapsed s | CPU user s | max RSS MiB |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for d in sorted(rows, key=lambda d: (d["requests"], d["simulator"], d["seed"])):
     print(f"| {d['simulator']} | {d['requests']} | {d['seed']} | {d['errors']} | {d['mean_ms']:.1f} | "
           f"{d['p50_ms']:.1f} | {d['p99_ms']:.1f} | {d['sim_seconds']:.2f} | {d['wall_seconds']:.3f} | "
           f"{d['requests']/d['wall_seconds']:,.0f} | {d.get('elapsed_s', float('nan')):.2f} | "
+          f"{d.get('user_s', float('nan')):.2f} | "
           f"{d.get('max_rss_kib', 0)/1024:.1f} |")
 
 simpy = [d for d in rows if d["simulator"] == "simpy" and d["requests"] == n]
@@ -51,11 +53,16 @@ if simpy and ours:
     s = sorted(d["wall_seconds"] for d in simpy)[len(simpy) // 2]
     o = sorted(d["wall_seconds"] for d in ours)[len(ours) // 2]
     print(f"\n**Speed-up at N = {n}: {s / o:.0f}x** (median wall seconds {s:.2f} s SimPy vs {o:.3f} s chaos-sim).")
+    su = sorted(d.get("user_s", float("nan")) for d in simpy)[len(simpy) // 2]
+    ou = sorted(d.get("user_s", float("nan")) for d in ours)[len(ours) // 2]
+    print(f"In CPU time of the whole process (less sensitive to a busy machine): {su / ou:.0f}x "
+          f"({su:.2f} s vs {ou:.2f} s, median).")
 big = [d for d in rows if d["simulator"] == "chaos-sim" and d["requests"] == 1_000_000]
 for d in big:
     print(f"\n**1 000 000 requests: {d['wall_seconds']:.3f} s** wall "
           f"({d['requests']/d['wall_seconds']:,.0f} requests/s, {d['events']:,} events), "
-          f"peak RSS {d.get('max_rss_kib', 0)/1024:.1f} MiB.")
+          f"peak RSS {d.get('max_rss_kib', 0)/1024:.1f} MiB, CPU user time of the whole process "
+          f"{d.get('user_s', float('nan')):.2f} s.")
 
 print("""
 ## Reading the figures

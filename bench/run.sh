@@ -14,11 +14,11 @@ cargo build --release -p chaos-sim --example sim-bench
 BENCH=target/release/examples/sim-bench
 
 run_simpy() { # n seed
-  /usr/bin/time -f '%e %M' -o "$OUT/simpy_n$1_seed$2.time" \
+  /usr/bin/time -f '%e %M %U' -o "$OUT/simpy_n$1_seed$2.time" \
     python3 "$BASELINE" -n "$1" --seed "$2" --indent 0 > "$OUT/simpy_n$1_seed$2.json"
 }
 run_ours() { # n seed
-  /usr/bin/time -f '%e %M' -o "$OUT/chaos_n$1_seed$2.time" \
+  /usr/bin/time -f '%e %M %U' -o "$OUT/chaos_n$1_seed$2.time" \
     "$BENCH" -n "$1" --seed "$2" > "$OUT/chaos_n$1_seed$2.json"
 }
 

@@ -110,8 +110,6 @@ fn main() {
         ("run".to_string(), ms(1.05 * t_nominal + 10.0)),
         ("fault_at".to_string(), ms(0.2 * t_nominal)),
         ("fault_for".to_string(), ms(0.2 * t_nominal)),
-        // SimPy's clients never give up; the longest wait is about 0.14 T.
-        ("patience".to_string(), ms(t_nominal + 60.0)),
     ];
     let compiled = chaos_compiler::compile_str(&args.scenario.to_string_lossy(), &text, &sets);
     let Some(mut plan) = compiled.plan else {
@@ -120,6 +118,10 @@ fn main() {
         }
         std::process::exit(2);
     };
+    // SimPy's clients never give up.
+    for w in &mut plan.workloads {
+        w.timeout_s = None;
+    }
     if let Some(x) = args.fault_multiplier {
         for f in &mut plan.faults {
             for a in &mut f.actions {
