@@ -494,3 +494,57 @@ async fn open_loop_latency_counts_from_the_intended_send_time() {
     // The last of 19 requests waits for the 18 before it: at least 19 × 100ms − 0.95s.
     assert!(l.max_s().unwrap() >= 1.9 - 0.95, "{:?}", l.max_s());
 }
+
+#[tokio::test]
+async fn the_circuit_breaker_opens_and_fails_calls_at_once() {
+    let mut c = Call {
+        service: "back".into(),
+        endpoint: "q".into(),
+        timeout_s: Some(1.0),
+        retry: Retry::NONE,
+        circuit_breaker: Some(CircuitBreaker {
+            failure_ratio: 0.5,
+            window_s: 10.0,
+            min_requests: 4,
+            open_s: 30.0,
+        }),
+        continue_on_error: false,
+    };
+    c.retry.retries = 3; // never retried once the breaker is open
+    let p = plan(vec![
+        service(
+            "front",
+            4,
+            None,
+            vec![endpoint("GET /a", vec![Step::Call(c)])],
+        ),
+        service("back", 4, None, vec![endpoint("q", vec![work(0.0)])]),
+    ]);
+    let back = start(&p, "back", &[]).await;
+    let front = start(&p, "front", &[("back", &back)]).await;
+    install(
+        &back,
+        "err",
+        Action::Errors {
+            target: on("back"),
+            ratio: 1.0,
+            status: 500,
+        },
+    )
+    .await;
+    // First request: 4 attempts fail (1 + 3 retries), which opens the breaker.
+    assert_eq!(hit(&front, "GET /a").await.0, 500);
+    for _ in 0..3 {
+        assert_eq!(hit(&front, "GET /a").await.0, 500);
+    }
+    let f = metrics(&front).await;
+    let sent = &f.sent[0].stats;
+    assert_eq!(sent.errors.get(&Cause::Injected), Some(&4), "{sent:?}");
+    assert_eq!(sent.errors.get(&Cause::CircuitOpen), Some(&3), "{sent:?}");
+    let b = metrics(&back).await;
+    assert_eq!(
+        b.received[0].stats.requests(),
+        4,
+        "open breaker sends nothing"
+    );
+}
