@@ -1,5 +1,18 @@
 //! One local run from start to end: agents up, load, faults at their times, metrics every
 //! window, autoscaling and restarts, then everything reverted and stopped.
+//!
+//! Where local mode differs from the plan's model (by necessity, and what it costs):
+//! - Endpoint subjects are the callers' view: the load generator's own attempts plus every
+//!   agent's `sent` metrics, read at each window boundary and attributed to the window that
+//!   just ended (off by the few ms a read takes). A caller killed mid-window loses what it
+//!   recorded since the last read.
+//! - `abort when` is watched on what the load generator sees (workloads and the endpoints they
+//!   target); agents' figures join the Recording after the run.
+//! - A killed replica is started again `restart` after the kill and serves once it answers
+//!   its health check (tens of ms later); autoscaled replicas join `delay` after the decision.
+//!   Each autoscale tick uses the utilisation of the windows read since the previous tick.
+//! - The rate limit is split evenly over the initial replicas; breakers and `least_request`
+//!   are per caller process, not per caller service.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
