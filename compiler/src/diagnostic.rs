@@ -144,4 +144,14 @@ pub mod codes {
     pub const UNUSED_SERVICE: &str = "W0001";
     /// An expectation about something that never receives traffic.
     pub const NO_TRAFFIC: &str = "W0002";
+    /// A setting that is accepted but has no effect where it is written (`arrivals` with `users`).
+    pub const NO_EFFECT: &str = "W0003";
+    /// Two calls from one service to one callee with different `circuit_breaker` settings:
+    /// the breaker is per (caller, callee), so only the first applies.
+    pub const BREAKER_CONFLICT: &str = "W0004";
+    /// `every` without `for` on a fault that is not only kills: occurrences last to the end
+    /// of the run and pile up.
+    pub const PILING_FAULT: &str = "W0005";
+    /// `kill N of S` with N above the most replicas S can have.
+    pub const KILL_TOO_MANY: &str = "W0006";
 }

@@ -29,6 +29,20 @@ impl Unit {
         }
     }
 
+    /// A bare number written with this unit's usual suffix (`30` -> `30s`), for the hint on
+    /// a forgotten unit; `None` for a plain number.
+    pub fn with_unit(self, number: &str) -> Option<String> {
+        match self {
+            Unit::Number => None,
+            Unit::Duration => Some(format!("{number}s")),
+            Unit::Rate => Some(format!("{number}/s")),
+            Unit::Ratio => Some(format!("{number}%")),
+            Unit::Multiplier => Some(format!("x{number}")),
+            Unit::Size => Some(format!("{number}MiB")),
+            Unit::SizeRate => Some(format!("{number}MiB/s")),
+        }
+    }
+
     /// An example literal, for labels ("expected a duration such as `500ms`").
     pub fn example(self) -> &'static str {
         match self {

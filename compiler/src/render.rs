@@ -1,5 +1,8 @@
 //! The one place diagnostics become miette reports: named sources (imported files show their
 //! own path), labels, help, and labels in other files as related reports.
+//!
+//! The code goes into the header the way rustc writes it (`× error[E0301]: ...`) rather than
+//! through miette's `code()`, which without links draws it on a line of its own.
 
 use std::fmt;
 use std::sync::Arc;
@@ -12,7 +15,6 @@ use crate::source::{FileId, SourceMap};
 /// A [`Diagnostic`] with its source texts attached, ready for miette.
 #[derive(Debug)]
 pub struct Report {
-    code: Option<String>,
     message: String,
     severity: miette::Severity,
     source: Option<NamedSource<Arc<str>>>,
@@ -30,11 +32,6 @@ impl fmt::Display for Report {
 impl std::error::Error for Report {}
 
 impl miette::Diagnostic for Report {
-    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.code
-            .as_ref()
-            .map(|c| Box::new(c.as_str()) as Box<dyn fmt::Display>)
-    }
     fn severity(&self) -> Option<miette::Severity> {
         Some(self.severity)
     }
@@ -105,7 +102,6 @@ pub fn report(diagnostic: &Diagnostic, sources: &SourceMap) -> Report {
         } else {
             // A label in another file needs its own source: shown as a related note.
             related.push(Report {
-                code: None,
                 message: s.text.clone(),
                 severity: miette::Severity::Advice,
                 source: named_source(sources, s.file),
@@ -123,8 +119,7 @@ pub fn report(diagnostic: &Diagnostic, sources: &SourceMap) -> Report {
         }
     }
     Report {
-        code: Some(diagnostic.code.to_string()),
-        message: diagnostic.message.clone(),
+        message: header(diagnostic),
         severity,
         source: home.and_then(|f| named_source(sources, f)),
         labels,
@@ -165,15 +160,20 @@ pub fn render(diagnostic: &Diagnostic, sources: &SourceMap, style: Style) -> Str
         .with_width(style.width)
         .with_links(false);
     let mut out = String::new();
-    let report = report(diagnostic, sources);
+    let mut report = report(diagnostic, sources);
+    // miette puts a bare `Advice:` line before each related report; drawn one by one after
+    // the main report, each note starts with its own `☞` header instead.
+    let related = std::mem::take(&mut report.related);
     if handler.render_report(&mut out, &report).is_err() {
         // Rendering into a String only fails on a broken span; fall back to the bare message.
-        out = format!(
-            "{}[{}]: {}\n",
-            severity_word(diagnostic),
-            diagnostic.code,
-            diagnostic.message
-        );
+        out = format!("{}\n", header(diagnostic));
+    }
+    for note in &related {
+        let mut text = String::new();
+        if handler.render_report(&mut text, note).is_ok() {
+            out.push('\n');
+            out.push_str(&text);
+        }
     }
     out
 }
@@ -192,4 +192,9 @@ fn severity_word(d: &Diagnostic) -> &'static str {
         Severity::Error => "error",
         Severity::Warning => "warning",
     }
+}
+
+/// `error[E0301]: \`workers\` must be at least 1`: the header line, as rustc writes it.
+fn header(d: &Diagnostic) -> String {
+    format!("{}[{}]: {}", severity_word(d), d.code, d.message)
 }

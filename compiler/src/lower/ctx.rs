@@ -76,21 +76,31 @@ impl Ctx {
             return Some(value);
         }
         let shown = self.text(v);
-        self.push(
-            Diagnostic::error(
-                codes::WRONG_UNIT,
-                format!(
-                    "{what} takes {}, found {} `{shown}`",
-                    unit.describe(),
-                    found.describe()
-                ),
-            )
-            .at(
-                file,
-                v.span,
-                format!("expected {} such as {}", unit.describe(), unit.example()),
+        // The parser reads `30` as a number wherever a value may stand; only here is it known
+        // that a unit was forgotten.
+        let hint = match (&v.kind, found) {
+            (ValueKind::Number(_), Unit::Number) => unit
+                .with_unit(&shown)
+                .map(|fixed| format!("quantities need a unit: write `{fixed}`, not `{shown}`")),
+            _ => None,
+        };
+        let mut d = Diagnostic::error(
+            codes::WRONG_UNIT,
+            format!(
+                "{what} takes {}, found {} `{shown}`",
+                unit.describe(),
+                found.describe()
             ),
+        )
+        .at(
+            file,
+            v.span,
+            format!("expected {} such as {}", unit.describe(), unit.example()),
         );
+        if let Some(h) = hint {
+            d = d.help(h);
+        }
+        self.push(d);
         None
     }
 

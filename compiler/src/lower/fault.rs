@@ -28,14 +28,14 @@ pub(crate) fn lower(
     syms: &Symbols<'_>,
     ctx: &mut Ctx,
     duration: Option<f64>,
-    restart_s: &[f64],
+    services: &[plan::Service],
 ) -> Lowered {
     let mut out = Lowered {
         faults: Vec::new(),
         by_name: HashMap::new(),
     };
     for f in &syms.faults {
-        if let Some(fault) = fault(syms, ctx, f, duration, restart_s) {
+        if let Some(fault) = fault(syms, ctx, f, duration, services) {
             out.by_name.insert(fault.name.clone(), out.faults.len());
             out.faults.push(fault);
         }
@@ -48,7 +48,7 @@ fn fault(
     ctx: &mut Ctx,
     f: &In<'_, ast::Fault>,
     duration: Option<f64>,
-    restart_s: &[f64],
+    all: &[plan::Service],
 ) -> Option<plan::Fault> {
     let file = f.file;
     let mut actions = Vec::new();
@@ -57,12 +57,15 @@ fn fault(
     for a in &f.ast.actions {
         match action(syms, ctx, file, &a.node) {
             Some(act) => {
-                if let plan::Action::Kill { services, .. } = &act {
+                if let plan::Action::Kill { services, count } = &act {
                     let longest = services
                         .iter()
                         .filter_map(|s| syms.service_index.get(s.as_str()))
-                        .filter_map(|&i| restart_s.get(i).copied())
+                        .filter_map(|&i| all.get(i).map(|s| s.restart_s))
                         .fold(0.0, f64::max);
+                    if let Action::Kill { count: written, .. } = &a.node {
+                        kill_too_many(syms, ctx, file, written, *count, services, all);
+                    }
                     kill_restart = Some(kill_restart.map_or(longest, |k: f64| k.max(longest)));
                 }
                 actions.push(act);
@@ -185,10 +188,27 @@ fn schedule(
                 ctx.push(after_end(file, anchor, start, d));
                 return None;
             }
-            let starts = (0..count.max(0.0) as usize)
+            let starts: Vec<f64> = (0..count.max(0.0) as usize)
                 .map(|k| start + k as f64 * step)
                 .filter(|t| *t < stop)
                 .collect();
+            if len.is_none() && !only_kills && starts.len() > 1 {
+                ctx.push(
+                    Diagnostic::warning(
+                        codes::PILING_FAULT,
+                        format!(
+                            "`every {}` without `for`: the {} occurrences never end, so they pile up",
+                            quantity::fmt_seconds(step),
+                            starts.len()
+                        ),
+                    )
+                    .at(file, every.span, "each one lasts to the end of the run")
+                    .help(format!(
+                        "add how long each one lasts, e.g. `every {} for 30s`",
+                        ctx.text(every)
+                    )),
+                );
+            }
             return Some(occurrences(starts, len, d, only_kills));
         }
     };
@@ -217,6 +237,49 @@ fn occurrences(
             },
         })
         .collect()
+}
+
+/// The most replicas a service can have: its count, or its autoscale maximum.
+fn max_replicas(s: &plan::Service) -> u32 {
+    match s.replicas {
+        plan::Replicas::Fixed { count } => count,
+        plan::Replicas::Autoscale { max, .. } => max,
+    }
+}
+
+/// Warns when `kill N` asks for more replicas than a candidate service can ever have: the
+/// kill then takes down what there is, which is likely not what was meant.
+fn kill_too_many(
+    syms: &Symbols<'_>,
+    ctx: &mut Ctx,
+    file: FileId,
+    written: &ast::Value,
+    count: u32,
+    services: &[String],
+    all: &[plan::Service],
+) {
+    let short: Vec<String> = services
+        .iter()
+        .filter_map(|name| {
+            let s = all.get(*syms.service_index.get(name.as_str())?)?;
+            let max = max_replicas(s);
+            (max < count).then(|| format!("`{name}` has at most {max}"))
+        })
+        .collect();
+    if short.is_empty() {
+        return;
+    }
+    ctx.push(
+        Diagnostic::warning(
+            codes::KILL_TOO_MANY,
+            format!(
+                "`kill {count}` asks for more replicas than there can be: {}",
+                short.join(", ")
+            ),
+        )
+        .at(file, written.span, "more than the service has")
+        .help("the kill takes down every replica there is; lower the count or raise `replicas`"),
+    );
 }
 
 fn after_end(file: FileId, at: &ast::Value, start: f64, d: f64) -> Diagnostic {

@@ -67,7 +67,7 @@ pub(crate) fn lower(input: &Input<'_>) -> (Option<plan::Plan>, Vec<Diagnostic>) 
     if let Some(reached) = &reached {
         flow::unused_services(&syms, reached, input.root, &mut cx);
     }
-    let faults = fault::lower(&syms, &mut cx, duration, &services.restart_s);
+    let faults = fault::lower(&syms, &mut cx, duration, &services.services);
     let timing = scenario.as_ref().map(|s| expect::Timing {
         warmup_s: s.warmup_s,
         duration_s: s.duration_s,

@@ -36,8 +36,6 @@ pub(crate) struct Lowered {
     pub edges: Vec<Vec<Edge>>,
     /// Every call timeout in the plan, for the end-of-run drain.
     pub longest_call_timeout_s: Option<f64>,
-    /// Per service index: `restart_s`.
-    pub restart_s: Vec<f64>,
 }
 
 pub(crate) fn lower(syms: &Symbols<'_>, ctx: &mut Ctx) -> Lowered {
@@ -45,11 +43,9 @@ pub(crate) fn lower(syms: &Symbols<'_>, ctx: &mut Ctx) -> Lowered {
         services: Vec::with_capacity(syms.services.len()),
         edges: (0..syms.nodes).map(|_| Vec::new()).collect(),
         longest_call_timeout_s: None,
-        restart_s: Vec::with_capacity(syms.services.len()),
     };
     for sym in &syms.services {
         let svc = service(syms, sym, ctx, &mut out);
-        out.restart_s.push(svc.restart_s);
         out.services.push(svc);
     }
     out
@@ -215,6 +211,7 @@ fn service(
         }
     }
     let mut endpoints = Vec::with_capacity(sym.endpoints.len());
+    let mut breakers = HashMap::new();
     for (i, ep) in sym.endpoints.iter().enumerate() {
         let node = sym.first_node + i;
         let mut lowering = Steps {
@@ -223,6 +220,7 @@ fn service(
             file,
             node,
             out,
+            breakers: &mut breakers,
         };
         let mut steps = lowering.steps(&ep.steps, 0);
         if ep.steps.is_empty() {
@@ -296,6 +294,9 @@ struct Steps<'s, 'a> {
     file: FileId,
     node: usize,
     out: &'s mut Lowered,
+    /// The first breaker of this service towards each callee service, and where it is written:
+    /// the breaker is per (caller, callee), so a later, different one never applies.
+    breakers: &'s mut HashMap<String, (plan::CircuitBreaker, Span)>,
 }
 
 impl Steps<'_, '_> {
@@ -372,6 +373,33 @@ impl Steps<'_, '_> {
                     probability: probability?,
                     status: status?,
                 })
+            }
+        }
+    }
+
+    /// Warns when this service already has a different breaker towards `callee`.
+    fn one_breaker_per_callee(&mut self, callee: &str, breaker: &plan::CircuitBreaker, span: Span) {
+        match self.breakers.get(callee) {
+            None => {
+                self.breakers
+                    .insert(callee.to_string(), (breaker.clone(), span));
+            }
+            Some((first, _)) if first == breaker => {}
+            Some((_, first_span)) => {
+                let caller = self.syms.services[self.syms.node_owner[self.node].0].name();
+                self.ctx.push(
+                    Diagnostic::warning(
+                        codes::BREAKER_CONFLICT,
+                        format!(
+                            "`{caller}` has two different circuit breakers towards `{callee}`; only the first applies"
+                        ),
+                    )
+                    .at(self.file, span, "ignored: the breaker towards this service is already set")
+                    .also(self.file, *first_span, "this one applies to every call to the service")
+                    .help(format!(
+                        "a breaker is shared by all calls from `{caller}` to `{callee}`: give them the same settings"
+                    )),
+                );
             }
         }
     }
@@ -458,12 +486,14 @@ impl Steps<'_, '_> {
                     let open_s = self.ctx.positive_duration(file, open, "`open`");
                     match (failure_ratio, window_s, min_requests, open_s) {
                         (Some(failure_ratio), Some(window_s), Some(min_requests), Some(open_s)) => {
-                            call.circuit_breaker = Some(plan::CircuitBreaker {
+                            let breaker = plan::CircuitBreaker {
                                 failure_ratio,
                                 window_s,
                                 min_requests,
                                 open_s,
-                            })
+                            };
+                            self.one_breaker_per_callee(&c.service.name, &breaker, p.span);
+                            call.circuit_breaker = Some(breaker);
                         }
                         _ => ok = false,
                     }

@@ -53,6 +53,7 @@ fn workload(
     let mut load_span: Option<(&'static str, ast::Span)> = None;
     let mut spikes = Vec::new();
     let mut arrivals = plan::Arrivals::Poisson;
+    let mut arrivals_span = None;
     let mut timeout = None;
     let mut ok = true;
     for Spanned { node, span } in &w.ast.settings {
@@ -140,6 +141,7 @@ fn workload(
             }
             WorkloadSetting::Arrivals(ident) => {
                 if first_time(ctx, &mut seen, file, "arrivals", span) {
+                    arrivals_span = Some(span);
                     arrivals = ctx
                         .keyword(
                             file,
@@ -194,6 +196,17 @@ fn workload(
             .help("put the spike in an open-loop workload with `rate`"),
         );
         ok = false;
+    }
+    if let (Some(("users", users_span)), Some(span)) = (load_span, arrivals_span) {
+        ctx.push(
+            Diagnostic::warning(
+                codes::NO_EFFECT,
+                format!("workload `{name}`: `arrivals` has no effect on a closed-loop workload"),
+            )
+            .at(file, span, "ignored")
+            .also(file, users_span, "closed loop: each user sends when its last answer and think time are over")
+            .help("remove `arrivals`, or use `rate` for an open-loop workload whose arrival process it sets"),
+        );
     }
     let load = match (rate, users) {
         (Some(rate), None) => plan::Load::Open {
