@@ -1,12 +1,34 @@
-//! The call graph of a plan as Mermaid or Graphviz dot: services as boxes holding their
+//! The call graph of a plan (or of a library's services) as Mermaid or Graphviz dot: services as boxes holding their
 //! endpoints, workloads as entry points, calls as arrows labelled with their policies.
 
 use std::collections::HashMap;
 use std::fmt::Write;
 
-use chaos_plan::{Backoff, Call, Jitter, Load, Plan, Replicas, Step};
+use chaos_plan::{Backoff, Call, Jitter, Load, Plan, Replicas, Service, Step, Workload};
 
 use crate::quantity::{fmt_seconds, trim};
+
+/// What is drawn: a plan's services and workloads, or a library's services alone.
+struct Topology<'p> {
+    services: &'p [Service],
+    workloads: &'p [Workload],
+}
+
+impl<'p> Topology<'p> {
+    fn of_plan(plan: &'p Plan) -> Topology<'p> {
+        Topology {
+            services: &plan.services,
+            workloads: &plan.workloads,
+        }
+    }
+
+    fn of_library(services: &'p [Service]) -> Topology<'p> {
+        Topology {
+            services,
+            workloads: &[],
+        }
+    }
+}
 
 /// One arrow: from a node id to a node id, with a label.
 struct Arrow {
@@ -19,7 +41,7 @@ struct Arrow {
 struct Ids<'p>(HashMap<(&'p str, &'p str), String>);
 
 impl<'p> Ids<'p> {
-    fn new(plan: &'p Plan) -> Ids<'p> {
+    fn new(plan: &Topology<'p>) -> Ids<'p> {
         let mut ids = HashMap::new();
         for (si, s) in plan.services.iter().enumerate() {
             for (ei, e) in s.endpoints.iter().enumerate() {
@@ -91,7 +113,7 @@ fn collect_calls<'p>(steps: &'p [Step], prefix: &str, out: &mut Vec<(&'p Call, S
     }
 }
 
-fn arrows(plan: &Plan) -> Vec<Arrow> {
+fn arrows(plan: &Topology<'_>) -> Vec<Arrow> {
     let ids = Ids::new(plan);
     let mut out = Vec::new();
     for (wi, w) in plan.workloads.iter().enumerate() {
@@ -149,8 +171,28 @@ fn workload_text(load: &Load) -> String {
     }
 }
 
-/// Mermaid `flowchart LR`; labels escaped for Mermaid's quoted strings.
+/// Mermaid `flowchart LR` of a plan.
 pub fn mermaid(plan: &Plan) -> String {
+    mermaid_of(&Topology::of_plan(plan))
+}
+
+/// Mermaid `flowchart LR` of a library's services (no workloads: no entry points).
+pub fn library_mermaid(services: &[Service]) -> String {
+    mermaid_of(&Topology::of_library(services))
+}
+
+/// Graphviz `digraph` of a plan.
+pub fn dot(plan: &Plan) -> String {
+    dot_of(&Topology::of_plan(plan))
+}
+
+/// Graphviz `digraph` of a library's services.
+pub fn library_dot(services: &[Service]) -> String {
+    dot_of(&Topology::of_library(services))
+}
+
+/// Labels escaped for Mermaid's quoted strings.
+fn mermaid_of(plan: &Topology<'_>) -> String {
     let esc = |s: &str| s.replace('"', "#quot;");
     let mut out = String::from("flowchart LR\n");
     for (wi, w) in plan.workloads.iter().enumerate() {
@@ -184,8 +226,8 @@ pub fn mermaid(plan: &Plan) -> String {
     out
 }
 
-/// Graphviz `digraph`; one cluster per service.
-pub fn dot(plan: &Plan) -> String {
+/// One cluster per service.
+fn dot_of(plan: &Topology<'_>) -> String {
     let esc = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
     let mut out = String::from(
         "digraph chaos {\n  rankdir=LR;\n  node [shape=box, fontname=\"Helvetica\"];\n  edge [fontname=\"Helvetica\", fontsize=10];\n",

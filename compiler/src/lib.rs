@@ -32,6 +32,9 @@ pub struct Compiled {
     /// The plan: present when there is no error and the files describe a run (a file of
     /// shared services without a scenario, workload, fault or expect is a library: no plan).
     pub plan: Option<Plan>,
+    /// The services of a library (files without a scenario, workload, fault or expect),
+    /// checked and resolved like a plan's, when there is no error: what `chaos graph` draws.
+    pub library: Option<Vec<chaos_plan::Service>>,
     /// The syntax tree of each file, by `FileId`; `None` where the file did not parse.
     asts: Vec<Option<ast::File>>,
     root: Option<FileId>,
@@ -76,6 +79,7 @@ pub fn compile(root: &Path, loader: &dyn Loader, sets: &[(String, String)]) -> C
     let cmdline = (!sets.is_empty())
         .then(|| sources.add(Default::default(), "<command line>".to_string(), cmd_text));
     let mut plan = None;
+    let mut library = None;
     // Name resolution with a file missing or unparsable would only echo that error; an import
     // cycle leaves every file loaded, so checking goes on.
     if diagnostics.iter().all(|d| d.code == codes::IMPORT_CYCLE)
@@ -92,9 +96,13 @@ pub fn compile(root: &Path, loader: &dyn Loader, sets: &[(String, String)]) -> C
             sets,
             cmdline: cmdline.map(|id| (id, cmd_spans.as_slice())),
         };
-        let (p, diags) = lower::lower(&input);
+        let (out, diags) = lower::lower(&input);
         diagnostics.extend(diags);
-        plan = p.filter(|_| !diagnostics.iter().any(Diagnostic::is_error));
+        match out.filter(|_| !diagnostics.iter().any(Diagnostic::is_error)) {
+            Some(lower::Output::Run(p)) => plan = Some(p),
+            Some(lower::Output::Library(services)) => library = Some(services),
+            None => {}
+        }
     }
     diagnostics.sort_by_key(|d| {
         d.primary
@@ -105,6 +113,7 @@ pub fn compile(root: &Path, loader: &dyn Loader, sets: &[(String, String)]) -> C
         sources,
         diagnostics,
         plan,
+        library,
         asts: loaded.asts,
         root: root_id,
     }

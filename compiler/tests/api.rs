@@ -255,7 +255,12 @@ fn a_file_of_services_is_a_library() {
     );
     assert!(c.diagnostics.is_empty(), "{:?}", c.diagnostics);
     assert!(c.plan.is_none());
-    // Its errors are still reported.
+    let services = c.library.unwrap();
+    assert_eq!(
+        services.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
+        ["a", "b"]
+    );
+    // Its errors are still reported, and then there is nothing to draw.
     let c = compile_str(
         "lib.chaos",
         "service a { workers 0 endpoint \"x\" { } }",
@@ -265,6 +270,31 @@ fn a_file_of_services_is_a_library() {
         c.diagnostics.iter().map(|d| d.code).collect::<Vec<_>>(),
         ["E0301"]
     );
+    assert!(c.library.is_none());
+}
+
+#[test]
+fn a_scenario_is_not_a_library() {
+    let c = compile_str(
+        "t.chaos",
+        "scenario \"s\" { duration 1m }\nservice a { endpoint \"x\" { } }\nworkload u { target a \"x\" rate 1/s }",
+        &[],
+    );
+    assert!(c.plan.is_some());
+    assert!(c.library.is_none());
+}
+
+#[test]
+fn graph_draws_a_library_without_entry_points() {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lib/topology.chaos"),
+    )
+    .unwrap();
+    let c = compile_str("topology.chaos", &text, &[]);
+    assert!(c.diagnostics.is_empty(), "{:?}", c.diagnostics);
+    let services = c.library.unwrap();
+    insta::assert_snapshot!("library_mermaid", graph::library_mermaid(&services));
+    insta::assert_snapshot!("library_dot", graph::library_dot(&services));
 }
 
 #[test]

@@ -105,3 +105,49 @@ fn no_colour_when_not_a_terminal() {
     let out = run(&["check", &fixture("err/zero-workers.chaos")]);
     assert!(!text(&out.stderr).contains('\u{1b}'));
 }
+
+#[test]
+fn the_drawing_starts_with_a_rustc_style_header_and_no_stray_lines() {
+    let out = run(&["check", &fixture("err/duplicate-across-files.chaos")]);
+    assert_eq!(code(&out), 2);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("× error[E0108]: service `cart` is defined twice"),
+        "{err}"
+    );
+    // No line holding only the code, and no bare `Advice:` before the note in the other file.
+    assert!(!err.lines().any(|l| l.trim() == "E0108"), "{err}");
+    assert!(!err.contains("Advice:"), "{err}");
+    assert!(err.contains("☞ first defined here"), "{err}");
+}
+
+#[test]
+fn a_forgotten_unit_gets_a_hint() {
+    let out = run(&["check", &fixture("err/missing-unit.chaos")]);
+    assert_eq!(code(&out), 2);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("help: quantities need a unit: write `30s`, not `30`"),
+        "{err}"
+    );
+    assert!(err.contains("write `100/s`, not `100`"), "{err}");
+}
+
+#[test]
+fn new_warnings_keep_exit_0() {
+    for (file, warning) in [
+        ("err/arrivals-closed-loop.chaos", "W0003"),
+        ("err/breaker-conflict.chaos", "W0004"),
+        ("err/piling-fault.chaos", "W0005"),
+        ("err/kill-too-many.chaos", "W0006"),
+    ] {
+        let out = run(&["check", &fixture(file)]);
+        let err = text(&out.stderr);
+        assert_eq!(code(&out), 0, "{file}: {err}");
+        assert!(
+            err.contains(&format!("warning[{warning}]")),
+            "{file}: {err}"
+        );
+        assert!(text(&out.stdout).contains("warning"), "{file}");
+    }
+}

@@ -148,3 +148,30 @@ fn debug_prints_ast_and_plan_as_json() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(v[0]["ast"]["items"].is_array());
 }
+
+#[test]
+fn graph_draws_a_library_but_compile_refuses_it_with_a_hint() {
+    let lib = repo_root()
+        .join("compiler/tests/fixtures/lib/topology.chaos")
+        .display()
+        .to_string();
+    let out = run(&["graph", &lib]);
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    let m = text(&out.stdout);
+    assert!(m.starts_with("flowchart LR"), "{m}");
+    assert!(m.contains("-->|\"timeout 200ms\"|"), "{m}");
+    let out = run(&["graph", &lib, "--format", "dot"]);
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("cluster_s1"));
+
+    let dir = scratch("library");
+    let out = run(&["compile", &lib, "-o", &dir.display().to_string()]);
+    assert_eq!(code(&out), 2);
+    let err = text(&out.stderr);
+    assert!(err.contains("has no scenario"), "{err}");
+    assert!(
+        err.contains("help: import it from a file with a `scenario`"),
+        "{err}"
+    );
+    assert!(!dir.join("plan.json").exists());
+}

@@ -36,7 +36,15 @@ pub(crate) struct Input<'a> {
     pub cmdline: Option<(FileId, &'a [(ast::Span, ast::Span)])>,
 }
 
-pub(crate) fn lower(input: &Input<'_>) -> (Option<plan::Plan>, Vec<Diagnostic>) {
+/// What a file set lowers to when it has no error.
+pub(crate) enum Output {
+    /// A run: a scenario with its services, workloads, faults and expectations.
+    Run(plan::Plan),
+    /// A library: only services (and params), fully resolved, for drawing.
+    Library(Vec<plan::Service>),
+}
+
+pub(crate) fn lower(input: &Input<'_>) -> (Option<Output>, Vec<Diagnostic>) {
     let mut cx = ctx::Ctx::default();
     let syms = symbols::Symbols::collect(&input.files, &mut cx);
     let params = params::resolve(&syms, &mut cx, input.sets, input.cmdline);
@@ -80,7 +88,8 @@ pub(crate) fn lower(input: &Input<'_>) -> (Option<plan::Plan>, Vec<Diagnostic>) 
         return (None, diags);
     }
     let Some(mut scenario) = scenario else {
-        return (None, diags);
+        // Without a scenario there is no error only when this is a library.
+        return (library.then_some(Output::Library(services.services)), diags);
     };
     // The longest client or call timeout bounds how long a request can still be in flight;
     // a workload without a client timeout has no such bound, so it gets the default.
@@ -102,7 +111,7 @@ pub(crate) fn lower(input: &Input<'_>) -> (Option<plan::Plan>, Vec<Diagnostic>) 
         expectations: expects.expectations,
         aborts: expects.aborts,
     };
-    (Some(plan), diags)
+    (Some(Output::Run(plan)), diags)
 }
 
 fn scenario(

@@ -92,7 +92,10 @@ pub fn print_diagnostics(compiled: &Compiled) {
 /// Compiles a scenario for a runner: prints its diagnostics (warnings too) and returns the
 /// plan, or the exit code to stop with (2: the scenario or a `--set` is invalid).
 pub fn load_plan(file: &Path, sets: &[(String, String)]) -> Result<chaos_plan::Plan, u8> {
-    let compiled = compile_file(file, sets);
+    plan_or_exit(file, compile_file(file, sets))
+}
+
+fn plan_or_exit(file: &Path, compiled: Compiled) -> Result<chaos_plan::Plan, u8> {
     print_diagnostics(&compiled);
     match compiled.plan {
         Some(plan) if !compiled.has_errors() => Ok(plan),
@@ -100,6 +103,9 @@ pub fn load_plan(file: &Path, sets: &[(String, String)]) -> Result<chaos_plan::P
             eprintln!(
                 "error: `{}` has no scenario: it is a library of services to import, not a run",
                 file.display()
+            );
+            eprintln!(
+                "help: import it from a file with a `scenario` block, workloads and faults; `chaos graph` draws a library as it is"
             );
             Err(exit::INVALID)
         }
@@ -113,6 +119,24 @@ pub fn load_plan(file: &Path, sets: &[(String, String)]) -> Result<chaos_plan::P
             Err(exit::INVALID)
         }
     }
+}
+
+/// What `chaos graph` draws: a run's plan, or the services of a library file.
+pub enum Topology {
+    Plan(chaos_plan::Plan),
+    Library(Vec<chaos_plan::Service>),
+}
+
+/// Like [`load_plan`], but a library file (services without a scenario) is accepted too.
+pub fn load_topology(file: &Path, sets: &[(String, String)]) -> Result<Topology, u8> {
+    let mut compiled = compile_file(file, sets);
+    if !compiled.has_errors()
+        && let Some(services) = compiled.library.take()
+    {
+        print_diagnostics(&compiled);
+        return Ok(Topology::Library(services));
+    }
+    plan_or_exit(file, compiled).map(Topology::Plan)
 }
 
 /// Writes `path` whole or not at all: a temporary file beside it, then a rename.

@@ -1,8 +1,9 @@
-//! `chaos graph`: the call graph of a scenario as Mermaid or Graphviz dot, on stdout.
+//! `chaos graph`: the call graph of a scenario (or of a library's services) as Mermaid or
+//! Graphviz dot, on stdout.
 
 use std::path::PathBuf;
 
-use super::compile::load_plan;
+use super::compile::{Topology, load_topology};
 use super::exit;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -13,7 +14,7 @@ pub enum Format {
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The scenario file.
+    /// The scenario file (or a library of services).
     pub file: PathBuf,
     #[arg(long, value_enum, default_value = "mermaid")]
     pub format: Format,
@@ -23,13 +24,17 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> u8 {
-    let plan = match load_plan(&args.file, &args.sets) {
-        Ok(p) => p,
+    let topology = match load_topology(&args.file, &args.sets) {
+        Ok(t) => t,
         Err(code) => return code,
     };
-    let text = match args.format {
-        Format::Mermaid => chaos_compiler::graph::mermaid(&plan),
-        Format::Dot => chaos_compiler::graph::dot(&plan),
+    let text = match (args.format, &topology) {
+        (Format::Mermaid, Topology::Plan(plan)) => chaos_compiler::graph::mermaid(plan),
+        (Format::Dot, Topology::Plan(plan)) => chaos_compiler::graph::dot(plan),
+        (Format::Mermaid, Topology::Library(services)) => {
+            chaos_compiler::graph::library_mermaid(services)
+        }
+        (Format::Dot, Topology::Library(services)) => chaos_compiler::graph::library_dot(services),
     };
     print!("{text}");
     exit::OK
