@@ -61,6 +61,37 @@ fn set_errors_point_at_the_command_line() {
 }
 
 #[test]
+fn a_set_without_a_unit_gets_a_hint() {
+    let c = compile_str("t.chaos", BASE, &sets(&[("peak", "5")]));
+    let help: Vec<_> = c
+        .diagnostics
+        .iter()
+        .filter_map(|d| d.help.clone())
+        .collect();
+    assert_eq!(
+        help,
+        ["quantities need a unit: write `--set peak=5/s`, not `5`"],
+        "{:?}",
+        c.diagnostics
+    );
+}
+
+#[test]
+fn kill_counts_are_only_compared_with_checked_replicas() {
+    let text = r#"scenario "s" { duration 10m }
+service api { replicas 0 endpoint "GET /" { } }
+workload u { target api "GET /" rate 1/s }
+fault crash at 2m { kill 2 of api }
+"#;
+    let c = compile_str("t.chaos", text, &[]);
+    let codes: Vec<_> = c.diagnostics.iter().map(|d| d.code).collect();
+    assert_eq!(codes, ["E0301"]);
+    let c = compile_str("t.chaos", &text.replace("replicas 0", "replicas 1"), &[]);
+    let codes: Vec<_> = c.diagnostics.iter().map(|d| d.code).collect();
+    assert_eq!(codes, ["W0006"]);
+}
+
+#[test]
 fn imports_are_loaded_once_and_relative_to_the_importer() {
     let mut loader = MemoryLoader::new();
     loader

@@ -258,6 +258,10 @@ fn kill_too_many(
     services: &[String],
     all: &[plan::Service],
 ) {
+    // A service whose `replicas` or `autoscale` failed to check has a stand-in count.
+    if ctx.diags.iter().any(Diagnostic::is_error) {
+        return;
+    }
     let short: Vec<String> = services
         .iter()
         .filter_map(|name| {

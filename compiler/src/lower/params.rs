@@ -94,26 +94,34 @@ pub(crate) fn resolve(
         if let Some(want) = declared
             && want != unit
         {
-            ctx.push(
-                Diagnostic::error(
-                    codes::WRONG_UNIT,
-                    format!(
-                        "`--set {name}={value}`: `{name}` is {}, found {}",
-                        want.describe(),
-                        unit.describe()
-                    ),
-                )
-                .at(
-                    file,
-                    value_span,
-                    format!("expected {} such as {}", want.describe(), want.example()),
-                )
-                .also(
-                    decl.file,
-                    decl.ast.value.span,
-                    format!("`{name}` is declared here"),
+            let hint = match unit {
+                quantity::Unit::Number => want.with_unit(value.trim()).map(|fixed| {
+                    format!("quantities need a unit: write `--set {name}={fixed}`, not `{value}`")
+                }),
+                _ => None,
+            };
+            let mut d = Diagnostic::error(
+                codes::WRONG_UNIT,
+                format!(
+                    "`--set {name}={value}`: `{name}` is {}, found {}",
+                    want.describe(),
+                    unit.describe()
                 ),
+            )
+            .at(
+                file,
+                value_span,
+                format!("expected {} such as {}", want.describe(), want.example()),
+            )
+            .also(
+                decl.file,
+                decl.ast.value.span,
+                format!("`{name}` is declared here"),
             );
+            if let Some(h) = hint {
+                d = d.help(h);
+            }
+            ctx.push(d);
             continue;
         }
         ctx.broken_params.remove(name);
