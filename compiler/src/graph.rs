@@ -158,6 +158,13 @@ fn replicas_text(r: &Replicas) -> String {
     }
 }
 
+fn workers_text(workers: u32) -> String {
+    match workers {
+        1 => "1 worker".to_string(),
+        n => format!("{n} workers"),
+    }
+}
+
 fn workload_text(load: &Load) -> String {
     match load {
         Load::Open { rate, .. } => {
@@ -206,10 +213,10 @@ fn mermaid_of(plan: &Topology<'_>) -> String {
     for (si, s) in plan.services.iter().enumerate() {
         let _ = writeln!(
             out,
-            "  subgraph s{si}[\"{} ({}, {} workers)\"]",
+            "  subgraph s{si}[\"{} ({}, {})\"]",
             esc(&s.name),
             replicas_text(&s.replicas),
-            s.workers
+            workers_text(s.workers)
         );
         for (ei, e) in s.endpoints.iter().enumerate() {
             let _ = writeln!(out, "    s{si}e{ei}[\"{}\"]", esc(&e.name));
@@ -244,10 +251,10 @@ fn dot_of(plan: &Topology<'_>) -> String {
         let _ = writeln!(out, "  subgraph cluster_s{si} {{");
         let _ = writeln!(
             out,
-            "    label=\"{} ({}, {} workers)\";",
+            "    label=\"{} ({}, {})\";",
             esc(&s.name),
             replicas_text(&s.replicas),
-            s.workers
+            workers_text(s.workers)
         );
         for (ei, e) in s.endpoints.iter().enumerate() {
             let _ = writeln!(out, "    s{si}e{ei} [label=\"{}\"];", esc(&e.name));
