@@ -22,15 +22,15 @@ type Res<T> = Result<T, ParseError>;
 /// the limit keeps adversarial input from exhausting the stack of the recursive parser.
 pub const MAX_NESTING: usize = 64;
 
-/// Upper bound on pest rule calls per parse, so no input can make the parser run for long.
-/// The grammar is nearly LL(1): real files take well under 100 calls per byte.
-const CALL_LIMIT: usize = 400_000_000;
-
 /// Parses one `.chaos` file.
 pub fn parse(source: &str) -> Result<File, ParseError> {
     check_nesting(source)?;
-    static LIMIT: std::sync::Once = std::sync::Once::new();
-    LIMIT.call_once(|| pest::set_call_limit(std::num::NonZeroUsize::new(CALL_LIMIT)));
+    // No `pest::set_call_limit`: counting every rule call cost ~5% of parse time, and the
+    // grammar needs no such bound. Its alternatives start with distinct tokens (keywords,
+    // `{`, a value), so a failed alternative gives up within a few tokens and nothing is
+    // re-parsed: parse time is linear in the input. Recursion is bounded by `check_nesting`
+    // above (and pest's own stack guard stays on). `tests/robustness.rs` holds the proofs
+    // in practice: deep nesting, long runs of braces and random bytes all fail fast.
 
     let mut pairs =
         ChaosParser::parse(Rule::file, source).map_err(|e| diagnose::convert(source, e))?;
@@ -98,7 +98,24 @@ fn span(p: &P) -> Span {
 
 /// End of the last token in `p`: keywords and punctuation are pairs too, so the last leaf
 /// ends exactly at the last character written. Atomic rules (strings) contain no skipped text.
+///
+/// Fast path: skipped text always ends with whitespace (a comment is followed by its newline,
+/// which the skip then consumes) or at the end of the input, and no token ends with
+/// whitespace. So a pair whose last byte is not whitespace, ending before the end of the
+/// input, has no trailing skipped text and needs no walk down its last children.
 fn trimmed_end(p: &P) -> usize {
+    let sp = p.as_span();
+    let end = sp.end();
+    match p.as_str().as_bytes().last() {
+        None => return end,
+        Some(b' ' | b'\t' | b'\r' | b'\n') => {}
+        Some(_) if end < p.get_input().len() => return end,
+        Some(_) => {}
+    }
+    trimmed_end_walk(p)
+}
+
+fn trimmed_end_walk(p: &P) -> usize {
     if matches!(
         p.as_rule(),
         Rule::string
@@ -116,7 +133,7 @@ fn trimmed_end(p: &P) -> usize {
         return p.as_span().end();
     }
     match p.clone().into_inner().next_back() {
-        Some(last) => trimmed_end(&last),
+        Some(last) => trimmed_end_walk(&last),
         None => p.as_span().end(),
     }
 }
@@ -219,14 +236,15 @@ fn is_token(r: Rule) -> bool {
 /// The meaningful children of a pair, keywords and punctuation skipped.
 struct Kids<'i> {
     it: Pairs<'i, Rule>,
-    parent: Span,
+    /// Only for the span of an internal error, computed then (spans cost a walk).
+    parent: P<'i>,
 }
 
 impl<'i> Kids<'i> {
     fn of(p: P<'i>) -> Kids<'i> {
         Kids {
-            parent: span(&p),
-            it: p.into_inner(),
+            it: p.clone().into_inner(),
+            parent: p,
         }
     }
 
@@ -246,7 +264,7 @@ impl<'i> Kids<'i> {
     /// The next child, which the grammar guarantees.
     fn req(&mut self, what: &str) -> Res<P<'i>> {
         self.next()
-            .ok_or_else(|| ParseError::internal(self.parent, &format!("missing {what}")))
+            .ok_or_else(|| ParseError::internal(span(&self.parent), &format!("missing {what}")))
     }
 
     /// The next child if it is `rule`.
@@ -470,7 +488,6 @@ fn scenario_setting(p: P) -> Res<ScenarioSetting> {
 
 fn service_setting(p: P) -> Res<ServiceSetting> {
     let rule = p.as_rule();
-    let sp = span(&p);
     let mut k = Kids::of(p);
     Ok(match rule {
         Rule::replicas => ServiceSetting::Replicas(value(k.req("count")?)?),
@@ -493,10 +510,10 @@ fn service_setting(p: P) -> Res<ServiceSetting> {
             ServiceSetting::Endpoint(Endpoint {
                 name,
                 steps,
-                span: sp,
+                span: span(&k.parent),
             })
         }
-        r => return Err(ParseError::internal(sp, &format!("unexpected {r:?}"))),
+        r => return Err(ParseError::internal(span(&k.parent), &format!("unexpected {r:?}"))),
     })
 }
 
@@ -511,7 +528,6 @@ fn steps(k: &mut Kids) -> Res<Vec<Spanned<Step>>> {
 
 fn step(p: P) -> Res<Step> {
     let rule = p.as_rule();
-    let sp = span(&p);
     let mut k = Kids::of(p);
     Ok(match rule {
         Rule::work => Step::Work(dist(k.req("distribution")?)?),
@@ -565,13 +581,12 @@ fn step(p: P) -> Res<Step> {
             ratio: value(k.req("ratio")?)?,
             status: opt_value(&mut k, Rule::status)?,
         },
-        r => return Err(ParseError::internal(sp, &format!("unexpected step {r:?}"))),
+        r => return Err(ParseError::internal(span(&k.parent), &format!("unexpected step {r:?}"))),
     })
 }
 
 fn policy(p: P) -> Res<Policy> {
     let rule = p.as_rule();
-    let sp = span(&p);
     let mut k = Kids::of(p);
     Ok(match rule {
         Rule::timeout => Policy::Timeout(value(k.req("duration")?)?),
@@ -595,7 +610,7 @@ fn policy(p: P) -> Res<Policy> {
         Rule::on_error => Policy::OnError(ident(k.req("behaviour")?)?),
         r => {
             return Err(ParseError::internal(
-                sp,
+                span(&k.parent),
                 &format!("unexpected policy {r:?}"),
             ));
         }
@@ -604,7 +619,6 @@ fn policy(p: P) -> Res<Policy> {
 
 fn workload_setting(p: P) -> Res<WorkloadSetting> {
     let rule = p.as_rule();
-    let sp = span(&p);
     let mut k = Kids::of(p);
     Ok(match rule {
         Rule::wl_target => WorkloadSetting::Target {
@@ -658,7 +672,7 @@ fn workload_setting(p: P) -> Res<WorkloadSetting> {
         }
         r => {
             return Err(ParseError::internal(
-                sp,
+                span(&k.parent),
                 &format!("unexpected setting {r:?}"),
             ));
         }
@@ -668,7 +682,6 @@ fn workload_setting(p: P) -> Res<WorkloadSetting> {
 fn schedule(p: P) -> Res<Schedule> {
     let p = only(p)?;
     let rule = p.as_rule();
-    let sp = span(&p);
     let mut k = Kids::of(p);
     Ok(match rule {
         Rule::sched_at => Schedule::At {
@@ -683,7 +696,7 @@ fn schedule(p: P) -> Res<Schedule> {
         },
         r => {
             return Err(ParseError::internal(
-                sp,
+                span(&k.parent),
                 &format!("unexpected schedule {r:?}"),
             ));
         }
@@ -718,7 +731,6 @@ fn names(p: P) -> Res<Vec<Ident>> {
 
 fn action(p: P) -> Res<Action> {
     let rule = p.as_rule();
-    let sp = span(&p);
     let mut k = Kids::of(p);
     Ok(match rule {
         Rule::a_latency => Action::Latency {
@@ -763,7 +775,7 @@ fn action(p: P) -> Res<Action> {
         },
         r => {
             return Err(ParseError::internal(
-                sp,
+                span(&k.parent),
                 &format!("unexpected action {r:?}"),
             ));
         }
@@ -815,7 +827,6 @@ fn condition(p: P) -> Res<Condition> {
 
 fn expect_stmt(p: P) -> Res<ExpectStmt> {
     let rule = p.as_rule();
-    let sp = span(&p);
     let mut k = Kids::of(p);
     Ok(match rule {
         Rule::abort => ExpectStmt::Abort {
@@ -832,7 +843,7 @@ fn expect_stmt(p: P) -> Res<ExpectStmt> {
         }
         r => {
             return Err(ParseError::internal(
-                sp,
+                span(&k.parent),
                 &format!("unexpected statement {r:?}"),
             ));
         }
@@ -841,7 +852,6 @@ fn expect_stmt(p: P) -> Res<ExpectStmt> {
 
 fn window(p: P) -> Res<WindowSpec> {
     let rule = p.as_rule();
-    let sp = span(&p);
     let mut k = Kids::of(p);
     Ok(match rule {
         Rule::w_overall => WindowSpec::Overall,
@@ -858,7 +868,7 @@ fn window(p: P) -> Res<WindowSpec> {
         },
         r => {
             return Err(ParseError::internal(
-                sp,
+                span(&k.parent),
                 &format!("unexpected window {r:?}"),
             ));
         }
