@@ -513,7 +513,12 @@ fn service_setting(p: P) -> Res<ServiceSetting> {
                 span: span(&k.parent),
             })
         }
-        r => return Err(ParseError::internal(span(&k.parent), &format!("unexpected {r:?}"))),
+        r => {
+            return Err(ParseError::internal(
+                span(&k.parent),
+                &format!("unexpected {r:?}"),
+            ));
+        }
     })
 }
 
@@ -581,7 +586,12 @@ fn step(p: P) -> Res<Step> {
             ratio: value(k.req("ratio")?)?,
             status: opt_value(&mut k, Rule::status)?,
         },
-        r => return Err(ParseError::internal(span(&k.parent), &format!("unexpected step {r:?}"))),
+        r => {
+            return Err(ParseError::internal(
+                span(&k.parent),
+                &format!("unexpected step {r:?}"),
+            ));
+        }
     })
 }
 
