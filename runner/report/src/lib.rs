@@ -19,7 +19,7 @@ pub mod write;
 
 pub use abort::AbortWatcher;
 pub use evaluate::{EvalError, Observed, Verdict, evaluate};
-pub use hist::{Latency, SparseLatency};
+pub use hist::{Latency, SparseLatency, WindowLatency};
 pub use model::Report;
 pub use recording::{
     AbortRecord, Cause, Recorder, Recording, ServiceSample, Stats, SubjectKey, WindowSample,

@@ -11,7 +11,7 @@ use chaos_plan::Plan;
 use serde::{Deserialize, Serialize};
 
 use crate::abort::AbortWatcher;
-use crate::hist::{Latency, SparseLatency};
+use crate::hist::{SparseLatency, WindowLatency};
 
 /// Why a request or attempt did not succeed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -106,7 +106,7 @@ impl Stats {
             .map(|c| (c.name(), self.errors[c.index()]))
             .collect()
     }
-    /// Adds counts; latencies are merged by the caller through [`Latency::add_sparse`].
+    /// Adds counts; latencies are merged by the caller through [`crate::Latency::add_sparse`].
     pub fn add_counts(&mut self, other: &Stats) {
         self.ok += other.ok;
         for (a, b) in self.errors.iter_mut().zip(other.errors) {
@@ -195,7 +195,7 @@ pub struct Recorder {
     closed: Vec<WindowSample>,
     current_index: usize,
     current_counts: Vec<Stats>,
-    current_latency: Vec<Latency>,
+    current_latency: Vec<WindowLatency>,
     current_services: Vec<ServiceSample>,
     abort: AbortWatcher,
 }
@@ -211,7 +211,7 @@ impl Recorder {
             seed,
             window_s: plan.scenario.window_s,
             current_counts: vec![Stats::default(); n],
-            current_latency: vec![Latency::new(); n],
+            current_latency: vec![WindowLatency::new(); n],
             current_services: vec![ServiceSample::default(); services.len()],
             subjects,
             services,
@@ -254,8 +254,7 @@ impl Recorder {
             .zip(self.current_latency.iter_mut())
             .map(|(counts, latency)| {
                 let mut s = std::mem::take(counts);
-                s.latency = latency.to_sparse();
-                latency.reset();
+                s.latency = latency.take_sparse();
                 s
             })
             .collect();
