@@ -418,9 +418,26 @@ fn every_imported_file_is_checked_through_a_scenario() {
     }
     let mut files = Vec::new();
     all_chaos_files(&repo_root().join("scenarios"), &mut files);
+    // A sub-folder may also hold standalone scenarios (first line `# expect-exit:`, e.g.
+    // `scenarios/sim-vs-real/`): nothing imports them, so they are checked here directly.
     let unchecked: Vec<&PathBuf> = files
         .iter()
         .filter(|f| !loaded.contains_key(&f.canonicalize().unwrap()))
+        .filter(|f| {
+            let standalone = std::fs::read_to_string(f)
+                .unwrap()
+                .starts_with("# expect-exit:");
+            if standalone {
+                let compiled = check_file(f, &[]);
+                assert!(
+                    compiled.diagnostics.is_empty() && compiled.plan.is_some(),
+                    "{}:\n{}",
+                    f.display(),
+                    diagnostics_text(&compiled)
+                );
+            }
+            !standalone
+        })
         .collect();
     assert!(
         unchecked.is_empty(),
