@@ -193,3 +193,30 @@ fn run_cluster_without_a_reachable_cluster_exits_3() {
     assert_eq!(code(&out), 3, "{stderr}");
     assert!(stderr.contains("no usable kubeconfig"), "{stderr}");
 }
+
+#[test]
+fn run_cluster_refuses_an_unnamed_context_when_one_is_required() {
+    let example = crate::support::spec_examples().join("mm1.chaos");
+    let example = example.to_str().unwrap();
+    for (args, env) in [
+        (vec!["run", "--cluster", "--require-context", example], None),
+        (vec!["run", "--cluster", example], Some("1")),
+    ] {
+        let mut cmd = crate::support::chaos();
+        cmd.args(&args).env("KUBECONFIG", "/nonexistent/kubeconfig");
+        if let Some(v) = env {
+            cmd.env("CHAOS_REQUIRE_CONTEXT", v);
+        }
+        let out = cmd.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(crate::support::code(&out), 3, "{stderr}");
+        assert!(stderr.contains("--context NAME"), "{stderr}");
+    }
+}
+
+#[test]
+fn cluster_flags_without_cluster_mode_are_invalid() {
+    let example = crate::support::spec_examples().join("mm1.chaos");
+    let out = crate::support::run(&["run", "--sim", "--image", "x", example.to_str().unwrap()]);
+    assert_eq!(crate::support::code(&out), 2);
+}

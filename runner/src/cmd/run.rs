@@ -57,6 +57,13 @@ pub struct Args {
     /// --cluster: keep the namespace after the run (faults are still reverted).
     #[arg(long)]
     pub keep: bool,
+    /// --cluster: the agent and load generator image (default: the one matching this version).
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
+    /// --cluster: refuse to run unless --context names the cluster. Also on when the
+    /// environment sets CHAOS_REQUIRE_CONTEXT=1, so a shared CI config can demand it.
+    #[arg(long)]
+    pub require_context: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,8 +87,16 @@ pub fn run(args: Args) -> u8 {
         );
         return exit::INVALID;
     }
-    if mode != Mode::Cluster && (args.context.is_some() || args.namespace.is_some() || args.keep) {
-        eprintln!("error: --context, --namespace and --keep apply to --cluster only");
+    if mode != Mode::Cluster
+        && (args.context.is_some()
+            || args.namespace.is_some()
+            || args.keep
+            || args.image.is_some()
+            || args.require_context)
+    {
+        eprintln!(
+            "error: --context, --namespace, --keep, --image and --require-context apply to --cluster only"
+        );
         return exit::INVALID;
     }
     let plan = match super::compile::load_plan(&args.file, &args.sets) {
@@ -226,6 +241,9 @@ fn run_cluster(plan: &Plan, seed: u64, args: &Args) -> Result<Recording, u8> {
         context: args.context.clone(),
         namespace: args.namespace.clone(),
         keep: args.keep,
+        image: args.image.clone(),
+        require_context: args.require_context
+            || std::env::var("CHAOS_REQUIRE_CONTEXT").is_ok_and(|v| v == "1"),
         progress: chaos_cluster::Progress::new(|line| eprintln!("{line}")),
         ..Default::default()
     };
