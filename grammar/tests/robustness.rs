@@ -7,68 +7,17 @@ mod support;
 use chaos_grammar::{ParseErrorKind, format::format_source, parse};
 use proptest::prelude::*;
 
-/// Pieces of the language, so random sequences often get deep into the grammar.
-const TOKENS: &[&str] = &[
-    "service",
-    "scenario",
-    "workload",
-    "fault",
-    "expect",
-    "param",
-    "import",
-    "endpoint",
-    "replicas",
-    "autoscale",
-    "target",
-    "workers",
-    "queue",
-    "rate_limit",
-    "restart",
-    "balance",
-    "latency",
-    "work",
-    "call",
-    "parallel",
-    "choice",
-    "fail",
-    "status",
-    "timeout",
-    "retry",
-    "backoff",
-    "jitter",
-    "circuit_breaker",
-    "over",
-    "min",
-    "open",
-    "on_error",
-    "rate",
-    "spike",
-    "arrivals",
-    "users",
-    "think",
-    "at",
-    "for",
-    "every",
-    "from",
-    "until",
-    "errors",
-    "kill",
-    "of",
-    "random",
-    "partition",
-    "cpu",
-    "loss",
-    "memory",
-    "limit",
-    "on",
-    "abort",
-    "when",
-    "during",
-    "after",
-    "before",
-    "between",
-    "and",
-    "overall",
+/// Pieces of the language besides its keywords, so random sequences often get deep into the grammar.
+/// Every keyword of the grammar plus [`NON_KEYWORD_TOKENS`].
+fn tokens() -> Vec<&'static str> {
+    chaos_grammar::KEYWORDS
+        .iter()
+        .chain(NON_KEYWORD_TOKENS)
+        .copied()
+        .collect()
+}
+
+const NON_KEYWORD_TOKENS: &[&str] = &[
     "{",
     "}",
     "(",
@@ -109,7 +58,7 @@ const TOKENS: &[&str] = &[
 ];
 
 fn soup() -> impl Strategy<Value = String> {
-    prop::collection::vec(prop::sample::select(TOKENS), 0..60).prop_map(|t| t.join(" "))
+    prop::collection::vec(prop::sample::select(tokens()), 0..60).prop_map(|t| t.join(" "))
 }
 
 /// Valid statements, so that token soup inside a valid frame exercises the formatter.
