@@ -2,6 +2,8 @@
 //! this back end: snapshots of `manifests.yaml` and `schedule.json`, and `kubernetes-validate`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -97,14 +99,7 @@ fn scenario_snapshots() {
 
 #[test]
 fn scenario_manifests_pass_kubernetes_validate() {
-    let probe = Command::new("kubernetes-validate")
-        .arg("--version")
-        .output();
-    if !matches!(&probe, Ok(o) if o.status.success()) {
-        eprintln!(
-            "SKIPPED scenario_manifests_pass_kubernetes_validate: `kubernetes-validate` is not installed; \
-             install it with `python3 -m pip install kubernetes-validate==1.37.0`"
-        );
+    if !support::kubernetes_validate_installed("scenario_manifests_pass_kubernetes_validate") {
         return;
     }
     let dir = std::env::temp_dir().join(format!("chaos-k8s-scenarios-{}", std::process::id()));

@@ -13,14 +13,7 @@ const KUBERNETES_VERSION: &str = "1.37.0";
 
 #[test]
 fn manifests_pass_kubernetes_validate() {
-    let probe = Command::new("kubernetes-validate")
-        .arg("--version")
-        .output();
-    if !matches!(&probe, Ok(o) if o.status.success()) {
-        eprintln!(
-            "SKIPPED manifests_pass_kubernetes_validate: `kubernetes-validate` is not installed; \
-             install it with `python3 -m pip install kubernetes-validate==1.37.0`"
-        );
+    if !support::kubernetes_validate_installed("manifests_pass_kubernetes_validate") {
         return;
     }
     let dir = std::env::temp_dir().join(format!("chaos-k8s-validate-{}", std::process::id()));

@@ -4,6 +4,22 @@
 
 use chaos_plan::*;
 
+/// Whether the `kubernetes-validate` tool is on the PATH; when not, says which test is skipped
+/// and how to install the tool.
+pub fn kubernetes_validate_installed(test: &str) -> bool {
+    let probe = std::process::Command::new("kubernetes-validate")
+        .arg("--version")
+        .output();
+    let installed = matches!(&probe, Ok(o) if o.status.success());
+    if !installed {
+        eprintln!(
+            "SKIPPED {test}: `kubernetes-validate` is not installed; \
+             install it with `python3 -m pip install kubernetes-validate==1.37.0`"
+        );
+    }
+    installed
+}
+
 pub fn scenario(name: &str, duration_s: f64, warmup_s: f64, seed: u64, drain_s: f64) -> Scenario {
     Scenario {
         name: name.into(),
