@@ -187,6 +187,16 @@ pub fn render_all_plain(diagnostics: &[Diagnostic], sources: &SourceMap) -> Stri
         .join("\n")
 }
 
+/// `file:line:col: error[E0301]: message`: one line, for grep and CI problem matchers.
+pub fn short(diagnostic: &Diagnostic, sources: &SourceMap) -> String {
+    let place = diagnostic.primary.as_ref().and_then(|label| {
+        let file = sources.get(label.file)?;
+        let (line, col) = file.line_col(label.span.start);
+        Some(format!("{}:{}:{}: ", file.name, line + 1, col + 1))
+    });
+    format!("{}{}", place.unwrap_or_default(), header(diagnostic))
+}
+
 fn severity_word(d: &Diagnostic) -> &'static str {
     match d.severity {
         Severity::Error => "error",

@@ -49,10 +49,29 @@ fn an_error_exits_2_with_the_diagnostic() {
         err.contains("unknown service `paymnets`; did you mean `payments`?"),
         "{err}"
     );
+    assert!(err.contains("err/unknown-service.chaos:4:43]"), "{err}");
+    assert_eq!(
+        err.matches("unknown service `paymnets`").count(),
+        1,
+        "the message is printed once: {err}"
+    );
+}
+
+#[test]
+fn short_message_format_prints_one_line_per_diagnostic() {
+    let file = fixture("err/unknown-service.chaos");
+    let out = run(&["check", "--message-format", "short", &file]);
+    assert_eq!(code(&out), 2);
+    let err = text(&out.stderr);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 2, "{err}");
     assert!(
-        err.contains("err/unknown-service.chaos:4:43: error[E0101]: unknown service"),
+        lines[0].ends_with(
+            "err/unknown-service.chaos:4:43: error[E0101]: unknown service `paymnets`; did you mean `payments`?"
+        ),
         "{err}"
     );
+    assert!(lines[1].starts_with("error: 1 file of 1 invalid"), "{err}");
 }
 
 #[test]

@@ -96,7 +96,7 @@ fn parse_errors_exit_2_with_a_position() {
     assert_eq!(code(&out), 2);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains(&format!("{bad}:2:3: error[E0001]")),
+        stderr.contains(&format!("{bad}:2:3]")) && stderr.contains("error[E0001]"),
         "{stderr}"
     );
     assert!(stderr.contains("did you mean `replicas`?"), "{stderr}");

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use super::compile::{compile_file, print_diagnostics};
+use super::compile::{MessageFormat, compile_file, print_diagnostics};
 use super::exit;
 
 #[derive(Debug, clap::Args)]
@@ -14,6 +14,9 @@ pub struct Args {
     /// Override a param: `--set NAME=VALUE` (repeatable).
     #[arg(long = "set", value_name = "NAME=VALUE", value_parser = super::parse_set)]
     pub sets: Vec<(String, String)>,
+    /// `short` prints one `file:line:col: error[CODE]: message` line per diagnostic.
+    #[arg(long, value_enum, default_value = "human")]
+    pub message_format: MessageFormat,
 }
 
 fn plural(n: usize, word: &str) -> String {
@@ -26,7 +29,7 @@ pub fn run(args: Args) -> u8 {
     let mut warnings = 0;
     for file in &args.files {
         let compiled = compile_file(file, &args.sets);
-        print_diagnostics(&compiled);
+        print_diagnostics(&compiled, args.message_format);
         errors += compiled.errors();
         warnings += compiled.warnings();
         if compiled.has_errors() {

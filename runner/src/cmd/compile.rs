@@ -5,7 +5,7 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-use chaos_compiler::{Compiled, Loader, render};
+use chaos_compiler::{Compiled, Diagnostic, Loader, SourceMap, render};
 
 use super::exit;
 
@@ -52,40 +52,40 @@ pub fn compile_file(file: &Path, sets: &[(String, String)]) -> Compiled {
     chaos_compiler::compile(file, &FsLoader, sets)
 }
 
-/// Prints every diagnostic to stderr (colour only on a terminal without `NO_COLOR`).
-pub fn print_diagnostics(compiled: &Compiled) {
-    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let width = std::env::var("COLUMNS")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(100);
-    let style = render::Style {
-        color,
+/// How diagnostics are printed on stderr.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum MessageFormat {
+    /// The source excerpt with labels and help, as rustc draws it.
+    #[default]
+    Human,
+    /// One `file:line:col: error[CODE]: message` line each, for grep and CI problem matchers.
+    Short,
+}
+
+/// Colour only on a terminal without `NO_COLOR`; the width from `COLUMNS`.
+fn stderr_style() -> render::Style {
+    render::Style {
+        color: std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
         unicode: true,
-        width,
-    };
+        width: std::env::var("COLUMNS")
+            .ok()
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(100),
+    }
+}
+
+/// Prints one diagnostic to stderr in the chosen format.
+pub fn print_diagnostic(d: &Diagnostic, sources: &SourceMap, format: MessageFormat) {
+    match format {
+        MessageFormat::Human => eprintln!("{}", render::render(d, sources, stderr_style())),
+        MessageFormat::Short => eprintln!("{}", render::short(d, sources)),
+    }
+}
+
+/// Prints every diagnostic of a compilation to stderr.
+pub fn print_diagnostics(compiled: &Compiled, format: MessageFormat) {
     for d in &compiled.diagnostics {
-        // One grep-able line first (as `chaos fmt` prints for parse errors), then the drawing.
-        let severity = if d.is_error() { "error" } else { "warning" };
-        match d
-            .primary
-            .as_ref()
-            .and_then(|l| Some((l, compiled.sources.get(l.file)?)))
-        {
-            Some((label, file)) => {
-                let (line, col) = file.line_col(label.span.start);
-                eprintln!(
-                    "{}:{}:{}: {severity}[{}]: {}",
-                    file.name,
-                    line + 1,
-                    col + 1,
-                    d.code,
-                    d.message
-                );
-            }
-            None => eprintln!("{severity}[{}]: {}", d.code, d.message),
-        }
-        eprintln!("{}", render::render(d, &compiled.sources, style));
+        print_diagnostic(d, &compiled.sources, format);
     }
 }
 
@@ -96,7 +96,7 @@ pub fn load_plan(file: &Path, sets: &[(String, String)]) -> Result<chaos_plan::P
 }
 
 fn plan_or_exit(file: &Path, compiled: Compiled) -> Result<chaos_plan::Plan, u8> {
-    print_diagnostics(&compiled);
+    print_diagnostics(&compiled, MessageFormat::Human);
     match compiled.plan {
         Some(plan) if !compiled.has_errors() => Ok(plan),
         None if !compiled.has_errors() => {
@@ -133,7 +133,7 @@ pub fn load_topology(file: &Path, sets: &[(String, String)]) -> Result<Topology,
     if !compiled.has_errors()
         && let Some(services) = compiled.library.take()
     {
-        print_diagnostics(&compiled);
+        print_diagnostics(&compiled, MessageFormat::Human);
         return Ok(Topology::Library(services));
     }
     plan_or_exit(file, compiled).map(Topology::Plan)

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use super::compile::{compile_file, print_diagnostics};
+use super::compile::{MessageFormat, compile_file, print_diagnostics};
 use super::exit;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -25,7 +25,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> u8 {
     let compiled = compile_file(&args.file, &args.sets);
-    print_diagnostics(&compiled);
+    print_diagnostics(&compiled, MessageFormat::Human);
     match args.stage {
         Stage::Ast => {
             let files: Vec<serde_json::Value> = compiled

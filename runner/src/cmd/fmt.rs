@@ -1,12 +1,13 @@
 //! `chaos fmt`: print, check or rewrite scenarios in the canonical layout.
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use chaos_compiler::{Diagnostic, SourceMap, render};
+use chaos_compiler::SourceMap;
 use chaos_grammar::ParseError;
 use chaos_grammar::format::format_source;
 
+use super::compile::{MessageFormat, print_diagnostic};
 use super::exit;
 
 #[derive(Debug, clap::Args)]
@@ -169,41 +170,14 @@ fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
 /// The parse error drawn like every other diagnostic (source excerpt, `file:line:col`).
 fn print_parse_error(path: &Path, source: &str, e: &ParseError) {
     let mut sources = SourceMap::new();
-    let name = path.display().to_string();
-    let id = sources.add(path.to_path_buf(), name, source.to_string());
-    let label = if e.expected.is_empty() {
-        "here".to_string()
-    } else {
-        format!("expected {}", one_of(&e.expected))
-    };
-    let mut d = Diagnostic::error(e.code(), e.message.clone()).at(id, e.span, label);
-    if let Some(h) = &e.hint {
-        d = d.help(h.clone());
-    }
-    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let width = std::env::var("COLUMNS")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(100);
-    let style = render::Style {
-        color,
-        unicode: true,
-        width,
-    };
-    let (line, col) = chaos_grammar::line_col(source, e.span.start);
-    eprintln!(
-        "{}:{line}:{col}: error[{}]: {}",
-        path.display(),
-        e.code(),
-        e.message
+    let id = sources.add(
+        path.to_path_buf(),
+        path.display().to_string(),
+        source.to_string(),
     );
-    eprintln!("{}", render::render(&d, &sources, style));
-}
-
-fn one_of(items: &[String]) -> String {
-    match items {
-        [] => String::new(),
-        [one] => one.clone(),
-        [init @ .., last] => format!("{} or {last}", init.join(", ")),
-    }
+    print_diagnostic(
+        &chaos_compiler::parse_diagnostic(id, e),
+        &sources,
+        MessageFormat::Human,
+    );
 }
