@@ -4,6 +4,7 @@
 //! closed-loop users send, wait for the answer (or their timeout), think, and send again.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -17,7 +18,20 @@ use tokio::task::JoinSet;
 use crate::balance::PeerSet;
 use crate::dist;
 use crate::exec;
-use crate::wire;
+
+mod batch;
+mod conn;
+
+use batch::Batch;
+use conn::{Conns, Target};
+
+/// Most connections one open-loop workload opens: past it, a send due while every worker
+/// waits on an answer waits for the first free one (its lateness counts in its latency).
+pub const MAX_CONNECTIONS: usize = 4096;
+
+/// An arrival not picked up this long after its time while every worker is busy gets a new
+/// worker (and connection) of its own.
+const OVERDUE_S: f64 = 0.001;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadgenError {
@@ -29,12 +43,28 @@ pub enum LoadgenError {
     UnknownTarget(String),
 }
 
+/// How the load generator's workers went, for benchmarks and logs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoadgenStats {
+    /// TCP connections opened (initial workers, new workers, reconnections).
+    pub connections: u64,
+    /// Open-loop workers started beyond the initial pool because a send was due while every
+    /// worker waited on an answer.
+    pub overflow_workers: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    connections: AtomicU64,
+    overflow_workers: AtomicU64,
+}
+
 /// The load generator of one run.
 pub struct Loadgen {
     plan: Arc<Plan>,
     targets: BTreeMap<String, Arc<PeerSet>>,
-    client: reqwest::Client,
     seed: u64,
+    counters: Arc<Counters>,
 }
 
 /// Where each workload's results go in the recorder.
@@ -72,8 +102,8 @@ impl Loadgen {
         Ok(Loadgen {
             plan,
             targets: sets,
-            client: crate::server::http_client(),
             seed,
+            counters: Arc::new(Counters::default()),
         })
     }
 
@@ -82,14 +112,33 @@ impl Loadgen {
         self.targets.get(service)
     }
 
+    /// Connections and workers so far.
+    pub fn stats(&self) -> LoadgenStats {
+        LoadgenStats {
+            connections: self.counters.connections.load(Ordering::Relaxed),
+            overflow_workers: self.counters.overflow_workers.load(Ordering::Relaxed),
+        }
+    }
+
     /// Runs every workload from `t0` until the plan's duration (or until `stop` turns true),
     /// then lets requests in flight finish until the end of the drain.
     pub async fn run(
         &self,
         t0: Instant,
         recorder: Arc<Mutex<Recorder>>,
-        stop: watch::Receiver<bool>,
+        mut stop: watch::Receiver<bool>,
     ) {
+        // Workers read an atomic flag: cheaper than the watch channel's lock on every send.
+        let stopped = Arc::new(AtomicBool::new(*stop.borrow()));
+        let flag = stopped.clone();
+        let watcher = tokio::spawn(async move {
+            while stop.changed().await.is_ok() {
+                if *stop.borrow() {
+                    flag.store(true, Ordering::Relaxed);
+                    return;
+                }
+            }
+        });
         let mut tasks = JoinSet::new();
         for (i, w) in self.plan.workloads.iter().enumerate() {
             let Some(slots) = slots(&recorder, w) else {
@@ -98,17 +147,18 @@ impl Loadgen {
             let Some(peers) = self.targets.get(&w.target.service).cloned() else {
                 continue;
             };
-            let ctx = Ctx {
-                workload: w.clone(),
+            let ctx = Arc::new(Ctx {
+                target: Target::new(&w.target.endpoint),
+                timeout_s: w.timeout_s,
                 peers,
-                client: self.client.clone(),
                 recorder: recorder.clone(),
                 slots,
                 t0,
                 duration_s: self.plan.scenario.duration_s,
                 horizon_s: self.plan.horizon_s(),
-                stop: stop.clone(),
-            };
+                stopped: stopped.clone(),
+                counters: self.counters.clone(),
+            });
             let seed = self
                 .seed
                 .wrapping_add(i as u64)
@@ -148,6 +198,7 @@ impl Loadgen {
             }
         }
         while tasks.join_next().await.is_some() {}
+        watcher.abort();
     }
 }
 
@@ -165,17 +216,18 @@ fn slots(recorder: &Mutex<Recorder>, w: &Workload) -> Option<Slots> {
     })
 }
 
-#[derive(Clone)]
+/// What every worker of one workload shares.
 struct Ctx {
-    workload: Workload,
+    target: Target,
+    timeout_s: Option<f64>,
     peers: Arc<PeerSet>,
-    client: reqwest::Client,
     recorder: Arc<Mutex<Recorder>>,
     slots: Slots,
     t0: Instant,
     duration_s: f64,
     horizon_s: f64,
-    stop: watch::Receiver<bool>,
+    stopped: Arc<AtomicBool>,
+    counters: Arc<Counters>,
 }
 
 impl Ctx {
@@ -186,71 +238,151 @@ impl Ctx {
         self.t0.elapsed().as_secs_f64()
     }
     fn stopped(&self) -> bool {
-        *self.stop.borrow()
+        self.stopped.load(Ordering::Relaxed)
     }
 
-    /// One request intended at `intended_s`; records it for the workload and the endpoint.
-    async fn request(&self, intended_s: f64) {
+    /// One request intended at `intended_s`, sent on one of the worker's own connections;
+    /// recorded for the workload (from the intended time) and the endpoint (from the send).
+    async fn request(&self, conns: &mut Conns, batch: &mut Batch, intended_s: f64) {
         let sent_s = self.now_s();
         let outcome = match self.peers.pick() {
             None => Err(Cause::Connection),
             Some(peer) => {
-                let req = exec::outbound(
-                    &self.client,
-                    &peer.peer().url,
-                    &self.workload.target.endpoint,
-                );
-                let exchange = async {
-                    let resp = req.send().await?;
-                    let status = resp.status().as_u16();
-                    let cause = resp
-                        .headers()
-                        .get(wire::CAUSE_HEADER)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(wire::cause_from_name);
-                    resp.bytes().await?;
-                    Ok((status, cause))
-                };
                 // The user gives up at its timeout; without one the run's drain bounds the wait.
                 let drain_left = (self.horizon_s - sent_s).max(0.0);
-                let (limit, cause) = match self.workload.timeout_s {
+                let (limit, cause) = match self.timeout_s {
                     Some(t) if intended_s + t - sent_s <= drain_left => {
                         ((intended_s + t - sent_s).max(0.0), Cause::Timeout)
                     }
                     _ => (drain_left, Cause::Unfinished),
                 };
+                let exchange =
+                    conns.exchange(&peer.peer().url, &self.target, &self.counters.connections);
                 match tokio::time::timeout(Duration::from_secs_f64(limit), exchange).await {
-                    Ok(r) => exec::classify(r).map_err(|(_, c)| c),
+                    Ok(Ok(answer)) => exec::classify(Ok(answer)).map_err(|(_, c)| c),
+                    Ok(Err(c)) => Err(c),
                     Err(_) => Err(cause),
                 }
             }
         };
         let done_s = self.now_s();
-        if let Ok(mut r) = self.recorder.lock() {
-            r.record(self.slots.workload, done_s, done_s - intended_s, outcome);
-            r.record(self.slots.endpoint, done_s, done_s - sent_s, outcome);
-        }
+        batch.record(self.slots.workload, done_s, done_s - intended_s, outcome);
+        batch.record(self.slots.endpoint, done_s, done_s - sent_s, outcome);
     }
 }
 
-async fn open_loop(ctx: Ctx, mut schedule: Schedule) {
-    let ctx = Arc::new(ctx);
-    let mut inflight = JoinSet::new();
-    while let Some(t) = schedule.next_arrival() {
+/// The planned arrivals not yet taken by a worker.
+struct Pending {
+    schedule: Schedule,
+    next: Option<f64>,
+}
+
+impl Pending {
+    fn claim(&mut self) -> Option<f64> {
+        let t = self.next?;
+        self.next = self.schedule.next_arrival();
+        Some(t)
+    }
+}
+
+/// An open-loop workload's pool of workers: each takes the next planned arrival, waits for
+/// its time, sends it on its own connection and records the answer, then takes the next.
+struct Pool {
+    pending: Mutex<Pending>,
+    /// Workers not waiting on an answer (about to take an arrival, or waiting for its time).
+    idle: AtomicUsize,
+    workers: AtomicUsize,
+}
+
+impl Pool {
+    fn claim(&self) -> Option<f64> {
+        self.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .claim()
+    }
+}
+
+/// Workers started before the first send: about one per thousand requests per second of the
+/// peak rate, so the pool rarely needs to grow on an agent answering in under a millisecond.
+fn initial_workers(peak_per_s: f64) -> usize {
+    ((peak_per_s / 1000.0).ceil() as usize).clamp(2, 64)
+}
+
+async fn open_loop(ctx: Arc<Ctx>, mut schedule: Schedule) {
+    let n = initial_workers(schedule.peak_rate());
+    let next = schedule.next_arrival();
+    let pool = Arc::new(Pool {
+        pending: Mutex::new(Pending { schedule, next }),
+        idle: AtomicUsize::new(n),
+        workers: AtomicUsize::new(n),
+    });
+    let mut workers = JoinSet::new();
+    for _ in 0..n {
+        workers.spawn(open_worker(ctx.clone(), pool.clone(), None));
+    }
+    // The open loop's promise: an arrival due while every worker waits on an answer is not
+    // held back by them; it gets a worker (and a connection) of its own, which then stays.
+    let mut tick = tokio::time::interval(Duration::from_millis(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tick.tick().await;
+        if ctx.stopped() {
+            break;
+        }
+        let now = ctx.now_s();
+        let mut due = Vec::new();
+        {
+            let mut p = pool.pending.lock().unwrap_or_else(|p| p.into_inner());
+            let Some(next) = p.next else { break };
+            if next + OVERDUE_S < now && pool.idle.load(Ordering::Relaxed) == 0 {
+                while p.next.is_some_and(|t| t + OVERDUE_S < now)
+                    && pool.workers.load(Ordering::Relaxed) + due.len() < MAX_CONNECTIONS
+                {
+                    due.extend(p.claim());
+                }
+            }
+        }
+        for t in due {
+            pool.workers.fetch_add(1, Ordering::Relaxed);
+            ctx.counters
+                .overflow_workers
+                .fetch_add(1, Ordering::Relaxed);
+            workers.spawn(open_worker(ctx.clone(), pool.clone(), Some(t)));
+        }
+        while workers.try_join_next().is_some() {}
+    }
+    while workers.join_next().await.is_some() {}
+}
+
+/// `first`: an overdue arrival handed over at the worker's start (it starts busy).
+async fn open_worker(ctx: Arc<Ctx>, pool: Arc<Pool>, mut first: Option<f64>) {
+    let mut conns = Conns::default();
+    let mut batch = Batch::new(ctx.recorder.clone());
+    loop {
+        let (t, was_idle) = match first.take() {
+            Some(t) => (t, false),
+            None => match pool.claim() {
+                Some(t) => (t, true),
+                None => break,
+            },
+        };
         // Only sleep when the send is in the future: the timer has a 1ms resolution, and at
-        // high rates most sends are already due when the previous one is out.
+        // high rates most sends are already due when the previous answer is in.
         let at = ctx.at(t);
         if at > tokio::time::Instant::now() {
+            batch.flush();
             tokio::time::sleep_until(at).await;
         }
         if ctx.stopped() {
             break;
         }
-        let c = ctx.clone();
-        inflight.spawn(async move { c.request(t).await });
-        while inflight.try_join_next().is_some() {}
+        if was_idle {
+            pool.idle.fetch_sub(1, Ordering::Relaxed);
+        }
+        ctx.request(&mut conns, &mut batch, t).await;
+        pool.idle.fetch_add(1, Ordering::Relaxed);
     }
-    while inflight.join_next().await.is_some() {}
 }
 
 /// Number of closed-loop users over time.
@@ -285,8 +417,10 @@ impl Users {
     }
 }
 
-async fn closed_user(ctx: Ctx, users: Users, i: u32, think: chaos_plan::Dist) {
+async fn closed_user(ctx: Arc<Ctx>, users: Users, i: u32, think: chaos_plan::Dist) {
     let mut rng = StdRng::from_rng(&mut rand::rng());
+    let mut conns = Conns::default();
+    let mut batch = Batch::new(ctx.recorder.clone());
     loop {
         let now = ctx.now_s();
         if now >= ctx.duration_s || ctx.stopped() {
@@ -297,12 +431,14 @@ async fn closed_user(ctx: Ctx, users: Users, i: u32, think: chaos_plan::Dist) {
             if users.to <= users.from || on <= now || on >= ctx.duration_s {
                 return;
             }
+            batch.flush();
             tokio::time::sleep_until(ctx.at(on)).await;
             continue;
         }
-        ctx.request(ctx.now_s()).await;
+        ctx.request(&mut conns, &mut batch, ctx.now_s()).await;
         let pause = dist::sample(&think, &mut rng);
         if pause > 0.0 {
+            batch.flush();
             tokio::time::sleep(Duration::from_secs_f64(pause)).await;
         }
     }
@@ -334,6 +470,17 @@ impl Schedule {
             t: 0.0,
             rng: StdRng::seed_from_u64(seed),
         }
+    }
+
+    /// An upper bound of the rate over the whole run (every spike at once on the highest piece).
+    pub fn peak_rate(&self) -> f64 {
+        let base = self
+            .rate
+            .iter()
+            .map(|p| p.from_per_s.max(p.to_per_s))
+            .fold(0.0, f64::max);
+        let spikes: f64 = self.spikes.iter().map(|s| s.rate_per_s.max(0.0)).sum();
+        base + spikes
     }
 
     /// Requests per second at `t`.
@@ -472,16 +619,28 @@ pub async fn run_to_recording(
     targets: &BTreeMap<String, Vec<String>>,
     seed: u64,
 ) -> Result<Recording, LoadgenError> {
+    run_with_stats(plan, targets, seed).await.map(|(r, _)| r)
+}
+
+/// [`run_to_recording`], with how many connections and workers it took.
+pub async fn run_with_stats(
+    plan: Arc<Plan>,
+    targets: &BTreeMap<String, Vec<String>>,
+    seed: u64,
+) -> Result<(Recording, LoadgenStats), LoadgenError> {
     let lg = Loadgen::new(plan.clone(), targets, seed)?;
     let recorder = Arc::new(Mutex::new(Recorder::new(&plan, "loadgen", seed)));
     let (_tx, rx) = watch::channel(false);
     lg.run(Instant::now(), recorder.clone(), rx).await;
-    // Every request task has ended; take the recorder out of its lock.
+    // Every worker has ended (and handed over its records); take the recorder out of its lock.
     let rec = {
         let mut guard = recorder.lock().unwrap_or_else(|p| p.into_inner());
         std::mem::replace(&mut *guard, Recorder::new(&plan, "loadgen", seed))
     };
-    Ok(rec.finish(plan.scenario.duration_s, plan.horizon_s(), None))
+    Ok((
+        rec.finish(plan.scenario.duration_s, plan.horizon_s(), None),
+        lg.stats(),
+    ))
 }
 
 #[cfg(test)]
