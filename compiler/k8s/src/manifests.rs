@@ -30,6 +30,11 @@ pub const TOKEN_SECRET: &str = "chaos-token";
 pub const TOKEN_KEY: &str = "token";
 pub const TOKEN_ENV: &str = "CHAOS_TOKEN";
 pub const LOADGEN_JOB: &str = "loadgen";
+/// Port of the load generator's status API (start instant, windows so far, stop), which
+/// `chaos run --cluster` reads through the Pod proxy.
+pub const LOADGEN_PORT: i32 = 8081;
+/// On an HPA: says that `chaos run --cluster` does not apply it (the runner scales instead).
+pub const AUTOSCALER_ANNOTATION: &str = "chaos.dev/autoscaler";
 pub const RUN_ID_LABEL: &str = "chaos.dev/run-id";
 pub const SERVICE_ANNOTATION: &str = "chaos.dev/service";
 /// The non-root user the image runs as (distroless `nonroot`).
@@ -245,18 +250,7 @@ fn service_objects(cx: &Context<'_>, s: &PlanService) -> ServiceObjects {
                 }),
                 ..EnvVar::default()
             },
-            EnvVar {
-                name: TOKEN_ENV.to_string(),
-                value_from: Some(EnvVarSource {
-                    secret_key_ref: Some(SecretKeySelector {
-                        name: TOKEN_SECRET.to_string(),
-                        key: TOKEN_KEY.to_string(),
-                        optional: Some(false),
-                    }),
-                    ..EnvVarSource::default()
-                }),
-                ..EnvVar::default()
-            },
+            token_env(),
         ]),
         ports: Some(vec![ContainerPort {
             name: Some("http".to_string()),
@@ -339,7 +333,17 @@ fn service_objects(cx: &Context<'_>, s: &PlanService) -> ServiceObjects {
             interval_s,
             ..
         } => Some(HorizontalPodAutoscaler {
-            metadata: meta,
+            metadata: {
+                let mut meta = meta;
+                meta.annotations.get_or_insert_with(BTreeMap::new).insert(
+                    AUTOSCALER_ANNOTATION.to_string(),
+                    "for deploying these manifests without chaos: scales on CPU as a stand-in for \
+                     worker utilisation. chaos run --cluster does not apply it: the runner scales the \
+                     Deployment itself by the plan's rule (worker utilisation read from the agents)"
+                        .to_string(),
+                );
+                meta
+            },
             spec: autoscaler_spec(&k, min, max, target, interval_s),
             ..HorizontalPodAutoscaler::default()
         }),
@@ -424,6 +428,11 @@ fn loadgen_job(cx: &Context<'_>) -> Job {
         cx.plan.scenario.seed.to_string(),
         "--out".to_string(),
         "-".to_string(),
+        // The status API (start instant, windows so far, stop) for `chaos run --cluster`.
+        "--listen".to_string(),
+        format!("0.0.0.0:{LOADGEN_PORT}"),
+        "--token-env".to_string(),
+        TOKEN_ENV.to_string(),
     ]);
     let container = Container {
         name: "loadgen".to_string(),
@@ -431,6 +440,13 @@ fn loadgen_job(cx: &Context<'_>) -> Job {
         image_pull_policy: Some("IfNotPresent".to_string()),
         command: Some(vec!["chaos".to_string()]),
         args: Some(args),
+        env: Some(vec![token_env()]),
+        ports: Some(vec![ContainerPort {
+            name: Some("status".to_string()),
+            container_port: LOADGEN_PORT,
+            protocol: Some("TCP".to_string()),
+            ..ContainerPort::default()
+        }]),
         resources: Some(resources("500m", "2", 128 * MIB, 1024 * MIB)),
         security_context: Some(container_security()),
         volume_mounts: Some(vec![VolumeMount {
@@ -458,6 +474,22 @@ fn loadgen_job(cx: &Context<'_>) -> Job {
             ..JobSpec::default()
         }),
         ..Job::default()
+    }
+}
+
+/// The control token from the run's Secret, as `CHAOS_TOKEN`.
+fn token_env() -> EnvVar {
+    EnvVar {
+        name: TOKEN_ENV.to_string(),
+        value_from: Some(EnvVarSource {
+            secret_key_ref: Some(SecretKeySelector {
+                name: TOKEN_SECRET.to_string(),
+                key: TOKEN_KEY.to_string(),
+                optional: Some(false),
+            }),
+            ..EnvVarSource::default()
+        }),
+        ..EnvVar::default()
     }
 }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use chaos_agent::{MetricsSnapshot, SubjectMetrics};
 use chaos_plan::Plan;
-use chaos_report::{Recording, SparseLatency, SubjectKey};
+use chaos_report::{Recording, SparseLatency, SubjectKey, WindowSample};
 
 use crate::ClusterError;
 
@@ -23,6 +23,8 @@ pub(crate) struct Samples {
     sent: BTreeMap<(usize, String, String), SubjectMetrics>,
     /// (window, service) → (busy worker-seconds, worker-seconds available, queue request-seconds).
     load: BTreeMap<(usize, String), (f64, f64, f64)>,
+    /// service → (busy, available) worker-seconds since the autoscaler last looked.
+    since_tick: BTreeMap<String, (f64, f64)>,
 }
 
 impl Samples {
@@ -34,7 +36,15 @@ impl Samples {
             previous: BTreeMap::new(),
             sent: BTreeMap::new(),
             load: BTreeMap::new(),
+            since_tick: BTreeMap::new(),
         }
+    }
+
+    /// Worker utilisation of `service` over what was scraped since the last call (the
+    /// autoscaler's interval); `None` when nothing was measured.
+    pub fn take_utilisation(&mut self, service: &str) -> Option<f64> {
+        let (busy, available) = self.since_tick.remove(service)?;
+        (available > 0.0).then(|| (busy / available).clamp(0.0, 1.0))
     }
 
     pub fn record(&mut self, service: &str, t_s: f64, ready: u32) {
@@ -94,7 +104,50 @@ impl Samples {
         cell.0 += busy.max(0.0);
         cell.1 += interval_s.max(0.0) * f64::from(snapshot.workers.max(1));
         cell.2 += queue.max(0.0);
+        let tick = self.since_tick.entry(snapshot.service.clone()).or_default();
+        tick.0 += busy.max(0.0);
+        tick.1 += interval_s.max(0.0) * f64::from(snapshot.workers.max(1));
         self.previous.insert(pod.to_string(), snapshot);
+    }
+
+    /// Adds what the runner measured in window `w` (replicas, the agents' sent attempts,
+    /// utilisation and queue) to the load generator's `window`, laid out by `subjects` and
+    /// `services`: the same merge for the final Recording and for each window watched live.
+    pub fn merge(
+        &self,
+        w: usize,
+        window: &mut WindowSample,
+        subjects: &[SubjectKey],
+        services: &[String],
+    ) {
+        if window.services.len() < services.len() {
+            window.services.resize(services.len(), Default::default());
+        }
+        for (j, service) in services.iter().enumerate() {
+            if let Some((last, most)) = self.get(w, service) {
+                let s = &mut window.services[j];
+                // The runner sees Pods; the agents may know more (utilisation, queues) and keep it.
+                s.replicas = last;
+                s.max_replicas = s.max_replicas.max(most);
+            }
+        }
+        for ((sw, service, endpoint), m) in self.sent.range((w, String::new(), String::new())..) {
+            if *sw != w {
+                break;
+            }
+            add_to_window(window, subjects, service, endpoint, m);
+        }
+        for (j, service) in services.iter().enumerate() {
+            if let (Some((busy, capacity, queue)), Some(s)) = (
+                self.load.get(&(w, service.clone())),
+                window.services.get_mut(j),
+            ) {
+                if *capacity > 0.0 {
+                    s.utilisation = (busy / capacity).clamp(0.0, 1.0);
+                }
+                s.queue_mean = queue / self.window_s;
+            }
+        }
     }
 
     fn get(&self, window: usize, service: &str) -> Option<(u32, u32)> {
@@ -140,63 +193,46 @@ pub(crate) fn recording(
     };
     recording.mode = "cluster".to_string();
     recording.seed = seed;
-    let names: Vec<String> = plan.services.iter().map(|s| s.name.clone()).collect();
     if recording.services.is_empty() {
-        recording.services = names;
+        recording.services = plan.services.iter().map(|s| s.name.clone()).collect();
     }
+    let (subjects, services) = (recording.subjects.clone(), recording.services.clone());
+    let n = recording.windows.len();
     for (w, window) in recording.windows.iter_mut().enumerate() {
-        if window.services.len() < recording.services.len() {
-            window
-                .services
-                .resize(recording.services.len(), Default::default());
-        }
-        for (j, service) in recording.services.iter().enumerate() {
-            if let Some((last, most)) = samples.get(w, service) {
-                let s = &mut window.services[j];
-                // The runner sees Pods; the agents may know more (utilisation, queues) and keep it.
-                s.replicas = last;
-                s.max_replicas = s.max_replicas.max(most);
-            }
-        }
+        samples.merge(w, window, &subjects, &services);
     }
-    let last = recording.windows.len().saturating_sub(1);
-    for ((w, service, endpoint), m) in &samples.sent {
-        let key = SubjectKey::Endpoint {
-            service: service.clone(),
-            endpoint: endpoint.clone(),
-        };
-        let (Some(j), Some(window)) = (
-            recording.subject_index(&key),
-            recording.windows.get_mut((*w).min(last)),
-        ) else {
-            continue;
-        };
-        let Some(stats) = window.subjects.get_mut(j) else {
-            continue;
-        };
-        stats.ok += m.ok;
-        for (c, n) in &m.errors {
-            stats.errors[c.index()] += n;
-        }
-        let mut l = stats.latency.to_dense();
-        l.add_sparse(&m.latency);
-        stats.latency = l.to_sparse();
-    }
-    for ((w, service), (busy, capacity, queue)) in &samples.load {
-        let (Some(j), Some(window)) = (
-            recording.service_index(service),
-            recording.windows.get_mut(*w),
-        ) else {
-            continue;
-        };
-        if let Some(s) = window.services.get_mut(j) {
-            if *capacity > 0.0 {
-                s.utilisation = (busy / capacity).clamp(0.0, 1.0);
-            }
-            s.queue_mean = queue / samples.window_s;
+    // Attempts scraped after the load generator's last window count in that window.
+    if let Some(last) = recording.windows.last_mut() {
+        for ((_, service, endpoint), m) in samples.sent.range((n, String::new(), String::new())..) {
+            add_to_window(last, &subjects, service, endpoint, m);
         }
     }
     Ok(recording)
+}
+
+/// Adds an endpoint's attempts, as its callers measured them, to a window.
+fn add_to_window(
+    window: &mut WindowSample,
+    subjects: &[SubjectKey],
+    service: &str,
+    endpoint: &str,
+    m: &SubjectMetrics,
+) {
+    let Some(j) = subjects.iter().position(|s| {
+        matches!(s, SubjectKey::Endpoint { service: sv, endpoint: e } if sv == service && e == endpoint)
+    }) else {
+        return;
+    };
+    let Some(stats) = window.subjects.get_mut(j) else {
+        return;
+    };
+    stats.ok += m.ok;
+    for (c, n) in &m.errors {
+        stats.errors[c.index()] += n;
+    }
+    let mut l = stats.latency.to_dense();
+    l.add_sparse(&m.latency);
+    stats.latency = l.to_sparse();
 }
 
 /// `into += more`, bucket by bucket.

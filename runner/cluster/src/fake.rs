@@ -6,6 +6,10 @@
 //! bodies, plays the Deployment and Job controllers (creates Pods, recreates deleted ones, marks
 //! them ready or stuck as configured) and forwards Pod/Service proxy requests to a handler the
 //! test provides, with the `Authorization` header removed as the real API server does.
+//! Deployments' `scale` subresource (get, merge patch) changes `spec.replicas` and so the Pods.
+//! The Job's Pod plays the load generator's status API (`chaos loadgen --listen`, see
+//! [`crate::pod`]): it starts when the test's [`JobHandler`] has answered, reveals the windows
+//! of the Recording in its log as its clock passes them, and a stop ends it early.
 //! Watch is answered by polling the store (50 ms) and streaming what changed.
 //! It does not implement admission, field ownership or validation of object schemas.
 
@@ -13,7 +17,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -43,6 +47,8 @@ pub struct ProxyRequest {
     pub method: String,
     /// Path on the target, with a leading `/`, without the query.
     pub path: String,
+    /// The query string (without `?`), passed on to the target.
+    pub query: String,
     pub headers: BTreeMap<String, String>,
     pub body: Vec<u8>,
 }
@@ -126,6 +132,17 @@ struct Store {
     proxied: Vec<ProxyRequest>,
     next_rv: u64,
     next_pod: u64,
+    /// The load generator each Job Pod plays, by (namespace, Pod name), once it runs.
+    loadgens: BTreeMap<(String, String), FakeLoadgen>,
+}
+
+/// A Job Pod's load generator: the Recording its log will hold, revealed window by window.
+struct FakeLoadgen {
+    started: Instant,
+    started_at: String,
+    recording: Option<chaos_report::Recording>,
+    stop: Arc<tokio::sync::Notify>,
+    stopped_at: Option<f64>,
 }
 
 struct Shared {
@@ -528,8 +545,12 @@ async fn handle(
         );
     }
     match (t.sub.as_deref(), v) {
-        (Some("proxy"), _) => proxy(&shared, &t, &method, &headers, &body).await,
+        (Some("proxy"), _) => proxy(&shared, &t, &method, &headers, &query, &body).await,
         (Some("log"), "get") => logs(&shared, &t),
+        (Some("scale"), "get") if t.resource == "deployments" => get_scale(&shared, &t),
+        (Some("scale"), "patch") if t.resource == "deployments" => {
+            patch_scale(&shared, &t, &headers, &body)
+        }
         (None, "get") => get(&shared, &t),
         (None, "list") => list(&shared, &t, &query),
         (None, "patch") => apply(&shared, &t, &headers, &query, &body),
@@ -1069,13 +1090,235 @@ fn start_job(shared: &Arc<Shared>, namespace: &str, job: &Value) {
     let ns = namespace.to_string();
     tokio::spawn(async move {
         let outcome = outcome.await;
-        tokio::time::sleep(outcome.runs_for).await;
-        if let Some(p) = shared.store().objects.get_mut(&pod_key(&ns, &pod)) {
+        let stop = Arc::new(tokio::sync::Notify::new());
+        let loadgen = FakeLoadgen {
+            started: Instant::now(),
+            started_at: crate::pod::rfc3339_ms(std::time::SystemTime::now()),
+            recording: last_recording(&outcome.logs),
+            stop: stop.clone(),
+            stopped_at: None,
+        };
+        let id = (ns.clone(), pod.clone());
+        shared.store().loadgens.insert(id.clone(), loadgen);
+        tokio::select! {
+            () = tokio::time::sleep(outcome.runs_for) => {}
+            () = stop.notified() => {}
+        }
+        let mut store = shared.store();
+        let stopped = store.loadgens.get(&id).and_then(|l| {
+            let at = l.stopped_at?;
+            let mut r = l.recording.clone()?;
+            // What a stopped load generator prints: nothing sent after the stop.
+            for w in &mut r.windows {
+                if w.start_s >= at {
+                    w.subjects.iter_mut().for_each(|s| *s = Default::default());
+                }
+            }
+            r.ended_s = at.min(r.ended_s);
+            Some(serde_json::to_string(&r).unwrap_or_default() + "\n")
+        });
+        if let Some(p) = store.objects.get_mut(&pod_key(&ns, &pod)) {
             p["status"] = json!({ "phase": if outcome.succeeded { "Succeeded" } else { "Failed" },
                 "containerStatuses": [{ "name": "loadgen", "ready": false, "state": { "terminated": { "exitCode": if outcome.succeeded { 0 } else { 1 } } } }] });
-            p["fakeLogs"] = json!(outcome.logs);
+            p["fakeLogs"] = json!(stopped.unwrap_or(outcome.logs));
         }
     });
+}
+
+/// The last Recording (JSON document) in a load generator's log.
+fn last_recording(logs: &str) -> Option<chaos_report::Recording> {
+    let starts = std::iter::once(0).chain(logs.match_indices("\n{").map(|(i, _)| i + 1));
+    starts
+        .filter_map(|i| {
+            serde_json::Deserializer::from_str(&logs[i..])
+                .into_iter::<chaos_report::Recording>()
+                .next()?
+                .ok()
+        })
+        .last()
+}
+
+/// The Job Pod's status API, as `chaos loadgen --listen` serves it (see [`crate::pod`]).
+fn fake_loadgen(shared: &Shared, request: &ProxyRequest) -> ProxyResponse {
+    let mut store = shared.store();
+    let token = store
+        .objects
+        .get(&(
+            "/api/v1".to_string(),
+            request.namespace.clone(),
+            "secrets".to_string(),
+            chaos_k8s::manifests::TOKEN_SECRET.to_string(),
+        ))
+        .and_then(|s| s["data"][chaos_k8s::manifests::TOKEN_KEY].as_str())
+        .and_then(unbase64)
+        .and_then(|b| String::from_utf8(b).ok());
+    if token.is_none() || request.headers.get(crate::session::TOKEN_HEADER) != token.as_ref() {
+        return ProxyResponse {
+            status: 401,
+            body: json!({ "error": "missing or wrong control token" }).to_string(),
+        };
+    }
+    let id = (request.namespace.clone(), request.name.clone());
+    let loadgen = store.loadgens.get_mut(&id);
+    match (request.method.as_str(), request.path.as_str(), loadgen) {
+        ("GET", crate::pod::STATUS_PATH, l) => {
+            let from = query_param(&request.query, "from")
+                .and_then(|f| f.parse::<usize>().ok())
+                .unwrap_or(0);
+            let status = match l {
+                None => crate::pod::LoadgenStatus {
+                    started_at: None,
+                    elapsed_s: None,
+                    from,
+                    windows: Vec::new(),
+                    stopped_at_s: None,
+                },
+                Some(l) => {
+                    let elapsed = l.started.elapsed().as_secs_f64();
+                    let until = l.stopped_at.unwrap_or(f64::INFINITY);
+                    let windows = l
+                        .recording
+                        .iter()
+                        .flat_map(|r| {
+                            let w = r.window_s;
+                            r.windows
+                                .iter()
+                                .filter(move |x| x.start_s + w <= elapsed - crate::pod::SETTLE_S)
+                        })
+                        .skip(from)
+                        .map(|x| {
+                            let mut x = x.clone();
+                            if x.start_s >= until {
+                                x.subjects.iter_mut().for_each(|s| *s = Default::default());
+                            }
+                            x
+                        })
+                        .collect();
+                    crate::pod::LoadgenStatus {
+                        started_at: Some(l.started_at.clone()),
+                        elapsed_s: Some(elapsed),
+                        from,
+                        windows,
+                        stopped_at_s: l.stopped_at,
+                    }
+                }
+            };
+            ProxyResponse {
+                status: 200,
+                body: serde_json::to_string(&status).unwrap_or_default(),
+            }
+        }
+        ("POST", crate::pod::STOP_PATH, Some(l)) => {
+            let at = *l
+                .stopped_at
+                .get_or_insert(l.started.elapsed().as_secs_f64());
+            l.stop.notify_one();
+            ProxyResponse {
+                status: 200,
+                body: json!({ "stopped_at_s": at }).to_string(),
+            }
+        }
+        _ => ProxyResponse {
+            status: 404,
+            body: "404 page not found".to_string(),
+        },
+    }
+}
+
+/// `GET .../deployments/NAME/scale`: an `autoscaling/v1` `Scale`.
+fn get_scale(shared: &Shared, t: &Target) -> Response {
+    let name = t.name.clone().unwrap_or_default();
+    let store = shared.store();
+    match store.objects.get(&key(t, &name)) {
+        Some(d) => ok(StatusCode::OK, &scale_of(&store, t, d)),
+        None => not_found(t, &name),
+    }
+}
+
+fn scale_of(store: &Store, t: &Target, d: &Value) -> Value {
+    let d = with_status(store, t, d);
+    let selector = d["spec"]["selector"]["matchLabels"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .unwrap_or_default();
+    json!({
+        "kind": "Scale", "apiVersion": "autoscaling/v1",
+        "metadata": { "name": d["metadata"]["name"], "namespace": d["metadata"]["namespace"],
+                      "uid": d["metadata"]["uid"], "resourceVersion": d["metadata"]["resourceVersion"] },
+        "spec": { "replicas": d["spec"]["replicas"].as_u64().unwrap_or(1) },
+        "status": { "replicas": d["status"]["replicas"], "selector": selector },
+    })
+}
+
+/// `PATCH .../deployments/NAME/scale` with a JSON merge patch of `spec.replicas`.
+fn patch_scale(shared: &Arc<Shared>, t: &Target, headers: &HeaderMap, body: &[u8]) -> Response {
+    let name = t.name.clone().unwrap_or_default();
+    let content_type = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if content_type != "application/merge-patch+json" {
+        return status(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UnsupportedMediaType",
+            format!(
+                "the fake API server patches scale with a JSON merge patch only, not {content_type:?}"
+            ),
+            None,
+            Some(t),
+        );
+    }
+    let Ok(patch) = serde_json::from_slice::<Value>(body) else {
+        return status(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "error decoding patch: invalid JSON".into(),
+            None,
+            Some(t),
+        );
+    };
+    let replicas = match &patch["spec"]["replicas"] {
+        Value::Null => None,
+        v => match v.as_i64() {
+            Some(n) if n >= 0 => Some(n),
+            _ => {
+                return status(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "Invalid",
+                    format!(
+                        "Scale.autoscaling \"{name}\" is invalid: spec.replicas: Invalid value: {v}: must be greater than or equal to 0"
+                    ),
+                    Some(&name),
+                    Some(t),
+                );
+            }
+        },
+    };
+    {
+        let mut store = shared.store();
+        store.next_rv += 1;
+        let rv = store.next_rv.to_string();
+        let Some(d) = store.objects.get_mut(&key(t, &name)) else {
+            return not_found(t, &name);
+        };
+        if let Some(n) = replicas {
+            d["spec"]["replicas"] = json!(n);
+            d["metadata"]["generation"] =
+                json!(d["metadata"]["generation"].as_i64().unwrap_or(1) + 1);
+        }
+        d["metadata"]["resourceVersion"] = json!(rv);
+    }
+    reconcile_deployment(shared, &t.namespace, &name);
+    let store = shared.store();
+    match store.objects.get(&key(t, &name)) {
+        Some(d) => ok(StatusCode::OK, &scale_of(&store, t, d)),
+        None => not_found(t, &name),
+    }
 }
 
 fn logs(shared: &Shared, t: &Target) -> Response {
@@ -1144,6 +1387,7 @@ async fn proxy(
     t: &Target,
     method: &Method,
     headers: &HeaderMap,
+    query: &str,
     body: &[u8],
 ) -> Response {
     let target = t.name.clone().unwrap_or_default();
@@ -1198,12 +1442,17 @@ async fn proxy(
         port,
         method: method.to_string(),
         path: t.rest.clone(),
+        query: query.to_string(),
         headers,
         body: body.to_vec(),
     };
     shared.store().proxied.push(request.clone());
+    let loadgen_port = chaos_k8s::manifests::LOADGEN_PORT.to_string();
     let answer = match &shared.config.proxy_async {
         Some(f) => f(request).await,
+        None if t.resource == "pods" && request.port.as_deref() == Some(loadgen_port.as_str()) => {
+            fake_loadgen(shared, &request)
+        }
         None => (shared.config.proxy)(&request),
     };
     let code = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY);

@@ -4,10 +4,12 @@
 //! exit path (success, error, Ctrl-C) reverts the faults it installed and deletes that
 //! namespace unless `keep` is set.
 
+mod autoscale;
 mod collect;
 mod connect;
 mod error;
 pub mod fake;
+pub mod pod;
 mod session;
 
 use std::path::PathBuf;

@@ -4,11 +4,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use chaos_k8s::manifests::{AGENT_PORT, RUN_ID_LABEL, selector_string};
+use chaos_k8s::manifests::{AGENT_PORT, LOADGEN_PORT, RUN_ID_LABEL, selector_string};
 use chaos_k8s::schedule::{Entry, Step, Target};
 use chaos_k8s::{Bundle, ServiceObjects};
-use chaos_plan::Plan;
-use chaos_report::Recording;
+use chaos_plan::{Plan, Replicas};
+use chaos_report::recording::{AbortRecord, subjects_of};
+use chaos_report::{AbortWatcher, Recording};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
@@ -22,6 +23,7 @@ use crate::Options;
 use crate::collect::{self, Samples};
 use crate::connect::Connection;
 use crate::error::{Call, ClusterError};
+use crate::pod::{LoadgenStatus, STATUS_PATH, STOP_PATH};
 
 /// The field manager of every server-side apply.
 pub const FIELD_MANAGER: &str = "chaos";
@@ -48,6 +50,12 @@ pub(crate) struct Session<'a> {
     /// Entries whose fault should be on every ready Pod of its services now.
     active: BTreeSet<usize>,
     loadgen_finished: bool,
+    /// The plan's `abort when`, fed each window as soon as both the load generator and the
+    /// agents have reported it.
+    watcher: AbortWatcher,
+    /// The next window to feed the watcher.
+    watched: usize,
+    aborted: Option<AbortRecord>,
 }
 
 /// A Pod of this run, as far as the schedule cares.
@@ -74,6 +82,18 @@ impl<'a> Session<'a> {
             installed: BTreeMap::new(),
             active: BTreeSet::new(),
             loadgen_finished: false,
+            watcher: AbortWatcher::new(
+                plan,
+                &subjects_of(plan),
+                &plan
+                    .services
+                    .iter()
+                    .map(|s| s.name.clone())
+                    .collect::<Vec<_>>(),
+                plan.scenario.window_s,
+            ),
+            watched: 0,
+            aborted: None,
         }
     }
 
@@ -111,7 +131,31 @@ impl<'a> Session<'a> {
             )
             .await
             .map_err(|e| self.call("get", "pods/log").error(e))?;
-        collect::recording(self.plan, self.options.seed, &logs, &samples)
+        let mut recording = collect::recording(self.plan, self.options.seed, &logs, &samples)?;
+        self.finish_watching(&mut recording);
+        Ok(recording)
+    }
+
+    /// Windows the run ended before watching (the last ones) are watched on the final
+    /// Recording, so an abort does not depend on how quickly the run was polled; the runner's
+    /// watcher, which sees the agents' figures too, decides (the load generator's own only
+    /// saw its requests).
+    fn finish_watching(&mut self, recording: &mut Recording) {
+        let window_s = recording.window_s;
+        if self.aborted.is_none() {
+            for w in recording.windows.iter().skip(self.watched) {
+                let end = w.start_s + window_s;
+                if let Some(a) = self.watcher.observe(w, end) {
+                    self.aborted = Some(a.clone());
+                    break;
+                }
+            }
+        }
+        recording.aborted = self.aborted.clone();
+        recording.ended_s = match &self.aborted {
+            Some(a) => a.at_s.min(self.plan.scenario.duration_s),
+            None => self.plan.scenario.duration_s,
+        };
     }
 
     async fn create_namespace(&mut self) -> Result<(), ClusterError> {
@@ -172,12 +216,22 @@ impl<'a> Session<'a> {
         for s in &o.services {
             self.apply("deployments.apps", &s.deployment).await?;
             self.apply("services", &s.service).await?;
-            if let Some(hpa) = &s.autoscaler {
-                self.apply("horizontalpodautoscalers.autoscaling", hpa)
-                    .await?;
-            }
+            // The runner scales autoscaled services itself by the plan's rule; a CPU HPA
+            // acting on the same Deployment would fight it, so it is not applied.
         }
         self.say(&format!("applied {} services", o.services.len()));
+        let scaled: Vec<&str> = o
+            .services
+            .iter()
+            .filter(|s| s.autoscaler.is_some())
+            .map(|s| s.name.as_str())
+            .collect();
+        if !scaled.is_empty() {
+            self.say(&format!(
+                "{} scaled by the runner on worker utilisation (the manifests' CPU HPA is not applied)",
+                scaled.join(", ")
+            ));
+        }
         Ok(())
     }
 
@@ -350,7 +404,7 @@ impl<'a> Session<'a> {
         )
     }
 
-    /// Starts the Job; time 0 of the schedule is when its Pod runs.
+    /// Starts the Job; time 0 of the schedule is when its load generator started sending.
     async fn start_loadgen(&self) -> Result<(String, Instant), ClusterError> {
         self.apply("jobs.batch", &self.bundle.objects.loadgen)
             .await?;
@@ -365,7 +419,9 @@ impl<'a> Session<'a> {
                     Some("Running" | "Succeeded" | "Failed")
                 )
             }) {
-                return Ok((p.metadata.name.clone().unwrap_or_default(), Instant::now()));
+                let name = p.metadata.name.clone().unwrap_or_default();
+                let t0 = self.time_zero(&name, started).await?;
+                return Ok((name, t0));
             }
             if started.elapsed() > self.timeout() {
                 return Err(ClusterError::RolloutTimeout {
@@ -378,6 +434,172 @@ impl<'a> Session<'a> {
             }
             tokio::time::sleep(TICK).await;
         }
+    }
+
+    /// Time 0 on this machine's clock: the load generator says how long ago (on its own
+    /// monotonic clock) it started; half the round trip of that answer is the uncertainty.
+    async fn time_zero(&self, pod: &str, since: Instant) -> Result<Instant, ClusterError> {
+        loop {
+            let asked = Instant::now();
+            match self.loadgen_status(pod, 0).await {
+                Ok(LoadgenStatus {
+                    elapsed_s: Some(elapsed),
+                    started_at,
+                    ..
+                }) => {
+                    let answered = Instant::now();
+                    let middle = asked + (answered - asked) / 2;
+                    let ago = Duration::from_secs_f64(elapsed.max(0.0));
+                    self.say(&format!(
+                        "load started at {} (time 0, ±{} ms)",
+                        started_at.unwrap_or_default(),
+                        (answered - asked).as_millis().div_ceil(2)
+                    ));
+                    return Ok(middle.checked_sub(ago).unwrap_or(middle));
+                }
+                // Not sending yet (waiting for its targets), or its server is not up yet.
+                Ok(_) | Err(AgentError::Gone) => {}
+                Err(AgentError::Failed(m)) => tracing::debug!("load generator status: {m}"),
+            }
+            let job = Api::<Job>::namespaced(self.client.clone(), self.ns())
+                .get(chaos_k8s::manifests::LOADGEN_JOB)
+                .await
+                .map_err(|e| self.call("get", "jobs.batch").error(e))?;
+            let status = job.status.unwrap_or_default();
+            if status.failed.unwrap_or(0) > 0 || status.succeeded.unwrap_or(0) > 0 {
+                return Err(ClusterError::Loadgen(format!(
+                    "it ended before it said that it started sending; last lines of its log:\n{}",
+                    self.log_tail(pod).await
+                )));
+            }
+            if since.elapsed() > self.timeout() {
+                return Err(ClusterError::Loadgen(format!(
+                    "it did not start sending within {} s (it waits for its targets' health checks); last lines of its log:\n{}",
+                    since.elapsed().as_secs(),
+                    self.log_tail(pod).await
+                )));
+            }
+            tokio::time::sleep(TICK).await;
+        }
+    }
+
+    async fn log_tail(&self, pod: &str) -> String {
+        let logs = Api::<Pod>::namespaced(self.client.clone(), self.ns())
+            .logs(pod, &LogParams::default())
+            .await
+            .unwrap_or_default();
+        let tail: Vec<&str> = logs.lines().rev().take(5).collect();
+        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+    }
+
+    async fn loadgen_status(&self, pod: &str, from: usize) -> Result<LoadgenStatus, AgentError> {
+        let text = self
+            .proxy(
+                pod,
+                LOADGEN_PORT,
+                "GET",
+                &format!("{STATUS_PATH}?from={from}"),
+                None,
+            )
+            .await?;
+        serde_json::from_str(&text)
+            .map_err(|e| AgentError::Failed(format!("unreadable load generator status: {e}")))
+    }
+
+    /// Feeds the abort watcher every window that both the load generator and the agents
+    /// have reported (`scraped` windows of agent metrics so far); on an abort, stops the run.
+    async fn watch_aborts(
+        &mut self,
+        pod: &str,
+        samples: &Samples,
+        scraped: usize,
+    ) -> Result<(), ClusterError> {
+        if self.watcher.is_empty() || self.aborted.is_some() || self.watched >= scraped {
+            return Ok(());
+        }
+        let status = match self.loadgen_status(pod, self.watched).await {
+            Ok(s) => s,
+            // Read again at the next tick; the final Recording is watched too.
+            Err(AgentError::Gone) => return Ok(()),
+            Err(AgentError::Failed(m)) => {
+                tracing::debug!("load generator status: {m}");
+                return Ok(());
+            }
+        };
+        let subjects = subjects_of(self.plan);
+        let services: Vec<String> = self.plan.services.iter().map(|s| s.name.clone()).collect();
+        let window_s = self.plan.scenario.window_s;
+        for (i, mut window) in status.windows.into_iter().enumerate() {
+            let w = status.from + i;
+            if w != self.watched || w >= scraped {
+                break;
+            }
+            samples.merge(w, &mut window, &subjects, &services);
+            self.watched += 1;
+            if let Some(a) = self.watcher.observe(&window, window.start_s + window_s) {
+                let a = a.clone();
+                self.abort(pod, a).await?;
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// `abort when` fired: faults are reverted at once and the load generator stops sending;
+    /// the run then ends as usual (collect, report, clean up).
+    async fn abort(&mut self, pod: &str, a: AbortRecord) -> Result<(), ClusterError> {
+        self.say(&format!(
+            "abort at {:.0}s: {}; reverting faults and stopping the load",
+            a.at_s, a.text
+        ));
+        self.aborted = Some(a);
+        self.revert_all().await?;
+        match self.proxy(pod, LOADGEN_PORT, "POST", STOP_PATH, None).await {
+            Ok(_) => Ok(()),
+            // It finished on its own meanwhile.
+            Err(AgentError::Gone) => Ok(()),
+            Err(AgentError::Failed(m)) => Err(ClusterError::Loadgen(format!(
+                "it could not be stopped after the abort: {m}"
+            ))),
+        }
+    }
+
+    /// The plan's autoscale rule for one service, from the agents' utilisation since the last
+    /// tick: sets the Deployment's replicas through its scale subresource.
+    async fn autoscale(
+        &self,
+        service: &str,
+        kubernetes: &str,
+        samples: &mut Samples,
+    ) -> Result<(), ClusterError> {
+        let Some(Replicas::Autoscale {
+            min, max, target, ..
+        }) = self.plan.service(service).map(|s| s.replicas.clone())
+        else {
+            return Ok(());
+        };
+        let Some(utilisation) = samples.take_utilisation(service) else {
+            return Ok(());
+        };
+        let api = Api::<Deployment>::namespaced(self.client.clone(), self.ns());
+        let scale = api
+            .get_scale(kubernetes)
+            .await
+            .map_err(|e| self.call("get", "deployments.apps/scale").error(e))?;
+        let current = scale.spec.and_then(|s| s.replicas).unwrap_or(0).max(0) as u32;
+        let want = crate::autoscale::desired(current, utilisation, target, min, max);
+        if want != current {
+            let patch = serde_json::json!({ "spec": { "replicas": want } });
+            api.patch_scale(kubernetes, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+                .map_err(|e| self.call("patch", "deployments.apps/scale").error(e))?;
+            self.say(&format!(
+                "autoscale {service}: {current} -> {want} replicas (worker utilisation {:.0}%, target {:.0}%)",
+                utilisation * 100.0,
+                target * 100.0
+            ));
+        }
+        Ok(())
     }
 
     /// Applies and reverts faults on time until the load generator finishes; samples replicas.
@@ -403,11 +625,28 @@ impl<'a> Session<'a> {
         let mut last_sample = -1.0;
         let window_s = self.plan.scenario.window_s.max(0.1);
         let mut scraped = 0usize;
+        let autoscaled: Vec<(String, String, f64)> = self
+            .bundle
+            .objects
+            .services
+            .iter()
+            .filter_map(|s| match &self.plan.service(&s.name)?.replicas {
+                Replicas::Autoscale { interval_s, .. } => {
+                    Some((s.name.clone(), s.kubernetes.clone(), interval_s.max(0.5)))
+                }
+                Replicas::Fixed { .. } => None,
+            })
+            .collect();
+        let mut ticks: BTreeMap<String, f64> = BTreeMap::new();
         loop {
             let now = t0.elapsed().as_secs_f64();
             while next < events.len() && events[next].0 <= now {
                 let (_, revert, i) = events[next];
                 next += 1;
+                if self.aborted.is_some() {
+                    // Reverted at the abort; nothing starts after it.
+                    continue;
+                }
                 if revert {
                     self.revert(i).await?
                 } else {
@@ -426,6 +665,14 @@ impl<'a> Session<'a> {
                     self.scrape(&pods, scraped, window_s, &mut samples).await;
                     scraped += 1;
                 }
+                self.watch_aborts(loadgen_pod, &samples, scraped).await?;
+                for (s, k, interval_s) in &autoscaled {
+                    let due = ticks.entry(s.clone()).or_insert(*interval_s);
+                    if now >= *due {
+                        *due += interval_s;
+                        self.autoscale(s, k, &mut samples).await?;
+                    }
+                }
                 let job = jobs
                     .get(chaos_k8s::manifests::LOADGEN_JOB)
                     .await
@@ -440,15 +687,9 @@ impl<'a> Session<'a> {
                 }
                 if status.failed.unwrap_or(0) > 0 {
                     self.loadgen_finished = true;
-                    let logs = Api::<Pod>::namespaced(self.client.clone(), self.ns())
-                        .logs(loadgen_pod, &LogParams::default())
-                        .await
-                        .unwrap_or_default();
-                    let tail: Vec<&str> = logs.lines().rev().take(5).collect();
-                    let tail: Vec<&str> = tail.into_iter().rev().collect();
                     return Err(ClusterError::Loadgen(format!(
                         "its Job failed; last lines of its log:\n{}",
-                        tail.join("\n")
+                        self.log_tail(loadgen_pod).await
                     )));
                 }
             }
@@ -656,8 +897,20 @@ impl<'a> Session<'a> {
         path: &str,
         body: Option<&serde_json::Value>,
     ) -> Result<String, AgentError> {
+        self.proxy(pod, AGENT_PORT, method, path, body).await
+    }
+
+    /// A request to a Pod's port through the API server's Pod proxy, with the run's token.
+    async fn proxy(
+        &self,
+        pod: &str,
+        port: i32,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<String, AgentError> {
         let uri = format!(
-            "/api/v1/namespaces/{}/pods/{pod}:{AGENT_PORT}/proxy{path}",
+            "/api/v1/namespaces/{}/pods/{pod}:{port}/proxy{path}",
             self.ns()
         );
         let body = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();

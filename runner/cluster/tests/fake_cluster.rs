@@ -138,10 +138,13 @@ struct Harness {
 }
 
 async fn harness(configure: impl FnOnce(&mut FakeConfig)) -> Harness {
-    let plan = plan();
+    harness_for(loadgen_output(&plan()), configure).await
+}
+
+/// `output`: what the load generator's log holds at its end.
+async fn harness_for(output: String, configure: impl FnOnce(&mut FakeConfig)) -> Harness {
     let proxied = Arc::new(Mutex::new(Vec::new()));
     let seen = proxied.clone();
-    let output = loadgen_output(&plan);
     let mut config = FakeConfig {
         ready_after: Duration::from_millis(100),
         proxy: Arc::new(move |r: &ProxyRequest| {
@@ -298,7 +301,21 @@ async fn full_run_applies_faults_on_time_and_cleans_up() {
 
     assert!(h.namespace_gone().await, "namespace deleted at the end");
     h.assert_only_touched(NS);
+    // Time 0 came from the load generator's status API, read through the Pod proxy with the token.
+    let status = h
+        .server
+        .proxied()
+        .into_iter()
+        .find(|r| r.path == "/_chaos/loadgen")
+        .expect("the load generator's status was read");
+    assert!(status.name.starts_with("loadgen-"), "{}", status.name);
+    assert_eq!(status.port.as_deref(), Some("8081"));
+    assert_eq!(
+        status.headers.get("x-chaos-token").map(String::len),
+        Some(32)
+    );
     let progress = h.progress.lock().unwrap().join("\n");
+    assert!(progress.contains("load started at 20"), "{progress}");
     assert!(progress.contains("waiting for rollouts"), "{progress}");
     assert!(progress.contains("deleted namespace"), "{progress}");
 }
@@ -695,4 +712,292 @@ async fn kube_runtime_watches_work_against_the_fake() {
         !names.contains(added.as_ref().unwrap()),
         "a new Pod replaces the deleted one"
     );
+}
+
+/// `plan()` made to abort: the latency fault lasts to 5 s, a kill is due at 4 s, and
+/// `abort when error_rate(users) > 50% for 1s`.
+fn aborting_plan() -> Plan {
+    let mut plan = plan();
+    plan.scenario.duration_s = 6.0;
+    plan.faults[0].occurrences[0].end_s = 5.0;
+    plan.faults[0].active[0].end_s = 5.0;
+    plan.faults[1].occurrences[0] = Occurrence {
+        start_s: 4.0,
+        end_s: 4.0,
+    };
+    plan.faults[1].active[0] = Interval {
+        start_s: 4.0,
+        end_s: 5.0,
+    };
+    plan.aborts = vec![Abort {
+        text: "abort when error_rate(users) > 50% for 1s".into(),
+        metric: Metric::ErrorRate,
+        subject: Subject::Workload {
+            workload: "users".into(),
+        },
+        op: Comparison::Gt,
+        threshold: 0.5,
+        for_s: 1.0,
+    }];
+    plan
+}
+
+#[tokio::test]
+async fn an_abort_reverts_faults_stops_the_load_and_cleans_up() {
+    let plan = aborting_plan();
+    // Every request fails from the start: the abort fires when window [0, 1) closes.
+    let mut r = Recorder::new(&plan, "loadgen", 1);
+    let users = 2;
+    for w in 0..6 {
+        for i in 0..10 {
+            let t = w as f64 + i as f64 / 10.0;
+            r.record(users, t, 0.004, Err(chaos_report::Cause::Injected));
+        }
+    }
+    let output = serde_json::to_string(&r.finish(6.0, 6.5, None)).unwrap() + "\n";
+    let h = harness_for(output, |c| {
+        let job = c.job.clone();
+        // The load would run 6 s; the stop ends it early.
+        c.job = Arc::new(move |j| JobOutcome {
+            runs_for: Duration::from_secs(20),
+            ..job(j)
+        });
+    })
+    .await;
+    let started = std::time::Instant::now();
+    let recording = run_until(&plan, &h.options(), never()).await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "the stop ended the load generator's Job"
+    );
+
+    let aborted = recording.aborted.clone().expect("the abort fired");
+    assert_eq!(aborted.text, "abort when error_rate(users) > 50% for 1s");
+    assert_eq!((aborted.at_s, recording.ended_s), (1.0, 1.0));
+    let report = chaos_report::report(&plan, &recording).unwrap();
+    assert!(!report.passed, "an abort fails the run (exit 1)");
+
+    let proxied = h.server.proxied();
+    let stops: Vec<&ProxyRequest> = proxied
+        .iter()
+        .filter(|r| r.path == "/_chaos/loadgen/stop")
+        .collect();
+    assert_eq!(stops.len(), 1);
+    assert_eq!(stops[0].method, "POST");
+    assert!(stops[0].name.starts_with("loadgen-"));
+    // The fault installed at 0.3 s was reverted on every Pod that got it, before the stop.
+    let agents = h.proxied.lock().unwrap().clone();
+    let installs = agents.iter().filter(|r| r.method == "POST").count();
+    let reverts = agents
+        .iter()
+        .filter(|r| r.method == "DELETE" && r.path == "/_chaos/faults/slow-0-0")
+        .count();
+    assert!(installs >= 2);
+    assert_eq!(reverts, installs, "{agents:?}");
+    // The kill due at 4 s never happened: nothing starts after an abort.
+    assert_eq!(h.deletes("/pods/"), 0);
+    assert!(h.namespace_gone().await, "namespace deleted");
+    h.assert_only_touched(NS);
+    let progress = h.progress.lock().unwrap().join("\n");
+    assert!(
+        progress.contains("abort at 1s: abort when error_rate(users) > 50% for 1s"),
+        "{progress}"
+    );
+}
+
+#[tokio::test]
+async fn without_an_abort_condition_holding_the_run_goes_to_its_end() {
+    let plan = aborting_plan();
+    let mut r = Recorder::new(&plan, "loadgen", 1);
+    for w in 0..6 {
+        r.record(2, w as f64 + 0.5, 0.004, Ok(()));
+    }
+    let output = serde_json::to_string(&r.finish(6.0, 6.5, None)).unwrap() + "\n";
+    let h = harness_for(output, |c| {
+        let job = c.job.clone();
+        c.job = Arc::new(move |j| JobOutcome {
+            runs_for: Duration::from_millis(6600),
+            ..job(j)
+        });
+    })
+    .await;
+    let recording = run_until(&plan, &h.options(), never()).await.unwrap();
+    assert_eq!(recording.aborted, None);
+    assert_eq!(recording.ended_s, 6.0);
+    assert!(
+        h.server
+            .proxied()
+            .iter()
+            .all(|r| r.path != "/_chaos/loadgen/stop")
+    );
+    assert_eq!(h.deletes("/pods/"), 1, "the kill at 4 s happened");
+}
+
+/// `back_end` autoscaled 1..4 at 50% target every second; its agents report every worker busy.
+fn autoscaled_plan() -> Plan {
+    let mut plan = plan();
+    plan.scenario.duration_s = 3.5;
+    plan.faults.clear();
+    plan.services[1].replicas = Replicas::Autoscale {
+        min: 1,
+        max: 4,
+        target: 0.5,
+        delay_s: 0.0,
+        interval_s: 1.0,
+    };
+    plan
+}
+
+#[tokio::test]
+async fn autoscale_follows_worker_utilisation_through_the_scale_subresource() {
+    let plan = autoscaled_plan();
+    let mut r = Recorder::new(&plan, "loadgen", 1);
+    for w in 0..4 {
+        r.record(2, w as f64 + 0.5, 0.004, Ok(()));
+    }
+    let output = serde_json::to_string(&r.finish(3.5, 4.0, None)).unwrap() + "\n";
+    let t0 = std::time::Instant::now();
+    let h = harness_for(output, move |c| {
+        c.job = {
+            let job = c.job.clone();
+            Arc::new(move |j| JobOutcome {
+                runs_for: Duration::from_millis(4200),
+                ..job(j)
+            })
+        };
+        // Every agent: all 4 workers busy all the time (utilisation 100%).
+        c.proxy = Arc::new(move |r: &ProxyRequest| {
+            let service = if r.name.starts_with("back-end") {
+                "back_end"
+            } else {
+                "api"
+            };
+            let up = t0.elapsed().as_secs_f64();
+            let body = serde_json::json!({
+                "service": service, "replica": r.name, "instance": r.name.len() as u64,
+                "uptime_s": up, "workers": 4, "busy_s": up * 4.0, "queue_area_s": 0.0,
+                "busy_now": 4, "waiting_now": 0, "memory_bytes": 0, "received": [], "sent": []
+            });
+            ProxyResponse {
+                status: 200,
+                body: body.to_string(),
+            }
+        });
+    })
+    .await;
+    let recording = run_until(&plan, &h.options(), never()).await.unwrap();
+
+    let requests = h.server.requests();
+    let scales: Vec<_> = requests
+        .iter()
+        .filter(|r| r.path == format!("/apis/apps/v1/namespaces/{NS}/deployments/back-end/scale"))
+        .collect();
+    assert!(scales.iter().any(|r| r.method == "GET"));
+    assert!(
+        scales.iter().filter(|r| r.method == "PATCH").count() >= 2,
+        "1 -> 2 -> 4: {scales:?}"
+    );
+    assert!(
+        requests
+            .iter()
+            .all(|r| !r.path.contains("horizontalpodautoscalers")),
+        "the CPU HPA is not applied by the runner"
+    );
+    // api has fixed replicas: never scaled.
+    assert!(
+        requests
+            .iter()
+            .all(|r| !r.path.ends_with("/deployments/api/scale"))
+    );
+    let back_end = recording.service_index("back_end").unwrap();
+    let most = recording
+        .windows
+        .iter()
+        .map(|w| w.services[back_end].max_replicas)
+        .max()
+        .unwrap();
+    assert!(most >= 2, "new Pods became ready and were counted: {most}");
+    let progress = h.progress.lock().unwrap().join("\n");
+    assert!(
+        progress
+            .contains("autoscale back_end: 1 -> 2 replicas (worker utilisation 100%, target 50%)"),
+        "{progress}"
+    );
+    assert!(
+        progress.contains("autoscale back_end: 2 -> 4 replicas"),
+        "{progress}"
+    );
+    assert!(h.namespace_gone().await);
+}
+
+#[tokio::test]
+async fn the_scale_subresource_answers_like_the_api_server() {
+    let h = harness(|_| {}).await;
+    let client = reqwest::Client::new();
+    let base = format!(
+        "{}/apis/apps/v1/namespaces/ns1/deployments/web/scale",
+        h.server.url()
+    );
+    let get = |url: String| client.get(url).bearer_auth("fake-token").send();
+    let missing = get(base.clone()).await.unwrap();
+    assert_eq!(missing.status(), 404);
+    let body: serde_json::Value = missing.json().await.unwrap();
+    assert_eq!(body["reason"], "NotFound");
+
+    h.server.insert(
+        "/api/v1",
+        "",
+        "namespaces",
+        serde_json::json!({ "metadata": { "name": "ns1" }, "status": { "phase": "Active" } }),
+    );
+    h.server.insert(
+        "/apis/apps/v1",
+        "ns1",
+        "deployments",
+        serde_json::json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": { "name": "web", "namespace": "ns1", "generation": 1, "uid": "u1" },
+            "spec": { "replicas": 1, "selector": { "matchLabels": { "app": "web" } },
+                      "template": { "metadata": { "labels": { "app": "web" } },
+                                    "spec": { "containers": [{ "name": "c", "image": "i" }] } } }
+        }),
+    );
+    let scale: serde_json::Value = get(base.clone()).await.unwrap().json().await.unwrap();
+    assert_eq!(scale["kind"], "Scale");
+    assert_eq!(scale["apiVersion"], "autoscaling/v1");
+    assert_eq!(scale["spec"]["replicas"], 1);
+    assert_eq!(scale["status"]["selector"], "app=web");
+
+    let patch = |content_type: &'static str, body: &'static str| {
+        client
+            .patch(base.clone())
+            .bearer_auth("fake-token")
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+    let wrong = patch("application/json", r#"{"spec":{"replicas":3}}"#)
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 415);
+    let negative = patch(
+        "application/merge-patch+json",
+        r#"{"spec":{"replicas":-1}}"#,
+    )
+    .await
+    .unwrap();
+    assert_eq!(negative.status(), 422);
+    let ok = patch("application/merge-patch+json", r#"{"spec":{"replicas":3}}"#)
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    let scale: serde_json::Value = ok.json().await.unwrap();
+    assert_eq!(scale["spec"]["replicas"], 3);
+    let pods = h.server.objects("pods");
+    assert_eq!(pods.len(), 3, "the Deployment controller made the Pods");
+    let down = patch("application/merge-patch+json", r#"{"spec":{"replicas":1}}"#)
+        .await
+        .unwrap();
+    assert_eq!(down.status(), 200);
+    assert_eq!(h.server.objects("pods").len(), 1);
 }

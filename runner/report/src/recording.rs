@@ -235,6 +235,11 @@ impl Recorder {
         self.window_s
     }
 
+    /// The windows closed so far (a live view for a runner that watches a recording in progress).
+    pub fn closed_windows(&self) -> &[WindowSample] {
+        &self.closed
+    }
+
     fn window_of(&self, t_s: f64) -> usize {
         ((t_s / self.window_s).floor().max(0.0)) as usize
     }

@@ -59,6 +59,9 @@ pub struct LoadgenArgs {
     /// How long to wait for every target to answer its health check.
     #[arg(long, default_value_t = 60)]
     ready_timeout_s: u64,
+    /// Serve the status API `chaos run --cluster` reads (start instant, windows, stop) here.
+    #[arg(long)]
+    listen: Option<SocketAddr>,
 }
 
 fn parse_pair(s: &str) -> Result<(String, String), String> {
@@ -190,6 +193,23 @@ pub fn run_loadgen(args: LoadgenArgs) -> u8 {
         }
     };
     let result = rt.block_on(async {
+        if let Some(addr) = args.listen {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+            let ready = Duration::from_secs(args.ready_timeout_s);
+            let say = |line: &str| eprintln!("chaos loadgen: {line}");
+            return chaos_cluster::pod::run_loadgen(
+                plan.clone(),
+                &targets,
+                seed,
+                listener,
+                token.clone(),
+                ready,
+                say,
+            )
+            .await;
+        }
         chaos_agent::loadgen::wait_ready(&targets, Duration::from_secs(args.ready_timeout_s))
             .await?;
         if let Some(t) = &token {
