@@ -53,6 +53,17 @@ fn runtime() -> tokio::runtime::Runtime {
 /// The load generator's stand-in: every window, ten successful requests, from the plan the
 /// Job's Pod would mount.
 fn config(view: Arc<OnceLock<FakeView>>) -> FakeConfig {
+    config_with(view, Ok(()), 3, Duration::from_millis(3000))
+}
+
+/// Like [`config`]: `windows` windows of ten requests ending with `outcome`; the Job runs `runs_for`
+/// unless stopped.
+fn config_with(
+    view: Arc<OnceLock<FakeView>>,
+    outcome: Result<(), chaos_report::Cause>,
+    windows: usize,
+    runs_for: Duration,
+) -> FakeConfig {
     FakeConfig {
         ready_after: Duration::from_millis(100),
         job: Arc::new(move |job| {
@@ -69,14 +80,14 @@ fn config(view: Arc<OnceLock<FakeView>>) -> FakeConfig {
                 .iter()
                 .position(|s| matches!(s, SubjectKey::Workload { .. }))
                 .unwrap();
-            for w in 0..3 {
+            for w in 0..windows {
                 for i in 0..10 {
-                    r.record(users, w as f64 + i as f64 / 10.0, 0.002, Ok(()));
+                    r.record(users, w as f64 + i as f64 / 10.0, 0.002, outcome);
                 }
             }
             let rec = r.finish(plan.scenario.duration_s, plan.horizon_s(), None);
             JobOutcome {
-                runs_for: Duration::from_millis(3000),
+                runs_for,
                 logs: serde_json::to_string(&rec).unwrap() + "\n",
                 succeeded: true,
             }
@@ -219,4 +230,101 @@ fn cluster_flags_without_cluster_mode_are_invalid() {
     let example = crate::support::spec_examples().join("mm1.chaos");
     let out = crate::support::run(&["run", "--sim", "--image", "x", example.to_str().unwrap()]);
     assert_eq!(crate::support::code(&out), 2);
+}
+
+/// Every request fails: `abort when` fires when the first window closes.
+const ABORTING: &str = r#"
+scenario "e2e cluster abort" {
+  duration 6s
+  seed 4
+}
+
+service api {
+  replicas 2
+  endpoint "GET /" { work 1ms }
+}
+
+workload users {
+  target api "GET /"
+  rate 10/s
+}
+
+fault slow at 1s for 4s {
+  latency +10ms on api
+}
+
+expect {
+  p99(users) < 1s
+  abort when error_rate(users) > 50% for 1s
+}
+"#;
+
+#[test]
+fn run_cluster_abort_reverts_stops_the_load_fails_the_run_and_cleans_up() {
+    let rt = runtime();
+    let view = Arc::new(OnceLock::new());
+    let config = config_with(
+        view.clone(),
+        Err(chaos_report::Cause::Injected),
+        6,
+        Duration::from_secs(30),
+    );
+    let server = rt.block_on(FakeApiServer::start(config)).unwrap();
+    view.set(server.view()).ok().unwrap();
+    let dir = scratch("abort");
+    let file = dir.join("abort.chaos");
+    std::fs::write(&file, ABORTING).unwrap();
+    let report = dir.join("report.json");
+    let started = std::time::Instant::now();
+    let out = chaos()
+        .args([
+            "run",
+            file.to_str().unwrap(),
+            "--cluster",
+            "--report",
+            report.to_str().unwrap(),
+        ])
+        .env("KUBECONFIG", server.kubeconfig().unwrap())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    // As in --sim and --local: an abort fails the run (exit 1), it is not an error (3).
+    assert_eq!(code(&out), 1, "{stdout}\n{stderr}");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "the stop ended the load generator's Job"
+    );
+    assert!(
+        stdout.contains("aborted at 1s: abort when error_rate(users) > 50% for 1s"),
+        "{stdout}"
+    );
+    assert!(stderr.contains("abort at 1s"), "{stderr}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(report["mode"], "cluster");
+    assert_eq!(report["passed"], false);
+    assert_eq!(report["aborted"]["at_s"], 1.0);
+    assert_eq!(report["ended_s"], 1.0);
+
+    let proxied = server.proxied();
+    assert!(
+        proxied
+            .iter()
+            .any(|r| r.method == "POST" && r.path == "/_chaos/loadgen/stop")
+    );
+    // Whatever of the fault was installed (it starts at 1 s, as the abort fires) was removed.
+    let installs = proxied
+        .iter()
+        .filter(|r| r.method == "POST" && r.path == "/_chaos/faults")
+        .count();
+    let removes = proxied
+        .iter()
+        .filter(|r| r.method == "DELETE" && r.path == "/_chaos/faults/slow-0-0")
+        .count();
+    assert_eq!(installs, removes, "{proxied:?}");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(server.objects("namespaces").is_empty(), "namespace deleted");
 }
