@@ -1001,3 +1001,36 @@ async fn the_scale_subresource_answers_like_the_api_server() {
     assert_eq!(down.status(), 200);
     assert_eq!(h.server.objects("pods").len(), 1);
 }
+
+#[tokio::test]
+async fn time_zero_is_when_the_load_generator_starts_sending_not_when_its_pod_runs() {
+    let plan = plan();
+    let output = loadgen_output(&plan);
+    let h = harness_for(output.clone(), move |c| {
+        // The Pod runs at once, but the load starts 1.5 s later (its targets' health checks).
+        c.job_async = Some(Arc::new(move |_| {
+            let logs = output.clone();
+            Box::pin(async move {
+                tokio::time::sleep(Duration::from_millis(1500)).await;
+                JobOutcome {
+                    runs_for: Duration::from_millis(2500),
+                    logs,
+                    succeeded: true,
+                }
+            })
+        }));
+    })
+    .await;
+    run_until(&plan, &h.options(), never()).await.unwrap();
+    let proxied = h.server.proxied();
+    let first_install = proxied
+        .iter()
+        .position(|r| r.method == "POST" && r.path == "/_chaos/faults")
+        .unwrap();
+    let polls = proxied[..first_install]
+        .iter()
+        .filter(|r| r.path == "/_chaos/loadgen")
+        .count();
+    // Polled (every 200 ms) while it had not started; the fault due at 0.3 s waited for it.
+    assert!(polls >= 3, "{polls} status reads before the first install");
+}
