@@ -439,6 +439,7 @@ impl<'a> Session<'a> {
     /// Time 0 on this machine's clock: the load generator says how long ago (on its own
     /// monotonic clock) it started; half the round trip of that answer is the uncertainty.
     async fn time_zero(&self, pod: &str, since: Instant) -> Result<Instant, ClusterError> {
+        let mut last_error: Option<String> = None;
         loop {
             let asked = Instant::now();
             match self.loadgen_status(pod, 0).await {
@@ -459,7 +460,10 @@ impl<'a> Session<'a> {
                 }
                 // Not sending yet (waiting for its targets), or its server is not up yet.
                 Ok(_) | Err(AgentError::Gone) => {}
-                Err(AgentError::Failed(m)) => tracing::debug!("load generator status: {m}"),
+                Err(AgentError::Failed(m)) => {
+                    tracing::debug!("load generator status: {m}");
+                    last_error = Some(m);
+                }
             }
             let job = Api::<Job>::namespaced(self.client.clone(), self.ns())
                 .get(chaos_k8s::manifests::LOADGEN_JOB)
@@ -474,8 +478,11 @@ impl<'a> Session<'a> {
             }
             if since.elapsed() > self.timeout() {
                 return Err(ClusterError::Loadgen(format!(
-                    "it did not start sending within {} s (it waits for its targets' health checks); last lines of its log:\n{}",
+                    "it did not start sending within {} s (it waits for its targets' health checks){}; last lines of its log:\n{}",
                     since.elapsed().as_secs(),
+                    last_error
+                        .map(|m| format!("; its status API answered: {m}"))
+                        .unwrap_or_default(),
                     self.log_tail(pod).await
                 )));
             }
@@ -698,7 +705,14 @@ impl<'a> Session<'a> {
                     "it did not finish within {deadline:.0} s"
                 )));
             }
-            tokio::time::sleep(TICK).await;
+            // Wake for the next fault action on time rather than on the next tick.
+            let until_next = events
+                .get(next)
+                .map_or(TICK, |e| {
+                    Duration::from_secs_f64((e.0 - t0.elapsed().as_secs_f64()).max(0.0))
+                })
+                .min(TICK);
+            tokio::time::sleep(until_next).await;
         }
     }
 
