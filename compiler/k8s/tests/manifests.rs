@@ -138,6 +138,13 @@ fn autoscale_becomes_an_hpa_and_underscores_become_dashes() {
     assert_eq!(hpas[0]["spec"]["scaleTargetRef"]["name"], "payments");
     assert_eq!(hpas[0]["spec"]["minReplicas"], 3);
     assert_eq!(hpas[0]["spec"]["maxReplicas"], 8);
+    let note = hpas[0]["metadata"]["annotations"]["chaos.dev/autoscaler"]
+        .as_str()
+        .unwrap();
+    assert!(
+        note.contains("chaos run --cluster does not apply it"),
+        "{note}"
+    );
     let db = docs
         .iter()
         .find(|d| d["kind"] == "Deployment" && d["metadata"]["name"] == "stock-db")
@@ -249,4 +256,31 @@ fn invalid_options_and_name_clashes_are_errors() {
         err.to_string(),
         "services `stock_db` and `stock-db` would both be named `stock-db` in Kubernetes; rename one of them"
     );
+}
+
+#[test]
+fn the_load_generator_serves_its_status_with_the_run_token() {
+    let plan = support::checkout();
+    let out = compile(&plan, &options()).unwrap();
+    let docs = docs(&out.manifests_yaml);
+    let job = docs.iter().find(|d| d["kind"] == "Job").unwrap();
+    let container = &job["spec"]["template"]["spec"]["containers"][0];
+    let args: Vec<&str> = container["args"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    let after = |flag: &str| args[args.iter().position(|a| *a == flag).unwrap() + 1];
+    assert_eq!(
+        after("--listen"),
+        format!("0.0.0.0:{}", chaos_k8s::manifests::LOADGEN_PORT)
+    );
+    assert_eq!(after("--token-env"), "CHAOS_TOKEN");
+    assert_eq!(container["env"][0]["name"], "CHAOS_TOKEN");
+    assert_eq!(
+        container["env"][0]["valueFrom"]["secretKeyRef"]["name"],
+        "chaos-token"
+    );
+    assert_eq!(container["ports"][0]["containerPort"], 8081);
 }
