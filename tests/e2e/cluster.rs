@@ -328,3 +328,142 @@ fn run_cluster_abort_reverts_stops_the_load_fails_the_run_and_cleans_up() {
     std::thread::sleep(Duration::from_millis(300));
     assert!(server.objects("namespaces").is_empty(), "namespace deleted");
 }
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// One HTTP/1.1 exchange with the control token in `X-Chaos-Token` (as through the API
+/// server's proxy); `None` when nothing listens yet.
+fn exchange(port: u16, method: &str, path: &str, token: Option<&str>) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let auth = token
+        .map(|t| format!("X-Chaos-Token: {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{auth}Content-Length: 0\r\n\r\n"
+    )
+    .ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    let status = text.split(' ').nth(1)?.parse().ok()?;
+    let body = text.split_once("\r\n\r\n")?.1;
+    // Chunked bodies (axum's JSON is not chunked, but be safe): take the JSON part.
+    let body = body
+        .find('{')
+        .map(|i| &body[i..body.rfind('}').map_or(body.len(), |j| j + 1)])
+        .unwrap_or(body);
+    Some((status, body.to_string()))
+}
+
+#[test]
+fn the_in_cluster_load_generator_serves_its_status_and_stops_on_request() {
+    let dir = scratch("loadgen");
+    let file = dir.join("lg.chaos");
+    std::fs::write(
+        &file,
+        "scenario \"lg\" { duration 20s }\nservice api {\n  endpoint \"GET /\" { work 1ms }\n}\nworkload users {\n  target api \"GET /\"\n  rate 20/s\n}\n",
+    )
+    .unwrap();
+    let out = chaos()
+        .args(["compile", file.to_str().unwrap(), "--target", "sim", "-o"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let plan = dir.join("plan.json");
+    let (agent_port, status_port) = (free_port(), free_port());
+    let mut agent = chaos()
+        .args([
+            "agent",
+            "--plan",
+            plan.to_str().unwrap(),
+            "--service",
+            "api",
+        ])
+        .args(["--listen", &format!("127.0.0.1:{agent_port}")])
+        .args(["--token-env", "E2E_TOKEN"])
+        .env("E2E_TOKEN", "t0k")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut loadgen = chaos()
+        .args(["loadgen", "--plan", plan.to_str().unwrap()])
+        .args(["--target", &format!("api=http://127.0.0.1:{agent_port}")])
+        .args(["--listen", &format!("127.0.0.1:{status_port}")])
+        .args(["--token-env", "E2E_TOKEN", "--out", "-"])
+        .env("E2E_TOKEN", "t0k")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let poll =
+        |token: Option<&str>, from: usize, until: &dyn Fn(&serde_json::Value) -> bool| loop {
+            assert!(std::time::Instant::now() < deadline, "timed out");
+            if let Some((status, body)) = exchange(
+                status_port,
+                "GET",
+                &format!("/_chaos/loadgen?from={from}"),
+                token,
+            ) {
+                if token.is_none() {
+                    return (status, serde_json::Value::Null);
+                }
+                let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+                if until(&v) {
+                    return (status, v);
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+    let (status, _) = poll(None, 0, &|_| true);
+    assert_eq!(status, 401, "the status API needs the token");
+    let (_, started) = poll(Some("t0k"), 0, &|v| v["elapsed_s"].is_number());
+    let at = started["started_at"].as_str().unwrap();
+    assert!(
+        at.len() == 24
+            && at.ends_with('Z')
+            && at.as_bytes()[10] == b'T'
+            && at.as_bytes()[19] == b'.',
+        "RFC 3339 with milliseconds: {at}"
+    );
+    let (_, windows) = poll(Some("t0k"), 0, &|v| {
+        v["windows"].as_array().is_some_and(|w| !w.is_empty())
+    });
+    assert_eq!(windows["from"], 0);
+    assert!(windows["windows"][0]["subjects"][1]["ok"].as_u64().unwrap() > 0);
+    let (stop, body) = exchange(status_port, "POST", "/_chaos/loadgen/stop", Some("t0k")).unwrap();
+    assert_eq!(stop, 200, "{body}");
+
+    // It stops sending, prints its Recording and exits well before the 20 s duration.
+    let exited = loop {
+        if let Some(s) = loadgen.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the load generator did not stop"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let _ = agent.kill();
+    let _ = agent.wait();
+    let out = loadgen.wait_with_output().unwrap();
+    assert!(exited.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("load started at {at}")),
+        "{stderr}"
+    );
+    let recording: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ended = recording["ended_s"].as_f64().unwrap();
+    assert!(ended > 0.0 && ended < 20.0, "ended at the stop: {ended}");
+}
