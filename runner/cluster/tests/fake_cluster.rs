@@ -928,6 +928,7 @@ async fn autoscale_follows_worker_utilisation_through_the_scale_subresource() {
         "{progress}"
     );
     assert!(h.namespace_gone().await);
+    h.assert_only_touched(NS);
 }
 
 #[tokio::test]
