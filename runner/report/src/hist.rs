@@ -13,9 +13,17 @@ const SIGFIG: u8 = 3;
 
 /// Seconds to whole microseconds within the histogram's range (sub-microsecond counts as 1 us).
 fn to_us(seconds: f64) -> u64 {
-    let us = (seconds * 1e6).round();
+    let us = seconds * 1e6;
     if us.is_finite() {
-        us.clamp(1.0, MAX_US as f64) as u64
+        // Clamping first is exact (the bounds are integers); then rounding half away from
+        // zero by hand: below 2^53 `c - trunc(c)` is exact, and this avoids a libm call.
+        let c = us.clamp(1.0, MAX_US as f64);
+        let whole = c as u64;
+        if c - whole as f64 >= 0.5 {
+            whole + 1
+        } else {
+            whole
+        }
     } else {
         MAX_US
     }
@@ -214,6 +222,46 @@ impl WindowLatency {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn to_us_rounds_like_f64_round() {
+        let reference = |seconds: f64| {
+            let us = (seconds * 1e6).round();
+            if us.is_finite() {
+                us.clamp(1.0, MAX_US as f64) as u64
+            } else {
+                MAX_US
+            }
+        };
+        let mut samples = vec![
+            0.0,
+            -0.0,
+            -1.0,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            0.5e-6,
+            1.5e-6,
+            2.5e-6,
+            0.499_999_999_999_999_94e-6,
+            MAX_US as f64 / 1e6,
+            MAX_US as f64 / 1e6 * 3.0,
+        ];
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        for _ in 0..100_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Halves and near-halves of every magnitude, and arbitrary bit patterns.
+            let k = (x >> 20) % 2_000_000_000;
+            samples.push((k as f64 + 0.5) / 1e6);
+            samples.push(f64::from_bits(x));
+            samples.push((x % 10_000_000) as f64 * 1e-9);
+        }
+        for s in samples {
+            assert_eq!(to_us(s), reference(s), "{s:e}");
+        }
+    }
 
     #[test]
     fn window_buckets_are_hdr_buckets() {

@@ -241,7 +241,7 @@ impl Sim<'_> {
                             cur_gen: 0,
                             trial: false,
                         });
-                        self.ready.push_back(Ready::Run {
+                        self.ready.push(Ready::Run {
                             fiber: c,
                             token: child_token,
                         });
@@ -277,7 +277,7 @@ impl Sim<'_> {
         p.pending -= 1;
         if p.pending == 0 {
             let token = p.token;
-            self.ready.push_back(Ready::Join {
+            self.ready.push(Ready::Join {
                 fiber: parent,
                 token,
             });
@@ -313,7 +313,7 @@ impl Sim<'_> {
             let r = self.reqs.get_mut(next);
             r.state = ReqState::Running;
             let generation = self.reqs.generation_of(next);
-            self.ready.push_back(Ready::Start {
+            self.ready.push(Ready::Start {
                 req: next,
                 generation,
             });
@@ -451,16 +451,16 @@ impl Sim<'_> {
                     self.q
                         .push(self.now + d, Event::BackoffDone { fiber: f, token });
                 } else {
-                    self.ready.push_back(Ready::Attempt { fiber: f, token });
+                    self.ready.push(Ready::Attempt { fiber: f, token });
                 }
             }
             Err(_) if c.continue_on_error => {
                 self.fibers.get_mut(f).pc += 1;
-                self.ready.push_back(Ready::Run { fiber: f, token });
+                self.ready.push(Ready::Run { fiber: f, token });
             }
             Err(_) => {
                 let failure = Failure::new(Cause::Downstream, 500);
-                self.ready.push_back(Ready::Fail {
+                self.ready.push(Ready::Fail {
                     fiber: f,
                     token,
                     failure,

@@ -290,7 +290,10 @@ pub(crate) struct Sim<'a> {
     opts: &'a SimOptions,
     now: f64,
     q: EventQueue,
-    ready: VecDeque<Ready>,
+    /// FIFO of work at the current instant: items before `ready_head` are done; the list is
+    /// cleared once drained, so it never shifts or grows with the run.
+    ready: Vec<Ready>,
+    ready_head: usize,
     reqs: Slab<Req>,
     fibers: Slab<Fiber>,
     wreqs: Slab<WReq>,
@@ -374,7 +377,8 @@ impl<'a> Sim<'a> {
             opts,
             now: 0.0,
             q: EventQueue::default(),
-            ready: VecDeque::new(),
+            ready: Vec::new(),
+            ready_head: 0,
             reqs: Slab::default(),
             fibers: Slab::default(),
             wreqs: Slab::default(),
@@ -510,7 +514,8 @@ impl<'a> Sim<'a> {
     }
 
     fn drain_ready(&mut self) {
-        while let Some(r) = self.ready.pop_front() {
+        while let Some(&r) = self.ready.get(self.ready_head) {
+            self.ready_head += 1;
             match r {
                 Ready::Start { req, generation } => {
                     if self.reqs.is_current(req, generation) {
@@ -546,6 +551,8 @@ impl<'a> Sim<'a> {
                 }
             }
         }
+        self.ready.clear();
+        self.ready_head = 0;
     }
 
     fn schedule_start(&mut self) {
