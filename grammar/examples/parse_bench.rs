@@ -1,14 +1,12 @@
 //! Measures parse and format time on a generated file of N services (default 2,000, about
-//! 50,000 lines): `cargo run --release -p chaos-grammar --example parse_bench [N]`.
+//! 50,000 lines): `cargo run --release -p chaos-grammar --example parse_bench [N]`, or the
+//! same measurement on a given file: `... --example parse_bench -- --file PATH`.
 #![allow(clippy::unwrap_used)]
 
 use std::time::Instant;
 
-fn main() {
-    let n: usize = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(2000);
+/// A valid file of `n` services calling each other in a ring.
+fn generate(n: usize) -> String {
     let mut src =
         String::from("# generated\nscenario \"bench\" {\n  duration 10m\n  warmup 30s\n}\n\n");
     for i in 0..n {
@@ -20,6 +18,15 @@ fn main() {
     src.push_str(
         "workload w {\n  target svc0 \"GET /a\"\n  rate 50/s -> 400/s over 2m, 400/s for 8m\n}\n",
     );
+    src
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let src = match args.iter().position(|a| a == "--file") {
+        Some(i) => std::fs::read_to_string(&args[i + 1]).unwrap(),
+        None => generate(args.get(1).and_then(|a| a.parse().ok()).unwrap_or(2000)),
+    };
     let lines = src.lines().count();
     let t = Instant::now();
     let file = chaos_grammar::parse(&src).unwrap();

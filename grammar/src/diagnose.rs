@@ -306,6 +306,21 @@ pub(crate) fn convert(source: &str, e: pest::error::Error<Rule>) -> ParseError {
     }
 }
 
+/// A quantity the grammar delimited but `units::classify` could not read (`30sec`, `1.2.3`),
+/// in the words pest's error would have used had the grammar rejected it: "expected a
+/// duration such as `250ms`, found `30sec`", with the same hints.
+pub(crate) fn bad_value(source: &str, span: Span, rule: Rule) -> ParseError {
+    let expected = label(rule);
+    let text = source.get(span.start..span.end).unwrap_or("");
+    ParseError {
+        kind: ParseErrorKind::Syntax,
+        span,
+        message: format!("expected {expected}, found `{text}`"),
+        expected: vec![expected],
+        hint: hint(source, span.start, span, &[rule]),
+    }
+}
+
 const UNIT_WORDS: &[&str] = &[
     "us", "ms", "s", "m", "h", "%", "x", "KiB", "MiB", "GiB", "TiB", "KB", "MB", "GB", "TB", "B",
     "/s", "/m", "/h",
@@ -374,6 +389,9 @@ fn hint(source: &str, pos: usize, span: Span, rules: &[Rule]) -> Option<String> 
             .chars()
             .skip_while(|c| c.is_ascii_digit() || *c == '.')
             .collect();
+        if unit.is_empty() {
+            return Some("numbers are written `12` or `0.5`".into());
+        }
         let kinds = if wants(Rule::v_duration) {
             "durations are written `250us`, `250ms`, `2s`, `10m`, `1h` or `1m30s`"
         } else if wants(Rule::v_rate) || wants(Rule::segment) {

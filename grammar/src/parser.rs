@@ -336,7 +336,7 @@ fn value(p: P) -> Res<Value> {
     }
     let text = p.as_str();
     let kind = units::classify(text)
-        .ok_or_else(|| ParseError::internal(span(&p), &format!("malformed quantity `{text}`")))?;
+        .ok_or_else(|| diagnose::bad_value(p.get_input(), span(&p), p.as_rule()))?;
     Ok(Value {
         kind,
         text: text.to_string(),

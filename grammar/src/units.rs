@@ -1,13 +1,14 @@
 //! Quantity literals (`1m30s`, `400/s`, `20MiB/s`, ...) to base units: seconds, per second,
 //! fractions, bytes.
 //!
-//! The grammar has already checked the shape of the text, so these functions only split it;
-//! they still return `None` instead of panicking if handed something else.
+//! The grammar only finds where a quantity ends (`quantity` in `chaos.pest`); these functions
+//! check its shape and split it, returning `None` for a malformed one (`30sec`, `1e5`, `1.`),
+//! which the parser reports as a syntax error.
 
 use crate::ast::ValueKind;
 
-/// The kind and base-unit amount of a quantity the grammar accepted (`quantity` in
-/// `chaos.pest`): the shapes do not overlap, so the text alone tells the kind.
+/// The kind and base-unit amount of a quantity (`quantity` in `chaos.pest`), or `None` if it
+/// is malformed: the shapes do not overlap, so the text alone tells the kind.
 pub fn classify(text: &str) -> Option<ValueKind> {
     if let Some(name) = text.strip_prefix('$') {
         return Some(ValueKind::Param(name.to_string()));
@@ -67,12 +68,18 @@ fn leading_number(text: &str) -> Option<(f64, &str)> {
     let end = text
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(text.len());
-    let n = text.get(..end)?.parse::<f64>().ok()?;
-    Some((n, text.get(end..)?))
+    Some((number(text.get(..end)?)?, text.get(end..)?))
 }
 
+/// `12` or `0.5`: digits with an optional fraction; not `1.`, `.5`, `1e5` or `inf`, which
+/// `f64::from_str` would take.
 pub fn number(text: &str) -> Option<f64> {
-    text.parse::<f64>().ok()
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let well_formed = match text.split_once('.') {
+        Some((int, frac)) => digits(int) && digits(frac),
+        None => digits(text),
+    };
+    if well_formed { text.parse().ok() } else { None }
 }
 
 /// `250ms`, `1m30s`: a sum of number-unit pairs.
@@ -142,6 +149,12 @@ mod tests {
         assert_eq!(classify("1m30s"), Some(Duration(90.0)));
         assert_eq!(classify("10m"), Some(Duration(600.0)));
         assert_eq!(classify("5q"), None);
+        // The grammar hands over anything made of unit characters: only these shapes pass.
+        for bad in [
+            "1e5", "1E5", "1.", "1.2.3", "1.s", "30sec", "5ms5", "x", "3x3", "5%%", "1/s/s", "xx3",
+        ] {
+            assert_eq!(classify(bad), None, "{bad}");
+        }
     }
 
     #[test]
