@@ -172,10 +172,13 @@ fn hdr_value(index: usize) -> u64 {
 /// The histogram of the timeline window being filled. It remembers which buckets it touched,
 /// so closing a window costs what the window recorded rather than clearing a whole dense
 /// histogram (~230 KiB) per subject per window: that clearing was a quarter of a simulation.
+/// The touched buckets are bits of a bitmap (one word per 64 buckets, ~3.4 KiB), which gives
+/// them in ascending order without sorting.
 #[derive(Debug, Clone)]
 pub struct WindowLatency {
     counts: Vec<u64>,
-    touched: Vec<u32>,
+    touched: Vec<u64>,
+    n_touched: usize,
 }
 
 impl Default for WindowLatency {
@@ -186,9 +189,11 @@ impl Default for WindowLatency {
 
 impl WindowLatency {
     pub fn new() -> Self {
+        let n = hdr_index(MAX_US) + 1;
         WindowLatency {
-            counts: vec![0; hdr_index(MAX_US) + 1],
-            touched: Vec::new(),
+            counts: vec![0; n],
+            touched: vec![0; n.div_ceil(64)],
+            n_touched: 0,
         }
     }
 
@@ -196,7 +201,10 @@ impl WindowLatency {
         let i = hdr_index(to_us(seconds));
         if let Some(c) = self.counts.get_mut(i) {
             if *c == 0 {
-                self.touched.push(i as u32);
+                if let Some(w) = self.touched.get_mut(i / 64) {
+                    *w |= 1 << (i % 64);
+                }
+                self.n_touched += 1;
             }
             *c += 1;
         }
@@ -204,17 +212,19 @@ impl WindowLatency {
 
     /// The window's non-empty buckets, ascending; leaves the histogram empty.
     pub fn take_sparse(&mut self) -> SparseLatency {
-        self.touched.sort_unstable();
-        let buckets = self
-            .touched
-            .iter()
-            .map(|&i| {
-                let i = i as usize;
-                let n = self.counts.get_mut(i).map_or(0, std::mem::take);
-                (hdr_value(i), n)
-            })
-            .collect();
-        self.touched.clear();
+        let mut buckets = Vec::with_capacity(self.n_touched);
+        if self.n_touched > 0 {
+            for (w, word) in self.touched.iter_mut().enumerate() {
+                let mut bits = std::mem::take(word);
+                while bits != 0 {
+                    let i = w * 64 + bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    let n = self.counts.get_mut(i).map_or(0, std::mem::take);
+                    buckets.push((hdr_value(i), n));
+                }
+            }
+        }
+        self.n_touched = 0;
         SparseLatency { buckets }
     }
 }
