@@ -30,8 +30,9 @@ use conn::{Conns, Target};
 pub const MAX_CONNECTIONS: usize = 4096;
 
 /// An arrival not picked up this long after its time while every worker is busy gets a new
-/// worker (and connection) of its own.
-const OVERDUE_S: f64 = 0.001;
+/// worker (and connection) of its own. Not less: the timer wakes sleepers on the millisecond,
+/// so each millisecond's arrivals fall due together and a worker sends several in a row.
+const OVERDUE_S: f64 = 0.005;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadgenError {
@@ -303,10 +304,10 @@ impl Pool {
     }
 }
 
-/// Workers started before the first send: about one per thousand requests per second of the
-/// peak rate, so the pool rarely needs to grow on an agent answering in under a millisecond.
+/// Workers started before the first send: the arrivals of 2 ms at the peak rate, so the pool
+/// rarely needs to grow against an agent answering in under a millisecond.
 fn initial_workers(peak_per_s: f64) -> usize {
-    ((peak_per_s / 1000.0).ceil() as usize).clamp(2, 64)
+    ((peak_per_s * 0.002).ceil() as usize).clamp(2, 128)
 }
 
 async fn open_loop(ctx: Arc<Ctx>, mut schedule: Schedule) {
@@ -336,9 +337,13 @@ async fn open_loop(ctx: Arc<Ctx>, mut schedule: Schedule) {
             let mut p = pool.pending.lock().unwrap_or_else(|p| p.into_inner());
             let Some(next) = p.next else { break };
             if next + OVERDUE_S < now && pool.idle.load(Ordering::Relaxed) == 0 {
-                while p.next.is_some_and(|t| t + OVERDUE_S < now)
-                    && pool.workers.load(Ordering::Relaxed) + due.len() < MAX_CONNECTIONS
-                {
+                // Growth by at most an eighth of the pool per millisecond (8 to 1,000 workers
+                // in about 40 ms): a stall of the whole machine, when every answer is late
+                // for a moment, must not open thousands of connections that then slow the
+                // target for the rest of the run.
+                let workers = pool.workers.load(Ordering::Relaxed);
+                let room = (1 + workers / 8).min(MAX_CONNECTIONS.saturating_sub(workers));
+                while due.len() < room && p.next.is_some_and(|t| t + OVERDUE_S < now) {
                     due.extend(p.claim());
                 }
             }

@@ -3,6 +3,8 @@
 //! hop adds, and how late faults fire against their schedule. Figures go to `BENCH.md`.
 //!
 //! `cargo build --release -p chaos -p chaos-local && target/release/chaos-local-bench --chaos target/release/chaos`
+//! (`--only rate|hop|faults`, `--rounds N` to repeat the rate search and `wrk` back to back,
+//! `--only rate --rate R` for one step at R/s, to profile).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -26,21 +28,43 @@ fn main() {
         .position(|a| a == "--only")
         .and_then(|i| args.get(i + 1))
         .cloned();
-    if let Err(e) = bench(&chaos, only.as_deref()) {
+    let rounds = args
+        .iter()
+        .position(|a| a == "--rounds")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(1);
+    // One step at one rate and nothing else, to profile the load generator.
+    let fixed = args
+        .iter()
+        .position(|a| a == "--rate")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|r| r.parse().ok());
+    if let Err(e) = bench(&chaos, only.as_deref(), rounds, fixed) {
         eprintln!("bench: {e}");
         std::process::exit(1);
     }
 }
 
-fn bench(chaos: &std::path::Path, only: Option<&str>) -> Result<(), String> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
+fn bench(
+    chaos: &std::path::Path,
+    only: Option<&str>,
+    rounds: usize,
+    fixed: Option<f64>,
+) -> Result<(), String> {
+    // CHAOS_BENCH_THREADS: worker threads of the load generator's runtime (default: cores).
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = std::env::var("CHAOS_BENCH_THREADS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+    {
+        builder.worker_threads(n);
+    }
+    let rt = builder.enable_all().build().map_err(|e| e.to_string())?;
     let dir = std::env::temp_dir().join(format!("chaos-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     if only.is_none_or(|o| o == "rate") {
-        max_rate(&rt, chaos, &dir)?;
+        max_rate(&rt, chaos, &dir, rounds, fixed)?;
     }
     if only.is_none_or(|o| o == "hop") {
         hop(&rt, chaos, &dir)?;
@@ -201,84 +225,221 @@ fn ms(l: &Latency, q: f64) -> f64 {
     l.quantile_s(q).unwrap_or(f64::NAN) * 1e3
 }
 
-/// Highest open-loop rate the load generator sustains (≥ 99% answered, p99 < 50 ms) against
-/// one agent with no work, then `wrk` against the same agent.
+/// One step of the rate search: what the load generator achieved at one offered rate.
+struct RateStep {
+    rate: f64,
+    answered: f64,
+    errors: u64,
+    p50_ms: f64,
+    p99_ms: f64,
+    connections: u64,
+    overflow: u64,
+    sustained: bool,
+}
+
+fn step(
+    rt: &tokio::runtime::Runtime,
+    agent_pid: &str,
+    base: &Plan,
+    targets: &BTreeMap<String, Vec<String>>,
+    rate: f64,
+    duration: f64,
+) -> Result<RateStep, String> {
+    let mut p = base.clone();
+    p.workloads = vec![open("w", "s", rate, duration)];
+    let (lg0, ag0) = (cpu_s("self", false), cpu_s(agent_pid, false));
+    let (rec, stats) = rt
+        .block_on(chaos_agent::loadgen::run_with_stats(
+            Arc::new(p),
+            targets,
+            1,
+        ))
+        .map_err(|e| e.to_string())?;
+    let (ok, err, l) = workload_latency(&rec, "w");
+    let per_req = |c: f64| 1e6 * c / (ok + err).max(1) as f64;
+    let lg_us = per_req(cpu_s("self", false) - lg0);
+    let ag_us = per_req(cpu_s(agent_pid, false) - ag0);
+    let s = RateStep {
+        rate,
+        answered: ok as f64 / duration,
+        errors: err,
+        p50_ms: ms(&l, 0.5),
+        p99_ms: ms(&l, 0.99),
+        connections: stats.connections,
+        overflow: stats.overflow_workers,
+        // Every planned request answered (1% slack for the last ones of the run), no error,
+        // and the tail bounded: a backlog that builds shows in p99 measured from the plan.
+        sustained: ok as f64 >= 0.99 * rate * duration && err == 0 && ms(&l, 0.99) < 50.0,
+    };
+    println!(
+        "| {rate:.0} | {:.0} | {} | {:.2} | {:.2} | {} ({} overflow) | {lg_us:.1} | {ag_us:.1} | {} |",
+        s.answered,
+        s.errors,
+        s.p50_ms,
+        s.p99_ms,
+        s.connections,
+        s.overflow,
+        if s.sustained { "yes" } else { "no" }
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    Ok(s)
+}
+
+/// CPU time (user + system, seconds) of process `pid` ("self" for this one), with its
+/// waited-for children when `children` (wrk, once it has exited).
+fn cpu_s(pid: &str, children: bool) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<f64> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| {
+            rest.split_whitespace()
+                .skip(11)
+                .take(4)
+                .filter_map(|f| f.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    let n = if children { 4 } else { 2 };
+    // Clock ticks of 1/100 s (CLK_TCK on Linux).
+    fields.iter().take(n).sum::<f64>() / 100.0
+}
+
+fn uptime() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+/// `wrk` against the same agent: requests/s, its p50, and CPU µs per request of wrk and of
+/// the agent.
+fn wrk(
+    port: u16,
+    agent_pid: &str,
+    connections: u32,
+    duration_s: u32,
+) -> Option<(f64, String, f64, f64)> {
+    let (wrk0, ag0) = (
+        cpu_s("self", true) - cpu_s("self", false),
+        cpu_s(agent_pid, false),
+    );
+    let o = Command::new("wrk")
+        .args([
+            "-t2",
+            &format!("-c{connections}"),
+            &format!("-d{duration_s}s"),
+            "--latency",
+            &format!("http://127.0.0.1:{port}/"),
+        ])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&o.stdout);
+    let rps = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Requests/sec:"))
+        .and_then(|v| v.trim().parse().ok())?;
+    let p50 = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("50%"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap_or("?")
+        .to_string();
+    let wrk_cpu = cpu_s("self", true) - cpu_s("self", false) - wrk0;
+    let ag_cpu = cpu_s(agent_pid, false) - ag0;
+    let n = rps * f64::from(duration_s);
+    Some((rps, p50, 1e6 * wrk_cpu / n, 1e6 * ag_cpu / n))
+}
+
+/// Highest open-loop rate the load generator sustains against one agent with no work (found by
+/// doubling, then halving the gap down to 500/s), then `wrk` against the same agent right
+/// after; `rounds` times, alternating, with the load average before each.
 fn max_rate(
     rt: &tokio::runtime::Runtime,
     chaos: &std::path::Path,
     dir: &std::path::Path,
+    rounds: usize,
+    fixed: Option<f64>,
 ) -> Result<(), String> {
     let duration = 5.0;
     let base = plan(vec![service("s", vec![])], vec![], vec![], duration);
     let plan_path = dir.join("rate.json");
     std::fs::write(&plan_path, base.to_json()).map_err(|e| e.to_string())?;
-    let (_a, port) = agent(chaos, &plan_path, "s", &[])?;
+    let (a, port) = agent(chaos, &plan_path, "s", &[])?;
+    let agent_pid = a.0.id().to_string();
     let targets: BTreeMap<String, Vec<String>> =
         [("s".to_string(), vec![format!("http://127.0.0.1:{port}")])].into();
-    println!(
-        "## load generator, open loop, uniform arrivals, {duration}s per step, one agent with no work"
-    );
-    println!("| offered /s | answered /s | errors | p50 ms | p99 ms | sustained |");
-    println!("|---:|---:|---:|---:|---:|---|");
-    let mut best = 0.0;
-    for rate in [
-        2000.0, 4000.0, 6000.0, 8000.0, 10000.0, 12000.0, 14000.0, 16000.0, 20000.0,
-    ] {
-        let mut p = base.clone();
-        p.workloads = vec![open("w", "s", rate, duration)];
-        let rec = rt
-            .block_on(chaos_agent::loadgen::run_to_recording(
-                Arc::new(p),
-                &targets,
-                1,
-            ))
-            .map_err(|e| e.to_string())?;
-        let (ok, err, l) = workload_latency(&rec, "w");
-        let answered = ok as f64 / duration;
-        let sustained = ok as f64 >= 0.99 * rate * duration && err == 0 && ms(&l, 0.99) < 50.0;
+    let mut summary = Vec::new();
+    for round in 1..=rounds {
         println!(
-            "| {rate} | {answered:.0} | {err} | {:.2} | {:.2} | {} |",
-            ms(&l, 0.5),
-            ms(&l, 0.99),
-            if sustained { "yes" } else { "no" }
+            "\n## round {round}: load generator, open loop, uniform arrivals, {duration}s per step, one agent with no work (load {})",
+            uptime()
         );
-        if sustained {
-            best = rate;
-        } else {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    }
-    println!("\nloadgen highest sustained rate: {best}/s");
-    for c in [16, 64] {
-        let out = Command::new("wrk")
-            .args([
-                "-t2",
-                &format!("-c{c}"),
-                "-d5s",
-                "--latency",
-                &format!("http://127.0.0.1:{port}/"),
-            ])
-            .output();
-        match out {
-            Ok(o) => {
-                let text = String::from_utf8_lossy(&o.stdout);
-                let rps = text
-                    .lines()
-                    .find(|l| l.starts_with("Requests/sec"))
-                    .unwrap_or("Requests/sec: ?");
-                let p50 = text
-                    .lines()
-                    .find(|l| l.trim_start().starts_with("50%"))
-                    .unwrap_or("50% ?");
-                println!(
-                    "wrk -t2 -c{c} -d5s (closed loop): {}, latency {}",
-                    rps.trim(),
-                    p50.trim()
-                );
+        println!(
+            "| offered /s | answered /s | errors | p50 ms | p99 ms | connections | loadgen CPU µs/req | agent CPU µs/req | sustained |"
+        );
+        println!("|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+        let (mut good, mut bad): (Option<RateStep>, Option<f64>) = (None, None);
+        let mut rate: f64 = fixed.unwrap_or(4000.0);
+        loop {
+            let s = step(rt, &agent_pid, &base, &targets, rate, duration)?;
+            if fixed.is_some() {
+                for c in [16, 64] {
+                    if let Some((rps, p50, wrk_us, ag_us)) = wrk(port, &agent_pid, c, 5) {
+                        println!(
+                            "wrk -t2 -c{c} -d5s: {rps:.0} req/s, p50 {p50}, CPU µs/req wrk {wrk_us:.1} agent {ag_us:.1}"
+                        );
+                    }
+                }
+                return Ok(());
             }
-            Err(e) => println!("wrk not run: {e}"),
+            if s.sustained {
+                good = Some(s);
+            } else {
+                bad = Some(rate);
+            }
+            let lo = good.as_ref().map_or(0.0, |g| g.rate);
+            rate = match bad {
+                None => rate * 2.0,
+                Some(hi) if hi - lo > 500.0 => ((lo + hi) / 2.0 / 250.0).round() * 250.0,
+                Some(_) => break,
+            };
         }
+        let best = good.map_or(0.0, |g| g.rate);
+        let load = uptime();
+        let w16 = wrk(port, &agent_pid, 16, 5);
+        let w64 = wrk(port, &agent_pid, 64, 5);
+        println!("\nround {round}: loadgen sustained {best:.0}/s; then (load {load}):");
+        for (c, w) in [(16, &w16), (64, &w64)] {
+            match w {
+                Some((rps, p50, wrk_us, ag_us)) => println!(
+                    "wrk -t2 -c{c} -d5s (closed loop): {rps:.0} req/s, p50 {p50}, CPU µs/req wrk {wrk_us:.1} agent {ag_us:.1}; loadgen/wrk = {:.0}%",
+                    100.0 * best / rps
+                ),
+                None => println!("wrk -c{c} not run (is wrk installed?)"),
+            }
+        }
+        summary.push((
+            best,
+            w16.as_ref().map(|w| w.0),
+            w64.as_ref().map(|w| w.0),
+            load,
+        ));
+    }
+    println!(
+        "\n| round | loadgen sustained /s | wrk -c16 /s | ratio | wrk -c64 /s | ratio | load before wrk |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---|");
+    for (i, (best, w16, w64, load)) in summary.iter().enumerate() {
+        let cell = |w: &Option<f64>| {
+            w.map_or("–".to_string(), |w| {
+                format!("{w:.0} | {:.0}%", 100.0 * best / w)
+            })
+        };
+        println!(
+            "| {} | {best:.0} | {} | {} | {load} |",
+            i + 1,
+            cell(w16),
+            cell(w64)
+        );
     }
     Ok(())
 }
