@@ -80,6 +80,22 @@ pub enum Replicas {
     },
 }
 
+/// The autoscale rule every mode applies each interval: `ceil(current × utilisation / target)`
+/// clamped to `min..=max`, where utilisation is busy over available worker-time. Without a
+/// measure (no capacity, NaN) the count stays as it is.
+pub fn desired_replicas(current: u32, utilisation: f64, target: f64, min: u32, max: u32) -> u32 {
+    let want = if target > 0.0 && utilisation.is_finite() {
+        // The epsilon keeps an exact hit of the target (0.7 / 0.7 in floating point) from
+        // rounding up to one replica more.
+        (f64::from(current) * utilisation / target - 1e-9)
+            .ceil()
+            .max(0.0)
+    } else {
+        f64::from(current)
+    };
+    (want.min(f64::from(u32::MAX)) as u32).clamp(min, max.max(min))
+}
+
 impl Replicas {
     /// Replicas live at the start of the run.
     pub fn initial(&self) -> u32 {
@@ -618,3 +634,18 @@ impl std::fmt::Display for PlanError {
 }
 
 impl std::error::Error for PlanError {}
+
+#[cfg(test)]
+mod tests {
+    use super::desired_replicas;
+
+    #[test]
+    fn desired_replicas_follows_the_hpa_rule() {
+        assert_eq!(desired_replicas(3, 0.70, 0.70, 3, 8), 3, "on target");
+        assert_eq!(desired_replicas(3, 1.0, 0.70, 3, 8), 5);
+        assert_eq!(desired_replicas(4, 0.1, 0.70, 3, 8), 3, "clamped to min");
+        assert_eq!(desired_replicas(8, 1.0, 0.5, 3, 8), 8, "clamped to max");
+        assert_eq!(desired_replicas(5, 0.35, 0.70, 1, 8), 3);
+        assert_eq!(desired_replicas(2, f64::NAN, 0.5, 1, 8), 2, "no measure");
+    }
+}

@@ -4,7 +4,6 @@
 //! exit path (success, error, Ctrl-C) reverts the faults it installed and deletes that
 //! namespace unless `keep` is set.
 
-mod autoscale;
 mod collect;
 mod connect;
 mod error;

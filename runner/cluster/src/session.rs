@@ -594,7 +594,7 @@ impl<'a> Session<'a> {
             .await
             .map_err(|e| self.call("get", "deployments.apps/scale").error(e))?;
         let current = scale.spec.and_then(|s| s.replicas).unwrap_or(0).max(0) as u32;
-        let want = crate::autoscale::desired(current, utilisation, target, min, max);
+        let want = chaos_plan::desired_replicas(current, utilisation, target, min, max);
         if want != current {
             let patch = serde_json::json!({ "spec": { "replicas": want } });
             api.patch_scale(kubernetes, &PatchParams::default(), &Patch::Merge(&patch))

@@ -5,7 +5,6 @@
 //! the agents' metrics every window, and returns the same [`Recording`] as `--sim`. Whatever
 //! happens (an error, Ctrl-C, SIGTERM, a panic, the runner killed), no agent outlives it.
 
-mod autoscale;
 mod collect;
 mod fleet;
 pub mod limits;

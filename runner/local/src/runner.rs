@@ -32,7 +32,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::collect::{AgentWindows, endpoint_index};
 use crate::fleet::Fleet;
-use crate::{LocalError, Options, RunStats, autoscale};
+use crate::{LocalError, Options, RunStats};
 
 /// Grace between taking a scaled-in replica out of its callers' sets and stopping it.
 const SCALE_IN_GRACE_S: f64 = 1.0;
@@ -562,7 +562,7 @@ impl Run<'_> {
         let (busy, capacity) = self.busy_acc.remove(&name).unwrap_or((0.0, 0.0));
         let current = self.fleet.live_count(&name);
         if capacity > 0.0 {
-            let want = autoscale::desired(current, busy / capacity, target, min, max);
+            let want = chaos_plan::desired_replicas(current, busy / capacity, target, min, max);
             let slots: Vec<usize> = (0..self.fleet.slots.len())
                 .filter(|&i| self.fleet.slots[i].service == name)
                 .collect();
