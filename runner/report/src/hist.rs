@@ -253,7 +253,7 @@ mod tests {
             0.5e-6,
             1.5e-6,
             2.5e-6,
-            0.499_999_999_999_999_94e-6,
+            f64::from_bits(0.5f64.to_bits() - 1) * 1e-6,
             MAX_US as f64 / 1e6,
             MAX_US as f64 / 1e6 * 3.0,
         ];
