@@ -76,7 +76,7 @@ fn label(rule: Rule) -> String {
         }
         Rule::arg => s("an argument such as `mean = 5ms`"),
         Rule::arg_name => s("an argument name"),
-        Rule::ident | Rule::subject | Rule::name_list => {
+        Rule::ident | Rule::name | Rule::subject | Rule::name_list => {
             s("a name (lowercase, such as `payments`)")
         }
         Rule::string => s("a string in double quotes, such as `\"GET /checkout\"`"),
@@ -362,7 +362,7 @@ fn hint(source: &str, pos: usize, span: Span, rules: &[Rule]) -> Option<String> 
         let guess = line.get(..cut).unwrap_or("").trim();
         return Some(format!("endpoint names are strings: write `\"{guess}\"`"));
     }
-    if wants(Rule::ident) && first.is_some_and(|c| c.is_ascii_uppercase()) {
+    if (wants(Rule::ident) || wants(Rule::name)) && first.is_some_and(|c| c.is_ascii_uppercase()) {
         return Some(format!(
             "names are lowercase letters, digits, `_` and `-`: `{}`",
             text.to_ascii_lowercase()

@@ -32,8 +32,9 @@ pub fn parse(source: &str) -> Result<File, ParseError> {
     // above (and pest's own stack guard stays on). `tests/robustness.rs` holds the proofs
     // in practice: deep nesting, long runs of braces and random bytes all fail fast.
 
+    let (comments, text) = comments::split(source);
     let mut pairs =
-        ChaosParser::parse(Rule::file, source).map_err(|e| diagnose::convert(source, e))?;
+        ChaosParser::parse(Rule::file, &text).map_err(|e| diagnose::convert(source, e))?;
     let file = pairs
         .next()
         .ok_or_else(|| ParseError::internal(Span::new(0, source.len()), "no file"))?;
@@ -45,10 +46,7 @@ pub fn parse(source: &str) -> Result<File, ParseError> {
             r => return Err(unexpected(&item, r)),
         }
     }
-    Ok(File {
-        items,
-        comments: comments::collect(source),
-    })
+    Ok(File { items, comments })
 }
 
 /// Rejects input nested deeper than [`MAX_NESTING`] before pest sees it. Brackets inside
@@ -120,6 +118,7 @@ fn trimmed_end_walk(p: &P) -> usize {
         p.as_rule(),
         Rule::string
             | Rule::ident
+            | Rule::name
             | Rule::cmp_op
             | Rule::v_duration
             | Rule::v_rate
@@ -236,19 +235,26 @@ fn is_token(r: Rule) -> bool {
 /// The meaningful children of a pair, keywords and punctuation skipped.
 struct Kids<'i> {
     it: Pairs<'i, Rule>,
-    /// Only for the span of an internal error, computed then (spans cost a walk).
-    parent: P<'i>,
+    /// The next meaningful child, once `opt` has looked at it.
+    peeked: Option<P<'i>>,
+    /// The parent's extent, only for the span of an internal error (so not trimmed).
+    parent: Span,
 }
 
 impl<'i> Kids<'i> {
     fn of(p: P<'i>) -> Kids<'i> {
+        let sp = p.as_span();
         Kids {
-            it: p.clone().into_inner(),
-            parent: p,
+            parent: Span::new(sp.start(), sp.end()),
+            it: p.into_inner(),
+            peeked: None,
         }
     }
 
     fn next(&mut self) -> Option<P<'i>> {
+        if let Some(p) = self.peeked.take() {
+            return Some(p);
+        }
         loop {
             let p = self.it.next()?;
             if !is_token(p.as_rule()) {
@@ -257,22 +263,21 @@ impl<'i> Kids<'i> {
         }
     }
 
-    fn peek_rule(&self) -> Option<Rule> {
-        self.it.clone().map(|p| p.as_rule()).find(|r| !is_token(*r))
-    }
-
     /// The next child, which the grammar guarantees.
     fn req(&mut self, what: &str) -> Res<P<'i>> {
+        let parent = self.parent;
         self.next()
-            .ok_or_else(|| ParseError::internal(span(&self.parent), &format!("missing {what}")))
+            .ok_or_else(|| ParseError::internal(parent, &format!("missing {what}")))
     }
 
     /// The next child if it is `rule`.
     fn opt(&mut self, rule: Rule) -> Option<P<'i>> {
-        if self.peek_rule() == Some(rule) {
-            self.next()
-        } else {
-            None
+        if self.peeked.is_none() {
+            self.peeked = self.next();
+        }
+        match &self.peeked {
+            Some(p) if p.as_rule() == rule => self.peeked.take(),
+            _ => None,
         }
     }
 }
@@ -283,7 +288,7 @@ fn only(p: P) -> Res<P> {
 }
 
 fn ident(p: P) -> Res<Ident> {
-    if p.as_rule() != Rule::ident {
+    if !matches!(p.as_rule(), Rule::ident | Rule::name) {
         return Err(unexpected(&p, p.as_rule()));
     }
     Ok(Ident {
@@ -475,14 +480,14 @@ fn spanned<'i, T>(p: P<'i>, f: impl Fn(P<'i>) -> Res<T>) -> Res<Spanned<T>> {
 
 fn scenario_setting(p: P) -> Res<ScenarioSetting> {
     let rule = p.as_rule();
-    let mut k = Kids::of(p.clone());
+    let mut k = Kids::of(p);
     let v = value(k.req("value")?)?;
     Ok(match rule {
         Rule::sc_duration => ScenarioSetting::Duration(v),
         Rule::sc_warmup => ScenarioSetting::Warmup(v),
         Rule::sc_seed => ScenarioSetting::Seed(v),
         Rule::sc_window => ScenarioSetting::Window(v),
-        r => return Err(unexpected(&p, r)),
+        r => return Err(ParseError::internal(k.parent, &format!("unexpected {r:?}"))),
     })
 }
 
@@ -510,14 +515,11 @@ fn service_setting(p: P) -> Res<ServiceSetting> {
             ServiceSetting::Endpoint(Endpoint {
                 name,
                 steps,
-                span: span(&k.parent),
+                span: k.parent,
             })
         }
         r => {
-            return Err(ParseError::internal(
-                span(&k.parent),
-                &format!("unexpected {r:?}"),
-            ));
+            return Err(ParseError::internal(k.parent, &format!("unexpected {r:?}")));
         }
     })
 }
@@ -588,7 +590,7 @@ fn step(p: P) -> Res<Step> {
         },
         r => {
             return Err(ParseError::internal(
-                span(&k.parent),
+                k.parent,
                 &format!("unexpected step {r:?}"),
             ));
         }
@@ -620,7 +622,7 @@ fn policy(p: P) -> Res<Policy> {
         Rule::on_error => Policy::OnError(ident(k.req("behaviour")?)?),
         r => {
             return Err(ParseError::internal(
-                span(&k.parent),
+                k.parent,
                 &format!("unexpected policy {r:?}"),
             ));
         }
@@ -682,7 +684,7 @@ fn workload_setting(p: P) -> Res<WorkloadSetting> {
         }
         r => {
             return Err(ParseError::internal(
-                span(&k.parent),
+                k.parent,
                 &format!("unexpected setting {r:?}"),
             ));
         }
@@ -706,7 +708,7 @@ fn schedule(p: P) -> Res<Schedule> {
         },
         r => {
             return Err(ParseError::internal(
-                span(&k.parent),
+                k.parent,
                 &format!("unexpected schedule {r:?}"),
             ));
         }
@@ -785,7 +787,7 @@ fn action(p: P) -> Res<Action> {
         },
         r => {
             return Err(ParseError::internal(
-                span(&k.parent),
+                k.parent,
                 &format!("unexpected action {r:?}"),
             ));
         }
@@ -853,7 +855,7 @@ fn expect_stmt(p: P) -> Res<ExpectStmt> {
         }
         r => {
             return Err(ParseError::internal(
-                span(&k.parent),
+                k.parent,
                 &format!("unexpected statement {r:?}"),
             ));
         }
@@ -878,7 +880,7 @@ fn window(p: P) -> Res<WindowSpec> {
         },
         r => {
             return Err(ParseError::internal(
-                span(&k.parent),
+                k.parent,
                 &format!("unexpected window {r:?}"),
             ));
         }
