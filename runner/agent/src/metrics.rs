@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use chaos_report::{Cause, Latency, SparseLatency};
+use chaos_report::{Cause, Latency, SparseLatency, Stats};
 use serde::{Deserialize, Serialize};
 
 /// Counts and latencies of finished attempts of one subject.
@@ -22,6 +22,32 @@ pub struct SubjectMetrics {
 impl SubjectMetrics {
     pub fn requests(&self) -> u64 {
         self.ok + self.errors.values().sum::<u64>()
+    }
+
+    /// `self += more`, bucket by bucket.
+    pub fn add(&mut self, more: &SubjectMetrics) {
+        self.ok += more.ok;
+        for (c, n) in &more.errors {
+            *self.errors.entry(*c).or_default() += n;
+        }
+        let mut buckets: BTreeMap<u64, u64> = self.latency.buckets.iter().copied().collect();
+        for (v, n) in &more.latency.buckets {
+            *buckets.entry(*v).or_default() += n;
+        }
+        self.latency = SparseLatency {
+            buckets: buckets.into_iter().collect(),
+        };
+    }
+
+    /// Adds these attempts to a Recording window's figures for the same subject.
+    pub fn add_to(&self, stats: &mut Stats) {
+        stats.ok += self.ok;
+        for (c, n) in &self.errors {
+            stats.errors[c.index()] += n;
+        }
+        let mut latency = stats.latency.to_dense();
+        latency.add_sparse(&self.latency);
+        stats.latency = latency.to_sparse();
     }
 
     /// `self - earlier`, both cumulative snapshots of the same agent instance.

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use chaos_agent::{MetricsSnapshot, SubjectMetrics};
 use chaos_plan::Plan;
-use chaos_report::{Recording, SparseLatency, SubjectKey, WindowSample};
+use chaos_report::{Recording, SubjectKey, WindowSample};
 
 use crate::ClusterError;
 
@@ -87,12 +87,10 @@ impl Samples {
                 .unwrap_or_default();
             let delta = sent.stats.since(&before);
             if delta.requests() > 0 {
-                add(
-                    self.sent
-                        .entry((window, sent.service.clone(), sent.endpoint.clone()))
-                        .or_default(),
-                    &delta,
-                );
+                self.sent
+                    .entry((window, sent.service.clone(), sent.endpoint.clone()))
+                    .or_default()
+                    .add(&delta);
             }
         }
         let busy = snapshot.busy_s - previous.map_or(0.0, |p| p.busy_s);
@@ -226,28 +224,7 @@ fn add_to_window(
     let Some(stats) = window.subjects.get_mut(j) else {
         return;
     };
-    stats.ok += m.ok;
-    for (c, n) in &m.errors {
-        stats.errors[c.index()] += n;
-    }
-    let mut l = stats.latency.to_dense();
-    l.add_sparse(&m.latency);
-    stats.latency = l.to_sparse();
-}
-
-/// `into += more`, bucket by bucket.
-fn add(into: &mut SubjectMetrics, more: &SubjectMetrics) {
-    into.ok += more.ok;
-    for (c, n) in &more.errors {
-        *into.errors.entry(*c).or_default() += n;
-    }
-    let mut b: BTreeMap<u64, u64> = into.latency.buckets.iter().copied().collect();
-    for (v, n) in &more.latency.buckets {
-        *b.entry(*v).or_default() += n;
-    }
-    into.latency = SparseLatency {
-        buckets: b.into_iter().collect(),
-    };
+    m.add_to(stats);
 }
 
 #[cfg(test)]

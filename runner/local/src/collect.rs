@@ -4,22 +4,7 @@
 use std::collections::BTreeMap;
 
 use chaos_agent::SubjectMetrics;
-use chaos_report::{Recording, SparseLatency, SubjectKey};
-
-/// `into += more`, bucket by bucket.
-pub fn add(into: &mut SubjectMetrics, more: &SubjectMetrics) {
-    into.ok += more.ok;
-    for (c, n) in &more.errors {
-        *into.errors.entry(*c).or_default() += n;
-    }
-    let mut b: BTreeMap<u64, u64> = into.latency.buckets.iter().copied().collect();
-    for (v, n) in &more.latency.buckets {
-        *b.entry(*v).or_default() += n;
-    }
-    into.latency = SparseLatency {
-        buckets: b.into_iter().collect(),
-    };
-}
+use chaos_report::{Recording, SubjectKey};
 
 /// What agents reported as callers, per (window, subject index).
 #[derive(Debug, Default)]
@@ -30,7 +15,7 @@ pub struct AgentWindows {
 impl AgentWindows {
     pub fn add(&mut self, window: usize, subject: usize, m: &SubjectMetrics) {
         if m.requests() > 0 {
-            add(self.by_window.entry((window, subject)).or_default(), m);
+            self.by_window.entry((window, subject)).or_default().add(m);
         }
     }
 
@@ -45,13 +30,7 @@ impl AgentWindows {
             else {
                 continue;
             };
-            stats.ok += m.ok;
-            for (c, n) in &m.errors {
-                stats.errors[c.index()] += n;
-            }
-            let mut l = stats.latency.to_dense();
-            l.add_sparse(&m.latency);
-            stats.latency = l.to_sparse();
+            m.add_to(stats);
         }
     }
 }
@@ -65,7 +44,7 @@ pub fn endpoint_index(rec_subjects: &[SubjectKey], service: &str, endpoint: &str
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chaos_report::Cause;
+    use chaos_report::{Cause, SparseLatency};
 
     fn m(ok: u64, timeouts: u64, buckets: Vec<(u64, u64)>) -> SubjectMetrics {
         let mut errors = BTreeMap::new();
@@ -82,7 +61,7 @@ mod tests {
     #[test]
     fn adds_counts_and_buckets() {
         let mut a = m(1, 0, vec![(100, 1)]);
-        add(&mut a, &m(2, 1, vec![(100, 2), (5000, 1)]));
+        a.add(&m(2, 1, vec![(100, 2), (5000, 1)]));
         assert_eq!(a, m(3, 1, vec![(100, 3), (5000, 1)]));
     }
 }
