@@ -64,7 +64,7 @@ impl Sampler {
     }
 
     /// One sample in seconds, never negative.
-    #[inline]
+    #[inline(always)]
     pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
         match *self {
             Sampler::Constant(v) => v,
