@@ -19,6 +19,9 @@ pub struct EventQueue {
     events: Vec<Event>,
     free: Vec<u32>,
     seq: u64,
+    /// The root was taken by `pop` but is still in the heap: the next `push` overwrites it
+    /// (one sift instead of two), the next `pop` or `peek_time` removes it.
+    taken: bool,
 }
 
 #[inline]
@@ -49,12 +52,30 @@ impl EventQueue {
         };
         let t = if t > 0.0 { t } else { 0.0 };
         let key = (u128::from(t.to_bits()) << 64) | (u128::from(seq) << 32) | u128::from(slot);
+        if self.taken {
+            self.taken = false;
+            if let Some(mut top) = self.heap.peek_mut() {
+                *top = Reverse(key);
+                return;
+            }
+        }
         self.heap.push(Reverse(key));
+    }
+
+    /// Removes a root that `pop` took.
+    #[inline]
+    fn settle(&mut self) {
+        if self.taken {
+            self.taken = false;
+            self.heap.pop();
+        }
     }
 
     #[inline]
     pub fn pop(&mut self) -> Option<(f64, Event)> {
-        let Reverse(key) = self.heap.pop()?;
+        self.settle();
+        let &Reverse(key) = self.heap.peek()?;
+        self.taken = true;
         let slot = key as u32;
         self.free.push(slot);
         let ev = *self.events.get(slot as usize)?;
@@ -62,7 +83,8 @@ impl EventQueue {
     }
 
     #[inline]
-    pub fn peek_time(&self) -> Option<f64> {
+    pub fn peek_time(&mut self) -> Option<f64> {
+        self.settle();
         self.heap.peek().map(|k| time_of(k.0))
     }
 
@@ -70,6 +92,7 @@ impl EventQueue {
     /// schedules more than 2^32 events keeps its exact (time, sequence) order.
     #[cold]
     fn renumber(&mut self) {
+        self.settle();
         let mut keys: Vec<u128> = std::mem::take(&mut self.heap)
             .into_iter()
             .map(|k| k.0)
