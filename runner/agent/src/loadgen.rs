@@ -135,11 +135,15 @@ impl Loadgen {
         let watcher = tokio::spawn(async move {
             while stop.changed().await.is_ok() {
                 if *stop.borrow() {
-                    flag.store(true, Ordering::Relaxed);
-                    return;
+                    break;
                 }
             }
+            // Stopped, or the sender is gone with the run that held it.
+            flag.store(true, Ordering::Relaxed);
         });
+        // Workers live on threads of their own: if this future is dropped (the run was
+        // aborted) they must still stop at their next send.
+        let _stop_on_drop = StopOnDrop(stopped.clone());
         let mut tasks = JoinSet::new();
         for (i, w) in self.plan.workloads.iter().enumerate() {
             let Some(slots) = slots(&recorder, w) else {
@@ -200,6 +204,14 @@ impl Loadgen {
         }
         while tasks.join_next().await.is_some() {}
         watcher.abort();
+    }
+}
+
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
     }
 }
 
@@ -310,6 +322,14 @@ fn initial_workers(peak_per_s: f64) -> usize {
     ((peak_per_s * 0.002).ceil() as usize).clamp(2, 128)
 }
 
+/// Threads the open-loop workers run on: one event loop per core, as `wrk` does, each with its
+/// own share of the workers (and their connections). A worker and the connections it drives
+/// never leave their thread, so an answer wakes no other thread (no futex, no cross-thread
+/// queue), which on a small machine costs about as much as the HTTP exchange itself.
+fn loop_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
+}
+
 async fn open_loop(ctx: Arc<Ctx>, mut schedule: Schedule) {
     let n = initial_workers(schedule.peak_rate());
     let next = schedule.next_arrival();
@@ -318,8 +338,32 @@ async fn open_loop(ctx: Arc<Ctx>, mut schedule: Schedule) {
         idle: AtomicUsize::new(n),
         workers: AtomicUsize::new(n),
     });
+    let threads = loop_threads().min(n);
+    let handle = tokio::runtime::Handle::current();
+    let mut loops = JoinSet::new();
+    for k in 0..threads {
+        let (ctx, pool, handle) = (ctx.clone(), pool.clone(), handle.clone());
+        // This thread's share of the initial workers.
+        let share = n / threads + usize::from(k < n % threads);
+        loops.spawn_blocking(move || {
+            let event_loop = pool_loop(ctx, pool, share, threads);
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt.block_on(event_loop),
+                // Without a thread of its own the share runs on the caller's runtime.
+                Err(_) => handle.block_on(event_loop),
+            }
+        });
+    }
+    while loops.join_next().await.is_some() {}
+}
+
+/// One thread's workers; `threads` threads share the pool and its growth.
+async fn pool_loop(ctx: Arc<Ctx>, pool: Arc<Pool>, share: usize, threads: usize) {
     let mut workers = JoinSet::new();
-    for _ in 0..n {
+    for _ in 0..share {
         workers.spawn(open_worker(ctx.clone(), pool.clone(), None));
     }
     // The open loop's promise: an arrival due while every worker waits on an answer is not
@@ -337,12 +381,15 @@ async fn open_loop(ctx: Arc<Ctx>, mut schedule: Schedule) {
             let mut p = pool.pending.lock().unwrap_or_else(|p| p.into_inner());
             let Some(next) = p.next else { break };
             if next + OVERDUE_S < now && pool.idle.load(Ordering::Relaxed) == 0 {
-                // Growth by at most an eighth of the pool per millisecond (8 to 1,000 workers
-                // in about 40 ms): a stall of the whole machine, when every answer is late
-                // for a moment, must not open thousands of connections that then slow the
-                // target for the rest of the run.
+                // Growth by at most 1/32 of the pool per millisecond (8 to 1,000 workers in
+                // about 160 ms), shared between the threads: when the whole machine stalls for
+                // a moment every answer is late, and opening hundreds of connections then
+                // (each a connect, an accept and a task on the target) turns a 20 ms hiccup
+                // into an overload the target does not recover from within the run.
                 let workers = pool.workers.load(Ordering::Relaxed);
-                let room = (1 + workers / 8).min(MAX_CONNECTIONS.saturating_sub(workers));
+                let room = ((1 + workers / 32) / threads)
+                    .max(1)
+                    .min(MAX_CONNECTIONS.saturating_sub(workers));
                 while due.len() < room && p.next.is_some_and(|t| t + OVERDUE_S < now) {
                     due.extend(p.claim());
                 }
