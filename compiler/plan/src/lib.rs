@@ -8,6 +8,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod sample;
+
 /// Bumped on every change that an older reader would misread.
 pub const PLAN_VERSION: u32 = 1;
 

@@ -6,7 +6,6 @@
 //! (arrivals, think times, work, routing, wire faults, jitter, fault picks), so the same plan
 //! and seed give the same recording on every machine and thread count.
 
-mod dist;
 mod engine;
 mod model;
 mod queue;
@@ -17,7 +16,7 @@ use chaos_plan::Plan;
 use chaos_report::Recording;
 use rayon::prelude::*;
 
-pub use dist::Sampler;
+pub use chaos_plan::sample::Sampler;
 pub use rate::RateFn;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -1,10 +1,10 @@
 //! The plan compiled once for simulation: names resolved to indices, endpoint bodies
 //! flattened into one instruction array, distributions turned into samplers.
 
+use chaos_plan::sample::Sampler;
 use chaos_plan::{Action, Backoff, Balance, Jitter, Load, Plan, Replicas, Step};
 
 use crate::SimError;
-use crate::dist::Sampler;
 use crate::rate::RateFn;
 
 pub const NONE: u32 = u32::MAX;

@@ -263,7 +263,7 @@ struct SvcState {
 #[derive(Debug, Clone)]
 struct EpFaults {
     cpu: f64,
-    latency: Vec<crate::dist::Sampler>,
+    latency: Vec<chaos_plan::sample::Sampler>,
     errors: Vec<(f64, u16)>,
     loss: Vec<f64>,
     any_wire: bool,
