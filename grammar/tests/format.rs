@@ -70,3 +70,25 @@ fn spec_examples_are_already_canonical_modulo_blank_lines() {
         assert_eq!(squash(&src), squash(&out), "{}", p.display());
     }
 }
+
+/// The parser sees tabs, `\r` and comments as spaces (`comments.rs` blanks them first): a file
+/// indented with tabs and saved with CRLF line ends formats exactly like the original.
+#[test]
+fn tabs_and_crlf_read_like_spaces_and_newlines() {
+    for path in all_sources() {
+        let src = fs::read_to_string(&path).unwrap();
+        let tabbed: String = src
+            .lines()
+            .map(|l| {
+                let indent = l.len() - l.trim_start_matches(' ').len();
+                format!("{}{}\r\n", "\t".repeat(indent.div_ceil(2)), &l[indent..])
+            })
+            .collect();
+        assert_eq!(
+            format_source(&tabbed).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+            format_source(&src).unwrap(),
+            "{}",
+            path.display()
+        );
+    }
+}
