@@ -170,29 +170,15 @@ fn is_token(r: Rule) -> bool {
             | Rule::kw_workload
             | Rule::kw_fault
             | Rule::kw_expect
-            | Rule::kw_duration
-            | Rule::kw_warmup
-            | Rule::kw_seed
-            | Rule::kw_window
-            | Rule::kw_replicas
             | Rule::kw_autoscale
             | Rule::kw_target
             | Rule::kw_delay
             | Rule::kw_interval
-            | Rule::kw_workers
-            | Rule::kw_queue
-            | Rule::kw_rate_limit
-            | Rule::kw_restart
-            | Rule::kw_balance
             | Rule::kw_latency
             | Rule::kw_endpoint
-            | Rule::kw_work
             | Rule::kw_call
             | Rule::kw_parallel
             | Rule::kw_choice
-            | Rule::kw_fail
-            | Rule::kw_status
-            | Rule::kw_timeout
             | Rule::kw_retry
             | Rule::kw_backoff
             | Rule::kw_jitter
@@ -200,10 +186,8 @@ fn is_token(r: Rule) -> bool {
             | Rule::kw_over
             | Rule::kw_min
             | Rule::kw_open
-            | Rule::kw_on_error
             | Rule::kw_rate
             | Rule::kw_spike
-            | Rule::kw_arrivals
             | Rule::kw_users
             | Rule::kw_think
             | Rule::kw_at
