@@ -31,8 +31,10 @@ pub const MAX_CONNECTIONS: usize = 4096;
 
 /// An arrival not picked up this long after its time while every worker is busy gets a new
 /// worker (and connection) of its own. Not less: the timer wakes sleepers on the millisecond,
-/// so each millisecond's arrivals fall due together and a worker sends several in a row.
-const OVERDUE_S: f64 = 0.005;
+/// so each millisecond's arrivals fall due together, and on a shared machine a thread often
+/// waits several milliseconds for a core; neither is a slow target that more connections
+/// would help. The lateness still counts in the latency (measured from the planned time).
+const OVERDUE_S: f64 = 0.02;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadgenError {
@@ -256,7 +258,8 @@ impl Ctx {
 
     /// One request intended at `intended_s`, sent on one of the worker's own connections;
     /// recorded for the workload (from the intended time) and the endpoint (from the send).
-    async fn request(&self, conns: &mut Conns, batch: &mut Batch, intended_s: f64) {
+    /// Returns how long the target took (from the send to the answer).
+    async fn request(&self, conns: &mut Conns, batch: &mut Batch, intended_s: f64) -> f64 {
         let sent_s = self.now_s();
         let outcome = match self.peers.pick() {
             None => Err(Cause::Connection),
@@ -281,6 +284,7 @@ impl Ctx {
         let done_s = self.now_s();
         batch.record(self.slots.workload, done_s, done_s - intended_s, outcome);
         batch.record(self.slots.endpoint, done_s, done_s - sent_s, outcome);
+        done_s - sent_s
     }
 }
 
@@ -305,9 +309,31 @@ struct Pool {
     /// Workers not waiting on an answer (about to take an arrival, or waiting for its time).
     idle: AtomicUsize,
     workers: AtomicUsize,
+    /// The target's answer time (send to answer, seconds, as f64 bits): the last one seen and
+    /// a moving average. Workers only help while answers are slow: the pool needs about
+    /// rate x answer time of them (Little's law); beyond that the limit is the CPU, and more
+    /// connections only make the target slower.
+    last_answer_s: AtomicU64,
+    mean_answer_s: AtomicU64,
 }
 
 impl Pool {
+    fn answered(&self, took_s: f64) {
+        self.last_answer_s
+            .store(took_s.to_bits(), Ordering::Relaxed);
+        // Racy between workers, which only blurs an average.
+        let mean = f64::from_bits(self.mean_answer_s.load(Ordering::Relaxed));
+        let mean = mean + (took_s - mean) * 0.05;
+        self.mean_answer_s.store(mean.to_bits(), Ordering::Relaxed);
+    }
+
+    /// Workers the current rate needs while answers take what they take now.
+    fn needed(&self, rate_per_s: f64) -> usize {
+        let last = f64::from_bits(self.last_answer_s.load(Ordering::Relaxed));
+        let mean = f64::from_bits(self.mean_answer_s.load(Ordering::Relaxed));
+        (2.0 * rate_per_s * last.max(mean)).ceil() as usize + 8
+    }
+
     fn claim(&self) -> Option<f64> {
         self.pending
             .lock()
@@ -337,6 +363,8 @@ async fn open_loop(ctx: Arc<Ctx>, mut schedule: Schedule) {
         pending: Mutex::new(Pending { schedule, next }),
         idle: AtomicUsize::new(n),
         workers: AtomicUsize::new(n),
+        last_answer_s: AtomicU64::new(0.0f64.to_bits()),
+        mean_answer_s: AtomicU64::new(0.0f64.to_bits()),
     });
     let threads = loop_threads().min(n);
     let handle = tokio::runtime::Handle::current();
@@ -380,14 +408,17 @@ async fn pool_loop(ctx: Arc<Ctx>, pool: Arc<Pool>, share: usize, threads: usize)
         {
             let mut p = pool.pending.lock().unwrap_or_else(|p| p.into_inner());
             let Some(next) = p.next else { break };
-            if next + OVERDUE_S < now && pool.idle.load(Ordering::Relaxed) == 0 {
-                // Growth by at most 1/32 of the pool per millisecond (8 to 1,000 workers in
-                // about 160 ms), shared between the threads: when the whole machine stalls for
+            let workers = pool.workers.load(Ordering::Relaxed);
+            if next + OVERDUE_S < now
+                && pool.idle.load(Ordering::Relaxed) == 0
+                && workers < pool.needed(p.schedule.rate_at(now))
+            {
+                // Growth by at most 1/16 of the pool per millisecond (8 to 1,000 workers in
+                // about 80 ms), shared between the threads: when the whole machine stalls for
                 // a moment every answer is late, and opening hundreds of connections then
                 // (each a connect, an accept and a task on the target) turns a 20 ms hiccup
                 // into an overload the target does not recover from within the run.
-                let workers = pool.workers.load(Ordering::Relaxed);
-                let room = ((1 + workers / 32) / threads)
+                let room = ((1 + workers / 16) / threads)
                     .max(1)
                     .min(MAX_CONNECTIONS.saturating_sub(workers));
                 while due.len() < room && p.next.is_some_and(|t| t + OVERDUE_S < now) {
@@ -432,7 +463,8 @@ async fn open_worker(ctx: Arc<Ctx>, pool: Arc<Pool>, mut first: Option<f64>) {
         if was_idle {
             pool.idle.fetch_sub(1, Ordering::Relaxed);
         }
-        ctx.request(&mut conns, &mut batch, t).await;
+        let took_s = ctx.request(&mut conns, &mut batch, t).await;
+        pool.answered(took_s);
         pool.idle.fetch_add(1, Ordering::Relaxed);
     }
 }
@@ -761,6 +793,50 @@ mod tests {
         let mut s = Schedule::new(rate, vec![], Arrivals::Poisson, 6.0, 3);
         let first = s.next_arrival().unwrap();
         assert!(first >= 5.0);
+    }
+
+    fn pool(rate: f64) -> Pool {
+        let mut schedule = Schedule::new(
+            vec![piece(0.0, 10.0, rate, rate)],
+            vec![],
+            Arrivals::Uniform,
+            10.0,
+            1,
+        );
+        let next = schedule.next_arrival();
+        Pool {
+            pending: Mutex::new(Pending { schedule, next }),
+            idle: AtomicUsize::new(0),
+            workers: AtomicUsize::new(0),
+            last_answer_s: AtomicU64::new(0.0f64.to_bits()),
+            mean_answer_s: AtomicU64::new(0.0f64.to_bits()),
+        }
+    }
+
+    #[test]
+    fn workers_claim_each_arrival_once_in_order() {
+        let p = pool(100.0);
+        let mut all = Vec::new();
+        while let Some(t) = p.claim() {
+            all.push(t);
+        }
+        assert!((999..=1000).contains(&all.len()), "{}", all.len());
+        assert!(all.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn the_pool_needs_workers_only_for_slow_answers() {
+        let p = pool(1000.0);
+        // Fast answers: the floor of 8 workers is enough.
+        for _ in 0..200 {
+            p.answered(0.0001);
+        }
+        assert_eq!(p.needed(1000.0), 9);
+        // A 500 ms latency fault: about rate x answer time, twice over, from the first slow answer.
+        p.answered(0.5);
+        assert_eq!(p.needed(1000.0), 1008);
+        assert_eq!(initial_workers(30_000.0), 60);
+        assert_eq!(initial_workers(10.0), 2);
     }
 
     #[test]
