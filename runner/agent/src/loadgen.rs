@@ -2,6 +2,12 @@
 //! [`Recorder`]. Open-loop workloads send at the planned times whatever happens to earlier
 //! requests and measure latency from the intended send time (no coordinated omission);
 //! closed-loop users send, wait for the answer (or their timeout), think, and send again.
+//!
+//! An open-loop workload runs a pool of workers on one event loop per core; each worker owns
+//! its connections (`conn`) and its list of results (`batch`), takes the next planned
+//! arrival, sends it at its time and records the answer: nothing is spawned per request, and
+//! all a request touches in common is the schedule's lock and a few atomic counters. The
+//! pool grows when arrivals fall due while every worker waits on a slow answer.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
