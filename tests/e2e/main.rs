@@ -8,6 +8,7 @@ mod cli_compile;
 mod cli_fmt;
 mod cluster;
 mod editors_lsp;
+mod image;
 mod local;
 mod readme;
 mod reference;
