@@ -405,25 +405,24 @@ fn the_in_cluster_load_generator_serves_its_status_and_stops_on_request() {
         .spawn()
         .unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let poll =
-        |token: Option<&str>, from: usize, until: &dyn Fn(&serde_json::Value) -> bool| loop {
-            assert!(std::time::Instant::now() < deadline, "timed out");
-            if let Some((status, body)) = exchange(
-                status_port,
-                "GET",
-                &format!("/_chaos/loadgen?from={from}"),
-                token,
-            ) {
-                if token.is_none() {
-                    return (status, serde_json::Value::Null);
-                }
-                let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-                if until(&v) {
-                    return (status, v);
-                }
+    let poll = |token: Option<&str>, from: usize, until: &dyn Fn(&serde_json::Value) -> bool| loop {
+        assert!(std::time::Instant::now() < deadline, "timed out");
+        if let Some((status, body)) = exchange(
+            status_port,
+            "GET",
+            &format!("/_chaos/loadgen?from={from}"),
+            token,
+        ) {
+            if token.is_none() {
+                return (status, serde_json::Value::Null);
             }
-            std::thread::sleep(Duration::from_millis(50));
-        };
+            let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+            if until(&v) {
+                return (status, v);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
     let (status, _) = poll(None, 0, &|_| true);
     assert_eq!(status, 401, "the status API needs the token");
     let (_, started) = poll(Some("t0k"), 0, &|v| v["elapsed_s"].is_number());
