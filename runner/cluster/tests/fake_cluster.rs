@@ -221,6 +221,25 @@ impl Harness {
 
 const NS: &str = "chaos-fake-run-t1";
 
+/// A harness and an "interrupt" that fires once the runner has installed a fault (its first
+/// POST through the proxy): Ctrl-C in the middle of a run.
+async fn harness_interrupted_after_a_fault() -> (Harness, impl std::future::Future<Output = ()>) {
+    let installed = Arc::new(tokio::sync::Notify::new());
+    let signal = installed.clone();
+    let h = harness(move |c| {
+        let inner = c.proxy.clone();
+        c.proxy = Arc::new(move |r| {
+            let answer = inner(r);
+            if r.method == "POST" {
+                signal.notify_one();
+            }
+            answer
+        });
+    })
+    .await;
+    (h, async move { installed.notified().await })
+}
+
 async fn never() {
     std::future::pending::<()>().await;
 }
@@ -340,20 +359,7 @@ async fn keep_leaves_the_namespace_but_reverts_faults() {
 
 #[tokio::test]
 async fn ctrl_c_reverts_installed_faults_and_deletes_the_namespace() {
-    let installed = Arc::new(tokio::sync::Notify::new());
-    let signal = installed.clone();
-    let h = harness(move |c| {
-        let inner = c.proxy.clone();
-        c.proxy = Arc::new(move |r| {
-            let answer = inner(r);
-            if r.method == "POST" {
-                signal.notify_one();
-            }
-            answer
-        });
-    })
-    .await;
-    let interrupt = async move { installed.notified().await };
+    let (h, interrupt) = harness_interrupted_after_a_fault().await;
     let err = run_until(&plan(), &h.options(), interrupt)
         .await
         .unwrap_err();
@@ -587,20 +593,7 @@ async fn an_unreachable_server_is_reported_before_anything_happens() {
 
 #[tokio::test]
 async fn a_second_interrupt_abandons_cleanup_and_says_so() {
-    let installed = Arc::new(tokio::sync::Notify::new());
-    let signal = installed.clone();
-    let h = harness(move |c| {
-        let inner = c.proxy.clone();
-        c.proxy = Arc::new(move |r| {
-            let answer = inner(r);
-            if r.method == "POST" {
-                signal.notify_one();
-            }
-            answer
-        });
-    })
-    .await;
-    let interrupt = async move { installed.notified().await };
+    let (h, interrupt) = harness_interrupted_after_a_fault().await;
     let err = chaos_cluster::run_inner(&plan(), &h.options(), interrupt, async {})
         .await
         .unwrap_err();
