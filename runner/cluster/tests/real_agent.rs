@@ -287,22 +287,7 @@ async fn a_real_agent_gets_the_fault_and_the_real_loadgen_sees_it() {
             .iter()
             .any(|r| r.method == "POST" && r.path == "/_chaos/faults")
     );
-    assert!(
-        proxied
-            .iter()
-            .any(|r| r.method == "DELETE" && r.path == "/_chaos/faults/broken-0-0")
-    );
-    let (url, token) = agent_url.get().unwrap().clone();
-    let faults: serde_json::Value = reqwest::Client::new()
-        .get(format!("{url}/_chaos/faults"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(faults, serde_json::json!([]));
+    assert_fault_removed(&proxied, agent_url.get().unwrap()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -349,12 +334,20 @@ async fn an_abort_stops_the_real_load_generator_and_reverts_the_fault() {
         "the stop went through the Pod proxy"
     );
     // Reverted at the abort, and the agent holds no fault.
+    assert_fault_removed(&proxied, agent_url.get().unwrap()).await;
+}
+
+/// The runner removed the fault through the proxy, and the real agent holds none.
+async fn assert_fault_removed(
+    proxied: &[chaos_cluster::fake::ProxyRequest],
+    agent: &(String, String),
+) {
     assert!(
         proxied
             .iter()
             .any(|r| r.method == "DELETE" && r.path == "/_chaos/faults/broken-0-0")
     );
-    let (url, token) = agent_url.get().unwrap().clone();
+    let (url, token) = agent;
     let faults: serde_json::Value = reqwest::Client::new()
         .get(format!("{url}/_chaos/faults"))
         .bearer_auth(token)
