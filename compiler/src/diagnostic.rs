@@ -154,4 +154,6 @@ pub mod codes {
     pub const PILING_FAULT: &str = "W0005";
     /// `kill N of S` with N above the most replicas S can have.
     pub const KILL_TOO_MANY: &str = "W0006";
+    /// A valid run so large that simulating it takes minutes or more (see `estimate`).
+    pub const HUGE_RUN: &str = "W0007";
 }

@@ -6,6 +6,7 @@
 //! draws diagnostics with miette; [`graph`] draws a plan's call graph.
 
 pub mod diagnostic;
+pub mod estimate;
 pub mod graph;
 mod load;
 mod lower;

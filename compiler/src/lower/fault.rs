@@ -169,7 +169,10 @@ fn schedule(
                 );
                 return None;
             }
-            let count = ((stop - start) / step).ceil();
+            // A period that divides the span exactly must not gain an occurrence a hair before
+            // the end because its decimal value rounds down in binary (`every 100us` over 10s
+            // is 100,000 occurrences, not 100,001).
+            let count = ((stop - start) / step * (1.0 - 1e-12)).ceil();
             if count > MAX_OCCURRENCES {
                 ctx.push(
                     Diagnostic::error(

@@ -8,6 +8,7 @@ mod fault;
 mod flow;
 mod params;
 mod service;
+mod size;
 mod symbols;
 mod workload;
 
@@ -83,7 +84,7 @@ pub(crate) fn lower(input: &Input<'_>) -> (Option<Output>, Vec<Diagnostic>) {
     });
     let expects = expect::lower(&syms, &mut cx, timing.as_ref(), reached.as_deref());
 
-    let diags = cx.diags;
+    let mut diags = cx.diags;
     if diags.iter().any(Diagnostic::is_error) {
         return (None, diags);
     }
@@ -111,6 +112,7 @@ pub(crate) fn lower(input: &Input<'_>) -> (Option<Output>, Vec<Diagnostic>) {
         expectations: expects.expectations,
         aborts: expects.aborts,
     };
+    diags.extend(size::huge_run(&syms, &plan));
     (Some(Output::Run(plan)), diags)
 }
 
