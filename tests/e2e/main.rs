@@ -15,3 +15,4 @@ mod reference;
 mod reports;
 mod run_sim;
 mod scenarios;
+mod sweep_explore;

@@ -10,10 +10,12 @@ mod check;
 mod compare;
 mod compile;
 mod debug;
+mod explore;
 mod fmt;
 mod graph;
 mod lsp;
 mod run;
+mod sweep;
 
 /// Exit codes shared by every subcommand.
 pub mod exit {
@@ -44,6 +46,10 @@ pub enum Command {
     Compile(compile::Args),
     /// Run a scenario: simulated, as local processes, or on Kubernetes.
     Run(run::Args),
+    /// Sweep a param over a range in the simulator and find where each expectation breaks.
+    Sweep(sweep::Args),
+    /// Search fault schedules in the simulator for one that breaks an expectation, and shrink it.
+    Explore(explore::Args),
     /// Draw the call graph of a scenario.
     Graph(graph::Args),
     /// Compare two JSON reports of the same scenario.
@@ -66,6 +72,8 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         Command::Fmt(a) => fmt::run(a),
         Command::Compile(a) => compile::run(a),
         Command::Run(a) => run::run(a),
+        Command::Sweep(a) => sweep::run(a),
+        Command::Explore(a) => explore::run(a),
         Command::Graph(a) => graph::run(a),
         Command::Compare(a) => compare::run(a),
         Command::Agent(a) => agent::run(a),

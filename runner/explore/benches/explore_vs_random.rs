@@ -1,0 +1,108 @@
+//! How fast explore finds the planted two-fault weakness, against uniform random sampling on
+//! the same budget, averaged over seeds; and how many variants of `scenarios/shop.chaos` it
+//! evaluates per second.
+//!
+//!   cargo bench -p chaos-explore --bench explore_vs_random            # 20 seeds, budget 300
+//!   SEEDS=5 BUDGET=300 cargo bench -p chaos-explore --bench explore_vs_random
+//!
+//! Results are written down in runner/explore/BENCH.md.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::time::Instant;
+
+use chaos_compiler::Loader;
+use chaos_explore::Sources;
+use chaos_explore::explore::{self, Config, Limits, StrategyKind, Target};
+
+const PLANTED: &str = include_str!("../tests/fixtures/planted-pair.chaos");
+
+struct Disk;
+impl Loader for Disk {
+    fn load(&self, path: &Path) -> std::io::Result<String> {
+        std::fs::read_to_string(path)
+    }
+}
+
+fn env(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    let seeds = env("SEEDS", 20) as u64;
+    let budget = env("BUDGET", 300);
+    let t = Target::new(
+        Sources::single("planted-pair.chaos", PLANTED),
+        Vec::new(),
+        None,
+    )
+    .unwrap();
+    println!("planted two-fault weakness, budget {budget}, seeds 1..={seeds}");
+    println!("| strategy | found | mean runs to find (not found = budget) | median | seconds |");
+    println!("|---|---|---|---|---|");
+    for kind in [StrategyKind::Coverage, StrategyKind::Uniform] {
+        let started = Instant::now();
+        let mut runs: Vec<usize> = Vec::new();
+        let mut found = 0;
+        for seed in 1..=seeds {
+            let config = Config {
+                seed,
+                strategy: kind,
+                shrink: false,
+                limits: Limits {
+                    budget,
+                    ..Limits::default()
+                },
+                ..Config::default()
+            };
+            let ex = explore::explore(&t, &config, &mut |_| {}).unwrap();
+            match &ex.found {
+                Some(f) => {
+                    found += 1;
+                    runs.push(f.at_run);
+                }
+                None => runs.push(budget),
+            }
+        }
+        let mean = runs.iter().sum::<usize>() as f64 / runs.len() as f64;
+        let mut sorted = runs.clone();
+        sorted.sort_unstable();
+        println!(
+            "| {kind:?} | {found}/{seeds} | {mean:.1} | {} | {:.1} |",
+            sorted[sorted.len() / 2],
+            started.elapsed().as_secs_f64()
+        );
+    }
+
+    // Variants per second on the shop scenario (every core).
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/shop.chaos");
+    let compiled = chaos_compiler::compile(&root, &Disk, &[]);
+    let sources = Sources::from_compiled(&root, &compiled).unwrap();
+    let shop = Target::new(sources, Vec::new(), None).unwrap();
+    let n = env("SHOP_RUNS", 48);
+    let config = Config {
+        limits: Limits {
+            budget: n,
+            ..Limits::default()
+        },
+        shrink: false,
+        ..Config::default()
+    };
+    let started = Instant::now();
+    let ex = explore::explore(&shop, &config, &mut |_| {}).unwrap();
+    let secs = started.elapsed().as_secs_f64();
+    let made = ex.searched.runs + 1;
+    println!(
+        "shop.chaos: {made} variants (baseline included) in {secs:.2}s = {:.1} variants/s on {} threads{}",
+        made as f64 / secs,
+        rayon::current_num_threads(),
+        if ex.found.is_some() {
+            " (stopped at a failure)"
+        } else {
+            ""
+        }
+    );
+}

@@ -1,0 +1,230 @@
+//! The explore loop: ask the strategy for a batch, run it, read the outcomes in order, stop
+//! at the first failure or when the budget is spent; then shrink the failure. Pure: the runs
+//! are made by the `eval` closure, which returns outcomes in the order asked.
+
+use std::collections::BTreeSet;
+
+use super::schedule::Schedule;
+use super::shrink;
+use super::space::Space;
+use super::strategy::Strategy;
+use crate::outcome::Outcome;
+
+/// Knobs of a search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Search runs at most.
+    pub budget: usize,
+    /// Runs per batch: fixed, so the search does not depend on the number of cores.
+    pub batch: usize,
+    /// Shrinking runs at most (on top of the budget).
+    pub shrink_budget: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            budget: 300,
+            batch: 8,
+            shrink_budget: 200,
+        }
+    }
+}
+
+/// Where the search is, for a progress line.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Progress {
+    pub stage: Stage,
+    pub runs: usize,
+    pub of: usize,
+    pub best: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Search,
+    Shrink,
+}
+
+/// A schedule and what it did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tried {
+    pub schedule: Schedule,
+    pub outcome: Outcome,
+}
+
+/// What a search found.
+#[derive(Debug, Clone)]
+pub struct Searched {
+    /// Search runs made.
+    pub runs: usize,
+    /// The first failing schedule and its 1-based run number.
+    pub failure: Option<(usize, Tried)>,
+    /// Every schedule run, in order.
+    pub tried: Vec<Schedule>,
+    /// The largest movement towards failing seen.
+    pub best: f64,
+}
+
+/// Searches until a schedule fails or `limits.budget` runs are spent.
+pub fn search<E>(
+    strategy: &mut dyn Strategy,
+    baseline: &Outcome,
+    limits: &Limits,
+    eval: &mut dyn FnMut(&[Schedule]) -> Result<Vec<Outcome>, E>,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Searched, E> {
+    let mut runs = 0;
+    let mut tried = Vec::new();
+    let mut best: f64 = 0.0;
+    while runs < limits.budget {
+        let batch = strategy.propose(limits.batch.min(limits.budget - runs).max(1));
+        if batch.is_empty() {
+            break;
+        }
+        let outcomes = eval(&batch)?;
+        for (s, o) in batch.into_iter().zip(outcomes) {
+            runs += 1;
+            let m = o.movement(baseline);
+            best = best.max(m);
+            strategy.observe(&s, m);
+            tried.push(s.clone());
+            if !o.passed {
+                progress(Progress {
+                    stage: Stage::Search,
+                    runs,
+                    of: limits.budget,
+                    best,
+                });
+                return Ok(Searched {
+                    runs,
+                    failure: Some((
+                        runs,
+                        Tried {
+                            schedule: s,
+                            outcome: o,
+                        },
+                    )),
+                    tried,
+                    best,
+                });
+            }
+        }
+        progress(Progress {
+            stage: Stage::Search,
+            runs,
+            of: limits.budget,
+            best,
+        });
+    }
+    Ok(Searched {
+        runs,
+        failure: None,
+        tried,
+        best,
+    })
+}
+
+/// A shrunk failure.
+#[derive(Debug, Clone)]
+pub struct Shrunk {
+    pub result: Tried,
+    pub runs: usize,
+    /// Steps that made it smaller.
+    pub steps: usize,
+}
+
+/// Shrinks a failing schedule: candidates in batches of `limits.batch`, the first failing one
+/// (in candidate order) taken, until no candidate fails or the shrink budget is spent.
+pub fn shrink<E>(
+    failing: Tried,
+    space: &Space,
+    limits: &Limits,
+    eval: &mut dyn FnMut(&[Schedule]) -> Result<Vec<Outcome>, E>,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Shrunk, E> {
+    let mut current = failing;
+    let mut runs = 0;
+    let mut steps = 0;
+    'outer: loop {
+        let candidates = shrink::candidates(&current.schedule, space);
+        for chunk in candidates.chunks(limits.batch.max(1)) {
+            if runs >= limits.shrink_budget {
+                break 'outer;
+            }
+            let chunk = &chunk[..chunk.len().min(limits.shrink_budget - runs)];
+            let outcomes = eval(chunk)?;
+            runs += chunk.len();
+            progress(Progress {
+                stage: Stage::Shrink,
+                runs,
+                of: limits.shrink_budget,
+                best: 0.0,
+            });
+            if let Some((s, o)) = chunk.iter().zip(outcomes).find(|(_, o)| !o.passed) {
+                current = Tried {
+                    schedule: s.clone(),
+                    outcome: o,
+                };
+                steps += 1;
+                continue 'outer;
+            }
+        }
+        break;
+    }
+    Ok(Shrunk {
+        result: current,
+        runs,
+        steps,
+    })
+}
+
+/// How much of the space the schedules tried covered.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Coverage {
+    /// (kind, target) pairs tried in any schedule, and how many there are.
+    pub kinds_targets_tried: usize,
+    pub kinds_targets_total: usize,
+    /// Two (kind, target) pairs tried together.
+    pub combinations_tried: usize,
+    pub combinations_total: usize,
+    /// Twentieths of the run that some tried fault was active in.
+    pub time_slices_covered: usize,
+    pub time_slices_total: usize,
+}
+
+pub const TIME_SLICES: usize = 20;
+
+pub fn coverage(space: &Space, tried: &[Schedule]) -> Coverage {
+    let n = space.slots.len();
+    let mut slots = BTreeSet::new();
+    let mut pairs = BTreeSet::new();
+    let mut slices = BTreeSet::new();
+    let d = f64::from(space.duration_s.max(1));
+    for s in tried {
+        for (i, a) in s.faults.iter().enumerate() {
+            slots.insert(a.slot);
+            for b in &s.faults[i + 1..] {
+                pairs.insert((a.slot.min(b.slot), a.slot.max(b.slot)));
+            }
+            let from = (f64::from(a.start_s) / d * TIME_SLICES as f64).floor() as usize;
+            let end = f64::from(a.start_s + a.len_s.max(1));
+            let to = ((end / d * TIME_SLICES as f64).ceil() as usize).min(TIME_SLICES);
+            for k in from..to.max(from + 1).min(TIME_SLICES) {
+                slices.insert(k);
+            }
+        }
+    }
+    Coverage {
+        kinds_targets_tried: slots.len(),
+        kinds_targets_total: n,
+        combinations_tried: pairs.len(),
+        combinations_total: if space.max_faults >= 2 {
+            n * n.saturating_sub(1) / 2
+        } else {
+            0
+        },
+        time_slices_covered: slices.len(),
+        time_slices_total: TIME_SLICES,
+    }
+}
