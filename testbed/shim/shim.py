@@ -79,10 +79,12 @@ class Services:
         for f in listeners:
             f(ns)
 
-    def hosts(self, ns, pod_ip, pod_name):
+    def hosts(self, ns, pod_ip, pod_name, with_services):
         lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
         if pod_ip:
             lines.append(f"{pod_ip}\t{pod_name}")
+        if not with_services:
+            return "\n".join(lines) + "\n"
         with self.lock:
             for other, svcs in sorted(self.by_ns.items()):
                 for name, ip in sorted(svcs.items()):
@@ -287,7 +289,7 @@ class PodWorker(threading.Thread):
         return os.path.join(self.dir, "hosts")
 
     def write_hosts(self):
-        text = self.shim.services.hosts(self.ns, self.pod_ip, self.name)
+        text = self.shim.services.hosts(self.ns, self.pod_ip, self.name, not self.shim.cluster_dns)
         p = self.hosts_path()
         # In place: the file is bind-mounted over /etc/hosts in the Pod's mount namespace.
         with open(p, "a+") as f:
@@ -298,10 +300,19 @@ class PodWorker(threading.Thread):
             f.truncate()
             f.write(text)
 
+    def resolv_path(self):
+        return os.path.join(self.dir, "resolv.conf")
+
+    def write_resolv(self):
+        """As the kubelet writes it for dnsPolicy ClusterFirst."""
+        d = self.shim.cluster_domain
+        with open(self.resolv_path(), "w") as f:
+            f.write(f"search {self.ns}.svc.{d} svc.{d} {d}\nnameserver {self.shim.cluster_dns}\noptions ndots:5\n")
+
     def argv_of(self, spec, env):
         cmd = [expand(a, env) for a in (spec.command or [])]
         args = [expand(a, env) for a in (spec.args or [])]
-        argv = [self.shim.chaos_bin] + (cmd[1:] if cmd else []) + args
+        argv = [self.shim.binary()] + (cmd[1:] if cmd else []) + args
         out = []
         for a in argv:
             a = re.sub(r"(^|=)(0\.0\.0\.0|\[::\]):(\d+)$", lambda m: f"{m.group(1)}{self.pod_ip}:{m.group(3)}", a)
@@ -327,6 +338,8 @@ class PodWorker(threading.Thread):
         os.makedirs(work, exist_ok=True)
         script = [f"mount -t overlay overlay -o lowerdir=/etc,upperdir={shlex.quote(upper)},workdir={shlex.quote(work)} /etc",
                   f"mount --bind {shlex.quote(self.hosts_path())} /etc/hosts"]
+        if self.shim.cluster_dns:
+            script.append(f"mount --bind {shlex.quote(self.resolv_path())} /etc/resolv.conf")
         for m in spec.volume_mounts or []:
             src = volumes.get(m.name)
             if src is None:
@@ -465,6 +478,8 @@ class PodWorker(threading.Thread):
             time.sleep(0.05)
         os.makedirs(self.dir, exist_ok=True)
         self.write_hosts()
+        if self.shim.cluster_dns:
+            self.write_resolv()
         self.ensure_logs_object()
         volumes = self.write_volumes()
         policy = self.current().spec.restart_policy or "Always"
@@ -583,11 +598,34 @@ class Shim:
         self.node = args.node
         self.state = args.state
         self.chaos_bin = args.chaos_bin
+        self.cluster_dns = args.cluster_dns
+        self.cluster_domain = args.cluster_domain
+        self.bin_key = None
+        self.bin_path = None
         self.services = Services()
         self.workers = {}
         self.lock = threading.Lock()
         self.services.listeners.append(self.services_changed)
         self.stopping = threading.Event()
+
+    def binary(self):
+        """The `chaos` binary as the Pods run it: a world-readable copy in the state dir (the
+        Pods run as their runAsUser, who may not read the original's directory, e.g. /root),
+        refreshed when the original changes, so a rebuild applies to the next Pod started."""
+        st = os.stat(self.chaos_bin)
+        key = f"{int(st.st_mtime_ns)}-{st.st_size}"
+        with self.lock:
+            if self.bin_key != key:
+                d = os.path.join(self.state, "bin")
+                os.makedirs(d, exist_ok=True)
+                os.chmod(d, 0o755)
+                dst = os.path.join(d, f"chaos-{key}")
+                if not os.path.exists(dst):
+                    shutil.copyfile(self.chaos_bin, dst + ".tmp")
+                    os.chmod(dst + ".tmp", 0o755)
+                    os.rename(dst + ".tmp", dst)
+                self.bin_key, self.bin_path = key, dst
+            return self.bin_path
 
     def services_changed(self, ns):
         with self.lock:
@@ -708,11 +746,15 @@ def main():
     ap.add_argument("--node", required=True)
     ap.add_argument("--state", required=True)
     ap.add_argument("--chaos-bin", required=True)
+    ap.add_argument("--cluster-dns", help="the cluster DNS Service IP for the Pods' resolv.conf; "
+                    "without it /etc/hosts lists the Services instead")
+    ap.add_argument("--cluster-domain", default="cluster.local")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     logging.getLogger("kubernetes").setLevel(logging.WARNING)
     logging.getLogger("urllib3").setLevel(logging.ERROR)
     os.makedirs(os.path.join(args.state, "pods"), exist_ok=True)
+    os.chmod(args.state, 0o755)
     shim = Shim(args)
     signal.signal(signal.SIGTERM, shim.shutdown)
     signal.signal(signal.SIGINT, shim.shutdown)
