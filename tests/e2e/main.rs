@@ -14,5 +14,6 @@ mod readme;
 mod reference;
 mod reports;
 mod run_sim;
+mod run_size;
 mod scenarios;
 mod sweep_explore;

@@ -158,7 +158,8 @@ struct Progress {
 impl Progress {
     fn new(len: u64, message: &str) -> Progress {
         let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::hidden());
-        if let Ok(style) = ProgressStyle::with_template("{msg} [{bar:40}] {percent:>3}% {elapsed}")
+        if let Ok(style) =
+            ProgressStyle::with_template("{msg} [{bar:40}] {percent:>3}% {elapsed}, ~{eta} left")
         {
             bar.set_style(style.progress_chars("=> "));
         }
@@ -190,9 +191,19 @@ impl Progress {
 }
 
 fn simulate_one(plan: &Plan, seed: u64) -> Result<Recording, u8> {
+    // The bar follows the expected share of the requests sent, not of simulated time, so that
+    // its time left holds when the load ramps up or spikes late in the run.
+    let curve = chaos_compiler::estimate::Curve::new(plan);
+    let total = curve.requests_by(plan.scenario.duration_s);
+    let horizon = plan.scenario.duration_s + plan.scenario.drain_s;
     let mut progress = Progress::new(1000, "simulating");
     let result = chaos_sim::simulate_with_progress(plan, seed, &mut |f| {
-        progress.set((f.clamp(0.0, 1.0) * 1000.0) as u64)
+        let done = if total > 0.0 {
+            curve.requests_by(f * horizon) / total
+        } else {
+            f
+        };
+        progress.set((done.clamp(0.0, 1.0) * 1000.0) as u64)
     });
     progress.done();
     result.map_err(|e| {
