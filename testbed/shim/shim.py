@@ -573,6 +573,11 @@ def expand(s, env):
     return re.sub(r"\$\$\([A-Za-z_][A-Za-z0-9_]*\)|\$\(([A-Za-z_][A-Za-z0-9_]*)\)", sub, s)
 
 
+def bookmark_rv(ev, rv):
+    raw = ev.get("raw_object") or (ev["object"] if isinstance(ev["object"], dict) else {})
+    return (raw.get("metadata") or {}).get("resourceVersion") or rv
+
+
 def pump(stream, name, out, lock):
     """Copies a process stream into the container log, in the CRI log format kwok reads."""
     for line in iter(stream.readline, b""):
@@ -659,10 +664,11 @@ class Shim:
                 for ev in watch.Watch().stream(self.core.list_service_for_all_namespaces,
                                                resource_version=rv, timeout_seconds=240,
                                                allow_watch_bookmarks=True):
+                    if ev["type"] == "BOOKMARK":
+                        rv = bookmark_rv(ev, rv)
+                        continue
                     s = ev["object"]
                     rv = s.metadata.resource_version
-                    if ev["type"] == "BOOKMARK":
-                        continue
                     ip = s.spec.cluster_ip if s.spec.cluster_ip not in (None, "None") else None
                     self.services.set(s.metadata.namespace, s.metadata.name,
                                       None if ev["type"] == "DELETED" else ip)
@@ -714,10 +720,11 @@ class Shim:
                 for ev in watch.Watch().stream(self.core.list_pod_for_all_namespaces, field_selector=sel,
                                                resource_version=rv, timeout_seconds=240,
                                                allow_watch_bookmarks=True):
+                    if ev["type"] == "BOOKMARK":
+                        rv = bookmark_rv(ev, rv)
+                        continue
                     p = ev["object"]
                     rv = p.metadata.resource_version
-                    if ev["type"] == "BOOKMARK":
-                        continue
                     self.handle(ev["type"], p)
             except ApiException as e:
                 if e.status == 410:
