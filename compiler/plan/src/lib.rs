@@ -8,7 +8,10 @@
 
 use serde::{Deserialize, Serialize};
 
+mod rules;
 pub mod sample;
+
+pub use rules::{MIN_RESTART_S, MIN_ROUND_TRIP_S, TokenBucket, next_user_send_s, restart_after_s};
 
 /// Bumped on every change that an older reader would misread.
 pub const PLAN_VERSION: u32 = 1;
@@ -54,9 +57,11 @@ pub struct Service {
     pub workers: u32,
     /// Requests waiting per replica; `None` is unbounded. Beyond it: rejected (503).
     pub queue: Option<u32>,
-    /// Token bucket per service (capacity = one second of tokens); excess rejected (429).
+    /// Token bucket per service ([`TokenBucket`]: one second of tokens, at least one);
+    /// excess rejected (429).
     pub rate_limit_per_s: Option<f64>,
-    /// A killed replica serves again this long after it died.
+    /// A killed replica serves again this long after it died (never sooner than
+    /// [`MIN_RESTART_S`]: see [`restart_after_s`]).
     pub restart_s: f64,
     pub balance: Balance,
     /// Default work of an endpoint without a `work` step (already applied to empty bodies).
@@ -71,7 +76,9 @@ pub enum Replicas {
         count: u32,
     },
     /// HPA rule: each `interval_s`, desired = ceil(current * utilisation / target), clamped to
-    /// `min..=max`; replicas added serve after `delay_s`.
+    /// `min..=max`; replicas added serve after `delay_s`. A replica removed on scale-down that
+    /// still finishes its requests counts toward `max` (a scale-up takes it back first), so no
+    /// more than `max` run at once.
     Autoscale {
         min: u32,
         max: u32,
@@ -308,7 +315,8 @@ pub enum Load {
         spikes: Vec<Spike>,
         arrivals: Arrivals,
     },
-    /// Closed loop: each user sends, waits for the answer (or its timeout), thinks, sends again.
+    /// Closed loop: each user sends, waits for the answer (or its timeout), thinks, sends again,
+    /// never sooner than [`MIN_ROUND_TRIP_S`] after its previous send ([`next_user_send_s`]).
     /// The number of users goes linearly from `users_from` to `users_to` over
     /// `[ramp_start_s, ramp_start_s + ramp_s]` and stays at `users_to` afterwards.
     Closed {
@@ -350,7 +358,7 @@ pub struct Fault {
     pub occurrences: Vec<Occurrence>,
     /// The fault's `during` window: for timed faults the occurrences; for a kill from the kill
     /// until the killed replica serves again (start + the longest `restart` among the
-    /// candidate services). Sorted, non-overlapping, clipped to the run.
+    /// candidate services, as written: [`MIN_RESTART_S`] does not lengthen it). Sorted, non-overlapping, clipped to the run.
     pub active: Vec<Interval>,
     pub actions: Vec<Action>,
 }

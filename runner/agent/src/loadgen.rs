@@ -525,11 +525,31 @@ async fn closed_user(ctx: Arc<Ctx>, users: Users, i: u32, think: chaos_plan::Dis
             tokio::time::sleep_until(ctx.at(on)).await;
             continue;
         }
-        ctx.request(&mut conns, &mut batch, ctx.now_s()).await;
+        let sent_s = ctx.now_s();
+        ctx.request(&mut conns, &mut batch, sent_s).await;
         let pause = dist::sample(&think, &mut rng);
+        // The plan's floor on a user's cycle: an answer that comes back at once (no peer, a
+        // refused connection) must not make a `think 0s` user spin faster than the simulator's.
+        let next_s = chaos_plan::next_user_send_s(sent_s, ctx.now_s(), pause);
         if pause > 0.0 {
             batch.flush();
-            tokio::time::sleep(Duration::from_secs_f64(pause)).await;
+        }
+        wait_until(ctx.at(next_s)).await;
+    }
+}
+
+/// Waits until `at`. Tokio's timer rounds up to whole milliseconds, so a shorter wait (the
+/// round-trip floor) yields to the other tasks until it is due instead of sleeping.
+async fn wait_until(at: tokio::time::Instant) {
+    if at.saturating_duration_since(tokio::time::Instant::now()) >= Duration::from_millis(1) {
+        tokio::time::sleep_until(at).await;
+    } else {
+        // Yields at least once: a user whose answers never await must not hold the thread.
+        loop {
+            tokio::task::yield_now().await;
+            if tokio::time::Instant::now() >= at {
+                break;
+            }
         }
     }
 }

@@ -12,7 +12,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, put};
-use chaos_plan::{CircuitBreaker, Endpoint, Plan, Service, Step};
+use chaos_plan::{CircuitBreaker, Endpoint, Plan, Service, Step, TokenBucket};
 use chaos_report::Cause;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -65,6 +65,7 @@ pub struct Agent {
     pub client: reqwest::Client,
     breakers: Mutex<BTreeMap<String, Breaker>>,
     workers: Semaphore,
+    /// The rate limit's bucket, on the clock of `started`.
     bucket: Option<Mutex<TokenBucket>>,
     started: Instant,
 }
@@ -97,7 +98,7 @@ impl Agent {
         // The plan's limit is per service; each replica takes its share of the initial count.
         let bucket = service.rate_limit_per_s.map(|r| {
             let share = r / f64::from(service.replicas.initial().max(1));
-            Mutex::new(TokenBucket::new(share))
+            Mutex::new(TokenBucket::new(share, 0.0))
         });
         Ok(Agent {
             replica: cfg.replica.clone(),
@@ -173,34 +174,6 @@ pub fn callees(service: &Service) -> Vec<String> {
         walk(&e.steps, &mut out);
     }
     out
-}
-
-/// Token bucket holding at most one second of tokens.
-pub struct TokenBucket {
-    rate: f64,
-    tokens: f64,
-    last: Instant,
-}
-
-impl TokenBucket {
-    pub fn new(rate_per_s: f64) -> TokenBucket {
-        TokenBucket {
-            rate: rate_per_s,
-            tokens: rate_per_s.max(1.0),
-            last: Instant::now(),
-        }
-    }
-    pub fn take_at(&mut self, now: Instant) -> bool {
-        let dt = now.saturating_duration_since(self.last).as_secs_f64();
-        self.last = now;
-        self.tokens = (self.tokens + dt * self.rate).min(self.rate.max(1.0));
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
 }
 
 /// The router: the control API under `/_chaos/`, every other path an endpoint of the service.
@@ -344,7 +317,7 @@ async fn handle(agent: &Agent, endpoint: &Endpoint) -> Result<(), Failure> {
     if let Some(bucket) = &agent.bucket
         && !bucket
             .lock()
-            .map(|mut b| b.take_at(Instant::now()))
+            .map(|mut b| b.take(agent.started.elapsed().as_secs_f64()))
             .unwrap_or(true)
     {
         return Err(Failure {
@@ -379,18 +352,4 @@ async fn handle(agent: &Agent, endpoint: &Endpoint) -> Result<(), Failure> {
     let r = exec::run_steps(agent, &endpoint.name, &endpoint.steps).await;
     drop(permit);
     r
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bucket_allows_one_second_of_tokens_then_refills() {
-        let mut b = TokenBucket::new(10.0);
-        let t = b.last;
-        let granted = (0..20).filter(|_| b.take_at(t)).count();
-        assert_eq!(granted, 10);
-        assert!(b.take_at(t + Duration::from_millis(150)));
-    }
 }

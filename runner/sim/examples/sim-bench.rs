@@ -136,6 +136,7 @@ fn main() {
         // Let the backlog drain completely, as the SimPy model does.
         // (the backlog is gone by about 1.02 T; the duration already runs to 1.05 T + 10 s).
         drain_s: Some(0.05 * t_nominal + 30.0),
+        ..SimOptions::default()
     };
     let t0 = Instant::now();
     let (rec, stats) = match simulate_with(&plan, args.seed, &opts, &mut |_| {}) {

@@ -26,7 +26,21 @@ pub enum SimError {
     /// An internal invariant broke; never expected, reported rather than hidden.
     #[error("internal error: an event at {event}s was due while the clock was at {now}s")]
     TimeWentBack { now: f64, event: f64 },
+    /// The watchdog: this many events at one simulated instant means simulated time stopped
+    /// advancing (something answers and starts again without time passing), not a big run.
+    #[error(
+        "the simulation stopped advancing: {events} events at the simulated instant {at_s}s \
+         without time passing. Something in the scenario repeats without taking time (likely \
+         a loop of instant answers: `think 0s` users, `restart 0s`, retries without backoff); \
+         please report it with the scenario, this is a simulator bug"
+    )]
+    Stalled { at_s: f64, events: u64 },
 }
+
+/// Events the simulator processes at one simulated instant before it gives up with
+/// [`SimError::Stalled`]. Far above any real burst (a million users starting together cost a
+/// few million), far below what an endless loop reaches in a few seconds.
+pub const MAX_EVENTS_PER_INSTANT: u64 = 50_000_000;
 
 /// Knobs for benchmarks and tests; `chaos run --sim` uses the defaults.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -35,6 +49,8 @@ pub struct SimOptions {
     pub max_arrivals: Option<u64>,
     /// Replace the plan's drain time after `duration`.
     pub drain_s: Option<f64>,
+    /// Replace [`MAX_EVENTS_PER_INSTANT`] (tests of the watchdog).
+    pub max_events_per_instant: Option<u64>,
 }
 
 /// Figures about a run that are not part of the recording.

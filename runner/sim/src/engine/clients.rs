@@ -164,7 +164,10 @@ impl Sim<'_> {
         self.record(self.n_endpoints + wl, self.now - intended, outcome);
         self.stats.last_workload_answer_s = self.now;
         if let WorkloadKind::Closed { think, .. } = &self.m.workloads[wl as usize].kind {
-            let t = self.now + think.sample(&mut self.rng_think[wl as usize]);
+            // Floored at a round trip after the previous send: an answer at the instant of the
+            // send and no think time would otherwise make the user send forever at one instant.
+            let think = think.sample(&mut self.rng_think[wl as usize]);
+            let t = chaos_plan::next_user_send_s(intended, self.now, think);
             if t < self.stop_t {
                 self.q.push(t, Event::UserSend { wl, user });
             }

@@ -212,8 +212,10 @@ impl Sim<'_> {
             self.answer(r, killed);
         }
         if !removing {
+            // Never at once: a replica whose memory limit is reached as it starts would
+            // otherwise die and restart endlessly at one instant.
             self.q.push(
-                now + restart,
+                now + chaos_plan::restart_after_s(restart),
                 Event::ReplicaUp {
                     svc: s,
                     replica: ri as u32,
@@ -268,7 +270,9 @@ impl Sim<'_> {
         }
     }
 
-    /// The HPA rule: desired = ceil(current × utilisation / target), clamped.
+    /// The HPA rule ([`chaos_plan::desired_replicas`]) over the replicas serving, starting or
+    /// down. Replicas still draining after a scale-down count toward `max`: a scale-up takes
+    /// them back first, and never has more than `max` replicas in any state but gone.
     pub(super) fn autoscale(&mut self, s: u32) {
         let now = self.now;
         let Replicas::Autoscale {
@@ -297,12 +301,29 @@ impl Sim<'_> {
         let counted =
             |r: &Replica| matches!(r.state, RState::Live | RState::Starting | RState::Down);
         let current = sv.replicas.iter().filter(|r| counted(r)).count() as u32;
-        let desired = ((f64::from(current) * util / target) - 1e-9)
-            .ceil()
-            .max(0.0) as u32;
-        let desired = desired.clamp(min, max);
+        let draining = sv
+            .replicas
+            .iter()
+            .filter(|r| r.state == RState::Draining)
+            .count() as u32;
+        let desired = chaos_plan::desired_replicas(current, util, target, min, max);
         if desired > current {
-            for _ in current..desired {
+            // A replica removed earlier that still finishes its requests is running and holds
+            // its place under `max`: taking it back is the cheapest new capacity, and starting
+            // more than `max - current - draining` would run more than `max` at once.
+            let mut add = desired - current;
+            for ri in (0..sv.replicas.len()).rev() {
+                if add == 0 {
+                    break;
+                }
+                if sv.replicas[ri].state == RState::Draining {
+                    sv.replicas[ri].state = RState::Live;
+                    add -= 1;
+                }
+            }
+            // Taking a draining replica back leaves the places in use as they were.
+            let room = max.saturating_sub(current + draining);
+            for _ in 0..add.min(room) {
                 let sv = &mut self.svcs[s as usize];
                 let ri = match sv.replicas.iter().position(|r| r.state == RState::Gone) {
                     Some(i) => i,

@@ -54,15 +54,11 @@ impl Sim<'_> {
                 return;
             }
         }
-        if let Some(rate) = self.m.services[s].rate_limit {
-            let sv = &mut self.svcs[s];
-            sv.tokens = (sv.tokens + rate * (self.now - sv.tokens_t)).min(rate);
-            sv.tokens_t = self.now;
-            if sv.tokens < 1.0 {
-                self.answer(req, Err(Failure::new(Cause::RateLimited, 429)));
-                return;
-            }
-            sv.tokens -= 1.0;
+        if let Some(bucket) = &mut self.svcs[s].bucket
+            && !bucket.take(self.now)
+        {
+            self.answer(req, Err(Failure::new(Cause::RateLimited, 429)));
+            return;
         }
         let Some(ri) = self.pick_replica(s) else {
             self.answer(req, Err(Failure::new(Cause::Connection, 0)));

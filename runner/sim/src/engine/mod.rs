@@ -239,8 +239,8 @@ impl Replica {
 struct SvcState {
     replicas: Vec<Replica>,
     rr: usize,
-    tokens: f64,
-    tokens_t: f64,
+    /// The rate limit, if any.
+    bucket: Option<chaos_plan::TokenBucket>,
     busy: u32,
     live_workers: u32,
     queued: u32,
@@ -346,8 +346,7 @@ impl<'a> Sim<'a> {
                 SvcState {
                     replicas: (0..n).map(|_| Replica::new(RState::Live)).collect(),
                     rr: 0,
-                    tokens: s.rate_limit.unwrap_or(0.0),
-                    tokens_t: 0.0,
+                    bucket: s.rate_limit.map(|r| chaos_plan::TokenBucket::new(r, 0.0)),
                     busy: 0,
                     live_workers: n * s.workers,
                     queued: 0,
@@ -436,6 +435,12 @@ impl<'a> Sim<'a> {
         self.schedule_start();
         let mut last_progress = 0.0;
         let mut count: u64 = 0;
+        let max_same = self
+            .opts
+            .max_events_per_instant
+            .unwrap_or(crate::MAX_EVENTS_PER_INSTANT);
+        // Events popped at `self.now` so far (the watchdog).
+        let mut same: u64 = 0;
         while let Some(t) = self.q.peek_time() {
             if t >= self.horizon {
                 break;
@@ -454,6 +459,17 @@ impl<'a> Sim<'a> {
                 break;
             }
             let Some((t, ev)) = self.q.pop() else { break };
+            if t == self.now {
+                same += 1;
+                if same > max_same {
+                    return Err(SimError::Stalled {
+                        at_s: t,
+                        events: same,
+                    });
+                }
+            } else {
+                same = 1;
+            }
             self.now = t;
             self.dispatch(ev);
             self.drain_ready();
