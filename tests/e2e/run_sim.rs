@@ -207,3 +207,69 @@ fn an_abort_stops_the_run_and_fails_it() {
         "the expectation itself held"
     );
 }
+
+/// Runs `scenario` in `--sim` with a JSON report; returns the exit code, stdout and the report.
+fn sim_report(name: &str, scenario: &str) -> (i32, String, serde_json::Value) {
+    let dir = out_dir(name);
+    let file = dir.join(format!("{name}.chaos"));
+    std::fs::write(&file, scenario).unwrap();
+    let report = dir.join("r.json");
+    let out = chaos()
+        .arg("run")
+        .arg(&file)
+        .args(["--report", report.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let v = serde_json::from_slice(&std::fs::read(&report).unwrap_or_default())
+        .unwrap_or_else(|e| panic!("no report ({e}): {stdout}{stderr}"));
+    (code(&out), stdout, v)
+}
+
+#[test]
+fn an_abort_in_a_partial_last_window_is_at_the_end_of_the_run_never_after() {
+    // Issue 16: `[3s, 6s)` is cut at 5s; its 2s of errors trip `for 1s`, at 5s (was 6s).
+    let (code, stdout, v) = sim_report(
+        "abort-partial",
+        r#"
+scenario "abort after the end" { duration 5s window 3s }
+service s { endpoint "GET /" { work 1ms } }
+workload w { target s "GET /" rate 100/s }
+fault bad at 3s { errors 100% on s }
+expect {
+  error_rate(w) < 100% overall
+  abort when error_rate(s) > 50% for 1s
+}
+"#,
+    );
+    assert_eq!(code, 1, "an abort fails the run: {stdout}");
+    assert_eq!(v["passed"], false);
+    assert_eq!(v["ended_s"], 5.0);
+    let at = v["aborted"]["at_s"].as_f64().unwrap();
+    assert!(at <= v["ended_s"].as_f64().unwrap(), "{v}");
+    assert_eq!(at, 5.0);
+    assert!(stdout.contains("aborted at 5s"), "{stdout}");
+}
+
+#[test]
+fn the_summary_s_max_replicas_is_the_expectation_s_warmup_excluded() {
+    // Issue 16: 3 replicas until the kill at 2s, inside the 5s warmup; 1 after (restart 60s).
+    let (code, stdout, v) = sim_report(
+        "max-replicas-warmup",
+        r#"
+scenario "warm" { duration 20s warmup 5s }
+service s { replicas 3 restart 60s endpoint "GET /" { work 1ms } }
+workload w { target s "GET /" rate 50/s }
+fault crash at 2s { kill 2 of s }
+expect { max_replicas(s) <= 1 overall }
+"#,
+    );
+    assert_eq!(code, 0, "{stdout}");
+    assert_eq!(v["expectations"][0]["observed"], 1.0);
+    assert_eq!(v["services"][0]["max_replicas"], 1, "{}", v["services"]);
+    assert_eq!(
+        v["timeline"][0]["max_replicas"], 3,
+        "the timeline keeps the warmup"
+    );
+}

@@ -4,8 +4,16 @@
 //! Choices where the spec is silent: the condition is checked in every window from the start
 //! of the run (warmup included: an abort is a safety stop); `D` is rounded up to whole windows
 //! (at least one); a window in which the condition cannot be measured (no finished request)
-//! does not hold and restarts the count. The abort time is the end of the window completing
-//! the streak. A record arriving late for an already closed window is not seen. Drain windows (after `duration`) are not watched. `recovery` cannot be watched per window and never fires.
+//! does not hold and restarts the count. A record arriving late for an already closed window is
+//! not seen. Drain windows (after `duration`) are not watched. `recovery` cannot be watched per
+//! window and never fires.
+//!
+//! The last window of the sending period may be cut short by the end of `duration` (a
+//! `duration` that is not a multiple of `window`). It is clipped to the run: it counts for its
+//! seconds inside the run, both towards `D` and as throughput's denominator, and is judged on
+//! what it has. So the streak is kept in seconds, and fires once it covers `D` rounded up to
+//! whole windows, or, at the end of the run, `D` itself. The abort's instant is the end of the
+//! clipped window that completes the streak: never after the end of `duration`.
 
 use chaos_plan::{Comparison, Metric, Plan};
 
@@ -20,8 +28,12 @@ struct Condition {
     service: Option<usize>,
     op: Comparison,
     threshold: f64,
-    needed: usize,
-    streak: usize,
+    /// `D` in whole windows (at least one), in seconds.
+    needed_s: f64,
+    /// `D` as written, which a streak ending at the end of the run (clipped) must cover.
+    for_s: f64,
+    /// Seconds (inside the run) of the windows in which the condition has held in a row.
+    streak_s: f64,
 }
 
 /// The plan's aborts, checked window by window. Fires at most once.
@@ -49,10 +61,10 @@ impl AbortWatcher {
             .iter()
             .filter_map(|a| {
                 let r = resolve(plan, subjects, services, &a.subject).ok()?;
-                let needed = if window_s > 0.0 {
-                    ((a.for_s / window_s) - 1e-9).ceil().max(1.0) as usize
+                let needed_s = if window_s > 0.0 {
+                    ((a.for_s / window_s) - 1e-9).ceil().max(1.0) * window_s
                 } else {
-                    1
+                    0.0
                 };
                 Some(Condition {
                     text: a.text.clone(),
@@ -61,8 +73,9 @@ impl AbortWatcher {
                     service: r.service,
                     op: a.op,
                     threshold: a.threshold,
-                    needed,
-                    streak: 0,
+                    needed_s,
+                    for_s: a.for_s,
+                    streak_s: 0.0,
                 })
             })
             .collect();
@@ -75,11 +88,16 @@ impl AbortWatcher {
     }
 
     /// Looks at one closed window `[start_s, end_s)`; returns the abort if it fires now.
+    /// A window reaching past the end of `duration` is clipped to it.
     pub fn observe(&mut self, window: &WindowSample, end_s: f64) -> Option<&AbortRecord> {
         if self.fired.is_some() || window.start_s >= self.until_s {
             return None;
         }
+        let clipped = end_s > self.until_s;
+        let end_s = end_s.min(self.until_s);
         let width = (end_s - window.start_s).max(0.0);
+        // Floating-point sums of window widths must not miss a streak by an ulp.
+        let slack = 1e-9 * width.max(1.0);
         let agg = &mut self.scratch;
         for c in &mut self.conditions {
             agg.reset();
@@ -88,8 +106,10 @@ impl AbortWatcher {
                 Metric::Recovery => false,
                 m => agg.metric(m).is_some_and(|v| c.op.holds(v, c.threshold)),
             };
-            c.streak = if holds { c.streak + 1 } else { 0 };
-            if c.streak >= c.needed && self.fired.is_none() {
+            c.streak_s = if holds { c.streak_s + width } else { 0.0 };
+            let covered = holds
+                && (c.streak_s + slack >= c.needed_s || (clipped && c.streak_s + slack >= c.for_s));
+            if covered && self.fired.is_none() {
                 self.fired = Some(AbortRecord {
                     text: c.text.clone(),
                     at_s: end_s,

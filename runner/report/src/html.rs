@@ -73,6 +73,14 @@ pub fn render(r: &Report) -> String {
             esc(&a.text)
         );
     }
+    // Styled inline so the page's stylesheet (and every snapshot of it) stays as it was.
+    for e in &r.unexpected_events {
+        let _ = write!(
+            o,
+            "<p class=\"unexpected\" style=\"background: #fff8e1; border-left: 4px solid #f9a825; padding: 6px 10px;\">Unexpected (not in the scenario): {}</p>",
+            esc(&crate::text::unexpected(e))
+        );
+    }
     o.push_str("</header>\n");
 
     // Verdicts.

@@ -22,7 +22,8 @@ pub use evaluate::{EvalError, Observed, Verdict, evaluate};
 pub use hist::{Latency, SparseLatency, WindowLatency};
 pub use model::Report;
 pub use recording::{
-    AbortRecord, Cause, Recorder, Recording, ServiceSample, Stats, SubjectKey, WindowSample,
+    AbortRecord, Cause, Recorder, Recording, ServiceSample, Stats, SubjectKey, UnexpectedEvent,
+    WindowSample,
 };
 
 /// Evaluates `plan`'s expectations on `rec` and builds the report.

@@ -2,7 +2,7 @@
 //! services and workloads, and the multi-seed distribution when there is one.
 
 use crate::model::Report;
-use crate::text::{duration, latency, num, observed, threshold, with_unit};
+use crate::text::{duration, latency, num, observed, threshold, unexpected, with_unit};
 
 fn cell(s: &str) -> String {
     s.replace('|', "\\|")
@@ -36,6 +36,13 @@ pub fn render(report: &Report) -> String {
             duration(a.at_s),
             a.text
         ));
+    }
+    if !report.unexpected_events.is_empty() {
+        out.push_str("> **Unexpected** (not in the scenario):\n");
+        for e in &report.unexpected_events {
+            out.push_str(&format!("> - {}\n", cell(&unexpected(e))));
+        }
+        out.push('\n');
     }
     if !report.expectations.is_empty() {
         out.push_str("| | expectation | observed | threshold | window |\n|---|---|---:|---|---|\n");

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::evaluate::{Agg, Observed, Resolved, Span, Verdict, aggregate, overall};
 use crate::hist::Latency;
-use crate::recording::{Cause, Recording, SubjectKey};
+use crate::recording::{Cause, Recording, SubjectKey, UnexpectedEvent};
 
 /// Bumped when a reader of older reports would misread a newer one.
 pub const REPORT_VERSION: u32 = 1;
@@ -32,6 +32,10 @@ pub struct Report {
     pub window_s: f64,
     pub drain_s: f64,
     pub aborted: Option<AbortInfo>,
+    /// What a real run saw that the scenario did not ask for (an agent that died on its own),
+    /// in time order. Absent when there was nothing (always in `--sim`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unexpected_events: Vec<UnexpectedEvent>,
     pub params: Vec<ParamInfo>,
     pub expectations: Vec<ExpectationResult>,
     /// `overall` window.
@@ -128,7 +132,8 @@ pub struct ServiceSummary {
     pub error_rate_pct: Option<f64>,
     pub throughput_per_s: Option<f64>,
     pub latency_ms: LatencyMs,
-    /// Most replicas serving at any moment of the whole run.
+    /// Most replicas serving at any moment of the `overall` windows (warmup excluded): the
+    /// number `max_replicas(service)` over `overall` observes.
     pub max_replicas: u32,
     /// Mean over the `overall` windows, `0..=100`.
     pub utilisation_pct: f64,
@@ -263,7 +268,6 @@ pub fn expectation_result(v: &Verdict) -> ExpectationResult {
 pub fn build(plan: &Plan, rec: &Recording, verdicts: &[Verdict]) -> Report {
     let span = Span::of(plan, rec);
     let overall_windows = span.windows_in(rec.windows.len(), &[overall(plan)]);
-    let all_windows: Vec<usize> = (0..rec.windows.len()).collect();
     let expectations: Vec<ExpectationResult> = verdicts.iter().map(expectation_result).collect();
     let passed = rec.aborted.is_none() && verdicts.iter().all(|v| v.passed);
 
@@ -319,8 +323,9 @@ pub fn build(plan: &Plan, rec: &Recording, verdicts: &[Verdict]) -> Report {
     let mut services = Vec::new();
     for (si, name) in rec.services.iter().enumerate() {
         let subjects = service_subjects(name);
+        // The same windows and sum as `max_replicas(service)` over `overall`, so the summary
+        // and the expectation can never disagree.
         let agg = agg_of(subjects.clone(), Some(si), &overall_windows);
-        let whole = agg_of(Vec::new(), Some(si), &all_windows);
         // Utilisation and queue over the sending period only: the drain would dilute them.
         let samples: Vec<_> = overall_windows
             .iter()
@@ -337,7 +342,7 @@ pub fn build(plan: &Plan, rec: &Recording, verdicts: &[Verdict]) -> Report {
             error_rate_pct: agg.error_rate().map(|r| round6(r * 100.0)),
             throughput_per_s: agg.metric(chaos_plan::Metric::Throughput).map(round3),
             latency_ms: LatencyMs::of(&agg.latency),
-            max_replicas: whole.max_replicas,
+            max_replicas: agg.max_replicas,
             utilisation_pct: round3(samples.iter().map(|s| s.utilisation).sum::<f64>() / n * 100.0),
             queue_mean: round3(samples.iter().map(|s| s.queue_mean).sum::<f64>() / n),
         });
@@ -434,6 +439,14 @@ pub fn build(plan: &Plan, rec: &Recording, verdicts: &[Verdict]) -> Report {
             text: a.text.clone(),
             at_s: round6(a.at_s),
         }),
+        unexpected_events: rec
+            .unexpected
+            .iter()
+            .map(|e| UnexpectedEvent {
+                at_s: round6(e.at_s),
+                ..e.clone()
+            })
+            .collect(),
         params: plan
             .params
             .iter()

@@ -143,6 +143,20 @@ pub struct AbortRecord {
     pub at_s: f64,
 }
 
+/// Something a real run saw happen that the scenario did not ask for, such as an agent that
+/// died on its own (killed from outside, crashed, out of memory). It does not change the
+/// verdict, which judges what happened, but every report says it, so a pass is read with it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnexpectedEvent {
+    pub service: String,
+    /// The replica's name (`payments-1`).
+    pub replica: String,
+    /// When the runner noticed it, seconds from the run's start.
+    pub at_s: f64,
+    /// What happened, in words: `exited with signal 9 (SIGKILL)`, `exited with status 3`.
+    pub what: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Recording {
     /// `sim`, `local` or `cluster`.
@@ -155,6 +169,9 @@ pub struct Recording {
     pub subjects: Vec<SubjectKey>,
     pub services: Vec<String>,
     pub windows: Vec<WindowSample>,
+    /// In time order; the simulator has none (it only does what the scenario says).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unexpected: Vec<UnexpectedEvent>,
 }
 
 impl Recording {
@@ -198,6 +215,7 @@ pub struct Recorder {
     current_latency: Vec<WindowLatency>,
     current_services: Vec<ServiceSample>,
     abort: AbortWatcher,
+    unexpected: Vec<UnexpectedEvent>,
 }
 
 impl Recorder {
@@ -218,6 +236,7 @@ impl Recorder {
             closed: Vec::new(),
             current_index: 0,
             abort,
+            unexpected: Vec::new(),
         }
     }
 
@@ -225,6 +244,11 @@ impl Recorder {
     /// (simulator, runner) stops its workloads then and passes it to [`Recorder::finish`].
     pub fn abort_fired(&self) -> Option<&AbortRecord> {
         self.abort.fired()
+    }
+
+    /// Notes something the scenario did not ask for (a real runner's observation).
+    pub fn unexpected(&mut self, event: UnexpectedEvent) {
+        self.unexpected.push(event);
     }
 
     pub fn subjects(&self) -> &[SubjectKey] {
@@ -357,6 +381,7 @@ impl Recorder {
             subjects: self.subjects,
             services: self.services,
             windows: self.closed,
+            unexpected: self.unexpected,
         }
     }
 }

@@ -2,7 +2,7 @@
 //! and per workload. Read in five seconds; colour only when asked (on a TTY).
 
 use crate::model::Report;
-use crate::text::{duration, latency, num, observed, table, threshold, with_unit};
+use crate::text::{duration, latency, num, observed, table, threshold, unexpected, with_unit};
 
 struct Paint {
     on: bool,
@@ -58,6 +58,15 @@ pub fn render(report: &Report, colour: bool) -> String {
     out.push('\n');
     if let Some(a) = &report.aborted {
         out.push_str(&p.red(&format!("  aborted at {}: {}", duration(a.at_s), a.text)));
+        out.push('\n');
+    }
+    // Yellow, not red: the verdict stands, but it was reached on a run that did more than the
+    // scenario said.
+    for e in &report.unexpected_events {
+        out.push_str(&p.wrap(
+            "33",
+            &format!("  unexpected: {} (not in the scenario)", unexpected(e)),
+        ));
         out.push('\n');
     }
     out.push('\n');

@@ -113,6 +113,18 @@ pub fn table(header: &[&str], rows: &[Vec<String>], right: &[usize], indent: &st
     out
 }
 
+/// One unexpected event in words, for every summary: `s-0 of s exited with signal 9 (SIGKILL)
+/// at 2.1s`.
+pub fn unexpected(e: &crate::recording::UnexpectedEvent) -> String {
+    format!(
+        "{} of {} {} at {}",
+        e.replica,
+        e.service,
+        e.what,
+        duration(e.at_s)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -252,6 +252,32 @@ fn max_replicas_reads_the_service_of_any_subject() {
 }
 
 #[test]
+fn the_summary_max_replicas_is_the_expectation_s_number_warmup_excluded() {
+    // Issue 16: 3 replicas during warmup (10s), 1 after; the summary said 3, the expectation 1.
+    let exps = vec![expect(
+        "mr",
+        Metric::MaxReplicas,
+        service_subject("backend"),
+        overall(),
+        Comparison::Le,
+        1.0,
+    )];
+    let plan = plan(exps, vec![]);
+    let rec = record(&plan, 60.0, |t| Second {
+        replicas: if t < 10 { 3 } else { 1 },
+        ..healthy()
+    });
+    let report = chaos_report::report(&plan, &rec).unwrap();
+    assert_eq!(report.expectations[0].observed, Some(1.0));
+    assert!(report.expectations[0].passed);
+    let backend = report.services.iter().find(|s| s.service == "backend");
+    assert_eq!(backend.map(|s| s.max_replicas), Some(1));
+    // The timeline still shows the warmup's replicas.
+    let first = report.timeline.iter().find(|p| p.service == "backend");
+    assert_eq!(first.map(|p| p.max_replicas), Some(3));
+}
+
+#[test]
 fn windows_select_by_midpoint_and_union_occurrences() {
     // Errors only in second 25. [24.6, 25.4) holds no window midpoint (24.5 and 25.5 are
     // outside): no data. [25.2, 26.0) holds 25.5, so it sees window 25 whole.
@@ -580,6 +606,42 @@ fn abort_does_not_fire_in_the_drain() {
     }
     assert!(r.abort_fired().is_none());
     assert!(r.finish(60.0, 65.0, None).aborted.is_none());
+}
+
+/// `duration 5s window 3s`: the last sending window, `[3s, 6s)`, is cut short at 5s.
+fn short_last_window(for_s: f64, duration_s: f64) -> Plan {
+    let mut plan = abort_plan(for_s);
+    plan.scenario.duration_s = duration_s;
+    plan.scenario.window_s = 3.0;
+    plan.scenario.warmup_s = 0.0;
+    plan
+}
+
+#[test]
+fn a_partial_last_window_aborts_at_the_end_of_the_run_never_after() {
+    // Issue 16: errors from 3s tripped the abort at 6s in a run that ended at 5s.
+    let plan = short_last_window(1.0, 5.0);
+    let rec = record(&plan, 5.0, failing_from(3, 5));
+    let a = rec.aborted.as_ref().expect("2s of errors cover `for 1s`");
+    assert_eq!(a.at_s, 5.0);
+    assert!(a.at_s <= rec.ended_s);
+    let report = chaos_report::report(&plan, &rec).unwrap();
+    assert!(!report.passed);
+    assert_eq!(report.aborted.map(|a| a.at_s), Some(5.0));
+    // Only the clipped window held: healthy before 3s.
+    let rec = record(&plan, 5.0, failing_from(0, 0));
+    assert!(rec.aborted.is_none());
+}
+
+#[test]
+fn a_partial_window_counts_for_its_seconds_inside_the_run() {
+    // `[3s, 4s)` is 1s of the run: not `for 2s`.
+    let plan = short_last_window(2.0, 4.0);
+    assert!(record(&plan, 4.0, failing_from(3, 4)).aborted.is_none());
+    // `for 4s` (two whole windows) is covered by 3s + the clipped 1s at the end of the run.
+    let plan = short_last_window(4.0, 4.0);
+    let rec = record(&plan, 4.0, failing_from(0, 4));
+    assert_eq!(rec.aborted.map(|a| a.at_s), Some(4.0));
 }
 
 #[test]

@@ -4,7 +4,7 @@
 mod support;
 
 use chaos_plan::{Abort, Comparison, Metric, Plan};
-use chaos_report::{Cause, Recording, junit, markdown, model, multi, terminal};
+use chaos_report::{Cause, Recording, html, junit, markdown, model, multi, terminal};
 use support::*;
 
 fn scenario() -> (Plan, Recording) {
@@ -208,6 +208,41 @@ fn aborted_run_in_every_format() {
             .contains("the run was aborted at 45s")
     );
     assert!(markdown::render(&r).contains("**Aborted** at 45s"));
+}
+
+#[test]
+fn unexpected_events_in_every_summary_and_only_when_there_are_some() {
+    let (plan, mut rec) = scenario();
+    let quiet = chaos_report::report(&plan, &rec).unwrap();
+    assert!(
+        !quiet.to_json().contains("unexpected"),
+        "a --sim report is unchanged"
+    );
+    assert!(!terminal::render(&quiet, false).contains("unexpected"));
+    rec.unexpected.push(chaos_report::UnexpectedEvent {
+        service: "backend".into(),
+        replica: "backend-1".into(),
+        at_s: 12.345_678_9,
+        what: "exited with signal 9 (SIGKILL)".into(),
+    });
+    let r = chaos_report::report(&plan, &rec).unwrap();
+    assert_eq!(r.passed, quiet.passed, "the verdict judges what happened");
+    let said = "backend-1 of backend exited with signal 9 (SIGKILL) at 12.35s";
+    let term = terminal::render(&r, false);
+    assert!(
+        term.contains(&format!("unexpected: {said} (not in the scenario)")),
+        "{term}"
+    );
+    let md = markdown::render(&r);
+    assert!(md.contains(&format!("> - {said}")), "{md}");
+    assert!(html::render(&r).contains(said));
+    let json: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+    assert_eq!(
+        json["unexpected_events"],
+        serde_json::json!([{ "service": "backend", "replica": "backend-1",
+                             "at_s": 12.345679, "what": "exited with signal 9 (SIGKILL)" }])
+    );
+    assert_eq!(model::Report::from_json(&r.to_json()).unwrap(), r);
 }
 
 #[test]
