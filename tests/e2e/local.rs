@@ -452,6 +452,94 @@ expect {
         w["errors_by_cause"]["connection"].as_u64().unwrap_or(0) > 20,
         "{w}"
     );
+    // The scenario asked for this death: nothing unexpected to say.
+    assert!(r.get("unexpected_events").is_none(), "{r}");
+    assert!(!err.contains("did not ask for"), "{err}");
+}
+
+/// The command line of process `pid`, its arguments separated by spaces.
+fn cmdline(pid: u32) -> String {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
+        .unwrap_or_default()
+}
+
+#[test]
+fn an_agent_killed_from_outside_is_warned_about_and_reported() {
+    let dir = temp_dir("outside");
+    let file = dir.join("outside.chaos");
+    std::fs::write(
+        &file,
+        r#"
+scenario "outside" { duration 5s }
+service s {
+  replicas 2
+  restart 1s
+  endpoint "GET /" { work 1ms }
+}
+workload w { target s "GET /" rate 50/s timeout 1s }
+expect { error_rate(w) < 50% overall }
+"#,
+    )
+    .unwrap();
+    let report = dir.join("report.json");
+    let summary = dir.join("summary.md");
+    let runner = chaos()
+        .args(["run", file.to_str().unwrap(), "--local", "--report"])
+        .arg(&report)
+        .arg("--summary-md")
+        .arg(&summary)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The agents' plan lives in the runner's own temporary folder, named after its pid.
+    let needle = format!("chaos-local-{}-", runner.id());
+    let victim = || {
+        processes_with(&needle)
+            .into_iter()
+            .find(|&p| cmdline(p).contains("--replica s-0 "))
+    };
+    wait_for("agent s-0", 20, || victim().is_some());
+    // Well inside the run: load starts once both agents answer their health checks.
+    std::thread::sleep(Duration::from_millis(1500));
+    let pid = victim().unwrap();
+    let st = Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let out = runner.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // The verdict judges what happened; the kill is said, not counted against it.
+    assert_eq!(out.status.code(), Some(0), "{stdout}{err}");
+    assert!(
+        err.contains("warning: agent s-0 of s exited with signal 9 (SIGKILL) at")
+            && err.contains("which the scenario did not ask for"),
+        "{err}"
+    );
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let events = r["unexpected_events"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{r}"));
+    assert_eq!(events.len(), 1, "{r}");
+    let e = &events[0];
+    assert_eq!(e["service"], "s");
+    assert_eq!(e["replica"], "s-0");
+    assert_eq!(e["what"], "exited with signal 9 (SIGKILL)");
+    let at = e["at_s"].as_f64().unwrap();
+    assert!(at > 0.0 && at < 5.0, "noticed during the run: {at}");
+    assert!(
+        stdout.contains("unexpected: s-0 of s exited with signal 9 (SIGKILL) at"),
+        "{stdout}"
+    );
+    let md = std::fs::read_to_string(&summary).unwrap();
+    assert!(md.contains("**Unexpected**"), "{md}");
+    assert!(
+        md.contains("s-0 of s exited with signal 9 (SIGKILL)"),
+        "{md}"
+    );
 }
 
 #[test]

@@ -196,6 +196,11 @@ impl Faults {
     }
 }
 
+/// The exit status of an agent whose memory fault reached its limit: what a shell reports for a
+/// process the kernel's OOM killer killed (128 + SIGKILL). Being an exit status and not a signal,
+/// it tells a runner the scenario asked for this death, unlike a real SIGKILL.
+pub const MEMORY_LIMIT_EXIT_STATUS: i32 = 137;
+
 /// Step of the memory growth: small enough that the limit is hit close to its time.
 const GROW_TICK_S: f64 = 0.05;
 
@@ -225,7 +230,7 @@ async fn grow(bytes_per_s: f64, limit_bytes: f64, held: Arc<AtomicU64>) {
             eprintln!(
                 "chaos agent: memory limit of {limit_bytes} bytes reached; exiting as killed"
             );
-            std::process::exit(137);
+            std::process::exit(MEMORY_LIMIT_EXIT_STATUS);
         }
     }
 }

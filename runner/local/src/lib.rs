@@ -6,11 +6,13 @@
 //! happens (an error, Ctrl-C, SIGTERM, a panic, the runner killed), no agent outlives it.
 
 mod collect;
+pub mod exits;
 mod fleet;
 pub mod limits;
 mod runner;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use chaos_plan::Plan;
 use chaos_report::Recording;
@@ -22,6 +24,37 @@ pub struct Options {
     pub seed: u64,
     /// The `chaos` binary to start agents from (normally the running executable).
     pub chaos_bin: PathBuf,
+    /// Where warnings go the moment they happen (an agent that died on its own).
+    pub warn: Warn,
+}
+
+/// Receives one line per warning during the run; without a callback, `tracing::warn!`.
+#[derive(Clone, Default)]
+pub struct Warn(Option<Arc<WarnFn>>);
+
+type WarnFn = dyn Fn(&str) + Send + Sync;
+
+impl Warn {
+    pub fn new(f: impl Fn(&str) + Send + Sync + 'static) -> Warn {
+        Warn(Some(Arc::new(f)))
+    }
+
+    pub(crate) fn say(&self, line: &str) {
+        match &self.0 {
+            Some(f) => f(line),
+            None => tracing::warn!("{line}"),
+        }
+    }
+}
+
+impl std::fmt::Debug for Warn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Warn(callback)"
+        } else {
+            "Warn(tracing)"
+        })
+    }
 }
 
 /// Measurements of the run itself (not of the system under test), for benchmarks.

@@ -11,6 +11,9 @@
 //! - A killed replica is started again `restart` after the kill and serves once it answers
 //!   its health check (tens of ms later); autoscaled replicas join `delay` after the decision.
 //!   Each autoscale tick uses the utilisation of the windows read since the previous tick.
+//! - An agent that dies on its own is started again `restart` later, like a killed replica;
+//!   unless its memory fault asked for it, it is warned about at once and kept in the
+//!   Recording's `unexpected` (see [`crate::exits`]).
 //! - The rate limit is split evenly over the initial replicas; breakers and `least_request`
 //!   are per caller process, not per caller service.
 
@@ -23,7 +26,7 @@ use chaos_agent::loadgen::Loadgen;
 use chaos_agent::{FaultRequest, MetricsSnapshot, PeersRequest};
 use chaos_plan::{Action, Plan, Replicas};
 use chaos_report::recording::AbortRecord;
-use chaos_report::{Recorder, Recording, ServiceSample};
+use chaos_report::{Recorder, Recording, ServiceSample, UnexpectedEvent};
 use futures::future::join_all;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -31,8 +34,9 @@ use rand::{Rng, SeedableRng};
 use tokio::sync::{mpsc, watch};
 
 use crate::collect::{AgentWindows, endpoint_index};
+use crate::exits::unexpected_exit;
 use crate::fleet::Fleet;
-use crate::{LocalError, Options, RunStats};
+use crate::{LocalError, Options, RunStats, Warn};
 
 /// Grace between taking a scaled-in replica out of its callers' sets and stopping it.
 const SCALE_IN_GRACE_S: f64 = 1.0;
@@ -97,6 +101,7 @@ struct Run<'a> {
     stats: RunStats,
     /// The plan's `abort when` that fired; the run stops sending and ends.
     aborted: Option<AbortRecord>,
+    warn: Warn,
 }
 
 /// Aborts a spawned task when dropped (an interrupted run must not leave load running).
@@ -169,6 +174,7 @@ pub async fn drive(
         rng: StdRng::seed_from_u64(opts.seed ^ 0x5EED_10CA1),
         stats: RunStats::default(),
         aborted: None,
+        warn: opts.warn.clone(),
     };
     run.reset_max_live();
     for (f, fault) in plan.faults.iter().enumerate() {
@@ -430,16 +436,41 @@ impl Run<'_> {
         self.prev.remove(&slot);
     }
 
-    /// Agents that died on their own (a memory fault's limit) come back after `restart`.
+    /// Agents that died on their own come back after `restart`. Unless it was a memory fault
+    /// reaching its limit, the scenario did not ask for it: warned now and kept in the report.
     async fn supervise(&mut self) {
         for i in 0..self.fleet.slots.len() {
-            if self.fleet.slots[i].live && self.fleet.exited(i).is_some() {
-                tracing::info!(
-                    "agent {} exited; restarting it after its service's restart time",
-                    self.fleet.slots[i].id
-                );
-                self.kill_slot(i).await;
+            if !self.fleet.slots[i].live {
+                continue;
             }
+            let Some(status) = self.fleet.exited(i) else {
+                continue;
+            };
+            let (service, replica) = {
+                let s = &self.fleet.slots[i];
+                (s.service.clone(), s.id.clone())
+            };
+            match unexpected_exit(self.plan, &service, status.into()) {
+                None => tracing::info!(
+                    "agent {replica} reached its memory fault's limit; restarting it after its service's restart time"
+                ),
+                Some(what) => {
+                    let at_s = self.now_s();
+                    self.warn.say(&format!(
+                        "agent {replica} of {service} {what} at {at_s:.1}s, which the scenario did not ask for; restarting it after its service's restart time (the report lists it under unexpected_events)"
+                    ));
+                    let event = UnexpectedEvent {
+                        service,
+                        replica,
+                        at_s,
+                        what,
+                    };
+                    if let Ok(mut r) = self.recorder.lock() {
+                        r.unexpected(event);
+                    }
+                }
+            }
+            self.kill_slot(i).await;
         }
     }
 

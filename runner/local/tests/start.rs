@@ -53,6 +53,7 @@ fn an_agent_that_exits_at_start_is_named_with_its_stderr() {
         &chaos_local::Options {
             seed: 1,
             chaos_bin: fake,
+            warn: chaos_local::Warn::default(),
         },
     )
     .unwrap_err();
@@ -68,6 +69,7 @@ fn a_missing_binary_is_a_clear_error() {
         &chaos_local::Options {
             seed: 1,
             chaos_bin: "/nonexistent/chaos".into(),
+            warn: chaos_local::Warn::default(),
         },
     )
     .unwrap_err();

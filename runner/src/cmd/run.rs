@@ -240,7 +240,12 @@ fn run_local(plan: &Plan, seed: u64) -> Result<Recording, u8> {
         eprintln!("error: cannot find the chaos executable to start agents from: {e}");
         exit::CANNOT_RUN
     })?;
-    chaos_local::run(plan, &chaos_local::Options { seed, chaos_bin }).map_err(|e| {
+    let options = chaos_local::Options {
+        seed,
+        chaos_bin,
+        warn: chaos_local::Warn::new(|line| eprintln!("warning: {line}")),
+    };
+    chaos_local::run(plan, &options).map_err(|e| {
         eprintln!("error: {e}");
         exit::CANNOT_RUN
     })

@@ -550,6 +550,7 @@ fn fault_lateness(chaos: &std::path::Path) -> Result<(), String> {
         &chaos_local::Options {
             seed: 1,
             chaos_bin: chaos.to_path_buf(),
+            warn: chaos_local::Warn::default(),
         },
     )
     .map_err(|e| e.to_string())?;
