@@ -1,5 +1,6 @@
 //! `chaos explore` against a planted weakness that needs two faults together, and a scenario
 //! no schedule of the default space breaks.
+#![allow(clippy::unwrap_used)]
 
 use chaos_explore::Sources;
 use chaos_explore::explore::schedule::FaultSpec;

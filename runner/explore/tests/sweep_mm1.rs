@@ -1,5 +1,6 @@
 //! `chaos sweep`'s search against queueing theory: M/M/1 with mu = 100/s, `mean(s) < 50ms`
 //! holds while 1/(mu - lambda) < 50ms, i.e. up to lambda = 80/s.
+#![allow(clippy::unwrap_used)]
 
 use std::time::Instant;
 

@@ -10,6 +10,9 @@ use super::space::Space;
 use super::strategy::Strategy;
 use crate::outcome::Outcome;
 
+/// Runs a batch of schedules; outcomes in the order given.
+pub type Eval<'a, E> = dyn FnMut(&[Schedule]) -> Result<Vec<Outcome>, E> + 'a;
+
 /// Knobs of a search.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -71,7 +74,7 @@ pub fn search<E>(
     strategy: &mut dyn Strategy,
     baseline: &Outcome,
     limits: &Limits,
-    eval: &mut dyn FnMut(&[Schedule]) -> Result<Vec<Outcome>, E>,
+    eval: &mut Eval<'_, E>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Searched, E> {
     let mut runs = 0;
@@ -140,7 +143,7 @@ pub fn shrink<E>(
     failing: Tried,
     space: &Space,
     limits: &Limits,
-    eval: &mut dyn FnMut(&[Schedule]) -> Result<Vec<Outcome>, E>,
+    eval: &mut Eval<'_, E>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Shrunk, E> {
     let mut current = failing;

@@ -63,7 +63,9 @@ pub fn plot(r: &SweepReport, i: usize, b: &Boundary) -> String {
     let ph = H - TOP - BOTTOM;
     let span = (r.to - r.from).max(f64::MIN_POSITIVE);
     let sx = |v: f64| LEFT + ((v - r.from) / span).clamp(0.0, 1.0) * pw;
-    let observed: Vec<(f64, &Vec<Option<f64>>, Option<f64>)> = r
+    // (value, observed per seed, mean) per point.
+    type Row<'a> = (f64, &'a Vec<Option<f64>>, Option<f64>);
+    let observed: Vec<Row<'_>> = r
         .points
         .iter()
         .filter_map(|p| {

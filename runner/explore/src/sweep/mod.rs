@@ -92,17 +92,16 @@ pub struct Found {
     pub per_seed: Vec<f64>,
 }
 
+/// Runs a batch of `(value, seed)` pairs; outcomes in the order given.
+pub type Eval<'a, E> = dyn FnMut(&[(f64, u64)]) -> Result<Vec<Outcome>, E> + 'a;
+
 fn key(value: f64, seed: u64) -> (u64, u64) {
     (value.to_bits(), seed)
 }
 
 /// Runs the sweep. `eval` runs a batch of `(value, seed)` pairs and returns their outcomes in
 /// the same order (or an error, which ends the sweep).
-pub fn run<E>(
-    config: &Config,
-    expectations: usize,
-    eval: &mut dyn FnMut(&[(f64, u64)]) -> Result<Vec<Outcome>, E>,
-) -> Result<Sweep, E> {
+pub fn run<E>(config: &Config, expectations: usize, eval: &mut Eval<'_, E>) -> Result<Sweep, E> {
     let seeds = config.seeds();
     let grid = config.range.grid(config.steps);
     let mut runs: Runs = BTreeMap::new();
