@@ -146,3 +146,20 @@ fn the_search_is_the_same_on_one_core_and_on_several() {
     };
     assert_eq!(run(1), run(3));
 }
+
+#[test]
+fn the_report_and_the_reproduction_file_read_as_expected() {
+    let t = target("planted-pair.chaos", PLANTED);
+    let config = Config::default();
+    let ex = explore::explore(&t, &config, &mut |_| {}).unwrap();
+    let report = explore::output::ExploreReport::build(&t, &config, &ex);
+    insta::assert_snapshot!("planted_terminal", report.render_terminal());
+    let smallest = &ex.found.as_ref().unwrap().smallest().schedule;
+    let file = t.reproduction(&ex.space, smallest, "Found by a test.");
+    insta::assert_snapshot!("planted_reproduction", file);
+    // The reproduction compiles to a plan that fails, as `chaos run --sim` would see it.
+    let sources = Sources::single("failing.chaos", &file);
+    let plan = sources.compile(&[]).unwrap();
+    let outcome = chaos_explore::eval::run_plan(&plan, plan.scenario.seed).unwrap();
+    assert!(!outcome.passed);
+}

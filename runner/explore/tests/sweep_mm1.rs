@@ -93,3 +93,9 @@ fn sweep_is_deterministic_and_the_html_has_one_plot_per_expectation() {
     assert_eq!(html.matches(r#"class="threshold""#).count(), 3);
     assert_eq!(html.matches(r#"class="boundary""#).count(), 1);
 }
+
+#[test]
+fn the_terminal_table_reads_as_expected() {
+    let (report, _) = sweep_mm1("rate=50/s..90/s", 5, 2);
+    insta::assert_snapshot!("mm1_terminal", report.render_terminal());
+}

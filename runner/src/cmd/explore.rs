@@ -164,8 +164,15 @@ pub fn run(args: Args) -> u8 {
     };
     if let Some(out) = &args.out {
         let smallest = found.smallest();
+        let mut rerun = format!("chaos run --sim {}", out.display());
+        if target.sim_seed != target.plan.scenario.seed {
+            rerun.push_str(&format!(" --seed {}", target.sim_seed));
+        }
+        for (k, v) in &args.sets {
+            rerun.push_str(&format!(" --set {k}={v}"));
+        }
         let comment = format!(
-            "Found by `chaos explore --seed {} --max-faults {}` at run {} and shrunk: these faults\nbreak the scenario (`chaos run --sim` exits 1).",
+            "Found by `chaos explore --seed {} --max-faults {}` at run {} and shrunk: these faults\nbreak the scenario (`{rerun}` exits 1).",
             config.seed, config.max_faults, found.at_run
         );
         let text = target.reproduction(&explored.space, &smallest.schedule, &comment);
