@@ -360,3 +360,95 @@ impl Strategy for Coverage {
         self.observed.push((schedule.clone(), movement));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::explore::space::{FaultKind, Slot};
+
+    fn space() -> Space {
+        let kinds = [
+            FaultKind::Cpu,
+            FaultKind::Kill,
+            FaultKind::Latency,
+            FaultKind::Errors,
+            FaultKind::Loss,
+        ];
+        Space {
+            slots: kinds
+                .iter()
+                .map(|&kind| Slot {
+                    kind,
+                    service: "w".into(),
+                    other: None,
+                    kill_max: 2,
+                })
+                .collect(),
+            duration_s: 360,
+            warmup_s: 30,
+            max_len_s: 90,
+            max_faults: 2,
+            hot_s: vec![120],
+        }
+    }
+
+    #[test]
+    fn singles_first_then_pairs_of_the_movers_then_hot_windows() {
+        let mut c = Coverage::new(space(), 3);
+        // Phase 1: every slot alone, at full intensity and length; nothing more until observed.
+        let singles = c.propose(8);
+        assert_eq!(singles.len(), 5);
+        let mut slots: Vec<usize> = singles.iter().map(|s| s.faults[0].slot).collect();
+        slots.sort_unstable();
+        assert_eq!(slots, vec![0, 1, 2, 3, 4]);
+        assert!(singles.iter().all(|s| s.len() == 1
+            && s.faults[0].level == LEVELS
+            && (s.faults[0].len_s == 90 || s.faults[0].slot == 1)));
+        // Only cpu (0) and kill (1) move an expectation.
+        for s in &singles {
+            let m = match s.faults[0].slot {
+                0 => 0.4,
+                1 => 0.2,
+                _ => 0.0,
+            };
+            c.observe(s, m);
+        }
+        // Phase 2: their pair, overlapping; then phase 3 waits for it.
+        let pairs = c.propose(8);
+        assert_eq!(pairs.len(), 1, "{pairs:?}");
+        let p = &pairs[0];
+        assert_eq!(
+            p.faults.iter().map(|f| f.slot).collect::<Vec<_>>(),
+            vec![0, 1]
+        );
+        assert_eq!(p.faults[0].start_s, p.faults[1].start_s);
+        c.observe(p, 0.9);
+        // Phase 3: the best schedules moved to the hot time (120 s, a quarter-length early).
+        let windows = c.propose(8);
+        assert!(!windows.is_empty());
+        assert!(windows[0].faults.iter().all(|f| f.start_s == 120 - 90 / 4));
+        assert_eq!(windows[0].len(), 2, "the best (the pair) first");
+    }
+
+    #[test]
+    fn the_same_seed_proposes_the_same_schedules_and_never_one_twice() {
+        let run = |seed| {
+            let mut c = Coverage::new(space(), seed);
+            let mut all = Vec::new();
+            for round in 0..12 {
+                let batch = c.propose(8);
+                for (i, s) in batch.iter().enumerate() {
+                    c.observe(s, ((round * 8 + i) % 7) as f64 / 10.0);
+                }
+                all.extend(batch);
+            }
+            all
+        };
+        let a = run(5);
+        assert_eq!(a, run(5));
+        assert_ne!(a, run(6));
+        let distinct: HashSet<&Schedule> = a.iter().collect();
+        assert_eq!(distinct.len(), a.len());
+        assert!(a.len() > 40);
+    }
+}
