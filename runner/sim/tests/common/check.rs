@@ -38,9 +38,17 @@ pub fn compile(text: &str) -> Result<Plan, String> {
     }
 }
 
-/// Options of every checked run.
+/// Events at one simulated instant that mean time stopped: a case makes at most ~20,000
+/// attempts of a few events each, so this is far above any honest burst.
+pub const MAX_EVENTS_PER_INSTANT: u64 = 200_000;
+
+/// Options of every checked run: the engine's watchdog turns time that stops advancing into
+/// `SimError::Stalled` (a failure with the scenario) long before the wall-clock guard.
 pub fn options() -> SimOptions {
-    SimOptions::default()
+    SimOptions {
+        max_events_per_instant: Some(MAX_EVENTS_PER_INSTANT),
+        ..SimOptions::default()
+    }
 }
 
 /// Simulates `text` twice with its seed and checks every property.

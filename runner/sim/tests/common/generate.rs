@@ -13,8 +13,8 @@
 //! tails without a mean), while each case's simulated requests stay within [`BUDGET`]: rates and
 //! users are scaled to it from an upper bound of the attempts one request can cause.
 //!
-//! Known simulator bugs (issue 16) the generator keeps away from while their fixes are not in;
-//! each is one switch in [`Known`], to be turned off as the fixes land.
+//! Known simulator bugs can be kept away from with [`Known`] while their fixes are not in;
+//! [`KNOWN`] is what the tests and the fuzz target use (nothing avoided today).
 #![allow(dead_code)]
 
 use std::fmt::Write as _;
@@ -22,19 +22,25 @@ use std::fmt::Write as _;
 /// Upper bound on the attempts (workload requests times their fan-out) of one case.
 pub const BUDGET: f64 = 20_000.0;
 
-/// Triggers of known simulator bugs to stay away from. All `false` once fixed.
+/// A closed-loop user's shortest cycle (`chaos_plan::MIN_ROUND_TRIP_S`; this file uses only
+/// `std`): what a `think 0s` user's requests are counted with.
+const MIN_CYCLE_S: f64 = 100e-6;
+
+/// Triggers of known simulator bugs to stay away from.
 #[derive(Debug, Clone, Copy)]
 pub struct Known {
-    /// Issue 16.1: a closed-loop user with `think 0s` whose answer comes at once livelocks.
+    /// Issue 16.1 (fixed): a closed-loop user with `think 0s` whose answer came at once
+    /// livelocked; kept off, the generator writes no `think` under 1 ms.
     pub avoid_think_zero: bool,
-    /// Issue 16.6: `restart 0s` with a `memory` fault whose limit is reached at once never ends.
+    /// Issue 16.6 (fixed): `restart 0s` with a `memory` fault whose limit is reached at once
+    /// never ended; kept off, no memory fault targets a `restart 0s` service.
     pub avoid_restart_zero_memory: bool,
 }
 
-/// What the generator avoids today (see the TODO list in `runner/sim/tests/generated.rs`).
+/// What the generator avoids: nothing since the fixes of issue 16 items 1-6 (9ff039f, d111217).
 pub const KNOWN: Known = Known {
-    avoid_think_zero: true,
-    avoid_restart_zero_memory: true,
+    avoid_think_zero: false,
+    avoid_restart_zero_memory: false,
 };
 
 /// Where choices come from.
@@ -103,7 +109,8 @@ pub enum Dist {
 }
 
 impl Dist {
-    /// The mean in seconds (infinite for a Pareto shape of at most 1).
+    /// The mean in seconds, or for a Pareto tail without a mean its scale (the least sample):
+    /// what the budget divides by.
     fn mean_s(&self) -> f64 {
         let s = |us: u64| us as f64 / 1e6;
         match *self {
@@ -114,7 +121,7 @@ impl Dist {
             }
             Dist::Uniform(a, b) => s(a + b) / 2.0,
             Dist::Pareto(sc, k) if k > 100 => s(sc) * (k as f64 / 100.0) / (k as f64 / 100.0 - 1.0),
-            Dist::Pareto(..) => f64::INFINITY,
+            Dist::Pareto(sc, _) => s(sc),
         }
     }
 }
@@ -378,10 +385,6 @@ pub fn scenario(s: &mut dyn Source, known: Known) -> Scenario {
     for i in 0..n_services {
         services.push(service(g, i, n_services));
     }
-    if known.avoid_restart_zero_memory {
-        // Decided below per memory action instead (a service may keep `restart 0s`).
-    }
-
     let n_workloads = g.int(1, 3) as usize;
     let mut workloads = Vec::new();
     for _ in 0..n_workloads {
@@ -609,7 +612,6 @@ fn workload(g: &mut G, services: &[Service], d: u64, known: Known) -> Workload {
             dist(g, 2 * SECOND)
         };
         if known.avoid_think_zero && think.mean_s() < 1e-3 {
-            // TODO(issue 16.1): back to 0s once `think 0s` costs simulated time.
             think = Dist::Const(1000);
         }
         Load::Closed { users, ramp, think }
@@ -695,7 +697,6 @@ fn fault(g: &mut G, services: &[Service], d: u64, known: Known) -> Fault {
             _ => {
                 let svc = g.s.below(ns) as usize;
                 if known.avoid_restart_zero_memory && services[svc].restart_zero() {
-                    // TODO(issue 16.6): memory faults on `restart 0s` services once fixed.
                     Action::Loss(g.int(1, 1000), Target { svc, ep: None })
                 } else {
                     Action::Memory(g.pick(&[200, 10, 100_000]), svc, g.pick(&[512, 1, 64]))
@@ -876,7 +877,7 @@ fn seconds(us: u64) -> f64 {
 }
 
 /// Workload requests over the run: the integral of the rate (open loop), or users over the
-/// think time (closed loop; 1 ms stands for a think time of 0, whose cost the engine decides).
+/// think time (closed loop; a cycle lasts at least [`MIN_CYCLE_S`]).
 fn requests(w: &Workload, d: u64) -> f64 {
     let end = seconds(d);
     match &w.load {
@@ -905,7 +906,7 @@ fn requests(w: &Workload, d: u64) -> f64 {
         }
         Load::Closed { users, ramp, think } => {
             let u = (*users).max(ramp.map_or(0, |r| r.0)) as f64;
-            u * end / think.mean_s().max(1e-3)
+            u * end / think.mean_s().max(MIN_CYCLE_S)
         }
     }
 }
@@ -949,7 +950,7 @@ fn fit_budget(sc: &mut Scenario) {
             && let Load::Closed { think, .. } = &mut w.load
         {
             // Even one user is too many: think longer.
-            let need = still / share * think.mean_s().max(1e-3);
+            let need = still / share * think.mean_s().max(MIN_CYCLE_S);
             *think = Dist::Const((need * 1e6).ceil() as u64);
         }
     }
