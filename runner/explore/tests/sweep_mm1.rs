@@ -99,3 +99,15 @@ fn the_terminal_table_reads_as_expected() {
     let (report, _) = sweep_mm1("rate=50/s..90/s", 5, 2);
     insta::assert_snapshot!("mm1_terminal", report.render_terminal());
 }
+
+#[test]
+fn the_sweep_is_the_same_on_one_core_and_on_several() {
+    let on = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| sweep_mm1("rate=60/s..90/s", 4, 2).0.to_json())
+    };
+    assert_eq!(on(1), on(3));
+}
