@@ -1,7 +1,7 @@
-//! Units of values: their names in messages, and a parser for `--set` values written on the
-//! command line (the same literal forms as in `.chaos` files).
+//! Units of values: their names in messages, and `--set` values written on the command line,
+//! read by the grammar's own quantity parser (`chaos_grammar::units`).
 
-use chaos_grammar::ast::ValueKind;
+use chaos_grammar::{ast::ValueKind, units};
 
 /// The kind of a literal, which the checker compares against what a setting wants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -71,97 +71,12 @@ pub fn literal(kind: &ValueKind) -> Option<(Unit, f64)> {
     })
 }
 
-/// Parses a literal such as `400/s`, `1m30s`, `20%`, `x3`, `256MiB`, `20MiB/s`, `7`.
+/// Parses a `--set` value such as `400/s`, `1m30s`, `20%`, `x3`, `256MiB`, `20MiB/s`, `7`:
+/// the one quantity parser the grammar uses for literals in files ([`units::classify`]), so a
+/// value means the same on the command line and in a file. `None` for anything else,
+/// `$params` included.
 pub fn parse(text: &str) -> Option<(Unit, f64)> {
-    let t = text.trim();
-    if let Some(rest) = t.strip_prefix('x') {
-        return number(rest).map(|v| (Unit::Multiplier, v));
-    }
-    if let Some(rest) = t.strip_suffix('x') {
-        return number(rest).map(|v| (Unit::Multiplier, v));
-    }
-    if let Some(rest) = t.strip_suffix('%') {
-        return number(rest).map(|v| (Unit::Ratio, v / 100.0));
-    }
-    if let Some((n, per)) = t.split_once('/') {
-        let per_s = match per {
-            "s" => 1.0,
-            "m" | "min" => 60.0,
-            "h" => 3600.0,
-            _ => return None,
-        };
-        if let Some(v) = number(n) {
-            return Some((Unit::Rate, v / per_s));
-        }
-        let (_, bytes) = size(n)?;
-        return (per == "s").then_some((Unit::SizeRate, bytes));
-    }
-    if let Some(v) = number(t) {
-        return Some((Unit::Number, v));
-    }
-    if let Some(s) = size(t) {
-        return Some(s);
-    }
-    duration(t).map(|v| (Unit::Duration, v))
-}
-
-fn number(s: &str) -> Option<f64> {
-    let ok = !s.is_empty()
-        && s.chars().all(|c| c.is_ascii_digit() || c == '.')
-        && s.chars().filter(|c| *c == '.').count() <= 1
-        && s.starts_with(|c: char| c.is_ascii_digit())
-        && !s.ends_with('.');
-    if ok { s.parse().ok() } else { None }
-}
-
-fn split_number(s: &str) -> (&str, &str) {
-    let i = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    s.split_at(i)
-}
-
-fn size(s: &str) -> Option<(Unit, f64)> {
-    let (n, unit) = split_number(s);
-    let factor = match unit {
-        "B" => 1.0,
-        "KiB" => 1024.0,
-        "MiB" => 1024.0 * 1024.0,
-        "GiB" => 1024.0 * 1024.0 * 1024.0,
-        "KB" => 1e3,
-        "MB" => 1e6,
-        "GB" => 1e9,
-        _ => return None,
-    };
-    number(n).map(|v| (Unit::Size, v * factor))
-}
-
-/// `250us` `250ms` `2s` `10m` `1h` and sums such as `1m30s`.
-fn duration(s: &str) -> Option<f64> {
-    let mut rest = s;
-    let mut total = 0.0;
-    if rest.is_empty() {
-        return None;
-    }
-    while !rest.is_empty() {
-        let (n, after) = split_number(rest);
-        let v = number(n)?;
-        let unit_len = after
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(after.len());
-        let (unit, next) = after.split_at(unit_len);
-        let factor = match unit {
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return None,
-        };
-        total += v * factor;
-        rest = next;
-    }
-    Some(total)
+    literal(&units::classify(text.trim())?)
 }
 
 /// Seconds as a short literal a user would write: `300ms`, `1.5s`, `2m`, `1m30s`.
@@ -220,6 +135,11 @@ mod tests {
         assert_eq!(parse("1KiB"), Some((Unit::Size, 1024.0)));
         assert_eq!(parse("1MB/s"), Some((Unit::SizeRate, 1e6)));
         assert_eq!(parse("7"), Some((Unit::Number, 7.0)));
+        assert_eq!(parse("20/min"), Some((Unit::Rate, 20.0 / 60.0)));
+        assert_eq!(parse("250µs"), Some((Unit::Duration, 250e-6)));
+        assert_eq!(parse("1TiB"), Some((Unit::Size, 1024f64.powi(4))));
+        assert_eq!(parse("60MB/m"), Some((Unit::SizeRate, 1e6)));
+        assert_eq!(parse("$peak"), None);
         assert_eq!(parse("fast"), None);
         assert_eq!(parse("3/d"), None);
         assert_eq!(parse("1.2.3s"), None);

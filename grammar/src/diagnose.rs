@@ -321,10 +321,14 @@ pub(crate) fn bad_value(source: &str, span: Span, rule: Rule) -> ParseError {
     }
 }
 
-const UNIT_WORDS: &[&str] = &[
-    "us", "ms", "s", "m", "h", "%", "x", "KiB", "MiB", "GiB", "TiB", "KB", "MB", "GB", "TB", "B",
-    "/s", "/m", "/h",
-];
+/// A unit written on its own (`30 ms`): one of `units`' tables, `%`, `x`, or `/` and a time unit.
+fn is_unit_word(text: &str) -> bool {
+    let unit = text.strip_prefix('/').unwrap_or(text);
+    let listed = |table: &[(&str, f64)]| table.iter().any(|(name, _)| *name == unit);
+    matches!(text, "%" | "x")
+        || listed(crate::units::TIME_UNITS)
+        || (unit == text && listed(crate::units::SIZE_UNITS))
+}
 
 /// A fix for the usual mistakes, judged from the text at the error and what was expected.
 fn hint(source: &str, pos: usize, span: Span, rules: &[Rule]) -> Option<String> {
@@ -368,10 +372,7 @@ fn hint(source: &str, pos: usize, span: Span, rules: &[Rule]) -> Option<String> 
             text.to_ascii_lowercase()
         ));
     }
-    if UNIT_WORDS.contains(&text)
-        && before.ends_with(|c: char| c.is_ascii_digit())
-        && before.len() < pos
-    {
+    if is_unit_word(text) && before.ends_with(|c: char| c.is_ascii_digit()) && before.len() < pos {
         let number: String = before
             .chars()
             .rev()
@@ -392,6 +393,7 @@ fn hint(source: &str, pos: usize, span: Span, rules: &[Rule]) -> Option<String> 
         if unit.is_empty() {
             return Some("numbers are written `12` or `0.5`".into());
         }
+        let all = format!("units are {}", crate::units::UNIT_HELP);
         let kinds = if wants(Rule::v_duration) {
             "durations are written `250us`, `250ms`, `2s`, `10m`, `1h` or `1m30s`"
         } else if wants(Rule::v_rate) || wants(Rule::segment) {
@@ -403,7 +405,7 @@ fn hint(source: &str, pos: usize, span: Span, rules: &[Rule]) -> Option<String> 
         } else if wants(Rule::v_factor) {
             "multipliers are written `3x`, `0.5x` or `x3`"
         } else {
-            "units are `us` `ms` `s` `m` `h` for durations, `/s` `/m` `/h` for rates, `%`, `x`, and `KiB` `MiB` `GiB` for sizes"
+            &all
         };
         return Some(format!("`{unit}` is not a unit here; {kinds}"));
     }

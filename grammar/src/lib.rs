@@ -12,7 +12,7 @@ mod diagnose;
 pub mod error;
 pub mod format;
 mod parser;
-mod units;
+pub mod units;
 
 pub use ast::Span;
 pub use error::{ParseError, ParseErrorKind, line_col};

@@ -1,11 +1,46 @@
 //! Quantity literals (`1m30s`, `400/s`, `20MiB/s`, ...) to base units: seconds, per second,
 //! fractions, bytes.
 //!
+//! This module is the one quantity parser: the grammar reads every literal in a file through
+//! [`classify`], and the compiler reads every `--set` value through it too
+//! (`chaos_compiler::quantity::parse`), so a unit works in both places or in neither. The unit
+//! tables below are the only list of unit spellings; hints print them with [`UNIT_HELP`].
+//!
 //! The grammar only finds where a quantity ends (`quantity` in `chaos.pest`); these functions
 //! check its shape and split it, returning `None` for a malformed one (`30sec`, `1e5`, `1.`),
 //! which the parser reports as a syntax error.
 
 use crate::ast::ValueKind;
+
+/// Time units and the seconds in one: a duration's units, and what a rate is counted per
+/// (`400/s`, `20/min`).
+pub const TIME_UNITS: &[(&str, f64)] = &[
+    ("us", 1e-6),
+    ("µs", 1e-6),
+    ("ms", 1e-3),
+    ("s", 1.0),
+    ("m", 60.0),
+    ("min", 60.0),
+    ("h", 3600.0),
+];
+
+/// Size units and the bytes in one: powers of 1000 (`KB`) and of 1024 (`KiB`).
+pub const SIZE_UNITS: &[(&str, f64)] = &[
+    ("B", 1.0),
+    ("KB", 1e3),
+    ("MB", 1e6),
+    ("GB", 1e9),
+    ("TB", 1e12),
+    ("KiB", 1024.0),
+    ("MiB", 1024.0 * 1024.0),
+    ("GiB", 1024.0 * 1024.0 * 1024.0),
+    ("TiB", 1024.0 * 1024.0 * 1024.0 * 1024.0),
+];
+
+/// Every way to write a quantity, in one line, for hints on a value that is not one.
+pub const UNIT_HELP: &str = "durations `250us` (or `µs`) `ms` `s` `m` (or `min`) `h`, summed as \
+`1m30s`; rates `400/s` `20/m` (or `/min`) `3/h`; percentages `20%`; multipliers `3x` or `x3`; \
+sizes `B` `KB` `MB` `GB` `TB` `KiB` `MiB` `GiB` `TiB`; size rates `20MiB/s`; plain numbers `3`";
 
 /// The kind and base-unit amount of a quantity (`quantity` in `chaos.pest`), or `None` if it
 /// is malformed: the shapes do not overlap, so the text alone tells the kind.
@@ -37,30 +72,19 @@ pub fn classify(text: &str) -> Option<ValueKind> {
 
 /// Seconds in one unit of time.
 fn seconds(unit: &str) -> Option<f64> {
-    Some(match unit {
-        "us" => 1e-6,
-        "ms" => 1e-3,
-        "s" => 1.0,
-        "m" => 60.0,
-        "h" => 3600.0,
-        _ => return None,
-    })
+    lookup(TIME_UNITS, unit)
 }
 
 /// Bytes in one unit of size.
 fn bytes(unit: &str) -> Option<f64> {
-    Some(match unit {
-        "B" => 1.0,
-        "KB" => 1e3,
-        "MB" => 1e6,
-        "GB" => 1e9,
-        "TB" => 1e12,
-        "KiB" => 1024.0,
-        "MiB" => 1024.0 * 1024.0,
-        "GiB" => 1024.0 * 1024.0 * 1024.0,
-        "TiB" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
-        _ => return None,
-    })
+    lookup(SIZE_UNITS, unit)
+}
+
+fn lookup(table: &[(&str, f64)], unit: &str) -> Option<f64> {
+    table
+        .iter()
+        .find(|(name, _)| *name == unit)
+        .map(|(_, v)| *v)
 }
 
 /// Splits `12.5rest` into `(12.5, "rest")`.
@@ -166,6 +190,9 @@ mod tests {
         assert_eq!(duration("1h"), Some(3600.0));
         assert_eq!(duration("1m30s"), Some(90.0));
         assert_eq!(duration("1h2m3s"), Some(3723.0));
+        assert_eq!(duration("250µs"), Some(250e-6));
+        assert_eq!(duration("2min"), Some(120.0));
+        assert_eq!(duration("1min30s"), Some(90.0));
         assert_eq!(duration("5sec"), None);
         assert_eq!(duration(""), None);
     }
@@ -175,6 +202,7 @@ mod tests {
         assert_eq!(rate("400/s"), Some(400.0));
         assert_eq!(rate("120/m"), Some(2.0));
         assert_eq!(rate("36/h"), Some(0.01));
+        assert_eq!(rate("120/min"), Some(2.0));
         assert_eq!(ratio("20%"), Some(0.2));
         assert!((ratio("99.9%").unwrap_or(0.0) - 0.999).abs() < 1e-12);
         assert_eq!(multiplier("3x"), Some(3.0));
@@ -189,6 +217,8 @@ mod tests {
         assert_eq!(size("2MB"), Some(2e6));
         assert_eq!(size_rate("20MiB/s"), Some(20.0 * 1024.0 * 1024.0));
         assert_eq!(size_rate("60MB/m"), Some(1e6));
+        assert_eq!(size("2TB"), Some(2e12));
+        assert_eq!(size("1TiB"), Some(1024f64.powi(4)));
         assert_eq!(size("3XB"), None);
     }
 }

@@ -86,7 +86,11 @@ pub(crate) fn resolve(
                     file,
                     value_span,
                     "expected a value such as `400/s`, `2s`, `20%` or `3`",
-                ),
+                )
+                .help(format!(
+                    "the same units as in a file: {}",
+                    chaos_grammar::units::UNIT_HELP
+                )),
             );
             continue;
         };
