@@ -9,6 +9,7 @@ pub mod exec;
 pub mod faults;
 pub mod loadgen;
 pub mod metrics;
+pub mod prometheus;
 pub mod server;
 pub mod wire;
 

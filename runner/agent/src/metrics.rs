@@ -1,14 +1,17 @@
 //! What one agent measured: attempts it received per endpoint, attempts it sent per callee
 //! endpoint (the caller's view, which is what the Recording's endpoint subjects are), and how
 //! busy its workers and queue were. Served cumulatively at `GET /_chaos/metrics`; readers
-//! subtract two snapshots of the same `instance` to get an interval.
+//! subtract two snapshots of the same `instance` to get an interval. The same figures are
+//! served to Prometheus at `GET /metrics` (see [`crate::prometheus`]).
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use chaos_report::{Cause, Latency, SparseLatency, Stats};
 use serde::{Deserialize, Serialize};
+
+use crate::prometheus::{self, Histogram};
 
 /// Counts and latencies of finished attempts of one subject.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -120,6 +123,7 @@ struct Acc {
     ok: u64,
     errors: BTreeMap<Cause, u64>,
     latency: Latency,
+    prom: Histogram,
 }
 
 impl Acc {
@@ -129,6 +133,13 @@ impl Acc {
             Err(c) => *self.errors.entry(c).or_default() += 1,
         }
         self.latency.record_s(latency_s);
+        self.prom.observe(latency_s);
+    }
+    fn counts(&self) -> prometheus::Counts {
+        prometheus::Counts {
+            errors: self.errors.clone(),
+            latency: self.prom.clone(),
+        }
     }
     fn snapshot(&self) -> SubjectMetrics {
         SubjectMetrics {
@@ -142,6 +153,8 @@ impl Acc {
 struct Inner {
     received: BTreeMap<String, Acc>,
     sent: BTreeMap<(String, String), Acc>,
+    /// Requests received and not answered yet, by endpoint.
+    in_flight: BTreeMap<String, u64>,
     busy: u32,
     waiting: u32,
     busy_s: f64,
@@ -165,6 +178,7 @@ pub struct Metrics {
     instance: u64,
     workers: u32,
     started: Instant,
+    start_time_s: f64,
     inner: Mutex<Inner>,
 }
 
@@ -177,9 +191,13 @@ impl Metrics {
             instance: rand::random(),
             workers,
             started: now,
+            start_time_s: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64()),
             inner: Mutex::new(Inner {
                 received: BTreeMap::new(),
                 sent: BTreeMap::new(),
+                in_flight: BTreeMap::new(),
                 busy: 0,
                 waiting: 0,
                 busy_s: 0.0,
@@ -217,6 +235,40 @@ impl Metrics {
             let g = if busy { &mut i.busy } else { &mut i.waiting };
             *g = g.saturating_add_signed(d);
         }
+    }
+
+    /// Counts a request to `endpoint` as in flight until the guard is dropped (answered,
+    /// or abandoned by its caller).
+    pub fn in_flight<'a>(&'a self, endpoint: &'a str) -> InFlight<'a> {
+        if let Ok(mut i) = self.inner.lock() {
+            if let Some(n) = i.in_flight.get_mut(endpoint) {
+                *n += 1;
+            } else {
+                i.in_flight.insert(endpoint.to_string(), 1);
+            }
+        }
+        InFlight(self, endpoint)
+    }
+
+    /// Copies the figures Prometheus is served into `v`, keeping entries `v` already has.
+    pub fn fill(&self, v: &mut prometheus::View) {
+        v.start_time_s = self.start_time_s;
+        let Ok(mut i) = self.inner.lock() else {
+            return;
+        };
+        i.integrate();
+        for (e, a) in &i.received {
+            v.received.insert(e.clone(), a.counts());
+        }
+        for (k, a) in &i.sent {
+            v.sent.insert(k.clone(), a.counts());
+        }
+        for (e, n) in &i.in_flight {
+            v.in_flight.insert(e.clone(), *n);
+        }
+        v.busy_now = i.busy;
+        v.waiting_now = i.waiting;
+        v.busy_s = i.busy_s;
     }
 
     pub fn waiting(&self) -> u32 {
@@ -262,6 +314,18 @@ impl Metrics {
             memory_bytes,
             received,
             sent,
+        }
+    }
+}
+
+pub struct InFlight<'a>(&'a Metrics, &'a str);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut i) = self.0.inner.lock()
+            && let Some(n) = i.in_flight.get_mut(self.1)
+        {
+            *n = n.saturating_sub(1);
         }
     }
 }

@@ -11,7 +11,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, put};
+use axum::routing::{any, delete, get, put};
 use chaos_plan::{CircuitBreaker, Endpoint, Plan, Service, Step, TokenBucket};
 use chaos_report::Cause;
 use tokio::net::TcpListener;
@@ -189,6 +189,7 @@ pub fn router(agent: Arc<Agent>) -> Router {
         )
         .route("/_chaos/faults/{id}", delete(control::remove_fault))
         .route("/_chaos/peers", put(control::set_peers))
+        .route("/metrics", any(metrics_or_endpoint))
         .fallback(serve_endpoint)
         .with_state(agent)
 }
@@ -257,6 +258,25 @@ pub fn failure_response(f: Failure) -> Response {
     r
 }
 
+/// `GET /metrics` without `x-chaos-endpoint` is a scrape: Prometheus never sends that header,
+/// and every caller chaos starts always does, so a service may still declare its own
+/// `GET /metrics` (or `metrics`, i.e. `POST /metrics`) endpoint and be driven through it.
+async fn metrics_or_endpoint(State(agent): State<Arc<Agent>>, req: Request<Body>) -> Response {
+    if req.method() == axum::http::Method::GET && !req.headers().contains_key(wire::ENDPOINT_HEADER)
+    {
+        let text = crate::prometheus::render(&crate::prometheus::view(&agent));
+        return (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                HeaderValue::from_static(crate::prometheus::CONTENT_TYPE),
+            )],
+            text,
+        )
+            .into_response();
+    }
+    serve_endpoint(State(agent), req).await
+}
+
 async fn serve_endpoint(State(agent): State<Arc<Agent>>, req: Request<Body>) -> Response {
     let start = Instant::now();
     let name = match req
@@ -286,7 +306,9 @@ async fn serve_endpoint(State(agent): State<Arc<Agent>>, req: Request<Body>) -> 
         );
         return (StatusCode::NOT_FOUND, msg).into_response();
     };
+    let in_flight = agent.metrics.in_flight(&endpoint.name);
     let outcome = handle(&agent, endpoint).await;
+    drop(in_flight);
     agent.metrics.received(
         &endpoint.name,
         start.elapsed().as_secs_f64(),
