@@ -119,7 +119,7 @@ pub struct Value {
 pub enum ValueKind {
     /// A plain number: counts, seeds, status codes, Pareto shapes.
     Number(f64),
-    /// Seconds. `250us` `250ms` `2s` `10m` `1h` `1m30s`.
+    /// Seconds. `250us` `250ms` `2s` `10m` `1h` `1m30s` (units: `units::TIME_UNITS`).
     Duration(f64),
     /// Per second. `400/s` `20/m` `3/h`.
     Rate(f64),
@@ -127,7 +127,7 @@ pub enum ValueKind {
     Ratio(f64),
     /// `3x`, `0.5x`, or `x3`.
     Multiplier(f64),
-    /// Bytes. `64KiB` `256MiB` `1GiB` (also `KB`/`MB`/`GB`, powers of 1000).
+    /// Bytes. `64KiB` `256MiB` `1GiB` (units: `units::SIZE_UNITS`).
     Size(f64),
     /// Bytes per second. `20MiB/s`.
     SizeRate(f64),

@@ -55,12 +55,12 @@ syntax match chaosParamRef "\$[a-z_][a-z0-9_-]*"
 
 " Quantities: the number, then its unit; the longest forms first.
 syntax match chaosNumber "\<\d\+\%(\.\d\+\)\=\>"
-syntax match chaosDuration "\<\%(\d\+\%(\.\d\+\)\=\%(us\|ms\|s\|m\|h\)\)\+\>"
+syntax match chaosDuration "\<\%(\d\+\%(\.\d\+\)\=\%(us\|µs\|ms\|s\|min\|m\|h\)\)\+\>"
 syntax match chaosMultiplier "\<\d\+\%(\.\d\+\)\=x\>"
 syntax match chaosMultiplier "\<x\d\+\%(\.\d\+\)\=\>"
 syntax match chaosRatio "\<\d\+\%(\.\d\+\)\=%"
-syntax match chaosRate "\<\d\+\%(\.\d\+\)\=/[smh]\>"
-syntax match chaosSize "\<\d\+\%(\.\d\+\)\=\%(KiB\|MiB\|GiB\|TiB\|KB\|MB\|GB\|TB\|B\)\%(/[smh]\)\=\>"
+syntax match chaosRate "\<\d\+\%(\.\d\+\)\=/\%(min\|[smh]\)\>"
+syntax match chaosSize "\<\d\+\%(\.\d\+\)\=\%(KiB\|MiB\|GiB\|TiB\|KB\|MB\|GB\|TB\|B\)\%(/\%(min\|[smh]\)\)\=\>"
 
 syntax match chaosOperator "->\|=>\|<=\|>=\|==\|!=\|[<>|+=]\|\.\."
 

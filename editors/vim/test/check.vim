@@ -31,7 +31,7 @@ let s:definers = {'service': 'chaosTypeName', 'workload': 'chaosTypeName', 'faul
       \ 'on': 'chaosServiceRef', 'of': 'chaosServiceRef', 'during': 'chaosFaultRef',
       \ 'after': 'chaosFaultRef', 'before': 'chaosFaultRef'}
 
-let s:token = '\v\$?[a-z_][a-z0-9_]*%(-[a-z0-9_]+)*|%([0-9]+%(\.[0-9]+)?[A-Za-z%]*)+%(/[smh])?'
+let s:token = '\v\$?[a-z_][a-z0-9_]*%(-[a-z0-9_]+)*|%([0-9]+%(\.[0-9]+)?[A-Za-zµ%]*)+%(/%(min|[smh]))?'
 
 function! s:Expected(tok, prev, rest) abort
   let l:call = a:rest =~# '^\s*('
@@ -39,15 +39,15 @@ function! s:Expected(tok, prev, rest) abort
   if a:tok =~# '^\$'
     return 'chaosParamRef'
   elseif a:tok =~# '^\d'
-    if a:tok =~# '\v^[0-9.]+(KiB|MiB|GiB|TiB|KB|MB|GB|TB|B)(/[smh])?$'
+    if a:tok =~# '\v^[0-9.]+(KiB|MiB|GiB|TiB|KB|MB|GB|TB|B)(/(min|[smh]))?$'
       return 'chaosSize'
-    elseif a:tok =~# '/[smh]$'
+    elseif a:tok =~# '\v/(min|[smh])$'
       return 'chaosRate'
     elseif a:tok =~# '%$'
       return 'chaosRatio'
     elseif a:tok =~# 'x$'
       return 'chaosMultiplier'
-    elseif a:tok =~# '\v^([0-9.]+(us|ms|s|m|h))+$'
+    elseif a:tok =~# '\v^([0-9.]+(us|µs|ms|s|min|m|h))+$'
       return 'chaosDuration'
     endif
     return 'chaosNumber'
