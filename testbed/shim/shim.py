@@ -434,6 +434,7 @@ class PodWorker(threading.Thread):
             c.failures += 1
             if c.ready and c.failures >= ((p.failure_threshold or 3) if p else 3):
                 c.ready = False
+                log.info("%s/%s: %s not ready: its readiness probe failed %d times", self.ns, self.name, c.name, c.failures)
                 self.event("Unhealthy", f"Readiness probe failed for {c.name}", "Warning")
 
     # -- the Pod's life
