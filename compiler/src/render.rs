@@ -7,17 +7,20 @@
 use std::fmt;
 use std::sync::Arc;
 
-use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceSpan};
+use miette::{
+    GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError, MietteSpanContents,
+    NamedSource, SourceCode, SourceSpan, SpanContents,
+};
 
 use crate::diagnostic::{Diagnostic, Label, Severity};
-use crate::source::{FileId, SourceMap};
+use crate::source::{FileId, LineIndex, SourceMap};
 
 /// A [`Diagnostic`] with its source texts attached, ready for miette.
 #[derive(Debug)]
 pub struct Report {
     message: String,
     severity: miette::Severity,
-    source: Option<NamedSource<Arc<str>>>,
+    source: Option<NamedSource<Indexed>>,
     labels: Vec<LabeledSpan>,
     help: Option<String>,
     related: Vec<Report>,
@@ -61,10 +64,70 @@ impl miette::Diagnostic for Report {
     }
 }
 
-fn named_source(sources: &SourceMap, file: FileId) -> Option<NamedSource<Arc<str>>> {
-    sources
-        .get(file)
-        .map(|f| NamedSource::new(&f.name, f.text.clone()))
+/// A file's text and its line index, both shared by every report about the file.
+///
+/// miette's own `SourceCode` for text finds a span's lines by scanning from the top of the file,
+/// so each report cost O(file) and a large file's thousands of warnings took seconds. Here the
+/// index finds the lines around the span, and miette reads only those: its result is the same,
+/// shifted back to the file's offsets and line numbers.
+#[derive(Debug, Clone)]
+pub struct Indexed {
+    text: Arc<str>,
+    lines: Arc<LineIndex>,
+}
+
+/// Lines read beyond miette's context on each side, so the excerpt never ends where miette
+/// would still look (it counts the first line break after a span as part of the span's line).
+const MARGIN: usize = 2;
+
+impl SourceCode for Indexed {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
+        // miette also breaks lines at a lone `\r`, which the index does not: read it whole.
+        if self.lines.has_lone_cr() {
+            return self
+                .text
+                .read_span(span, context_lines_before, context_lines_after);
+        }
+        let end = span.offset() + span.len();
+        let first = self
+            .lines
+            .line(span.offset())
+            .saturating_sub(context_lines_before + MARGIN);
+        let last = self.lines.line(end) + context_lines_after + MARGIN;
+        let base = self.lines.line_start(first).unwrap_or(0);
+        let stop = self
+            .lines
+            .line_start(last + 1)
+            .unwrap_or(self.text.len())
+            .max(base);
+        let excerpt = self.text.get(base..stop).unwrap_or("");
+        let local = SourceSpan::new(span.offset().saturating_sub(base).into(), span.len());
+        let inner = excerpt.read_span(&local, context_lines_before, context_lines_after)?;
+        Ok(Box::new(MietteSpanContents::new(
+            inner.data(),
+            SourceSpan::new((inner.span().offset() + base).into(), inner.span().len()),
+            inner.line() + first,
+            inner.column(),
+            inner.line_count() + first,
+        )))
+    }
+}
+
+fn named_source(sources: &SourceMap, file: FileId) -> Option<NamedSource<Indexed>> {
+    sources.get(file).map(|f| {
+        NamedSource::new(
+            &f.name,
+            Indexed {
+                text: f.text.clone(),
+                lines: f.lines().clone(),
+            },
+        )
+    })
 }
 
 /// miette refuses spans past the end of the text; a span at the very end is kept visible.
@@ -207,4 +270,75 @@ fn severity_word(d: &Diagnostic) -> &'static str {
 /// `error[E0301]: \`workers\` must be at least 1`: the header line, as rustc writes it.
 fn header(d: &Diagnostic) -> String {
     format!("{}[{}]: {}", severity_word(d), d.code, d.message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// xorshift64 texts of lines, CRLF and multibyte chars (and one with a lone `\r`).
+    fn random_texts(count: usize) -> Vec<String> {
+        const PIECES: [&str; 9] = ["ab", "c ", "\n", "\r\n", "é", "𝄞", "\n\n", "x\r\n", "d\t"];
+        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut texts: Vec<String> = (0..count)
+            .map(|_| {
+                let len = (next() % 30) as usize;
+                (0..len)
+                    .map(|_| PIECES[(next() % PIECES.len() as u64) as usize])
+                    .collect()
+            })
+            .collect();
+        texts.push("a\rb\nc\r\rd\n".into());
+        texts
+    }
+
+    fn parts<'a>(c: &dyn SpanContents<'a>) -> (Vec<u8>, SourceSpan, usize, usize, usize) {
+        (
+            c.data().to_vec(),
+            *c.span(),
+            c.line(),
+            c.column(),
+            c.line_count(),
+        )
+    }
+
+    /// Reading through the index gives exactly what miette reads from the whole text, for
+    /// every span and context miette asks for.
+    #[test]
+    fn indexed_reads_equal_whole_text_reads() {
+        let mut compared = 0;
+        for text in random_texts(150) {
+            let indexed = Indexed {
+                text: text.as_str().into(),
+                lines: Arc::new(LineIndex::new(&text)),
+            };
+            for start in 0..=text.len() {
+                for len in [0, 1, 3, 9] {
+                    let len = len.min(text.len() - start);
+                    let span = SourceSpan::new(start.into(), len);
+                    for context in [0, 1, 2] {
+                        let whole = text.as_str().read_span(&span, context, context);
+                        let ours = indexed.read_span(&span, context, context);
+                        match (whole, ours) {
+                            (Ok(w), Ok(o)) => {
+                                assert_eq!(parts(&*w), parts(&*o), "{text:?} {span:?} {context}")
+                            }
+                            (Err(_), Err(_)) => {}
+                            (w, o) => {
+                                panic!("{text:?} {span:?}: {:?} vs {:?}", w.is_ok(), o.is_ok())
+                            }
+                        }
+                        compared += 1;
+                    }
+                }
+            }
+        }
+        assert!(compared > 10_000, "only {compared} reads compared");
+    }
 }

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde::Serialize;
 
@@ -18,16 +18,86 @@ pub struct SourceFile {
     /// What diagnostics show: the path as the user would recognise it, or `<command line>`.
     pub name: String,
     pub text: Arc<str>,
+    /// Built on the first diagnostic that needs a line number, then shared by all of them: a
+    /// file without diagnostics never pays for it.
+    lines: OnceLock<Arc<LineIndex>>,
 }
 
 impl SourceFile {
     /// 0-based line and column (in chars) of a byte offset, clamped to the text.
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
-        let offset = floor_char_boundary(&self.text, offset.min(self.text.len()));
-        let before = &self.text[..offset];
-        let line = before.bytes().filter(|b| *b == b'\n').count();
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        (line, before[line_start..].chars().count())
+        self.lines().line_col(&self.text, offset)
+    }
+
+    /// The file's line index (built once).
+    pub fn lines(&self) -> &Arc<LineIndex> {
+        self.lines
+            .get_or_init(|| Arc::new(LineIndex::new(&self.text)))
+    }
+}
+
+/// Where each line of a text starts, so a byte offset finds its line by binary search
+/// instead of a scan from the top (thousands of diagnostics in a large file each need one).
+/// Lines end at `\n` (a `\r` before it belongs to the line it ends).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineIndex {
+    starts: Vec<usize>,
+    lone_cr: bool,
+}
+
+impl LineIndex {
+    pub fn new(text: &str) -> LineIndex {
+        let bytes = text.as_bytes();
+        let mut starts = vec![0];
+        starts.extend(
+            bytes
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| **b == b'\n')
+                .map(|(i, _)| i + 1),
+        );
+        let lone_cr = bytes
+            .iter()
+            .enumerate()
+            .any(|(i, b)| *b == b'\r' && bytes.get(i + 1) != Some(&b'\n'));
+        LineIndex { starts, lone_cr }
+    }
+
+    /// Number of lines (a text ending in `\n` has an empty last line).
+    pub fn len(&self) -> usize {
+        self.starts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// 0-based line of a byte offset (offsets past the end are on the last line).
+    pub fn line(&self, offset: usize) -> usize {
+        self.starts
+            .partition_point(|&s| s <= offset)
+            .saturating_sub(1)
+    }
+
+    /// Byte offset where a line starts.
+    pub fn line_start(&self, line: usize) -> Option<usize> {
+        self.starts.get(line).copied()
+    }
+
+    /// Whether the text has a `\r` not followed by `\n`, which some renderers (miette) count
+    /// as a line break of its own, so their line numbers differ from this index's.
+    pub fn has_lone_cr(&self) -> bool {
+        self.lone_cr
+    }
+
+    /// 0-based line and column (in chars) of a byte offset into `text` (the text this index
+    /// was built from), clamped to the text and back to a char boundary.
+    pub fn line_col(&self, text: &str, offset: usize) -> (usize, usize) {
+        let offset = floor_char_boundary(text, offset.min(text.len()));
+        let line = self.line(offset);
+        let start = self.line_start(line).unwrap_or(0).min(offset);
+        let col = text.get(start..offset).map_or(0, |s| s.chars().count());
+        (line, col)
     }
 }
 
@@ -55,6 +125,7 @@ impl SourceMap {
             path,
             name,
             text: text.into(),
+            lines: OnceLock::new(),
         });
         id
     }
@@ -170,6 +241,76 @@ mod tests {
             resolve_import(Path::new("main.chaos"), "topo.chaos"),
             PathBuf::from("topo.chaos")
         );
+    }
+
+    /// The scan the index replaces: count `\n` before the offset, chars since the last one.
+    fn naive_line_col(text: &str, offset: usize) -> (usize, usize) {
+        let offset = floor_char_boundary(text, offset.min(text.len()));
+        let before = &text[..offset];
+        let line = before.bytes().filter(|b| *b == b'\n').count();
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        (line, before[line_start..].chars().count())
+    }
+
+    /// xorshift64: deterministic inputs without a dependency.
+    fn random_texts(seed: u64, count: usize) -> Vec<String> {
+        const PIECES: [&str; 9] = [
+            "a",
+            "bc ",
+            "\n",
+            "\r\n",
+            "é",
+            "𝄞",
+            "\n\n",
+            "x\r\n\r\n",
+            "  ",
+        ];
+        let mut state = seed;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        (0..count)
+            .map(|_| {
+                let len = (next() % 40) as usize;
+                (0..len)
+                    .map(|_| PIECES[(next() % PIECES.len() as u64) as usize])
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn index_agrees_with_a_scan_at_every_offset() {
+        let mut checked = 0;
+        for text in random_texts(0x9e37_79b9_7f4a_7c15, 500) {
+            let index = LineIndex::new(&text);
+            assert_eq!(index.len(), text.matches('\n').count() + 1);
+            // Past the end too: clamped like the scan.
+            for offset in 0..=text.len() + 2 {
+                assert_eq!(
+                    index.line_col(&text, offset),
+                    naive_line_col(&text, offset),
+                    "{text:?} at {offset}"
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked > 5_000, "only {checked} offsets checked");
+    }
+
+    #[test]
+    fn crlf_and_multibyte() {
+        let text = "é𝄞\r\nab\r\n\r\nz";
+        let index = LineIndex::new(text);
+        assert!(!index.has_lone_cr());
+        assert_eq!(index.line_col(text, 6), (0, 2)); // the `\r` ends line 0
+        assert_eq!(index.line_col(text, 8), (1, 0));
+        assert_eq!(index.line_col(text, 3), (0, 1)); // inside `𝄞`: its start
+        assert_eq!(index.line_col(text, 14), (3, 0));
+        assert!(LineIndex::new("a\rb").has_lone_cr());
     }
 
     #[test]

@@ -17,8 +17,7 @@ use crate::world::{Analysis, World};
 
 /// The diagnostics to publish for the analysed (root) document.
 pub fn for_root(world: &World, analysis: &Analysis) -> Vec<lsp::Diagnostic> {
-    let root_text = analysis.text(analysis.root);
-    let lines = LineIndex::new(root_text);
+    let lines = line_index(analysis, analysis.root);
     let via_import = import_spans(analysis);
     let mut out = Vec::new();
     for d in &analysis.compiled.diagnostics {
@@ -53,6 +52,14 @@ pub fn for_root(world: &World, analysis: &Analysis) -> Vec<lsp::Diagnostic> {
     out
 }
 
+/// The compiler's shared index of a file: each diagnostic costs a binary search, not a scan.
+fn line_index(analysis: &Analysis, file: FileId) -> LineIndex<'_> {
+    match analysis.compiled.sources.get(file) {
+        Some(f) => LineIndex::of(f),
+        None => LineIndex::new(""),
+    }
+}
+
 fn with_help(message: &str, d: &Diagnostic) -> String {
     match &d.help {
         Some(h) => format!("{message}\nhelp: {h}"),
@@ -78,7 +85,7 @@ fn related(
         let Some(uri) = world.uri_of(path) else {
             continue;
         };
-        let lines = LineIndex::new(analysis.text(label.file));
+        let lines = line_index(analysis, label.file);
         out.push(DiagnosticRelatedInformation {
             location: Location::new(uri, lines.range(label.span)),
             message: label.text.clone(),

@@ -1,20 +1,35 @@
 //! Byte offsets (the compiler's spans) to LSP positions (lines and UTF-16 columns) and back.
 
+use std::sync::Arc;
+
+use chaos_compiler::SourceFile;
+use chaos_compiler::source;
 use chaos_grammar::Span;
 use tower_lsp_server::ls_types::{Position, Range};
 
-/// Start offsets of the lines of one text, for conversions in both directions.
+/// One text and the compiler's index of its lines, for conversions in both directions (a
+/// binary search for the line, then the columns of that line only).
 #[derive(Debug, Clone)]
 pub struct LineIndex<'a> {
     text: &'a str,
-    starts: Vec<usize>,
+    lines: Arc<source::LineIndex>,
 }
 
 impl<'a> LineIndex<'a> {
     pub fn new(text: &'a str) -> LineIndex<'a> {
-        let mut starts = vec![0];
-        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        LineIndex { text, starts }
+        LineIndex {
+            text,
+            lines: Arc::new(source::LineIndex::new(text)),
+        }
+    }
+
+    /// The index the compiler keeps for a loaded file: built once per check, shared by every
+    /// diagnostic in it.
+    pub fn of(file: &'a SourceFile) -> LineIndex<'a> {
+        LineIndex {
+            text: &file.text,
+            lines: file.lines().clone(),
+        }
     }
 
     /// The position of a byte offset (clamped to the text, and back to a char boundary).
@@ -23,11 +38,8 @@ impl<'a> LineIndex<'a> {
         while offset > 0 && !self.text.is_char_boundary(offset) {
             offset -= 1;
         }
-        let line = self
-            .starts
-            .partition_point(|&s| s <= offset)
-            .saturating_sub(1);
-        let start = self.starts.get(line).copied().unwrap_or(0);
+        let line = self.lines.line(offset);
+        let start = self.lines.line_start(line).unwrap_or(0);
         let col: usize = self
             .text
             .get(start..offset)
@@ -42,13 +54,13 @@ impl<'a> LineIndex<'a> {
     /// The byte offset of a position; a column past the end of its line means the line's end,
     /// a line past the end of the text means the end of the text.
     pub fn offset(&self, pos: Position) -> usize {
-        let Some(&start) = self.starts.get(pos.line as usize) else {
+        let Some(start) = self.lines.line_start(pos.line as usize) else {
             return self.text.len();
         };
         let end = self
-            .starts
-            .get(pos.line as usize + 1)
-            .map_or(self.text.len(), |&s| s - 1);
+            .lines
+            .line_start(pos.line as usize + 1)
+            .map_or(self.text.len(), |s| s - 1);
         let line = self.text.get(start..end).unwrap_or("");
         let mut units = 0usize;
         for (i, c) in line.char_indices() {
