@@ -115,6 +115,46 @@ proptest! {
     }
 }
 
+struct FsLoader;
+
+impl chaos_compiler::Loader for FsLoader {
+    fn load(&self, path: &std::path::Path) -> std::io::Result<String> {
+        std::fs::read_to_string(path)
+    }
+}
+
+/// The same properties on every hand-written scenario: the regression fixtures
+/// (`tests/fixtures/*/`) and the repo's `scenarios/`.
+#[test]
+fn fixtures_and_scenarios_hold_every_property() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut dirs = vec![root.join("../../scenarios")];
+    for d in std::fs::read_dir(root.join("tests/fixtures")).unwrap() {
+        dirs.push(d.unwrap().path());
+    }
+    let mut n = 0;
+    for dir in dirs {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut files: Vec<_> = entries.map(|e| e.unwrap().path()).collect();
+        files.retain(|p| p.extension().is_some_and(|e| e == "chaos"));
+        files.sort();
+        for path in files {
+            let compiled = chaos_compiler::compile(&path, &FsLoader, &[]);
+            let Some(plan) = compiled.plan else {
+                continue; // a library file (no scenario)
+            };
+            let text = std::fs::read_to_string(&path).unwrap();
+            if let Err(e) = check::check_plan(&plan) {
+                panic!("{}: {e}\n--- scenario ---\n{text}", path.display());
+            }
+            n += 1;
+        }
+    }
+    assert!(n >= 10, "only {n} scenarios found");
+}
+
 /// The generator writes valid scenarios: many compile (fast, no simulation), and they use
 /// every construct of the language between them.
 #[test]

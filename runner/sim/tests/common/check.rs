@@ -53,24 +53,27 @@ pub fn options() -> SimOptions {
 
 /// Simulates `text` twice with its seed and checks every property.
 pub fn check(text: &str) -> Result<Outcome, String> {
-    let plan = compile(text)?;
+    check_plan(&compile(text)?)
+}
+
+/// Simulates `plan` twice with its seed and checks every property.
+pub fn check_plan(plan: &Plan) -> Result<Outcome, String> {
     let seed = plan.scenario.seed;
     let run = || {
-        simulate_with(&plan, seed, &options(), &mut |_| {})
+        simulate_with(plan, seed, &options(), &mut |_| {})
             .map_err(|e| format!("the simulator failed: {e}"))
     };
     let (rec, stats) = run()?;
-    recording_holds(&plan, &rec, &stats)?;
-    let report =
-        chaos_report::report(&plan, &rec).map_err(|e| format!("the report failed: {e}"))?;
-    report_holds(&plan, &report)?;
+    recording_holds(plan, &rec, &stats)?;
+    let report = chaos_report::report(plan, &rec).map_err(|e| format!("the report failed: {e}"))?;
+    report_holds(plan, &report)?;
     let json = report.to_json();
     // Same seed, same recording and byte-identical report.
     let (rec2, stats2) = run()?;
     if rec2 != rec || stats2.sent != stats.sent || stats2.events != stats.events {
         return Err("same seed, another recording".into());
     }
-    let json2 = chaos_report::report(&plan, &rec2)
+    let json2 = chaos_report::report(plan, &rec2)
         .map_err(|e| format!("the report failed: {e}"))?
         .to_json();
     if json2 != json {
