@@ -464,10 +464,14 @@ fn scenarios_are_in_the_canonical_layout() {
     all_chaos_files(&repo_root().join("scenarios"), &mut files);
     files.sort();
     let mut differ = Vec::new();
+    // `scenarios/spec/` holds the spec's examples as the spec wrote them (their trailing
+    // comments aligned by hand): grammar/tests/format.rs checks they differ in nothing else.
+    let verbatim = repo_root().join("scenarios/spec");
     for path in files {
         if path
             .file_name()
             .is_some_and(|n| NOT_YET_FORMATTED.iter().any(|x| n == *x))
+            || path.starts_with(&verbatim)
         {
             continue;
         }

@@ -23,13 +23,11 @@ fn all_sources() -> Vec<PathBuf> {
     for dir in [
         root.join("tests/fixtures/parse/ok"),
         root.join("tests/fixtures/fmt"),
-        root.join("../../shared/spec/examples"),
+        root.join("../scenarios/spec"),
         root.join("../scenarios"),
         root.join("../scenarios/topology"),
     ] {
-        let Ok(entries) = fs::read_dir(&dir) else {
-            continue;
-        };
+        let entries = fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
         for e in entries {
             let p = e.unwrap().path();
             if p.extension().is_some_and(|x| x == "chaos") {
@@ -61,8 +59,9 @@ fn fmt_is_idempotent_and_keeps_the_tree() {
 fn spec_examples_are_already_canonical_modulo_blank_lines() {
     // The spec examples are the house style: formatting changes at most their alignment of
     // trailing comments.
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/spec/examples");
-    for e in fs::read_dir(root).unwrap() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/spec");
+    let entries = fs::read_dir(&root).unwrap_or_else(|e| panic!("{}: {e}", root.display()));
+    for e in entries {
         let p = e.unwrap().path();
         let src = fs::read_to_string(&p).unwrap();
         let out = format_source(&src).unwrap();

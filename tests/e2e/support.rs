@@ -14,9 +14,9 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// `../shared/spec/examples`, next to the repository.
+/// `scenarios/spec/`: the spec's examples, copied into the repository.
 pub fn spec_examples() -> PathBuf {
-    repo_root().join("../shared/spec/examples")
+    repo_root().join("scenarios/spec")
 }
 
 pub fn run(args: &[&str]) -> Output {

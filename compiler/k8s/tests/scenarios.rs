@@ -24,11 +24,9 @@ fn scenario_files() -> Vec<(String, PathBuf)> {
     let mut out = Vec::new();
     for (prefix, dir) in [
         ("scenario", repo().join("scenarios")),
-        ("example", repo().join("../shared/spec/examples")),
+        ("example", repo().join("scenarios/spec")),
     ] {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
+        let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
         let mut files: Vec<PathBuf> = entries
             .map(|e| e.unwrap().path())
             .filter(|p| p.extension().is_some_and(|e| e == "chaos"))

@@ -60,21 +60,20 @@ fn open_fixtures(world: &mut World, names: &[&str]) {
 
 #[test]
 fn diagnostics_are_the_compilers_with_the_same_spans() {
-    let spec = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/spec/examples");
+    let spec = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/spec");
     let mut cases: Vec<(String, String)> = std::fs::read_dir(&spec)
-        .map(|d| {
-            d.filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|x| x == "chaos"))
-                .map(|p| {
-                    (
-                        p.file_name().unwrap().to_string_lossy().into_owned(),
-                        std::fs::read_to_string(&p).unwrap(),
-                    )
-                })
-                .collect()
+        .unwrap_or_else(|e| panic!("{}: {e}", spec.display()))
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "chaos"))
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read_to_string(&p).unwrap(),
+            )
         })
-        .unwrap_or_default();
+        .collect();
+    assert!(cases.len() >= 3, "scenarios/spec/: {cases:?}");
     // A copy of the spec's checkout example, so the broken variants do not depend on shared/.
     let checkout = fixture("checkout.chaos");
     // Errors of each stage: a typo'd name, a wrong unit, a syntax error.

@@ -8,10 +8,12 @@ out="$(mktemp)"
 trap 'rm -f "$out"' EXIT
 
 files=()
-for dir in "$repo/../shared/spec/examples" "$repo/scenarios" "$repo/editors/vscode/tests"; do
-  if [ -d "$dir" ]; then
-    while IFS= read -r f; do files+=("$f"); done < <(find "$dir" -name '*.chaos' | sort)
-  fi
+# scenarios/ includes the spec's examples (scenarios/spec/); a missing folder is a failure
+for dir in "$repo/scenarios" "$repo/scenarios/spec" "$repo/editors/vscode/tests"; do
+  [ -d "$dir" ] || { echo "vim syntax: $dir not found"; exit 1; }
+done
+for dir in "$repo/scenarios" "$repo/editors/vscode/tests"; do
+  while IFS= read -r f; do files+=("$f"); done < <(find "$dir" -name '*.chaos' | sort)
 done
 
 status=0

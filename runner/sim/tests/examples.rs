@@ -1,4 +1,4 @@
-//! The spec's examples (`../shared/spec/examples`, when present beside the repo) and the
+//! The spec's examples (copied into `scenarios/spec/`) and the
 //! repo's `scenarios/`, compiled and simulated with their own seed: the verdicts give the
 //! exit code written on each file's first line (`# expect-exit: N`), and every request ends
 //! exactly once. `mm1.chaos` is also compared with M/M/1 theory.
@@ -18,8 +18,9 @@ impl chaos_compiler::Loader for FsLoader {
 
 fn files(dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
-        .unwrap_or_default();
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
     v.retain(|p| p.extension().is_some_and(|e| e == "chaos"));
     v.sort();
     v
@@ -30,7 +31,9 @@ fn root() -> PathBuf {
 }
 
 fn spec_examples() -> Vec<PathBuf> {
-    files(&root().join("../shared/spec/examples"))
+    let examples = files(&root().join("scenarios/spec"));
+    assert!(examples.len() >= 3, "scenarios/spec/: {examples:?}");
+    examples
 }
 
 fn check(path: &Path) {
@@ -83,11 +86,7 @@ fn check(path: &Path) {
 
 #[test]
 fn spec_examples_end_with_their_exit_codes() {
-    let examples = spec_examples();
-    if examples.is_empty() {
-        eprintln!("../shared/spec/examples not found beside the repo: skipped");
-    }
-    for p in examples {
+    for p in spec_examples() {
         check(&p);
     }
 }
@@ -103,12 +102,10 @@ fn repo_scenarios_simulate() {
 
 #[test]
 fn mm1_example_matches_theory() {
-    let Some(path) = spec_examples()
+    let path = spec_examples()
         .into_iter()
         .find(|p| p.ends_with("mm1.chaos"))
-    else {
-        return;
-    };
+        .expect("scenarios/spec/mm1.chaos");
     let compiled = chaos_compiler::compile(&path, &FsLoader, &[]);
     let plan = compiled.plan.unwrap();
     let verdicts = chaos_report::evaluate(&plan, &chaos_sim::simulate(&plan, 1).unwrap()).unwrap();

@@ -1,5 +1,5 @@
 //! Plans for the back end's tests, built in Rust the way the compiler lowers the spec examples
-//! (`../shared/spec/examples/*.chaos`), plus one plan that uses every fault action.
+//! (`scenarios/spec/*.chaos`), plus one plan that uses every fault action.
 #![allow(dead_code)]
 
 use chaos_plan::*;
