@@ -121,6 +121,45 @@ fn compile_k8s_is_reproducible_or_says_why_not() {
 }
 
 #[test]
+fn compile_k8s_service_monitor_appends_one_for_prometheus_operator() {
+    let dir = scratch("k8s-sm");
+    let d = dir.display().to_string();
+    let args = |extra: &'static [&'static str]| {
+        let mut a = vec![
+            "compile".to_string(),
+            example("checkout.chaos"),
+            "--target".to_string(),
+            "k8s".to_string(),
+            "-o".to_string(),
+            d.clone(),
+        ];
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let plain = run(&args(&[]).iter().map(String::as_str).collect::<Vec<_>>());
+    if code(&plain) != 0 {
+        // Same condition as above: the Kubernetes back end may refuse this example.
+        return;
+    }
+    let without = std::fs::read_to_string(dir.join("manifests.yaml")).unwrap();
+    assert!(!without.contains("ServiceMonitor"));
+    assert!(without.contains("prometheus.io/scrape: 'true'"));
+    let out = run(&args(&["--service-monitor"])
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>());
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    let with = std::fs::read_to_string(dir.join("manifests.yaml")).unwrap();
+    let extra = with.strip_prefix(without.as_str()).unwrap();
+    assert!(
+        extra.starts_with("---\napiVersion: monitoring.coreos.com/v1\nkind: ServiceMonitor\n"),
+        "{extra}"
+    );
+    assert_eq!(extra.matches("---\n").count(), 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn graph_prints_mermaid_and_dot() {
     let out = run(&["graph", &example("checkout.chaos")]);
     assert_eq!(code(&out), 0);

@@ -5,6 +5,7 @@
 //! the typed [`Bundle`] from [`build`] and executes its [`schedule::Schedule`].
 
 pub mod manifests;
+pub mod monitor;
 pub mod names;
 pub mod schedule;
 
@@ -71,22 +72,7 @@ pub struct Bundle {
 /// Builds the objects and schedule. `token` is the agents' control token, stored in the run's
 /// Secret; the cluster runner passes a fresh random one.
 pub fn build(plan: &Plan, options: &Options, token: &str) -> Result<Bundle, Error> {
-    if !names::is_dns_label(&options.run_id) {
-        return Err(Error::InvalidRunId(options.run_id.clone()));
-    }
-    if options.image.trim().is_empty() {
-        return Err(Error::EmptyImage);
-    }
-    let namespace = match &options.namespace {
-        Some(ns) if names::is_dns_label(ns) => ns.clone(),
-        Some(ns) => return Err(Error::InvalidNamespace(ns.clone())),
-        None => names::default_namespace(&plan.scenario.name, &options.run_id),
-    };
-    let service_names = names::service_names(plan)?;
-    let mut part_of = names::slug(&plan.scenario.name, names::MAX_LABEL);
-    if part_of.is_empty() {
-        part_of = "chaos".to_string();
-    }
+    let (namespace, service_names, part_of) = naming(plan, options)?;
     let cx = manifests::Context {
         plan,
         run_id: &options.run_id,
@@ -113,6 +99,45 @@ pub fn build(plan: &Plan, options: &Options, token: &str) -> Result<Bundle, Erro
         objects,
         schedule,
     })
+}
+
+/// A `monitoring.coreos.com/v1` ServiceMonitor scraping every agent of the run, for
+/// `chaos compile --target k8s --service-monitor`: one YAML document (without `---`).
+pub fn service_monitor(plan: &Plan, options: &Options) -> Result<String, Error> {
+    let (namespace, service_names, part_of) = naming(plan, options)?;
+    let cx = manifests::Context {
+        plan,
+        run_id: &options.run_id,
+        namespace: &namespace,
+        image: &options.image,
+        part_of,
+        names: &service_names,
+    };
+    yaml(&monitor::service_monitor(&cx))
+}
+
+/// The run's namespace, the Kubernetes name of each service and the `part-of` label.
+type Naming = (String, Vec<(String, String)>, String);
+
+/// Checks the options and derives the names every object is built with.
+fn naming(plan: &Plan, options: &Options) -> Result<Naming, Error> {
+    if !names::is_dns_label(&options.run_id) {
+        return Err(Error::InvalidRunId(options.run_id.clone()));
+    }
+    if options.image.trim().is_empty() {
+        return Err(Error::EmptyImage);
+    }
+    let namespace = match &options.namespace {
+        Some(ns) if names::is_dns_label(ns) => ns.clone(),
+        Some(ns) => return Err(Error::InvalidNamespace(ns.clone())),
+        None => names::default_namespace(&plan.scenario.name, &options.run_id),
+    };
+    let service_names = names::service_names(plan)?;
+    let mut part_of = names::slug(&plan.scenario.name, names::MAX_LABEL);
+    if part_of.is_empty() {
+        part_of = "chaos".to_string();
+    }
+    Ok((namespace, service_names, part_of))
 }
 
 /// `manifests.yaml` and `schedule.json` for `chaos compile --target k8s`.

@@ -37,6 +37,8 @@ pub const LOADGEN_PORT: i32 = 8081;
 pub const AUTOSCALER_ANNOTATION: &str = "chaos.dev/autoscaler";
 pub const RUN_ID_LABEL: &str = "chaos.dev/run-id";
 pub const SERVICE_ANNOTATION: &str = "chaos.dev/service";
+/// Where every agent serves its Prometheus metrics (no token needed).
+pub const METRICS_PATH: &str = "/metrics";
 /// The non-root user the image runs as (distroless `nonroot`).
 pub const RUN_AS_USER: i64 = 65532;
 /// Memory the agent needs for itself, on top of what a memory fault allocates.
@@ -87,7 +89,12 @@ impl Context<'_> {
     }
 
     /// Recommended labels plus the run id.
-    fn labels(&self, name: &str, instance: &str, component: &str) -> BTreeMap<String, String> {
+    pub(crate) fn labels(
+        &self,
+        name: &str,
+        instance: &str,
+        component: &str,
+    ) -> BTreeMap<String, String> {
         BTreeMap::from([
             ("app.kubernetes.io/name".to_string(), name.to_string()),
             (
@@ -137,6 +144,16 @@ impl Context<'_> {
             ..ObjectMeta::default()
         }
     }
+}
+
+/// The `prometheus.io/*` annotations most Prometheus setups (the Helm chart's and the
+/// example `kubernetes-pods` job) discover scrape targets by, on top of `base`.
+fn pod_annotations(base: Option<BTreeMap<String, String>>) -> BTreeMap<String, String> {
+    let mut a = base.unwrap_or_default();
+    a.insert("prometheus.io/scrape".to_string(), "true".to_string());
+    a.insert("prometheus.io/port".to_string(), AGENT_PORT.to_string());
+    a.insert("prometheus.io/path".to_string(), METRICS_PATH.to_string());
+    a
 }
 
 /// `k=v,k=v` for a label map (the form list calls and `kubectl -l` take).
@@ -300,7 +317,7 @@ fn service_objects(cx: &Context<'_>, s: &PlanService) -> ServiceObjects {
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
                     labels: Some(labels.clone()),
-                    annotations: meta.annotations.clone(),
+                    annotations: Some(pod_annotations(meta.annotations.clone())),
                     ..ObjectMeta::default()
                 }),
                 spec: Some(pod_spec(container, "Always")),

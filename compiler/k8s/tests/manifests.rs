@@ -284,3 +284,59 @@ fn the_load_generator_serves_its_status_with_the_run_token() {
     );
     assert_eq!(container["ports"][0]["containerPort"], 8081);
 }
+
+#[test]
+fn agent_pods_carry_the_prometheus_scrape_annotations() {
+    for (name, plan) in support::all() {
+        let out = compile(&plan, &options()).unwrap();
+        for d in docs(&out.manifests_yaml) {
+            if d["kind"] != "Deployment" {
+                continue;
+            }
+            let a = &d["spec"]["template"]["metadata"]["annotations"];
+            assert_eq!(a["prometheus.io/scrape"], "true", "{name}");
+            assert_eq!(a["prometheus.io/port"], "8080", "{name}");
+            assert_eq!(a["prometheus.io/path"], "/metrics", "{name}");
+        }
+    }
+}
+
+#[test]
+fn the_service_monitor_selects_every_agent_service_of_the_run() {
+    let (_, plan) = support::all()
+        .into_iter()
+        .find(|(n, _)| *n == "checkout")
+        .unwrap();
+    let sm = chaos_k8s::service_monitor(&plan, &options()).unwrap();
+    insta::assert_snapshot!("checkout.service-monitor", sm);
+    let sm: Value = serde_yaml::from_str(&sm).unwrap();
+    let out = compile(&plan, &options()).unwrap();
+    let docs = docs(&out.manifests_yaml);
+    let ns = docs[0]["metadata"]["name"].clone();
+    assert_eq!(sm["metadata"]["namespace"], ns);
+    assert_eq!(sm["spec"]["namespaceSelector"]["matchNames"][0], ns);
+    let want = sm["spec"]["selector"]["matchLabels"].as_mapping().unwrap();
+    let selects = |d: &Value| {
+        want.iter()
+            .all(|(k, v)| &d["metadata"]["labels"][k.as_str().unwrap()] == v)
+    };
+    let services: Vec<&Value> = docs.iter().filter(|d| d["kind"] == "Service").collect();
+    assert_eq!(services.len(), plan.services.len());
+    for s in services {
+        assert!(selects(s), "{s:?}");
+        assert_eq!(
+            s["spec"]["ports"][0]["name"],
+            sm["spec"]["endpoints"][0]["port"]
+        );
+    }
+    assert!(!docs.iter().any(|d| d["kind"] == "Job" && selects(d)));
+    // Invalid options fail the same way as the manifests.
+    let bad = Options {
+        run_id: "Bad_Run".to_string(),
+        ..options()
+    };
+    assert!(matches!(
+        chaos_k8s::service_monitor(&plan, &bad),
+        Err(Error::InvalidRunId(_))
+    ));
+}

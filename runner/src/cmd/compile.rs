@@ -36,6 +36,10 @@ pub struct Args {
     /// k8s: the namespace to create (default: derived from the scenario and run id).
     #[arg(long)]
     pub namespace: Option<String>,
+    /// k8s: also write a prometheus-operator ServiceMonitor (monitoring.coreos.com/v1) that
+    /// scrapes every agent's /metrics; needs the operator's CRDs in the cluster.
+    #[arg(long)]
+    pub service_monitor: bool,
 }
 
 /// Reads scenario files from disk for the compiler (which does no IO itself).
@@ -181,11 +185,22 @@ pub fn run(args: Args) -> u8 {
                 namespace: args.namespace.clone(),
                 run_id: plan_run_id(&plan),
             };
-            match chaos_k8s::compile(&plan, &options) {
-                Ok(out) => vec![
-                    (args.out.join("manifests.yaml"), out.manifests_yaml),
-                    (args.out.join("schedule.json"), out.schedule_json),
-                ],
+            let monitor = if args.service_monitor {
+                chaos_k8s::service_monitor(&plan, &options).map(Some)
+            } else {
+                Ok(None)
+            };
+            match chaos_k8s::compile(&plan, &options).and_then(|o| Ok((o, monitor?))) {
+                Ok((mut out, monitor)) => {
+                    if let Some(m) = monitor {
+                        out.manifests_yaml.push_str("---\n");
+                        out.manifests_yaml.push_str(&m);
+                    }
+                    vec![
+                        (args.out.join("manifests.yaml"), out.manifests_yaml),
+                        (args.out.join("schedule.json"), out.schedule_json),
+                    ]
+                }
                 Err(e) => {
                     eprintln!("error: the Kubernetes back end failed: {e}");
                     return exit::CANNOT_RUN;
