@@ -261,6 +261,9 @@ pub(crate) fn convert(source: &str, e: pest::error::Error<Rule>) -> ParseError {
         InputLocation::Pos(p) => p,
         InputLocation::Span((s, _)) => s,
     };
+    if let Some(e) = space_in_quantity(source, pos) {
+        return e;
+    }
     let (found, span) = found_at(source, pos);
     let positives = match e.variant {
         ErrorVariant::CustomError { message } => {
@@ -328,6 +331,67 @@ fn is_unit_word(text: &str) -> bool {
     matches!(text, "%" | "x")
         || listed(crate::units::TIME_UNITS)
         || (unit == text && listed(crate::units::SIZE_UNITS))
+}
+
+fn is_unit_char(c: char) -> bool {
+    c.is_alphabetic() || matches!(c, '%' | '/')
+}
+
+/// `20 ms`: a number, spaces, then a unit, which the grammar reads as two tokens. The error
+/// comes at the unit (`timeout 200 ms`: `ms` cannot start a setting) or after it
+/// (`p99(a) < 20 ms`: `20` is read as the value and `ms` as the next expectation's metric, so
+/// pest fails where `(` should follow, maybe lines later). Either way the space is the mistake:
+/// the error points at it.
+fn space_in_quantity(source: &str, pos: usize) -> Option<ParseError> {
+    let rest = source.get(pos..)?;
+    let at_pos = rest.find(|c: char| !is_unit_char(c)).unwrap_or(rest.len());
+    let (unit_start, unit_end) = if at_pos > 0 && is_unit_word(&rest[..at_pos]) {
+        (pos, pos + at_pos)
+    } else {
+        let before = source.get(..pos)?.trim_end();
+        let start = before
+            .char_indices()
+            .rev()
+            .take_while(|(_, c)| is_unit_char(*c))
+            .last()?
+            .0;
+        (start, before.len())
+    };
+    let unit = source.get(unit_start..unit_end)?;
+    if !is_unit_word(unit) {
+        return None;
+    }
+    let number_end = source
+        .get(..unit_start)?
+        .trim_end_matches([' ', '\t'])
+        .len();
+    if number_end == unit_start {
+        return None;
+    }
+    let head = source.get(..number_end)?;
+    let number_start = head
+        .char_indices()
+        .rev()
+        .take_while(|(_, c)| c.is_ascii_digit() || *c == '.')
+        .last()?
+        .0;
+    let number = &head[number_start..];
+    let glued = head[..number_start]
+        .chars()
+        .next_back()
+        .is_some_and(|c| c.is_alphanumeric() || matches!(c, '_' | '$' | '.'));
+    if !number.starts_with(|c: char| c.is_ascii_digit()) || glued {
+        return None;
+    }
+    Some(ParseError {
+        kind: ParseErrorKind::Syntax,
+        span: Span::new(number_end, unit_start),
+        message: format!("a space inside the quantity `{number} {unit}`"),
+        expected: vec!["the unit right after the number".into()],
+        hint: Some(format!(
+            "write the unit right after the number, without a space: `{number}{unit}`"
+        )),
+    })
 }
 
 /// A fix for the usual mistakes, judged from the text at the error and what was expected.
