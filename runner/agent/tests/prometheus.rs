@@ -370,3 +370,102 @@ async fn promtool_check_metrics_accepts_the_exposition() {
         assert!(said.trim().is_empty(), "promtool: {said}");
     }
 }
+
+fn exprs(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, v) in m {
+                match (k.as_str(), v) {
+                    ("expr" | "definition", serde_json::Value::String(s)) => out.push(s.clone()),
+                    _ => exprs(v, out),
+                }
+            }
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|v| exprs(v, out)),
+        _ => {}
+    }
+}
+
+/// Every `chaos_*` name in a query.
+fn metric_names(q: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut rest = q;
+    while let Some(i) = rest.find("chaos_") {
+        let tail = &rest[i..];
+        let end = tail
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(tail.len());
+        names.push(tail[..end].to_string());
+        rest = &tail[end..];
+    }
+    names
+}
+
+/// `deploy/grafana/chaos.json` parses, and each of its queries names only metrics a real agent
+/// serves; with promtool installed, each is also valid PromQL (checked as a recording rule).
+#[tokio::test]
+async fn the_grafana_dashboard_queries_only_metrics_the_agents_serve() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../deploy/grafana/chaos.json"
+    );
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert!(dashboard["title"].is_string() && dashboard["panels"].is_array());
+    let mut queries = Vec::new();
+    exprs(&dashboard, &mut queries);
+    assert!(queries.len() >= 10, "{queries:?}");
+
+    let p = plan();
+    let back = start(&p, "back", &[]).await;
+    let front = start(&p, "front", &[("back", &back)]).await;
+    let served: std::collections::BTreeSet<String> = scrape(&front)
+        .await
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split(['{', ' ']).next())
+        .map(str::to_string)
+        .collect();
+    for q in &queries {
+        let names = metric_names(q);
+        assert!(!names.is_empty(), "a query on no chaos metric: {q}");
+        for n in names {
+            assert!(served.contains(&n), "`{n}` in `{q}` is not served");
+        }
+    }
+
+    if Command::new("promtool").arg("--version").output().is_err() {
+        eprintln!("promtool not installed; PromQL syntax not checked");
+        return;
+    }
+    let mut rules = String::from("groups:\n- name: dashboard\n  rules:\n");
+    for (i, q) in queries
+        .iter()
+        .filter(|q| !q.starts_with("label_values("))
+        .enumerate()
+    {
+        // Grafana's variables, as Grafana would expand them.
+        let q = q
+            .replace("$__rate_interval", "1m")
+            .replace("$service", ".*");
+        rules.push_str(&format!(
+            "  - record: dashboard:query{i}\n    expr: {}\n",
+            serde_json::to_string(&q).unwrap()
+        ));
+    }
+    let file =
+        std::env::temp_dir().join(format!("chaos-dashboard-rules-{}.yml", std::process::id()));
+    std::fs::write(&file, &rules).unwrap();
+    let out = Command::new("promtool")
+        .args(["check", "rules"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&file);
+    assert!(
+        out.status.success(),
+        "{}{}\n{rules}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
