@@ -7,6 +7,7 @@ mod cli_check;
 mod cli_compile;
 mod cli_fmt;
 mod cluster;
+mod color;
 mod editors_lsp;
 mod image;
 mod local;

@@ -2,7 +2,6 @@
 //! Also home of what every command that reads scenarios shares: the file-system loader,
 //! diagnostic printing, and [`load_plan`].
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use chaos_compiler::{Compiled, Diagnostic, Loader, SourceMap, render};
@@ -66,10 +65,10 @@ pub enum MessageFormat {
     Short,
 }
 
-/// Colour only on a terminal without `NO_COLOR`; the width from `COLUMNS`.
+/// Colour as `--color` and the environment decide (see `color`); the width from `COLUMNS`.
 fn stderr_style() -> render::Style {
     render::Style {
-        color: std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        color: super::color::stderr(),
         unicode: true,
         width: std::env::var("COLUMNS")
             .ok()

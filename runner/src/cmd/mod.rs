@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 mod agent;
 mod check;
+mod color;
 mod compare;
 mod compile;
 mod debug;
@@ -32,6 +33,16 @@ pub mod exit {
     about = "Declarative chaos engineering: check, compile and run .chaos scenarios"
 )]
 pub struct Cli {
+    /// Colour: `auto` (on a terminal; `NO_COLOR` turns it off, `CLICOLOR_FORCE` on),
+    /// `always` or `never`; wins over the environment.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        value_name = "WHEN",
+        default_value = "auto"
+    )]
+    pub color: color::When,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -67,6 +78,7 @@ pub enum Command {
 }
 
 pub fn dispatch(cli: Cli) -> ExitCode {
+    color::init(cli.color);
     let code = match cli.command {
         Command::Check(a) => check::run(a),
         Command::Fmt(a) => fmt::run(a),

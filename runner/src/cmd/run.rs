@@ -131,8 +131,7 @@ pub fn run(args: Args) -> u8 {
         return exit::CANNOT_RUN;
     };
 
-    let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    print!("{}", terminal::render(&report, colour));
+    print!("{}", terminal::render(&report, super::color::stdout()));
 
     if let Err(code) = write_outputs(&plan, &report, &args) {
         return code;
