@@ -126,6 +126,7 @@ class PodWorker(threading.Thread):
         self.phase = "Pending"
         self.pod_ip = None
         self.status_sent = None
+        self.repair_at = 0.0
 
     # -- events from the watch
 
@@ -187,9 +188,27 @@ class PodWorker(threading.Thread):
                           "cs": [(s["ready"], s["restartCount"], [k for k, v in s["state"].items() if v][0],
                                   (s["state"].get("waiting") or {}).get("reason"))
                                  for s in status["containerStatuses"]]})
-        if force or key != self.status_sent:
+        # Like a kubelet's status manager, repair a Ready condition someone else changed: the
+        # node lifecycle controller sets Ready=False on every Pod of a Node it sees NotReady, and
+        # only the node's kubelet (here, the shim) ever sets it back.
+        # Not within 2 s of our own patch: the watch may not have brought it back yet.
+        drift = self.status_sent is not None and time.monotonic() >= self.repair_at \
+            and self.api_ready() not in (None, cond)
+        if force or key != self.status_sent or drift:
+            if drift and not force and key == self.status_sent:
+                log.info("%s/%s: Ready was changed to %s by someone else; setting %s again",
+                         self.ns, self.name, self.api_ready(), cond)
+            self.repair_at = time.monotonic() + 2.0
             self.status_sent = key
             self.patch_status(status)
+
+    def api_ready(self):
+        """The Ready condition of the Pod as last seen by the watch ("True", "False", or None)."""
+        st = self.current().status
+        for c in (st.conditions if st else None) or []:
+            if c.type == "Ready":
+                return c.status
+        return None
 
     def event(self, reason, message, type_="Normal"):
         try:
