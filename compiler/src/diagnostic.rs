@@ -31,6 +31,18 @@ pub struct Diagnostic {
     /// Related places, e.g. the first definition of a duplicate name.
     pub secondary: Vec<Label>,
     pub help: Option<String>,
+    /// A machine-applicable fix in the primary label's file: replace `span` with `replacement`.
+    /// Set by [`Diagnostic::suggest`], which also writes the help line from it, so the rendered
+    /// help and the language server's quick fix say the same thing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suggestion: Option<Suggestion>,
+}
+
+/// A replacement of one span of text, in the file of the diagnostic's primary label.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Suggestion {
+    pub span: Span,
+    pub replacement: String,
 }
 
 impl Diagnostic {
@@ -42,6 +54,7 @@ impl Diagnostic {
             primary: None,
             secondary: Vec::new(),
             help: None,
+            suggestion: None,
         }
     }
 
@@ -74,6 +87,20 @@ impl Diagnostic {
 
     pub fn help(mut self, help: impl Into<String>) -> Diagnostic {
         self.help = Some(help.into());
+        self
+    }
+
+    /// A fix: replace `span` with `replacement`; the help line is `help` applied to the
+    /// replacement (e.g. ``|r| format!("did you mean `{r}`?")``).
+    pub fn suggest(
+        mut self,
+        span: Span,
+        replacement: impl Into<String>,
+        help: impl FnOnce(&str) -> String,
+    ) -> Diagnostic {
+        let replacement = replacement.into();
+        self.help = Some(help(&replacement));
+        self.suggestion = Some(Suggestion { span, replacement });
         self
     }
 

@@ -151,6 +151,13 @@ pub fn parse_diagnostic(file: FileId, e: &chaos_grammar::ParseError) -> Diagnost
     if let Some(h) = &e.hint {
         d = d.help(h.clone());
     }
+    if let Some((span, replacement)) = e.fix.as_deref() {
+        // The hint's text is made from this replacement in the grammar.
+        d.suggestion = Some(crate::diagnostic::Suggestion {
+            span: *span,
+            replacement: replacement.clone(),
+        });
+    }
     d
 }
 

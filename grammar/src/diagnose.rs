@@ -273,6 +273,7 @@ pub(crate) fn convert(source: &str, e: pest::error::Error<Rule>) -> ParseError {
                 message: format!("the file is too complex to parse ({message})"),
                 expected: Vec::new(),
                 hint: Some("split the file into smaller files with `import`".into()),
+                fix: None,
             };
         }
         ErrorVariant::ParsingError { positives, .. } => positives,
@@ -299,13 +300,14 @@ pub(crate) fn convert(source: &str, e: pest::error::Error<Rule>) -> ParseError {
     } else {
         format!("expected {}, found {found}", join_or(&short))
     };
-    let hint = hint(source, pos, span, &rules);
+    let (hint, fix) = split(hint(source, pos, span, &rules));
     ParseError {
         kind: ParseErrorKind::Syntax,
         span,
         message,
         expected,
         hint,
+        fix,
     }
 }
 
@@ -315,12 +317,14 @@ pub(crate) fn convert(source: &str, e: pest::error::Error<Rule>) -> ParseError {
 pub(crate) fn bad_value(source: &str, span: Span, rule: Rule) -> ParseError {
     let expected = label(rule);
     let text = source.get(span.start..span.end).unwrap_or("");
+    let (hint, fix) = split(hint(source, span.start, span, &[rule]));
     ParseError {
         kind: ParseErrorKind::Syntax,
         span,
         message: format!("expected {expected}, found `{text}`"),
         expected: vec![expected],
-        hint: hint(source, span.start, span, &[rule]),
+        hint,
+        fix,
     }
 }
 
@@ -391,11 +395,46 @@ fn space_in_quantity(source: &str, pos: usize) -> Option<ParseError> {
         hint: Some(format!(
             "write the unit right after the number, without a space: `{number}{unit}`"
         )),
+        // Removing the blanks is the whole fix.
+        fix: Some(Box::new((Span::new(number_end, unit_start), String::new()))),
     })
 }
 
+/// A hint's text and, when it is a plain replacement, the replacement.
+struct Hint {
+    text: String,
+    fix: Option<(Span, String)>,
+}
+
+impl From<String> for Hint {
+    fn from(text: String) -> Hint {
+        Hint { text, fix: None }
+    }
+}
+
+impl From<&str> for Hint {
+    fn from(text: &str) -> Hint {
+        Hint::from(text.to_string())
+    }
+}
+
+/// A hint that replaces `span` with `replacement`, its text made from the replacement.
+fn replace(span: Span, replacement: String, text: impl FnOnce(&str) -> String) -> Option<Hint> {
+    Some(Hint {
+        text: text(&replacement),
+        fix: Some((span, replacement)),
+    })
+}
+
+fn split(h: Option<Hint>) -> (Option<String>, Option<Box<(Span, String)>>) {
+    match h {
+        Some(h) => (Some(h.text), h.fix.map(Box::new)),
+        None => (None, None),
+    }
+}
+
 /// A fix for the usual mistakes, judged from the text at the error and what was expected.
-fn hint(source: &str, pos: usize, span: Span, rules: &[Rule]) -> Option<String> {
+fn hint(source: &str, pos: usize, span: Span, rules: &[Rule]) -> Option<Hint> {
     let text = source.get(span.start..span.end).unwrap_or("");
     let wants = |r: Rule| rules.contains(&r);
     let wants_value = rules.iter().any(|r| is_value_rule(*r));
@@ -406,35 +445,43 @@ fn hint(source: &str, pos: usize, span: Span, rules: &[Rule]) -> Option<String> 
         .trim_end_matches([' ', '\t']);
 
     if text == ";" {
-        return Some("statements end at the end of the line: remove the `;`".into());
+        return Some(Hint::from(
+            "statements end at the end of the line: remove the `;`",
+        ));
     }
     if text == "=" && wants(Rule::cmp_op) {
-        return Some("to compare for equality write `==`".into());
+        return Some(Hint::from("to compare for equality write `==`"));
     }
     if text == ":" || (text == "=" && !wants(Rule::eq)) {
-        return Some(
-            "write a setting as its name and value, without `:` or `=`: `replicas 3`".into(),
-        );
+        return Some(Hint::from(
+            "write a setting as its name and value, without `:` or `=`: `replicas 3`",
+        ));
     }
     if first == Some('"') {
         if !text.ends_with('"') || text.len() < 2 {
-            return Some("this string is not closed: add `\"` before the end of the line".into());
+            return Some(Hint::from(
+                "this string is not closed: add `\"` before the end of the line",
+            ));
         }
         if text.contains('\\') {
-            return Some("strings know two escapes only: `\\\"` and `\\\\`".into());
+            return Some(Hint::from(
+                "strings know two escapes only: `\\\"` and `\\\\`",
+            ));
         }
     }
     if wants(Rule::string) && first.is_some_and(|c| c.is_ascii_uppercase() || c == '/') {
         let line = source.get(pos..).unwrap_or("");
         let cut = line.find(['{', '#', '\n']).unwrap_or(line.len());
         let guess = line.get(..cut).unwrap_or("").trim();
-        return Some(format!("endpoint names are strings: write `\"{guess}\"`"));
+        return Some(Hint::from(format!(
+            "endpoint names are strings: write `\"{guess}\"`"
+        )));
     }
     if (wants(Rule::ident) || wants(Rule::name)) && first.is_some_and(|c| c.is_ascii_uppercase()) {
-        return Some(format!(
+        return Some(Hint::from(format!(
             "names are lowercase letters, digits, `_` and `-`: `{}`",
             text.to_ascii_lowercase()
-        ));
+        )));
     }
     if is_unit_word(text) && before.ends_with(|c: char| c.is_ascii_digit()) && before.len() < pos {
         let number: String = before
@@ -445,9 +492,10 @@ fn hint(source: &str, pos: usize, span: Span, rules: &[Rule]) -> Option<String> 
             .into_iter()
             .rev()
             .collect();
-        return Some(format!(
-            "write the unit right after the number, without a space: `{number}{text}`"
-        ));
+        let start = before.len() - number.len();
+        return replace(Span::new(start, span.end), format!("{number}{text}"), |r| {
+            format!("write the unit right after the number, without a space: `{r}`")
+        });
     }
     if wants_value && first.is_some_and(|c| c.is_ascii_digit()) {
         let unit: String = text
@@ -455,7 +503,7 @@ fn hint(source: &str, pos: usize, span: Span, rules: &[Rule]) -> Option<String> 
             .skip_while(|c| c.is_ascii_digit() || *c == '.')
             .collect();
         if unit.is_empty() {
-            return Some("numbers are written `12` or `0.5`".into());
+            return Some(Hint::from("numbers are written `12` or `0.5`"));
         }
         let all = format!("units are {}", crate::units::UNIT_HELP);
         let kinds = if wants(Rule::v_duration) {
@@ -471,13 +519,15 @@ fn hint(source: &str, pos: usize, span: Span, rules: &[Rule]) -> Option<String> 
         } else {
             &all
         };
-        return Some(format!("`{unit}` is not a unit here; {kinds}"));
+        return Some(Hint::from(format!("`{unit}` is not a unit here; {kinds}")));
     }
     if pos >= source.len() && rules.iter().any(|r| rank(*r) == 2 && *r != Rule::EOI) {
-        return Some("a block opened with `{` is not closed".into());
+        return Some(Hint::from("a block opened with `{` is not closed"));
     }
     if wants(Rule::kw_think) {
-        return Some("a closed-loop workload needs a think time: `users 200 think 1s`".into());
+        return Some(Hint::from(
+            "a closed-loop workload needs a think time: `users 200 think 1s`",
+        ));
     }
     // A misspelt window keyword reads as the start of the next expectation's metric.
     if wants(Rule::lparen) {
@@ -488,16 +538,17 @@ fn hint(source: &str, pos: usize, span: Span, rules: &[Rule]) -> Option<String> 
             .collect();
         let prev: String = prev.chars().rev().collect();
         if let Some(w) = similar(&prev, WINDOW_WORDS.iter().map(|w| w.to_string()).collect()) {
-            return Some(format!("did you mean `{w}`?"));
+            let at = Span::new(before.len() - prev.len(), before.len());
+            return replace(at, w, |w| format!("did you mean `{w}`?"));
         }
     }
     if first.is_some_and(|c| c.is_ascii_lowercase()) {
         let candidates: Vec<String> = rules.iter().flat_map(|r| words(*r)).collect();
         if let Some(w) = similar(text, candidates) {
-            return Some(format!("did you mean `{w}`?"));
+            return replace(span, w, |w| format!("did you mean `{w}`?"));
         }
         if wants_value && !wants(Rule::dist) {
-            return Some(format!("to use a param, write `${text}`"));
+            return Some(Hint::from(format!("to use a param, write `${text}`")));
         }
     }
     None

@@ -29,6 +29,10 @@ pub struct ParseError {
     pub expected: Vec<String>,
     /// How to fix it, when a likely cause is known.
     pub hint: Option<String>,
+    /// The fix the hint describes, when it is a plain replacement: `(span, replacement)`
+    /// (boxed: errors travel in `Result`s and should stay small).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<Box<(Span, String)>>,
 }
 
 impl ParseError {
@@ -52,6 +56,7 @@ impl ParseError {
             hint: Some(
                 "this is a bug in chaos; please report it with the file that caused it".into(),
             ),
+            fix: None,
         }
     }
 }

@@ -174,6 +174,7 @@ fn check_nesting(source: &str) -> Res<()> {
                         message: format!("blocks are nested more than {MAX_NESTING} levels deep"),
                         expected: Vec::new(),
                         hint: Some("flatten the `parallel`/`choice` blocks, or split the endpoint into services".into()),
+                        fix: None,
                     });
                 }
             }

@@ -43,7 +43,9 @@ impl Ctx {
                     let hint = did_you_mean(name, self.params.keys().map(String::as_str));
                     d = d.at(file, v.span, "no param of this name is declared");
                     d = match hint {
-                        Some(h) => d.help(format!("did you mean `${h}`?")),
+                        Some(h) => {
+                            d.suggest(v.span, format!("${h}"), |h| format!("did you mean `{h}`?"))
+                        }
                         None => d.help(format!("declare it: `param {name} = ...`")),
                     };
                     self.push(d);
@@ -210,7 +212,7 @@ impl Ctx {
         )
         .at(file, ident.span, format!("expected {}", list_code(&names)));
         if let Some(h) = did_you_mean(&ident.name, names.iter().copied()) {
-            d = d.help(format!("did you mean `{h}`?"));
+            d = d.suggest(ident.span, h, |h| format!("did you mean `{h}`?"));
         }
         self.push(d);
         None

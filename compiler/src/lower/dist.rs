@@ -145,7 +145,7 @@ fn unknown_dist(ctx: &mut Ctx, file: FileId, name: &ast::Ident, known: &[&str]) 
     )
     .at(file, name.span, format!("expected {}", list_code(known)));
     if let Some(h) = did_you_mean(&name.name, known.iter().copied()) {
-        d = d.help(format!("did you mean `{h}`?"));
+        d = d.suggest(name.span, h, |h| format!("did you mean `{h}`?"));
     }
     ctx.push(d);
 }
@@ -207,7 +207,7 @@ fn bind<'v, const N: usize>(
                         format!("expected {}", list_code(&params.map(|p| p.0))),
                     );
                     if let Some(h) = did_you_mean(&n.name, params.iter().map(|p| p.0)) {
-                        d = d.help(format!("did you mean `{h}`?"));
+                        d = d.suggest(n.span, h, |h| format!("did you mean `{h}`?"));
                     }
                     ctx.push(d);
                     ok = false;

@@ -173,7 +173,7 @@ fn condition_of(
             )
             .at(file, c.metric.span, "not a metric");
             d = match did_you_mean(&c.metric.name, METRICS.iter().map(|m| m.0)) {
-                Some(h) => d.help(format!("did you mean `{h}`?")),
+                Some(h) => d.suggest(c.metric.span, h, |h| format!("did you mean `{h}`?")),
                 None => d.help(
                     "metrics: p50 p90 p95 p99 p999 mean max error_rate availability throughput recovery max_replicas",
                 ),
@@ -311,7 +311,7 @@ fn subject_of(
     .at(file, s.name.span, "neither a service nor a workload");
     if let Some(h) = did_you_mean(name, candidates) {
         d.message = format!("unknown service or workload `{name}`; did you mean `{h}`?");
-        d = d.help(format!("replace it with `{h}`"));
+        d = d.suggest(s.name.span, h, |h| format!("replace it with `{h}`"));
     }
     ctx.push(d);
     None
@@ -340,7 +340,7 @@ fn fault_of<'t>(
     d = match did_you_mean(&ident.name, names) {
         Some(h) => {
             d.message = format!("unknown fault `{}`; did you mean `{h}`?", ident.name);
-            d.help(format!("replace it with `{h}`"))
+            d.suggest(ident.span, h, |h| format!("replace it with `{h}`"))
         }
         None if syms.faults.is_empty() => d.help("the scenario declares no faults"),
         None => d.help("windows name a fault declared with `fault NAME at ...`"),

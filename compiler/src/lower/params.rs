@@ -61,7 +61,7 @@ pub(crate) fn resolve(
             )
             .at(file, name_span, "unknown param");
             d = match did_you_mean(name, syms.params.iter().map(|p| p.ast.name.name.as_str())) {
-                Some(h) => d.help(format!("did you mean `{h}`?")),
+                Some(h) => d.suggest(name_span, h, |h| format!("did you mean `{h}`?")),
                 None if syms.params.is_empty() => d.help("the scenario declares no params"),
                 None => d.help(format!(
                     "declared params: {}",

@@ -545,7 +545,9 @@ pub(crate) fn resolve_endpoint(
             );
             let names = sym.endpoints.iter().map(|e| e.name.value.as_str());
             d = match did_you_mean(&endpoint.value, names) {
-                Some(h) => d.help(format!("did you mean \"{h}\"?")),
+                Some(h) => d.suggest(endpoint.span, format!("\"{h}\""), |h| {
+                    format!("did you mean {h}?")
+                }),
                 None if sym.endpoints.is_empty() => d.help(format!(
                     "`{}` has no endpoints; add `endpoint \"{}\" {{ }}`",
                     sym.name(),
@@ -584,7 +586,7 @@ pub(crate) fn resolve_service<'s, 'a>(
     .at(file, service.span, "no service of this name");
     if let Some(h) = did_you_mean(&service.name, syms.service_names()) {
         d.message = format!("unknown service `{}`; did you mean `{h}`?", service.name);
-        d = d.help(format!("replace it with `{h}`"));
+        d = d.suggest(service.span, h, |h| format!("replace it with `{h}`"));
     } else {
         d = d.help(format!("define it: `service {} {{ ... }}`", service.name));
     }

@@ -9,7 +9,8 @@ use chaos_compiler::{Diagnostic, FileId, Severity};
 use chaos_grammar::Span;
 use chaos_grammar::ast::Item;
 use tower_lsp_server::ls_types::{
-    self as lsp, DiagnosticRelatedInformation, DiagnosticSeverity, Location, NumberOrString,
+    self as lsp, CodeAction, CodeActionKind, CodeActionOrCommand, DiagnosticRelatedInformation,
+    DiagnosticSeverity, Location, NumberOrString, TextEdit, Uri, WorkspaceEdit,
 };
 
 use crate::text::LineIndex;
@@ -17,6 +18,14 @@ use crate::world::{Analysis, World};
 
 /// The diagnostics to publish for the analysed (root) document.
 pub fn for_root(world: &World, analysis: &Analysis) -> Vec<lsp::Diagnostic> {
+    published(world, analysis)
+        .into_iter()
+        .map(|(_, d)| d)
+        .collect()
+}
+
+/// Each compiler diagnostic that is published, with what is published for it.
+fn published<'a>(world: &World, analysis: &'a Analysis) -> Vec<(&'a Diagnostic, lsp::Diagnostic)> {
     let lines = line_index(analysis, analysis.root);
     let via_import = import_spans(analysis);
     let mut out = Vec::new();
@@ -36,7 +45,7 @@ pub fn for_root(world: &World, analysis: &Analysis) -> Vec<lsp::Diagnostic> {
             }
             None => (lsp::Range::default(), d.message.clone()),
         };
-        out.push(lsp::Diagnostic {
+        let published = lsp::Diagnostic {
             range,
             severity: Some(match d.severity {
                 Severity::Error => DiagnosticSeverity::ERROR,
@@ -47,9 +56,54 @@ pub fn for_root(world: &World, analysis: &Analysis) -> Vec<lsp::Diagnostic> {
             message: with_help(&message, d),
             related_information: related(world, analysis, d),
             ..lsp::Diagnostic::default()
-        });
+        };
+        out.push((d, published));
     }
     out
+}
+
+/// Quick fixes for the diagnostics of the root document that touch `range`: each compiler
+/// suggestion ("did you mean", a space inside a quantity) as an edit of the root document.
+pub fn quick_fixes(
+    world: &World,
+    analysis: &Analysis,
+    uri: &Uri,
+    range: lsp::Range,
+) -> Vec<CodeActionOrCommand> {
+    let lines = line_index(analysis, analysis.root);
+    let mut out = Vec::new();
+    for (d, published) in published(world, analysis) {
+        let (Some(primary), Some(fix)) = (&d.primary, &d.suggestion) else {
+            continue;
+        };
+        // A fix inside an imported file is that file's to offer.
+        if primary.file != analysis.root || !touches(published.range, range) {
+            continue;
+        }
+        let title = if fix.replacement.is_empty() {
+            "Remove the space".to_string()
+        } else {
+            format!("Replace with `{}`", fix.replacement)
+        };
+        let edit = TextEdit::new(lines.range(fix.span), fix.replacement.clone());
+        out.push(CodeActionOrCommand::CodeAction(CodeAction {
+            title,
+            kind: Some(CodeActionKind::QUICKFIX),
+            diagnostics: Some(vec![published]),
+            edit: Some(WorkspaceEdit::new(HashMap::from([(
+                uri.clone(),
+                vec![edit],
+            )]))),
+            is_preferred: Some(true),
+            ..CodeAction::default()
+        }));
+    }
+    out
+}
+
+/// Whether two ranges overlap or touch (a cursor at either end of a diagnostic counts).
+fn touches(a: lsp::Range, b: lsp::Range) -> bool {
+    a.start <= b.end && b.start <= a.end
 }
 
 /// The compiler's shared index of a file: each diagnostic costs a binary search, not a scan.

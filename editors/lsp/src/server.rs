@@ -83,6 +83,10 @@ pub fn capabilities() -> ServerCapabilities {
         references_provider: Some(OneOf::Left(true)),
         document_symbol_provider: Some(OneOf::Left(true)),
         document_formatting_provider: Some(OneOf::Left(true)),
+        code_action_provider: Some(CodeActionProviderCapability::Options(CodeActionOptions {
+            code_action_kinds: Some(vec![CodeActionKind::QUICKFIX]),
+            ..CodeActionOptions::default()
+        })),
         rename_provider: Some(OneOf::Right(RenameOptions {
             prepare_provider: Some(true),
             work_done_progress_options: WorkDoneProgressOptions::default(),
@@ -201,6 +205,15 @@ impl LanguageServer for Backend {
             // A file that does not parse cannot be formatted; its diagnostics already say why.
             Some(Err(message)) => Err(Error::invalid_params(message)),
         }
+    }
+
+    async fn code_action(&self, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
+        let uri = params.text_document.uri;
+        self.query(|w| {
+            let a = w.analyze(&uri)?;
+            let fixes = diagnostics::quick_fixes(w, &a, &uri, params.range);
+            (!fixes.is_empty()).then_some(fixes)
+        })
     }
 
     async fn prepare_rename(

@@ -1,5 +1,5 @@
 //! The language server's features on fixture files, without the transport: diagnostics (the
-//! compiler's own), hover, completion, definition, references, rename and the outline.
+//! compiler's own), hover, completion, definition, references, rename, the outline and quick fixes.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
@@ -542,4 +542,233 @@ fn every_prefix_of_an_example_is_handled() {
         let _ = completion::completions(&world, &analysis, pos);
         let _ = symbols::document_symbols(&analysis);
     }
+}
+
+/// The quick fixes offered anywhere in `text`, each as the text after applying its edit, with
+/// the code of the diagnostic it fixes.
+fn fixed_texts(text: &str) -> Vec<(String, String)> {
+    use tower_lsp_server::ls_types::{CodeActionKind, CodeActionOrCommand, NumberOrString};
+    let mut world = World::in_memory();
+    world.open(uri("fix.chaos"), text.to_string(), 1);
+    let analysis = world.analyze(&uri("fix.chaos")).unwrap();
+    let lines = LineIndex::new(text);
+    let everything = lines.full_range();
+    let mut out = Vec::new();
+    for action in diagnostics::quick_fixes(&world, &analysis, &uri("fix.chaos"), everything) {
+        let CodeActionOrCommand::CodeAction(action) = action else {
+            panic!("a command: {action:?}")
+        };
+        assert_eq!(action.kind, Some(CodeActionKind::QUICKFIX));
+        let diags = action.diagnostics.clone().unwrap();
+        let Some(NumberOrString::String(code)) = &diags[0].code else {
+            panic!("no code")
+        };
+        let changes = action.edit.unwrap().changes.unwrap();
+        let edits = &changes[&uri("fix.chaos")];
+        assert_eq!(edits.len(), 1, "{}", action.title);
+        let (start, end) = (
+            lines.offset(edits[0].range.start),
+            lines.offset(edits[0].range.end),
+        );
+        let mut fixed = text.to_string();
+        fixed.replace_range(start..end, &edits[0].new_text);
+        out.push((code.clone(), fixed));
+    }
+    out
+}
+
+/// The one quick fix for `broken` is an edit that turns it back into `good` (which has no
+/// diagnostics of that code left).
+fn assert_fixes(broken: &str, good: &str, code: &str) {
+    assert_ne!(broken, good);
+    let fixes = fixed_texts(broken);
+    let fix = fixes
+        .iter()
+        .find(|(c, _)| c == code)
+        .unwrap_or_else(|| panic!("no quick fix for {code}: {fixes:?}"));
+    assert_eq!(fix.1, good, "{code}");
+    let compiled = chaos_compiler::compile_str("/w/fix.chaos", &fix.1, &[]);
+    assert!(
+        compiled.diagnostics.iter().all(|d| d.code != code),
+        "{code} after the fix: {:#?}",
+        compiled.diagnostics
+    );
+    assert!(fixed_texts(&fix.1).iter().all(|(c, _)| c != code));
+}
+
+#[test]
+fn quick_fix_replaces_an_unknown_service_with_the_close_name() {
+    let good = fixture("checkout.chaos");
+    assert_fixes(
+        &good.replace("call payments", "call paymnets"),
+        &good,
+        "E0101",
+    );
+    // An expectation's subject.
+    assert_fixes(&good.replace("p99(gateway", "p99(gatewya"), &good, "E0104");
+}
+
+#[test]
+fn quick_fix_removes_the_space_inside_a_quantity() {
+    let good = fixture("checkout.chaos");
+    assert!(good.contains("< 800ms"));
+    assert_fixes(&good.replace("< 800ms", "< 800 ms"), &good, "E0001");
+}
+
+#[test]
+fn quick_fixes_for_each_kind_of_misspelt_name() {
+    let good = fixture("checkout.chaos");
+    for (from, to, code) in [
+        // Endpoint (a string: the fix keeps the quotes).
+        (
+            "call cart \"GET /items\"",
+            "call cart \"GET /itemz\"",
+            "E0102",
+        ),
+        // Param.
+        ("-> $peak over", "-> $paek over", "E0106"),
+        // Metric.
+        (
+            "error_rate(shoppers) < 1%",
+            "eror_rate(shoppers) < 1%",
+            "E0105",
+        ),
+        // Distribution.
+        ("work lognormal(", "work lognormla(", "E0107"),
+        // Argument of a distribution.
+        ("(median = 2ms", "(meidan = 2ms", "E0307"),
+    ] {
+        assert!(good.contains(from), "{from}");
+        assert_fixes(&good.replacen(from, to, 1), &good, code);
+    }
+}
+
+#[test]
+fn quick_fixes_are_only_offered_near_the_diagnostic() {
+    let text = fixture("checkout.chaos").replace("call payments", "call paymnets");
+    let mut world = World::in_memory();
+    world.open(uri("fix.chaos"), text.clone(), 1);
+    let analysis = world.analyze(&uri("fix.chaos")).unwrap();
+    let lines = LineIndex::new(&text);
+    let at = |offset: usize| {
+        let p = lines.position(offset);
+        tower_lsp_server::ls_types::Range::new(p, p)
+    };
+    let typo = text.find("paymnets").unwrap();
+    assert_eq!(
+        diagnostics::quick_fixes(&world, &analysis, &uri("fix.chaos"), at(typo + 3)).len(),
+        1
+    );
+    assert!(diagnostics::quick_fixes(&world, &analysis, &uri("fix.chaos"), at(0)).is_empty());
+    assert!(
+        chaos_lsp::server::capabilities()
+            .code_action_provider
+            .is_some()
+    );
+}
+
+/// One LSP message with its `Content-Length` header.
+async fn send(w: &mut (impl tokio::io::AsyncWrite + Unpin), msg: serde_json::Value) {
+    use tokio::io::AsyncWriteExt;
+    let body = msg.to_string();
+    let framed = format!("Content-Length: {}\r\n\r\n{body}", body.len());
+    w.write_all(framed.as_bytes()).await.unwrap();
+}
+
+/// The next message from the server.
+async fn receive(r: &mut (impl tokio::io::AsyncBufRead + Unpin)) -> serde_json::Value {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt};
+    let mut length = 0;
+    loop {
+        let mut line = String::new();
+        r.read_line(&mut line).await.unwrap();
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some(n) = line.strip_prefix("Content-Length: ") {
+            length = n.parse().unwrap();
+        }
+    }
+    let mut body = vec![0; length];
+    r.read_exact(&mut body).await.unwrap();
+    serde_json::from_slice(&body).unwrap()
+}
+
+/// The response to request `id`, skipping notifications (published diagnostics) on the way.
+async fn response(r: &mut (impl tokio::io::AsyncBufRead + Unpin), id: i64) -> serde_json::Value {
+    loop {
+        let msg = receive(r).await;
+        if msg["id"] == id && msg.get("method").is_none() {
+            return msg;
+        }
+    }
+}
+
+#[test]
+fn quick_fixes_over_json_rpc() {
+    use serde_json::json;
+    let text = fixture("checkout.chaos").replace("< 800ms", "< 800 ms");
+    let typo = LineIndex::new(&text).position(text.find("800 ms").unwrap() + 4);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let (mut to_server, server_in) = tokio::io::duplex(1 << 20);
+        let (server_out, from_server) = tokio::io::duplex(1 << 20);
+        let mut from_server = tokio::io::BufReader::new(from_server);
+        let server = tokio::spawn(chaos_lsp::serve(server_in, server_out));
+        let uri = "file:///w/fix.chaos";
+        send(
+            &mut to_server,
+            json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"capabilities": {}}}),
+        )
+        .await;
+        let init = response(&mut from_server, 1).await;
+        assert_eq!(
+            init["result"]["capabilities"]["codeActionProvider"]["codeActionKinds"],
+            json!(["quickfix"])
+        );
+        send(
+            &mut to_server,
+            json!({"jsonrpc": "2.0", "method": "initialized", "params": {}}),
+        )
+        .await;
+        send(
+            &mut to_server,
+            json!({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {
+                "uri": uri, "languageId": "chaos", "version": 1, "text": text}}}),
+        )
+        .await;
+        let at = json!({"line": typo.line, "character": typo.character});
+        send(
+            &mut to_server,
+            json!({"jsonrpc": "2.0", "id": 2, "method": "textDocument/codeAction", "params": {
+                "textDocument": {"uri": uri},
+                "range": {"start": at, "end": at},
+                "context": {"diagnostics": []}}}),
+        )
+        .await;
+        let actions = response(&mut from_server, 2).await["result"].clone();
+        assert_eq!(actions.as_array().unwrap().len(), 1, "{actions:#}");
+        let action = &actions[0];
+        assert_eq!(action["kind"], "quickfix");
+        assert_eq!(action["diagnostics"][0]["code"], "E0001");
+        let edit = &action["edit"]["changes"][uri][0];
+        assert_eq!(edit["newText"], "");
+        let lines = LineIndex::new(&text);
+        let pos = |p: &serde_json::Value| {
+            lines.offset(Position::new(
+                u32::try_from(p["line"].as_u64().unwrap()).unwrap(),
+                u32::try_from(p["character"].as_u64().unwrap()).unwrap(),
+            ))
+        };
+        let (start, end) = (pos(&edit["range"]["start"]), pos(&edit["range"]["end"]));
+        let mut fixed = text.clone();
+        fixed.replace_range(start..end, "");
+        assert_eq!(fixed, fixture("checkout.chaos"));
+        drop(to_server);
+        server.abort();
+    });
 }
