@@ -4,9 +4,12 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use chaos_agent::{AgentConfig, FaultRequest, MetricsSnapshot, Running};
+use chaos_agent::{FaultRequest, MetricsSnapshot, Running};
 use chaos_plan::*;
 use chaos_report::Cause;
+
+mod common;
+use common::{client, endpoint, work};
 
 const TOKEN: &str = "secret";
 
@@ -21,19 +24,6 @@ fn service(name: &str, workers: u32, queue: Option<u32>, endpoints: Vec<Endpoint
         balance: Balance::RoundRobin,
         latency: Dist::ZERO,
         endpoints,
-    }
-}
-
-fn endpoint(name: &str, steps: Vec<Step>) -> Endpoint {
-    Endpoint {
-        name: name.into(),
-        steps,
-    }
-}
-
-fn work(s: f64) -> Step {
-    Step::Work {
-        dist: Dist::Constant { value_s: s },
     }
 }
 
@@ -70,29 +60,6 @@ fn plan(services: Vec<Service>) -> Plan {
         expectations: vec![],
         aborts: vec![],
     }
-}
-
-async fn start(plan: &Plan, service: &str, peers: &[(&str, &Running)]) -> Running {
-    let mut p: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (s, r) in peers {
-        p.entry(s.to_string())
-            .or_default()
-            .push(format!("http://{}", r.addr));
-    }
-    chaos_agent::start(AgentConfig {
-        plan: plan.clone(),
-        service: service.into(),
-        replica: format!("{service}-0"),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        token: Some(TOKEN.into()),
-        peers: p,
-    })
-    .await
-    .unwrap()
-}
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder().no_proxy().build().unwrap()
 }
 
 /// Sends one request to `endpoint`; returns status, cause header and seconds taken.
@@ -547,4 +514,9 @@ async fn the_circuit_breaker_opens_and_fails_calls_at_once() {
         4,
         "open breaker sends nothing"
     );
+}
+
+/// A real agent of `service` with this file's token.
+async fn start(plan: &Plan, service: &str, peers: &[(&str, &Running)]) -> Running {
+    common::start(plan, service, peers, TOKEN).await
 }

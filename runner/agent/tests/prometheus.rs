@@ -2,13 +2,15 @@
 //! figures of real requests, and accepted by `promtool check metrics` when it is installed.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use chaos_agent::{AgentConfig, FaultRequest, Running};
+use chaos_agent::{FaultRequest, Running};
 use chaos_plan::*;
+
+mod common;
+use common::{client, endpoint, work};
 
 const TOKEN: &str = "tok-3f9a1c7e5b2d";
 
@@ -23,19 +25,6 @@ fn service(name: &str, workers: u32, endpoints: Vec<Endpoint>) -> Service {
         balance: Balance::RoundRobin,
         latency: Dist::ZERO,
         endpoints,
-    }
-}
-
-fn endpoint(name: &str, steps: Vec<Step>) -> Endpoint {
-    Endpoint {
-        name: name.into(),
-        steps,
-    }
-}
-
-fn work(s: f64) -> Step {
-    Step::Work {
-        dist: Dist::Constant { value_s: s },
     }
 }
 
@@ -90,29 +79,6 @@ fn plan() -> Plan {
         expectations: vec![],
         aborts: vec![],
     }
-}
-
-async fn start(plan: &Plan, service: &str, peers: &[(&str, &Running)]) -> Running {
-    let mut p: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (s, r) in peers {
-        p.entry(s.to_string())
-            .or_default()
-            .push(format!("http://{}", r.addr));
-    }
-    chaos_agent::start(AgentConfig {
-        plan: plan.clone(),
-        service: service.into(),
-        replica: format!("{service}-0"),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        token: Some(TOKEN.into()),
-        peers: p,
-    })
-    .await
-    .unwrap()
-}
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder().no_proxy().build().unwrap()
 }
 
 async fn hit(r: &Running, endpoint: &str) -> u16 {
@@ -468,4 +434,9 @@ async fn the_grafana_dashboard_queries_only_metrics_the_agents_serve() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// A real agent of `service` with this file's token.
+async fn start(plan: &Plan, service: &str, peers: &[(&str, &Running)]) -> Running {
+    common::start(plan, service, peers, TOKEN).await
 }

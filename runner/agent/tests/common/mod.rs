@@ -1,0 +1,44 @@
+//! Helpers the agent's integration tests share: plan pieces and a real agent on loopback.
+#![allow(clippy::unwrap_used, dead_code)]
+
+use std::collections::BTreeMap;
+
+use chaos_agent::{AgentConfig, Running};
+use chaos_plan::*;
+
+pub fn endpoint(name: &str, steps: Vec<Step>) -> Endpoint {
+    Endpoint {
+        name: name.into(),
+        steps,
+    }
+}
+
+pub fn work(s: f64) -> Step {
+    Step::Work {
+        dist: Dist::Constant { value_s: s },
+    }
+}
+
+/// Starts one replica of `service` on 127.0.0.1, calling `peers` (service name, running agent).
+pub async fn start(plan: &Plan, service: &str, peers: &[(&str, &Running)], token: &str) -> Running {
+    let mut p: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (s, r) in peers {
+        p.entry(s.to_string())
+            .or_default()
+            .push(format!("http://{}", r.addr));
+    }
+    chaos_agent::start(AgentConfig {
+        plan: plan.clone(),
+        service: service.into(),
+        replica: format!("{service}-0"),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        token: Some(token.into()),
+        peers: p,
+    })
+    .await
+    .unwrap()
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder().no_proxy().build().unwrap()
+}
