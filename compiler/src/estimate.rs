@@ -156,6 +156,15 @@ impl<'p> Costs<'p> {
                 ..Cost::default()
             },
             Step::Fail { .. } => Cost::default(),
+            // The callee does the work; the caller waits for nothing.
+            Step::Send { service, endpoint } => {
+                let callee = self.endpoint(service, endpoint);
+                Cost {
+                    attempts: callee.attempts,
+                    with_retries: callee.with_retries,
+                    latency_s: 0.0,
+                }
+            }
             Step::Call(call) => {
                 let callee = self.endpoint(&call.service, &call.endpoint);
                 let tries = 1.0 + f64::from(call.retry.retries);
@@ -192,6 +201,7 @@ fn callees_of<'p>(steps: &'p [Step], out: &mut Vec<(&'p str, &'p str)>) {
     for s in steps {
         match s {
             Step::Call(c) => out.push((c.service.as_str(), c.endpoint.as_str())),
+            Step::Send { service, endpoint } => out.push((service.as_str(), endpoint.as_str())),
             Step::Parallel { steps } => callees_of(steps, out),
             Step::Choice { branches } => {
                 for b in branches {

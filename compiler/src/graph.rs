@@ -108,7 +108,7 @@ fn collect_calls<'p>(steps: &'p [Step], prefix: &str, out: &mut Vec<(&'p Call, S
                     collect_calls(&b.steps, &format!("{}%", trim(b.probability * 100.0)), out);
                 }
             }
-            Step::Work { .. } | Step::Fail { .. } => {}
+            Step::Work { .. } | Step::Fail { .. } | Step::Send { .. } => {}
         }
     }
 }

@@ -252,7 +252,7 @@ workload u { target api "GET /" rate 1/s }"#,
         chaos_plan::Replicas::Autoscale {
             min: 1,
             max: 3,
-            target: 0.5,
+            rule: chaos_plan::ScaleRule::Target { utilisation: 0.5 },
             delay_s: 10.0,
             interval_s: 15.0
         }

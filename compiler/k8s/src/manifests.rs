@@ -346,7 +346,7 @@ fn service_objects(cx: &Context<'_>, s: &PlanService) -> ServiceObjects {
         Replicas::Autoscale {
             min,
             max,
-            target,
+            rule,
             interval_s,
             ..
         } => Some(HorizontalPodAutoscaler {
@@ -361,7 +361,7 @@ fn service_objects(cx: &Context<'_>, s: &PlanService) -> ServiceObjects {
                 );
                 meta
             },
-            spec: autoscaler_spec(&k, min, max, target, interval_s),
+            spec: autoscaler_spec(&k, min, max, hpa_target(rule), interval_s),
             ..HorizontalPodAutoscaler::default()
         }),
         Replicas::Fixed { .. } => None,
@@ -372,6 +372,15 @@ fn service_objects(cx: &Context<'_>, s: &PlanService) -> ServiceObjects {
         deployment,
         service,
         autoscaler,
+    }
+}
+
+/// An HPA has one target; watermarks become the middle of their band (the runner itself
+/// applies the real rule).
+fn hpa_target(rule: chaos_plan::ScaleRule) -> f64 {
+    match rule {
+        chaos_plan::ScaleRule::Target { utilisation } => utilisation,
+        chaos_plan::ScaleRule::Watermarks { up, down } => (up + down) / 2.0,
     }
 }
 
@@ -627,9 +636,10 @@ pub fn callees(s: &PlanService) -> Vec<String> {
     fn walk(steps: &[chaos_plan::Step], out: &mut Vec<String>) {
         for step in steps {
             match step {
-                chaos_plan::Step::Call(c) => {
-                    if !out.contains(&c.service) {
-                        out.push(c.service.clone());
+                chaos_plan::Step::Call(chaos_plan::Call { service, .. })
+                | chaos_plan::Step::Send { service, .. } => {
+                    if !out.contains(service) {
+                        out.push(service.clone());
                     }
                 }
                 chaos_plan::Step::Parallel { steps } => walk(steps, out),

@@ -8,13 +8,17 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod resilience;
 mod rules;
 pub mod sample;
 
+pub use resilience::{
+    Ejector, HealthTracker, MAX_PRIORITY, Offer, WaitQueue, pick_replicas, subset_size,
+};
 pub use rules::{MIN_RESTART_S, MIN_ROUND_TRIP_S, TokenBucket, next_user_send_s, restart_after_s};
 
 /// Bumped on every change that an older reader would misread.
-pub const PLAN_VERSION: u32 = 1;
+pub const PLAN_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
@@ -55,8 +59,19 @@ pub struct Service {
     pub replicas: Replicas,
     /// Requests served concurrently by one replica (>= 1).
     pub workers: u32,
-    /// Requests waiting per replica; `None` is unbounded. Beyond it: rejected (503).
+    /// Requests waiting per replica; `None` is unbounded. Beyond it: rejected (503), or a
+    /// lower-priority waiting request is shed ([`WaitQueue`]).
     pub queue: Option<u32>,
+    /// Which waiting request of the highest waiting priority a free worker takes.
+    #[serde(default, skip_serializing_if = "Discipline::is_fifo")]
+    pub discipline: Discipline,
+    /// Callers send only to replicas whose checks pass ([`HealthTracker`]); `None`: callers
+    /// know at once which replicas are alive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_check: Option<HealthCheck>,
+    /// Outlier ejection by each caller of this service ([`Ejector`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eject: Option<Eject>,
     /// Token bucket per service ([`TokenBucket`]: one second of tokens, at least one);
     /// excess rejected (429).
     pub rate_limit_per_s: Option<f64>,
@@ -69,24 +84,97 @@ pub struct Service {
     pub endpoints: Vec<Endpoint>,
 }
 
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Discipline {
+    #[default]
+    Fifo,
+    Lifo,
+}
+
+impl Discipline {
+    fn is_fifo(&self) -> bool {
+        *self == Discipline::Fifo
+    }
+}
+
+fn is_zero(n: &u8) -> bool {
+    *n == 0
+}
+
+/// `health_check every 2s timeout 500ms unhealthy 3 healthy 2`: a check every `every_s`,
+/// answered by the replica like a request and failed past `timeout_s`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct HealthCheck {
+    pub every_s: f64,
+    pub timeout_s: f64,
+    /// Consecutive failed checks that take a healthy replica out (>= 1).
+    pub unhealthy: u32,
+    /// Consecutive passed checks that put a replica (back) in (>= 1).
+    pub healthy: u32,
+}
+
+/// `eject after 5 errors for 30s max 50%`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Eject {
+    /// Consecutive failed calls (connection errors, timeouts, 5xx) to one replica.
+    pub after: u32,
+    pub for_s: f64,
+    /// At most this fraction of the replicas (rounded down) ejected at once, in `(0, 1]`.
+    pub max_fraction: f64,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Replicas {
     Fixed {
         count: u32,
     },
-    /// HPA rule: each `interval_s`, desired = ceil(current * utilisation / target), clamped to
-    /// `min..=max`; replicas added serve after `delay_s`. A replica removed on scale-down that
+    /// Each `interval_s` the [`ScaleRule`] decides the count, clamped to `min..=max`;
+    /// replicas added serve after `delay_s`. A replica removed on scale-down that
     /// still finishes its requests counts toward `max` (a scale-up takes it back first), so no
     /// more than `max` run at once.
     Autoscale {
         min: u32,
         max: u32,
-        /// Target utilisation of the workers, a fraction.
-        target: f64,
+        rule: ScaleRule,
         delay_s: f64,
         interval_s: f64,
     },
+}
+
+/// How an autoscaled service picks its replica count from the workers' utilisation (busy
+/// over available worker-time) over the last interval.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "rule", rename_all = "snake_case")]
+pub enum ScaleRule {
+    /// The HPA rule, [`desired_replicas`]: `ceil(current × utilisation / target)`.
+    Target { utilisation: f64 },
+    /// Watermarks: one replica more when utilisation is above `up`, one fewer when below
+    /// `down` (`up > down`, fractions).
+    Watermarks { up: f64, down: f64 },
+}
+
+impl ScaleRule {
+    /// The count every mode applies each interval, clamped to `min..=max`. Without a measure
+    /// (NaN) the count stays as it is.
+    pub fn desired(self, current: u32, utilisation: f64, min: u32, max: u32) -> u32 {
+        match self {
+            ScaleRule::Target {
+                utilisation: target,
+            } => desired_replicas(current, utilisation, target, min, max),
+            ScaleRule::Watermarks { up, down } => {
+                let next = if utilisation > up {
+                    current.saturating_add(1)
+                } else if utilisation < down {
+                    current.saturating_sub(1)
+                } else {
+                    current
+                };
+                next.clamp(min, max.max(min))
+            }
+        }
+    }
 }
 
 /// The autoscale rule every mode applies each interval: `ceil(current × utilisation / target)`
@@ -151,6 +239,12 @@ pub enum Step {
         probability: f64,
         status: u16,
     },
+    /// Fire-and-forget: the request goes to `service`/`endpoint` and the step ends at once;
+    /// the callee's answer never reaches the caller. No timeout, retry or breaker.
+    Send {
+        service: String,
+        endpoint: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -169,6 +263,9 @@ pub struct Call {
     pub circuit_breaker: Option<CircuitBreaker>,
     /// `on_error continue`: a failed call does not fail the step.
     pub continue_on_error: bool,
+    /// Overrides the priority the request inherited (0..=[`MAX_PRIORITY`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<u8>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -297,6 +394,10 @@ pub struct Workload {
     pub load: Load,
     /// Client side: the user gives up after this long (counts as `timeout`).
     pub timeout_s: Option<f64>,
+    /// 0..=[`MAX_PRIORITY`], higher served first; carried into every call the request
+    /// causes unless a call sets its own.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub priority: u8,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -386,11 +487,27 @@ impl Interval {
     }
 }
 
-/// A fault's target: a whole service or one of its endpoints.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A fault's target: a whole service or one of its endpoints, on every replica or, with
+/// `on N of S`, on the replicas [`pick_replicas`] picks per occurrence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Target {
     pub service: String,
     pub endpoint: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<ReplicaSubset>,
+}
+
+/// `on 1 of api` or `on 30% of api`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "of", rename_all = "snake_case")]
+pub enum ReplicaSubset {
+    Count {
+        count: u32,
+    },
+    /// A fraction in `(0, 1]`, rounded up to whole replicas ([`subset_size`]).
+    Fraction {
+        fraction: f64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -421,6 +538,8 @@ pub enum Action {
         service: String,
         bytes_per_s: f64,
         limit_bytes: f64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        replicas: Option<ReplicaSubset>,
     },
 }
 
@@ -647,7 +766,18 @@ impl std::error::Error for PlanError {}
 
 #[cfg(test)]
 mod tests {
-    use super::desired_replicas;
+    use super::{ScaleRule, desired_replicas};
+
+    #[test]
+    fn watermarks_step_one_replica_at_a_time() {
+        let w = ScaleRule::Watermarks { up: 0.8, down: 0.3 };
+        assert_eq!(w.desired(3, 0.95, 2, 8), 4);
+        assert_eq!(w.desired(3, 0.5, 2, 8), 3);
+        assert_eq!(w.desired(3, 0.1, 2, 8), 2);
+        assert_eq!(w.desired(2, 0.1, 2, 8), 2, "clamped to min");
+        assert_eq!(w.desired(8, 1.0, 2, 8), 8, "clamped to max");
+        assert_eq!(w.desired(3, f64::NAN, 2, 8), 3, "no measure");
+    }
 
     #[test]
     fn desired_replicas_follows_the_hpa_rule() {

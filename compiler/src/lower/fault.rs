@@ -318,6 +318,7 @@ fn target(
             Some(plan::Target {
                 service: t.service.name.clone(),
                 endpoint: Some(ep.value.clone()),
+                replicas: None,
             })
         }
         None => {
@@ -325,6 +326,7 @@ fn target(
             Some(plan::Target {
                 service: t.service.name.clone(),
                 endpoint: None,
+                replicas: None,
             })
         }
     }
@@ -496,6 +498,7 @@ fn action(syms: &Symbols<'_>, ctx: &mut Ctx, file: FileId, a: &Action) -> Option
                 service: t.service.name.clone(),
                 bytes_per_s,
                 limit_bytes,
+                replicas: None,
             })
         }
     }

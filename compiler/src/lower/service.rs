@@ -238,6 +238,9 @@ fn service(
         replicas: replicas.unwrap_or(plan::Replicas::Fixed { count: 1 }),
         workers,
         queue,
+        discipline: plan::Discipline::Fifo,
+        health_check: None,
+        eject: None,
         rate_limit_per_s: rate_limit,
         restart_s: restart,
         balance,
@@ -281,7 +284,9 @@ fn autoscale(
     Some(plan::Replicas::Autoscale {
         min: lo,
         max: hi,
-        target: target_r?,
+        rule: plan::ScaleRule::Target {
+            utilisation: target_r?,
+        },
         delay_s: delay_s?,
         interval_s: interval_s?,
     })
@@ -418,6 +423,7 @@ impl Steps<'_, '_> {
             retry: plan::Retry::NONE,
             circuit_breaker: None,
             continue_on_error: false,
+            priority: None,
         };
         let mut ok = true;
         for p in &c.policies {

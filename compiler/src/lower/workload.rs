@@ -225,6 +225,7 @@ fn workload(
         target: target?,
         load,
         timeout_s: timeout,
+        priority: 0,
     })
 }
 

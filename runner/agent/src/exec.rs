@@ -42,6 +42,11 @@ async fn run_step(agent: &Agent, endpoint: &str, step: &Step) -> Result<(), Fail
             work(d, factor).await;
             Ok(())
         }
+        // Not carried out by agents yet: answered as not implemented rather than skipped.
+        Step::Send { .. } => Err(Failure {
+            status: 501,
+            cause: Cause::Failed,
+        }),
         Step::Call(call) => match self::call(agent, call).await {
             Ok(()) => Ok(()),
             Err(_) if call.continue_on_error => Ok(()),

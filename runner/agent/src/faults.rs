@@ -67,6 +67,7 @@ impl Faults {
                 service,
                 bytes_per_s,
                 limit_bytes,
+                ..
             } if *service == self.service => Some(tokio::spawn(grow(
                 *bytes_per_s,
                 *limit_bytes,
@@ -243,6 +244,7 @@ mod tests {
         Target {
             service: s.into(),
             endpoint: e.map(Into::into),
+            replicas: None,
         }
     }
 
@@ -376,6 +378,7 @@ mod tests {
                 service: "cart".into(),
                 bytes_per_s: 20e6,
                 limit_bytes: 1e12,
+                replicas: None,
             },
         );
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;

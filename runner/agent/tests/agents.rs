@@ -24,6 +24,9 @@ fn service(name: &str, workers: u32, queue: Option<u32>, endpoints: Vec<Endpoint
         balance: Balance::RoundRobin,
         latency: Dist::ZERO,
         endpoints,
+        discipline: Default::default(),
+        eject: None,
+        health_check: None,
     }
 }
 
@@ -39,6 +42,7 @@ fn call(service: &str, endpoint: &str, timeout_s: Option<f64>, retries: u32) -> 
         },
         circuit_breaker: None,
         continue_on_error: false,
+        priority: None,
     })
 }
 
@@ -109,6 +113,7 @@ fn on(service: &str) -> Target {
     Target {
         service: service.into(),
         endpoint: None,
+        replicas: None,
     }
 }
 
@@ -383,6 +388,7 @@ async fn closed_loop_users_wait_for_each_answer() {
             think: Dist::ZERO,
         },
         timeout_s: None,
+        priority: 0,
     }];
     let s = start(&p, "s", &[]).await;
     let targets: BTreeMap<String, Vec<String>> =
@@ -439,6 +445,7 @@ async fn open_loop_latency_counts_from_the_intended_send_time() {
             arrivals: Arrivals::Uniform,
         },
         timeout_s: None,
+        priority: 0,
     }];
     let s = start(&p, "s", &[]).await;
     let targets: BTreeMap<String, Vec<String>> =
@@ -476,6 +483,7 @@ async fn the_circuit_breaker_opens_and_fails_calls_at_once() {
             open_s: 30.0,
         }),
         continue_on_error: false,
+        priority: None,
     };
     c.retry.retries = 3; // never retried once the breaker is open
     let p = plan(vec![

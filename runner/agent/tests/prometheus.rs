@@ -25,6 +25,9 @@ fn service(name: &str, workers: u32, endpoints: Vec<Endpoint>) -> Service {
         balance: Balance::RoundRobin,
         latency: Dist::ZERO,
         endpoints,
+        discipline: Default::default(),
+        eject: None,
+        health_check: None,
     }
 }
 
@@ -40,6 +43,7 @@ fn call(service: &str, endpoint: &str) -> Step {
         },
         circuit_breaker: None,
         continue_on_error: false,
+        priority: None,
     })
 }
 
@@ -168,6 +172,7 @@ async fn metrics_need_no_token_hold_no_secret_and_count_real_requests() {
             target: Target {
                 service: "back".into(),
                 endpoint: Some("q".into()),
+                replicas: None,
             },
             ratio: 1.0,
             status: 503,

@@ -579,9 +579,8 @@ impl<'a> Session<'a> {
         kubernetes: &str,
         samples: &mut Samples,
     ) -> Result<(), ClusterError> {
-        let Some(Replicas::Autoscale {
-            min, max, target, ..
-        }) = self.plan.service(service).map(|s| s.replicas.clone())
+        let Some(Replicas::Autoscale { min, max, rule, .. }) =
+            self.plan.service(service).map(|s| s.replicas.clone())
         else {
             return Ok(());
         };
@@ -594,16 +593,24 @@ impl<'a> Session<'a> {
             .await
             .map_err(|e| self.call("get", "deployments.apps/scale").error(e))?;
         let current = scale.spec.and_then(|s| s.replicas).unwrap_or(0).max(0) as u32;
-        let want = chaos_plan::desired_replicas(current, utilisation, target, min, max);
+        let want = rule.desired(current, utilisation, min, max);
         if want != current {
             let patch = serde_json::json!({ "spec": { "replicas": want } });
             api.patch_scale(kubernetes, &PatchParams::default(), &Patch::Merge(&patch))
                 .await
                 .map_err(|e| self.call("patch", "deployments.apps/scale").error(e))?;
             self.say(&format!(
-                "autoscale {service}: {current} -> {want} replicas (worker utilisation {:.0}%, target {:.0}%)",
+                "autoscale {service}: {current} -> {want} replicas (worker utilisation {:.0}%, {})",
                 utilisation * 100.0,
-                target * 100.0
+                match rule {
+                    chaos_plan::ScaleRule::Target { utilisation } =>
+                        format!("target {:.0}%", utilisation * 100.0),
+                    chaos_plan::ScaleRule::Watermarks { up, down } => format!(
+                        "up above {:.0}%, down below {:.0}%",
+                        up * 100.0,
+                        down * 100.0
+                    ),
+                }
             ));
         }
         Ok(())

@@ -26,6 +26,9 @@ fn service(name: &str, replicas: u32, steps: Vec<Step>) -> chaos_plan::Service {
             name: "GET /".into(),
             steps,
         }],
+        discipline: Default::default(),
+        eject: None,
+        health_check: None,
     }
 }
 
@@ -38,10 +41,12 @@ fn plan() -> Plan {
         retry: Retry::NONE,
         circuit_breaker: None,
         continue_on_error: false,
+        priority: None,
     });
     let target = Target {
         service: "back_end".into(),
         endpoint: None,
+        replicas: None,
     };
     Plan {
         version: PLAN_VERSION,
@@ -81,6 +86,7 @@ fn plan() -> Plan {
                 arrivals: Arrivals::Uniform,
             },
             timeout_s: None,
+            priority: 0,
         }],
         faults: vec![
             Fault {
@@ -834,7 +840,7 @@ fn autoscaled_plan() -> Plan {
     plan.services[1].replicas = Replicas::Autoscale {
         min: 1,
         max: 4,
-        target: 0.5,
+        rule: chaos_plan::ScaleRule::Target { utilisation: 0.5 },
         delay_s: 0.0,
         interval_s: 1.0,
     };

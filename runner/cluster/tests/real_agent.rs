@@ -52,6 +52,9 @@ fn plan_with(aborts: Vec<Abort>) -> Plan {
                 name: "GET /".into(),
                 steps: vec![work],
             }],
+            discipline: Default::default(),
+            eject: None,
+            health_check: None,
         }],
         workloads: vec![Workload {
             name: "users".into(),
@@ -70,6 +73,7 @@ fn plan_with(aborts: Vec<Abort>) -> Plan {
                 arrivals: Arrivals::Uniform,
             },
             timeout_s: Some(1.0),
+            priority: 0,
         }],
         faults: vec![Fault {
             name: "broken".into(),
@@ -85,6 +89,7 @@ fn plan_with(aborts: Vec<Abort>) -> Plan {
                 target: Target {
                     service: "api".into(),
                     endpoint: None,
+                    replicas: None,
                 },
                 ratio: 1.0,
                 status: 503,

@@ -102,6 +102,7 @@ mod tests {
                         service: s.into(),
                         bytes_per_s: 1e6,
                         limit_bytes: 1e6,
+                        replicas: None,
                     }],
                 })
                 .into_iter()

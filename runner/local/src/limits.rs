@@ -148,6 +148,9 @@ mod tests {
                     name: "e".into(),
                     steps: vec![Step::Work { dist: Dist::ZERO }],
                 }],
+                discipline: Default::default(),
+                eject: None,
+                health_check: None,
             }],
             workloads: vec![Workload {
                 name: "w".into(),
@@ -170,6 +173,7 @@ mod tests {
                     arrivals: Arrivals::Poisson,
                 },
                 timeout_s: None,
+                priority: 0,
             }],
             faults: vec![],
             expectations: vec![],
@@ -188,7 +192,7 @@ mod tests {
             Replicas::Autoscale {
                 min: 1,
                 max: 5,
-                target: 0.5,
+                rule: chaos_plan::ScaleRule::Target { utilisation: 0.5 },
                 delay_s: 1.0,
                 interval_s: 1.0,
             },

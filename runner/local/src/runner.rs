@@ -582,7 +582,7 @@ impl Run<'_> {
         let Replicas::Autoscale {
             min,
             max,
-            target,
+            rule,
             delay_s,
             interval_s,
         } = s.replicas
@@ -593,7 +593,7 @@ impl Run<'_> {
         let (busy, capacity) = self.busy_acc.remove(&name).unwrap_or((0.0, 0.0));
         let current = self.fleet.live_count(&name);
         if capacity > 0.0 {
-            let want = chaos_plan::desired_replicas(current, busy / capacity, target, min, max);
+            let want = rule.desired(current, busy / capacity, min, max);
             let slots: Vec<usize> = (0..self.fleet.slots.len())
                 .filter(|&i| self.fleet.slots[i].service == name)
                 .collect();

@@ -135,7 +135,7 @@ pub fn resolve(
 #[derive(Debug, Clone)]
 pub struct Agg {
     pub ok: u64,
-    pub errors: [u64; 10],
+    pub errors: [u64; Cause::COUNT],
     pub latency: Latency,
     pub max_replicas: u32,
     /// Timeline windows summed.
@@ -148,7 +148,7 @@ impl Agg {
     pub fn new() -> Agg {
         Agg {
             ok: 0,
-            errors: [0; 10],
+            errors: [0; Cause::COUNT],
             latency: Latency::new(),
             max_replicas: 0,
             windows: 0,
@@ -159,7 +159,7 @@ impl Agg {
     /// Empties it for reuse (cheaper than a new dense histogram per window).
     pub fn reset(&mut self) {
         self.ok = 0;
-        self.errors = [0; 10];
+        self.errors = [0; Cause::COUNT];
         if !self.latency.is_empty() {
             self.latency.reset();
         }

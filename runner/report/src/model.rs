@@ -236,7 +236,7 @@ fn ms(s: f64) -> f64 {
     round3(s * 1000.0)
 }
 
-fn by_cause(errors: &[u64; 10]) -> BTreeMap<String, u64> {
+fn by_cause(errors: &[u64; Cause::COUNT]) -> BTreeMap<String, u64> {
     Cause::ALL
         .iter()
         .filter(|c| errors[c.index()] > 0)
@@ -582,6 +582,7 @@ fn describe_action(a: &Action) -> String {
             service,
             bytes_per_s,
             limit_bytes,
+            ..
         } => format!(
             "memory {}MiB/s on {service} limit {}MiB",
             round3(bytes_per_s / 1_048_576.0),
@@ -624,6 +625,7 @@ pub fn topology(plan: &Plan) -> Topology {
         for s in steps {
             match s {
                 Step::Call(c) => out.push(c.service.clone()),
+                Step::Send { service, .. } => out.push(service.clone()),
                 Step::Parallel { steps } => walk(steps, out),
                 Step::Choice { branches } => branches.iter().for_each(|b| walk(&b.steps, out)),
                 Step::Work { .. } | Step::Fail { .. } => {}

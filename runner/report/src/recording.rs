@@ -37,10 +37,14 @@ pub enum Cause {
     Killed,
     /// Still in flight when the run's drain time ran out.
     Unfinished,
+    /// Waiting in a full queue when a higher-priority request arrived, and dropped to make
+    /// room for it: 503.
+    Shed,
 }
 
 impl Cause {
-    pub const ALL: [Cause; 10] = [
+    pub const COUNT: usize = 11;
+    pub const ALL: [Cause; Cause::COUNT] = [
         Cause::Timeout,
         Cause::Rejected,
         Cause::RateLimited,
@@ -51,6 +55,7 @@ impl Cause {
         Cause::Connection,
         Cause::Killed,
         Cause::Unfinished,
+        Cause::Shed,
     ];
 
     pub fn index(self) -> usize {
@@ -69,6 +74,7 @@ impl Cause {
             Cause::Connection => "connection",
             Cause::Killed => "killed",
             Cause::Unfinished => "unfinished",
+            Cause::Shed => "shed",
         }
     }
 }
@@ -88,7 +94,7 @@ pub enum SubjectKey {
 pub struct Stats {
     pub ok: u64,
     /// Indexed by [`Cause::index`].
-    pub errors: [u64; 10],
+    pub errors: [u64; Cause::COUNT],
     pub latency: SparseLatency,
 }
 

@@ -166,6 +166,13 @@ pub struct Model {
     pub faults: Vec<FaultModel>,
 }
 
+fn scale_rule_is_valid(rule: chaos_plan::ScaleRule) -> bool {
+    match rule {
+        chaos_plan::ScaleRule::Target { utilisation } => utilisation > 0.0,
+        chaos_plan::ScaleRule::Watermarks { up, down } => up > down && down >= 0.0,
+    }
+}
+
 fn finite_nonneg(what: &str, x: f64) -> Result<f64, SimError> {
     if x.is_finite() && x >= 0.0 {
         Ok(x)
@@ -222,13 +229,12 @@ impl Model {
             if let Replicas::Autoscale {
                 min,
                 max,
-                target,
+                rule,
                 interval_s,
                 delay_s,
             } = s.replicas
                 && (min > max
-                    || target.is_nan()
-                    || target <= 0.0
+                    || !scale_rule_is_valid(rule)
                     || interval_s.is_nan()
                     || interval_s <= 0.0
                     || delay_s.is_nan()
@@ -431,6 +437,7 @@ impl Model {
                 service,
                 bytes_per_s,
                 limit_bytes,
+                ..
             } => ActionModel::Memory {
                 service: Self::service_index(plan, service)?,
                 rate: finite_nonneg("memory growth", *bytes_per_s)?,
@@ -465,6 +472,11 @@ impl Model {
                     p: ratio("fail probability", *probability)?,
                     status: *status,
                 });
+            }
+            Step::Send { .. } => {
+                return Err(SimError::Invalid(
+                    "`send` is not simulated by this version of chaos".into(),
+                ));
             }
             Step::Call(c) => {
                 let endpoint = self.endpoint_index(plan, &c.service, &c.endpoint)?;

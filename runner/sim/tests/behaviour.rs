@@ -349,6 +349,7 @@ fn memory_leak_kills_at_the_limit_and_grows_again_after_restart() {
             service: "server".into(),
             bytes_per_s: 1e6,
             limit_bytes: 8e6,
+            replicas: None,
         }],
     )];
     let rec = chaos_sim::simulate(&p, 1).unwrap();
@@ -435,7 +436,7 @@ fn autoscaler_follows_utilisation_within_bounds() {
     p.services[0].replicas = Replicas::Autoscale {
         min: 1,
         max: 6,
-        target: 0.5,
+        rule: chaos_plan::ScaleRule::Target { utilisation: 0.5 },
         delay_s: 5.0,
         interval_s: 10.0,
     };

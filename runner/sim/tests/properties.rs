@@ -75,7 +75,7 @@ fn kitchen_sink() -> Plan {
     payments.replicas = Replicas::Autoscale {
         min: 2,
         max: 5,
-        target: 0.5,
+        rule: chaos_plan::ScaleRule::Target { utilisation: 0.5 },
         delay_s: 2.0,
         interval_s: 5.0,
     };
@@ -204,6 +204,7 @@ fn kitchen_sink() -> Plan {
                 service: "cart".into(),
                 bytes_per_s: 1e6,
                 limit_bytes: 5e6,
+                replicas: None,
             }],
         ),
         Fault {
@@ -404,6 +405,7 @@ fn small_plan(
             service: "back".into(),
             bytes_per_s: 1e6,
             limit_bytes: 2e6,
+            replicas: None,
         },
     };
     let end = if matches!(action, Action::Kill { .. }) {

@@ -48,6 +48,9 @@ pub fn fixed(
         balance: Balance::RoundRobin,
         latency,
         endpoints,
+        discipline: Default::default(),
+        eject: None,
+        health_check: None,
     }
 }
 
@@ -70,6 +73,7 @@ pub fn call(service: &str, endpoint: &str, timeout_s: Option<f64>, retry: Retry)
         retry,
         circuit_breaker: None,
         continue_on_error: false,
+        priority: None,
     })
 }
 
@@ -77,6 +81,7 @@ pub fn on(service: &str, endpoint: Option<&str>) -> Target {
     Target {
         service: service.into(),
         endpoint: endpoint.map(Into::into),
+        replicas: None,
     }
 }
 
@@ -128,6 +133,7 @@ pub fn workload(
         },
         load,
         timeout_s,
+        priority: 0,
     }
 }
 
@@ -256,7 +262,7 @@ pub fn checkout() -> Plan {
     payments.replicas = Replicas::Autoscale {
         min: 3,
         max: 8,
-        target: 0.7,
+        rule: chaos_plan::ScaleRule::Target { utilisation: 0.7 },
         delay_s: 20.0,
         interval_s: 15.0,
     };
@@ -493,6 +499,7 @@ pub fn all_faults() -> Plan {
                     service: "inventory".into(),
                     bytes_per_s: 20.0 * 1048576.0,
                     limit_bytes: 512.0 * 1048576.0,
+                    replicas: None,
                 }],
             ),
         ],

@@ -155,9 +155,9 @@ fn call_edges(plan: &Plan) -> Vec<(String, String)> {
     fn walk(steps: &[Step], from: &str, out: &mut Vec<(String, String)>) {
         for s in steps {
             match s {
-                Step::Call(c) => {
-                    let e = (from.to_string(), c.service.clone());
-                    if c.service != from && !out.contains(&e) {
+                Step::Call(chaos_plan::Call { service, .. }) | Step::Send { service, .. } => {
+                    let e = (from.to_string(), service.clone());
+                    if service != from && !out.contains(&e) {
                         out.push(e);
                     }
                 }

@@ -90,6 +90,9 @@ fn service(name: &str, steps: Vec<Step>) -> Service {
             name: "GET /".into(),
             steps,
         }],
+        discipline: Default::default(),
+        eject: None,
+        health_check: None,
     }
 }
 
@@ -111,6 +114,7 @@ fn open(name: &str, service: &str, rate: f64, duration_s: f64) -> Workload {
             arrivals: Arrivals::Uniform,
         },
         timeout_s: Some(2.0),
+        priority: 0,
     }
 }
 
@@ -458,6 +462,7 @@ fn hop(
         retry: Retry::NONE,
         circuit_breaker: None,
         continue_on_error: false,
+        priority: None,
     });
     let p = plan(
         vec![service("a", vec![call]), service("b", vec![])],
@@ -526,6 +531,7 @@ fn fault_lateness(chaos: &std::path::Path) -> Result<(), String> {
                     target: Target {
                         service: "s".into(),
                         endpoint: None,
+                        replicas: None,
                     },
                     delay: Dist::Constant { value_s: 0.001 },
                 }],

@@ -66,6 +66,9 @@ fn svc(name: &str, replicas: Replicas, endpoints: Vec<Endpoint>) -> Service {
         balance: Balance::RoundRobin,
         latency: Dist::Constant { value_s: 0.01 },
         endpoints,
+        discipline: Default::default(),
+        eject: None,
+        health_check: None,
     }
 }
 
@@ -79,6 +82,7 @@ pub fn plan(expectations: Vec<Expectation>, aborts: Vec<Abort>) -> Plan {
         retry: Retry::NONE,
         circuit_breaker: None,
         continue_on_error: false,
+        priority: None,
     });
     Plan {
         version: PLAN_VERSION,
@@ -117,7 +121,7 @@ pub fn plan(expectations: Vec<Expectation>, aborts: Vec<Abort>) -> Plan {
                 Replicas::Autoscale {
                     min: 1,
                     max: 4,
-                    target: 0.7,
+                    rule: chaos_plan::ScaleRule::Target { utilisation: 0.7 },
                     delay_s: 5.0,
                     interval_s: 5.0,
                 },
@@ -150,6 +154,7 @@ pub fn plan(expectations: Vec<Expectation>, aborts: Vec<Abort>) -> Plan {
                 arrivals: Arrivals::Poisson,
             },
             timeout_s: Some(2.0),
+            priority: 0,
         }],
         faults: vec![Fault {
             name: "slow".into(),
@@ -162,6 +167,7 @@ pub fn plan(expectations: Vec<Expectation>, aborts: Vec<Abort>) -> Plan {
                 target: Target {
                     service: "backend".into(),
                     endpoint: None,
+                    replicas: None,
                 },
                 factor: 4.0,
             }],

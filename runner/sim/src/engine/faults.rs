@@ -270,7 +270,7 @@ impl Sim<'_> {
         }
     }
 
-    /// The HPA rule ([`chaos_plan::desired_replicas`]) over the replicas serving, starting or
+    /// The scale rule ([`chaos_plan::ScaleRule::desired`]) over the replicas serving, starting or
     /// down. Replicas still draining after a scale-down count toward `max`: a scale-up takes
     /// them back first, and never has more than `max` replicas in any state but gone.
     pub(super) fn autoscale(&mut self, s: u32) {
@@ -278,7 +278,7 @@ impl Sim<'_> {
         let Replicas::Autoscale {
             min,
             max,
-            target,
+            rule,
             delay_s,
             interval_s,
         } = self.m.services[s as usize].replicas
@@ -306,7 +306,7 @@ impl Sim<'_> {
             .iter()
             .filter(|r| r.state == RState::Draining)
             .count() as u32;
-        let desired = chaos_plan::desired_replicas(current, util, target, min, max);
+        let desired = rule.desired(current, util, min, max);
         if desired > current {
             // A replica removed earlier that still finishes its requests is running and holds
             // its place under `max`: taking it back is the cheapest new capacity, and starting

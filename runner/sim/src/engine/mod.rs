@@ -112,6 +112,7 @@ impl Failure {
         match self.cause {
             Cause::Timeout
             | Cause::Rejected
+            | Cause::Shed
             | Cause::RateLimited
             | Cause::Connection
             | Cause::Killed => true,

@@ -24,6 +24,7 @@ pub fn call(service: &str, endpoint: &str) -> Call {
         retry: Retry::NONE,
         circuit_breaker: None,
         continue_on_error: false,
+        priority: None,
     }
 }
 
@@ -41,6 +42,9 @@ pub fn service(name: &str, replicas: u32, workers: u32, steps: Vec<Step>) -> Ser
             name: "GET /".into(),
             steps,
         }],
+        discipline: Default::default(),
+        eject: None,
+        health_check: None,
     }
 }
 
@@ -62,6 +66,7 @@ pub fn open(name: &str, target: &str, rate: f64, duration: f64) -> Workload {
             arrivals: Arrivals::Poisson,
         },
         timeout_s: None,
+        priority: 0,
     }
 }
 
@@ -80,6 +85,7 @@ pub fn closed(name: &str, target: &str, users: u32, think: Dist) -> Workload {
             think,
         },
         timeout_s: None,
+        priority: 0,
     }
 }
 
@@ -116,6 +122,7 @@ pub fn target(service: &str) -> Target {
     Target {
         service: service.into(),
         endpoint: None,
+        replicas: None,
     }
 }
 
