@@ -8,6 +8,7 @@ pub mod evaluate;
 pub mod hist;
 pub mod html;
 pub mod junit;
+pub mod live;
 pub mod markdown;
 pub mod model;
 pub mod multi;
