@@ -26,6 +26,8 @@ pub struct Options {
     pub chaos_bin: PathBuf,
     /// Where warnings go the moment they happen (an agent that died on its own).
     pub warn: Warn,
+    /// Told time 0 and each window as it is read (live views).
+    pub observer: Option<chaos_report::live::Observer>,
 }
 
 /// Receives one line per warning during the run; without a callback, `tracing::warn!`.

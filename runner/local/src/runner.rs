@@ -151,6 +151,9 @@ pub async fn drive(
     let (stop_tx, stop_rx) = watch::channel(false);
 
     let t0 = Instant::now();
+    if let Some(o) = &opts.observer {
+        o.started();
+    }
     let lg = loadgen.clone();
     let rec = recorder.clone();
     let mut load = AbortOnDrop(tokio::spawn(async move { lg.run(t0, rec, stop_rx).await }));
@@ -213,6 +216,9 @@ pub async fn drive(
             _ = tokio::time::sleep_until(at) => {
                 if let Some((t, ev)) = run.queue.pop() {
                     run.handle(t, ev).await?;
+                    if let (Some(o), Ev::Scrape { .. }) = (&opts.observer, ev) {
+                        run.observe(o);
+                    }
                     if run.aborted.is_none() && matches!(ev, Ev::Scrape { .. }) {
                         // Checked on what the load generator saw (workloads and the endpoints
                         // they target); agents' figures are merged after the run.
@@ -624,6 +630,26 @@ impl Run<'_> {
         self.queue
             .push(self.now_s() + interval_s, Ev::Autoscale { service });
         Ok(())
+    }
+
+    /// Hands the live view the newest two closed windows (the load generator's window closes
+    /// with its first later record, so the newest may still be open), with what the agents sent.
+    fn observe(&self, o: &chaos_report::live::Observer) {
+        let Ok(r) = self.recorder.lock() else { return };
+        let closed = r.closed_windows();
+        for (i, w) in closed
+            .iter()
+            .enumerate()
+            .skip(closed.len().saturating_sub(2))
+        {
+            let mut w = w.clone();
+            for ((_, s), m) in self.agent_windows.by_window.range((i, 0)..(i + 1, 0)) {
+                if let Some(stats) = w.subjects.get_mut(*s) {
+                    m.add_to(stats);
+                }
+            }
+            o.window(i, &w);
+        }
     }
 
     /// Reads every running agent's metrics; what changed since the last read goes to `window`.

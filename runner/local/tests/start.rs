@@ -57,6 +57,7 @@ fn an_agent_that_exits_at_start_is_named_with_its_stderr() {
             seed: 1,
             chaos_bin: fake,
             warn: chaos_local::Warn::default(),
+            observer: None,
         },
     )
     .unwrap_err();
@@ -73,6 +74,7 @@ fn a_missing_binary_is_a_clear_error() {
             seed: 1,
             chaos_bin: "/nonexistent/chaos".into(),
             warn: chaos_local::Warn::default(),
+            observer: None,
         },
     )
     .unwrap_err();

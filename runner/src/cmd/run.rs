@@ -234,7 +234,7 @@ fn simulate_many(plan: &Plan, seed: u64, runs: u32) -> Result<Vec<Recording>, u8
         .collect()
 }
 
-fn run_local(plan: &Plan, seed: u64) -> Result<Recording, u8> {
+pub(super) fn run_local(plan: &Plan, seed: u64) -> Result<Recording, u8> {
     let chaos_bin = std::env::current_exe().map_err(|e| {
         eprintln!("error: cannot find the chaos executable to start agents from: {e}");
         exit::CANNOT_RUN
@@ -243,6 +243,7 @@ fn run_local(plan: &Plan, seed: u64) -> Result<Recording, u8> {
         seed,
         chaos_bin,
         warn: chaos_local::Warn::new(|line| eprintln!("warning: {line}")),
+        observer: None,
     };
     chaos_local::run(plan, &options).map_err(|e| {
         eprintln!("error: {e}");

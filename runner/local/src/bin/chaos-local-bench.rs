@@ -557,6 +557,7 @@ fn fault_lateness(chaos: &std::path::Path) -> Result<(), String> {
             seed: 1,
             chaos_bin: chaos.to_path_buf(),
             warn: chaos_local::Warn::default(),
+            observer: None,
         },
     )
     .map_err(|e| e.to_string())?;
