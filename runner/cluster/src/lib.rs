@@ -42,6 +42,8 @@ pub struct Options {
     pub run_id: Option<String>,
     /// Where progress lines go; default `tracing::info!`.
     pub progress: Progress,
+    /// Told time 0 and each window as it is read (live views).
+    pub observer: Option<chaos_report::live::Observer>,
 }
 
 /// Receives one line per step of the run (applied, rollout counts, faults, cleanup).

@@ -119,6 +119,9 @@ impl<'a> Session<'a> {
         self.apply_objects().await?;
         self.wait_for_rollouts().await?;
         let (loadgen_pod, t0) = self.start_loadgen().await?;
+        if let Some(o) = &self.options.observer {
+            o.started();
+        }
         let samples = self.follow_schedule(&loadgen_pod, t0).await?;
         self.revert_all().await?;
         let logs = Api::<Pod>::namespaced(self.client.clone(), self.ns())
@@ -521,7 +524,8 @@ impl<'a> Session<'a> {
         samples: &Samples,
         scraped: usize,
     ) -> Result<(), ClusterError> {
-        if self.watcher.is_empty() || self.aborted.is_some() || self.watched >= scraped {
+        let watching = !self.watcher.is_empty() || self.options.observer.is_some();
+        if !watching || self.aborted.is_some() || self.watched >= scraped {
             return Ok(());
         }
         let status = match self.loadgen_status(pod, self.watched).await {
@@ -543,6 +547,9 @@ impl<'a> Session<'a> {
             }
             samples.merge(w, &mut window, &subjects, &services);
             self.watched += 1;
+            if let Some(o) = &self.options.observer {
+                o.window(w, &window);
+            }
             if let Some(a) = self.watcher.observe(&window, window.start_s + window_s) {
                 let a = a.clone();
                 self.abort(pod, a).await?;
