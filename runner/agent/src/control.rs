@@ -18,6 +18,9 @@ use crate::server::Agent;
 pub struct PeersRequest {
     pub service: String,
     pub urls: Vec<String>,
+    /// The replica slot of each URL (what `eject` is kept by); without it, the positions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub slots: Vec<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -137,7 +140,7 @@ pub async fn set_peers(
     };
     match agent.peers.get(&req.service) {
         Some(set) => {
-            set.set(&req.urls);
+            set.set_slots(&req.urls, &req.slots);
             StatusCode::NO_CONTENT.into_response()
         }
         None => bad_request(format!(

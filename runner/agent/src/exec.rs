@@ -1,6 +1,8 @@
-//! Running an endpoint's steps for real: work, calls (timeouts, retries, breaker), parallel,
-//! choice and fail.
+//! Running an endpoint's steps for real: work, calls (timeouts, retries, breaker, ejection),
+//! sends (fire-and-forget), parallel, choice and fail. Every request a step makes carries the
+//! priority of the request being served unless the call sets its own.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chaos_plan::{Backoff, Call, Jitter, Step};
@@ -20,21 +22,28 @@ pub struct Failure {
     pub cause: Cause,
 }
 
-/// Runs `steps` of `endpoint` in order; the first failing step ends the endpoint.
+/// Runs `steps` of `endpoint`, serving a request of `priority`, in order; the first failing
+/// step ends the endpoint.
 pub fn run_steps<'a>(
-    agent: &'a Agent,
+    agent: &'a Arc<Agent>,
     endpoint: &'a str,
+    priority: u8,
     steps: &'a [Step],
 ) -> BoxFuture<'a, Result<(), Failure>> {
     Box::pin(async move {
         for step in steps {
-            run_step(agent, endpoint, step).await?;
+            run_step(agent, endpoint, priority, step).await?;
         }
         Ok(())
     })
 }
 
-async fn run_step(agent: &Agent, endpoint: &str, step: &Step) -> Result<(), Failure> {
+async fn run_step(
+    agent: &Arc<Agent>,
+    endpoint: &str,
+    priority: u8,
+    step: &Step,
+) -> Result<(), Failure> {
     match step {
         Step::Work { dist } => {
             let d = dist::sample(dist, &mut rand::rng());
@@ -42,24 +51,25 @@ async fn run_step(agent: &Agent, endpoint: &str, step: &Step) -> Result<(), Fail
             work(d, factor).await;
             Ok(())
         }
-        // Not carried out by agents yet: answered as not implemented rather than skipped.
-        Step::Send { .. } => Err(Failure {
-            status: 501,
-            cause: Cause::Failed,
-        }),
-        Step::Call(call) => match self::call(agent, call).await {
-            Ok(()) => Ok(()),
-            Err(_) if call.continue_on_error => Ok(()),
-            Err(_) => Err(Failure {
-                status: 500,
-                cause: Cause::Downstream,
-            }),
-        },
+        Step::Send { service, endpoint } => {
+            fire_and_forget(agent, service, endpoint, priority);
+            Ok(())
+        }
+        Step::Call(call) => {
+            match self::call(agent, call, call.priority.unwrap_or(priority)).await {
+                Ok(()) => Ok(()),
+                Err(_) if call.continue_on_error => Ok(()),
+                Err(_) => Err(Failure {
+                    status: 500,
+                    cause: Cause::Downstream,
+                }),
+            }
+        }
         Step::Parallel { steps } => {
             let results = join_all(
                 steps
                     .iter()
-                    .map(|s| run_steps(agent, endpoint, std::slice::from_ref(s))),
+                    .map(|s| run_steps(agent, endpoint, priority, std::slice::from_ref(s))),
             )
             .await;
             results
@@ -71,13 +81,13 @@ async fn run_step(agent: &Agent, endpoint: &str, step: &Step) -> Result<(), Fail
             let mut u: f64 = rand::rng().random();
             for b in branches {
                 if u < b.probability {
-                    return run_steps(agent, endpoint, &b.steps).await;
+                    return run_steps(agent, endpoint, priority, &b.steps).await;
                 }
                 u -= b.probability;
             }
             // Rounding left u past the last branch: it is the last one.
             match branches.last() {
-                Some(b) => run_steps(agent, endpoint, &b.steps).await,
+                Some(b) => run_steps(agent, endpoint, priority, &b.steps).await,
                 None => Ok(()),
             }
         }
@@ -114,11 +124,50 @@ async fn work(d: f64, factor: f64) {
     }
 }
 
-/// One call with its retries; each attempt is recorded as sent to the callee endpoint.
-pub async fn call(agent: &Agent, call: &Call) -> Result<(), Cause> {
+/// A `send`: the request goes out on a task of its own and the step ends at once. Its answer
+/// is recorded as an attempt sent to the callee endpoint (so the callee's figures count sends
+/// like calls) and otherwise ignored: no timeout, retry, breaker or ejection.
+fn fire_and_forget(agent: &Arc<Agent>, service: &str, endpoint: &str, priority: u8) {
+    let agent = agent.clone();
+    let (service, endpoint) = (service.to_string(), endpoint.to_string());
+    tokio::spawn(async move {
+        let start = Instant::now();
+        let outcome = if agent.faults.partitioned(&service) {
+            Err((0, Cause::Connection))
+        } else {
+            match agent.peers.get(&service).and_then(|p| p.pick()) {
+                None => Err((0, Cause::Connection)),
+                Some(peer) => {
+                    let r = outbound(&agent.client, &peer.peer().url, &endpoint, priority)
+                        .send()
+                        .await;
+                    let r = match r {
+                        Ok(resp) => {
+                            let status = resp.status().as_u16();
+                            let cause = resp.headers().get(wire::CAUSE_HEADER).and_then(cause_of);
+                            resp.bytes().await.map(|_| (status, cause))
+                        }
+                        Err(e) => Err(e),
+                    };
+                    classify(r)
+                }
+            }
+        };
+        agent.metrics.sent(
+            &service,
+            &endpoint,
+            start.elapsed().as_secs_f64(),
+            outcome.map_err(|(_, c)| c),
+        );
+    });
+}
+
+/// One call with its retries, at `priority`; each attempt is recorded as sent to the callee
+/// endpoint.
+pub async fn call(agent: &Agent, call: &Call, priority: u8) -> Result<(), Cause> {
     let mut retry = 0;
     loop {
-        let outcome = attempt(agent, call).await;
+        let outcome = attempt(agent, call, priority).await;
         match outcome {
             Ok(()) => return Ok(()),
             Err((s, c)) if retry < call.retry.retries && retryable(s, c) => {
@@ -154,9 +203,9 @@ pub fn jittered<R: Rng + ?Sized>(backoff: &Backoff, jitter: Jitter, n: u32, rng:
     }
 }
 
-async fn attempt(agent: &Agent, call: &Call) -> Result<(), (u16, Cause)> {
+async fn attempt(agent: &Agent, call: &Call, priority: u8) -> Result<(), (u16, Cause)> {
     let start = Instant::now();
-    let outcome = attempt_inner(agent, call).await;
+    let outcome = attempt_inner(agent, call, priority).await;
     agent.metrics.sent(
         &call.service,
         &call.endpoint,
@@ -166,7 +215,7 @@ async fn attempt(agent: &Agent, call: &Call) -> Result<(), (u16, Cause)> {
     outcome
 }
 
-async fn attempt_inner(agent: &Agent, call: &Call) -> Result<(), (u16, Cause)> {
+async fn attempt_inner(agent: &Agent, call: &Call, priority: u8) -> Result<(), (u16, Cause)> {
     if agent.faults.partitioned(&call.service) {
         return Err((0, Cause::Connection));
     }
@@ -175,19 +224,39 @@ async fn attempt_inner(agent: &Agent, call: &Call) -> Result<(), (u16, Cause)> {
     {
         return Err((0, Cause::CircuitOpen));
     }
-    let outcome = send(agent, call).await;
+    let outcome = send(agent, call, priority).await;
     if call.circuit_breaker.is_some() {
         agent.breaker_record(&call.service, outcome.is_err());
     }
     outcome
 }
 
-/// Sends one attempt to a live replica of the callee; `Err((status, cause))` on failure.
-async fn send(agent: &Agent, call: &Call) -> Result<(), (u16, Cause)> {
-    let Some(peer) = agent.peers.get(&call.service).and_then(|p| p.pick()) else {
+/// Sends one attempt to a live replica of the callee; `Err((status, cause))` on failure. The
+/// outcome feeds the caller's ejection of that replica (`eject`), if the callee has one.
+async fn send(agent: &Agent, call: &Call, priority: u8) -> Result<(), (u16, Cause)> {
+    let Some(set) = agent.peers.get(&call.service) else {
         return Err((0, Cause::Connection));
     };
-    let request = outbound(&agent.client, &peer.peer().url, &call.endpoint);
+    let Some(peer) = set.pick() else {
+        return Err((0, Cause::Connection));
+    };
+    let outcome = exchange(agent, call, &peer.peer().url, priority).await;
+    set.record(peer.peer(), ejection_failure(outcome));
+    drop(peer);
+    outcome
+}
+
+/// What outlier ejection counts as a failure: no answer (connection error, timeout, a replica
+/// that died mid-answer) or a 5xx. A 4xx or 429 is the replica answering.
+pub fn ejection_failure(outcome: Result<(), (u16, Cause)>) -> bool {
+    match outcome {
+        Ok(()) => false,
+        Err((status, _)) => status == 0 || status >= 500,
+    }
+}
+
+async fn exchange(agent: &Agent, call: &Call, url: &str, priority: u8) -> Result<(), (u16, Cause)> {
+    let request = outbound(&agent.client, url, &call.endpoint, priority);
     let exchange = async {
         let resp = request.send().await?;
         let status = resp.status().as_u16();
@@ -204,21 +273,24 @@ async fn send(agent: &Agent, call: &Call) -> Result<(), (u16, Cause)> {
         }
         None => exchange.await,
     };
-    drop(peer);
     classify(result)
 }
 
-/// The request for one attempt at `endpoint` of the replica at `base_url`.
+/// The request for one attempt at `endpoint` of the replica at `base_url`, at `priority`.
 pub fn outbound(
     client: &reqwest::Client,
     base_url: &str,
     endpoint: &str,
+    priority: u8,
 ) -> reqwest::RequestBuilder {
     let (method, path) = wire::method_and_path(endpoint);
     let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::POST);
     let mut req = client.request(method, format!("{base_url}{path}"));
     if let Ok(v) = HeaderValue::from_str(endpoint) {
         req = req.header(wire::ENDPOINT_HEADER, v);
+    }
+    if let Some(p) = wire::priority_value(priority) {
+        req = req.header(wire::PRIORITY_HEADER, p);
     }
     req
 }
@@ -274,6 +346,16 @@ mod tests {
         assert!(retryable(429, Cause::RateLimited));
         assert!(!retryable(404, Cause::Failed));
         assert!(!retryable(0, Cause::CircuitOpen));
+    }
+
+    #[test]
+    fn ejection_counts_silence_and_5xx_only() {
+        assert!(!ejection_failure(Ok(())));
+        assert!(ejection_failure(Err((0, Cause::Timeout))));
+        assert!(ejection_failure(Err((0, Cause::Connection))));
+        assert!(ejection_failure(Err((503, Cause::Injected))));
+        assert!(!ejection_failure(Err((429, Cause::RateLimited))));
+        assert!(!ejection_failure(Err((404, Cause::Failed))));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `chaos agent`: one replica of one service from the plan, over real HTTP, with a fault
 //! control API; and the load generator that drives workloads against agents.
 
+pub mod admission;
 pub mod balance;
 pub mod breaker;
 pub mod control;

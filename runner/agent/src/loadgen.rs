@@ -161,7 +161,7 @@ impl Loadgen {
                 continue;
             };
             let ctx = Arc::new(Ctx {
-                target: Target::new(&w.target.endpoint),
+                target: Target::new(&w.target.endpoint, w.priority),
                 timeout_s: w.timeout_s,
                 peers,
                 recorder: recorder.clone(),

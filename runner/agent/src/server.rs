@@ -15,8 +15,8 @@ use axum::routing::{any, delete, get, put};
 use chaos_plan::{CircuitBreaker, Endpoint, Plan, Service, Step, TokenBucket};
 use chaos_report::Cause;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 
+use crate::admission::{Admission, Admit, Refused};
 use crate::balance::PeerSet;
 use crate::breaker::Breaker;
 use crate::control;
@@ -64,7 +64,8 @@ pub struct Agent {
     pub peers: BTreeMap<String, PeerSet>,
     pub client: reqwest::Client,
     breakers: Mutex<BTreeMap<String, Breaker>>,
-    workers: Semaphore,
+    /// Workers and the wait queue (priorities, discipline, shedding).
+    admission: Arc<Admission>,
     /// The rate limit's bucket, on the clock of `started`.
     bucket: Option<Mutex<TokenBucket>>,
     started: Instant,
@@ -89,11 +90,13 @@ impl Agent {
         }
         let mut peers = BTreeMap::new();
         for callee in callees(&service) {
-            let balance = plan
+            let (balance, eject) = plan
                 .service(&callee)
-                .map_or(chaos_plan::Balance::RoundRobin, |s| s.balance);
+                .map_or((chaos_plan::Balance::RoundRobin, None), |s| {
+                    (s.balance, s.eject)
+                });
             let urls = cfg.peers.get(&callee).cloned().unwrap_or_default();
-            peers.insert(callee, PeerSet::new(balance, &urls));
+            peers.insert(callee, PeerSet::with_eject(balance, eject, &urls));
         }
         // The plan's limit is per service; each replica takes its share of the initial count.
         let bucket = service.rate_limit_per_s.map(|r| {
@@ -108,7 +111,7 @@ impl Agent {
             peers,
             client: http_client(),
             breakers: Mutex::new(BTreeMap::new()),
-            workers: Semaphore::new(service.workers.max(1) as usize),
+            admission: Admission::new(service.workers, service.queue, service.discipline),
             bucket,
             started: Instant::now(),
             service,
@@ -157,12 +160,13 @@ pub fn http_client() -> reqwest::Client {
         .unwrap_or_default()
 }
 
-/// Services called anywhere in a service's endpoints.
+/// Services called (or sent to) anywhere in a service's endpoints.
 pub fn callees(service: &Service) -> Vec<String> {
     fn walk(steps: &[Step], out: &mut Vec<String>) {
         for s in steps {
             match s {
                 Step::Call(c) if !out.contains(&c.service) => out.push(c.service.clone()),
+                Step::Send { service, .. } if !out.contains(service) => out.push(service.clone()),
                 Step::Parallel { steps } => walk(steps, out),
                 Step::Choice { branches } => branches.iter().for_each(|b| walk(&b.steps, out)),
                 _ => {}
@@ -180,6 +184,7 @@ pub fn callees(service: &Service) -> Vec<String> {
 pub fn router(agent: Arc<Agent>) -> Router {
     Router::new()
         .route("/_chaos/health", get(control::health))
+        .route("/_chaos/check", get(check))
         .route("/_chaos/metrics", get(control::metrics))
         .route(
             "/_chaos/faults",
@@ -306,8 +311,9 @@ async fn serve_endpoint(State(agent): State<Arc<Agent>>, req: Request<Body>) -> 
         );
         return (StatusCode::NOT_FOUND, msg).into_response();
     };
+    let priority = wire::priority_of(req.headers());
     let in_flight = agent.metrics.in_flight(&endpoint.name);
-    let outcome = handle(&agent, endpoint).await;
+    let outcome = handle(&agent, endpoint, priority).await;
     drop(in_flight);
     agent.metrics.received(
         &endpoint.name,
@@ -320,22 +326,8 @@ async fn serve_endpoint(State(agent): State<Arc<Agent>>, req: Request<Body>) -> 
     }
 }
 
-async fn handle(agent: &Agent, endpoint: &Endpoint) -> Result<(), Failure> {
-    // On the wire, in front of the replica: no worker is held.
-    let delay = agent.faults.wire_delay_s(&endpoint.name);
-    if delay > 0.0 {
-        tokio::time::sleep(Duration::from_secs_f64(delay)).await;
-    }
-    if agent.faults.lost(&endpoint.name) {
-        // Never answer; the caller's timeout (or the end of the run) ends the exchange.
-        std::future::pending::<()>().await;
-    }
-    if let Some(status) = agent.faults.injected_status(&endpoint.name) {
-        return Err(Failure {
-            status,
-            cause: Cause::Injected,
-        });
-    }
+async fn handle(agent: &Arc<Agent>, endpoint: &Endpoint, priority: u8) -> Result<(), Failure> {
+    inbound_faults(agent, &endpoint.name).await?;
     if let Some(bucket) = &agent.bucket
         && !bucket
             .lock()
@@ -347,31 +339,52 @@ async fn handle(agent: &Agent, endpoint: &Endpoint) -> Result<(), Failure> {
             cause: Cause::RateLimited,
         });
     }
-    let permit = match agent.workers.try_acquire() {
-        Ok(p) => p,
-        Err(_) => {
-            if let Some(q) = agent.service.queue
-                && agent.metrics.waiting() >= q
-            {
-                return Err(Failure {
-                    status: 503,
-                    cause: Cause::Rejected,
-                });
-            }
+    let refused = |r: Refused| Failure {
+        status: 503,
+        cause: match r {
+            Refused::Rejected => Cause::Rejected,
+            Refused::Shed => Cause::Shed,
+        },
+    };
+    let permit = match agent.admission.offer(priority).map_err(refused)? {
+        Admit::Now(p) => p,
+        Admit::Wait(w) => {
             let _waiting = Gauge::up(&agent.metrics, false);
-            match agent.workers.acquire().await {
-                Ok(p) => p,
-                Err(_) => {
-                    return Err(Failure {
-                        status: 503,
-                        cause: Cause::Rejected,
-                    });
-                }
-            }
+            w.granted().await.map_err(refused)?
         }
     };
     let _busy = Gauge::up(&agent.metrics, true);
-    let r = exec::run_steps(agent, &endpoint.name, &endpoint.steps).await;
+    let r = exec::run_steps(agent, &endpoint.name, priority, &endpoint.steps).await;
     drop(permit);
     r
+}
+
+/// The faults on the wire in front of the replica, for a request to `endpoint` (a health
+/// check passes `""`, which only service-wide faults hit): no worker is held.
+async fn inbound_faults(agent: &Agent, endpoint: &str) -> Result<(), Failure> {
+    let delay = agent.faults.wire_delay_s(endpoint);
+    if delay > 0.0 {
+        tokio::time::sleep(Duration::from_secs_f64(delay)).await;
+    }
+    if agent.faults.lost(endpoint) {
+        // Never answer; the caller's timeout (or the end of the run) ends the exchange.
+        std::future::pending::<()>().await;
+    }
+    if let Some(status) = agent.faults.injected_status(endpoint) {
+        return Err(Failure {
+            status,
+            cause: Cause::Injected,
+        });
+    }
+    Ok(())
+}
+
+/// `GET /_chaos/check`: the replica's health as a check from outside the topology sees it
+/// (a kubelet's readiness probe): through the replica's inbound faults, so injected latency
+/// counts toward the checker's timeout, loss never answers and injected errors fail it.
+pub async fn check(State(agent): State<Arc<Agent>>) -> Response {
+    match inbound_faults(&agent, "").await {
+        Ok(()) => (StatusCode::OK, "ok").into_response(),
+        Err(f) => failure_response(f),
+    }
 }

@@ -3,12 +3,31 @@
 //! A caller always sends the endpoint's exact name in `x-chaos-endpoint`; the method and path
 //! are derived from the name (`"GET /checkout"` → `GET /checkout`, `"query"` → `POST /query`)
 //! so that logs, `curl` and `wrk` read naturally. A failed answer names its cause in
-//! `x-chaos-cause` so the caller can count it by cause.
+//! `x-chaos-cause` so the caller can count it by cause. A request's priority (issue 14)
+//! travels in `x-chaos-priority`, absent for 0 so requests without priorities are unchanged.
 
+use chaos_plan::MAX_PRIORITY;
 use chaos_report::Cause;
+use http::HeaderMap;
 
 pub const ENDPOINT_HEADER: &str = "x-chaos-endpoint";
 pub const CAUSE_HEADER: &str = "x-chaos-cause";
+pub const PRIORITY_HEADER: &str = "x-chaos-priority";
+
+/// A request's priority: its header, clamped to [`MAX_PRIORITY`]; 0 when absent or unreadable
+/// (a request from curl is the lowest class).
+pub fn priority_of(headers: &HeaderMap) -> u8 {
+    headers
+        .get(PRIORITY_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u8>().ok())
+        .map_or(0, |p| p.min(MAX_PRIORITY))
+}
+
+/// The header value a priority is sent as; `None` for 0 (the header is left out).
+pub fn priority_value(priority: u8) -> Option<http::HeaderValue> {
+    (priority > 0).then(|| http::HeaderValue::from(u16::from(priority.min(MAX_PRIORITY))))
+}
 
 const METHODS: [&str; 7] = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"];
 
@@ -93,6 +112,21 @@ mod tests {
             let (m, p) = method_and_path(name);
             assert!(candidates(&m, &p).contains(&name.to_string()), "{name}");
         }
+    }
+
+    #[test]
+    fn priorities_round_trip_and_clamp() {
+        let mut h = HeaderMap::new();
+        assert_eq!(priority_of(&h), 0);
+        for p in 1..=MAX_PRIORITY {
+            h.insert(PRIORITY_HEADER, priority_value(p).unwrap());
+            assert_eq!(priority_of(&h), p);
+        }
+        assert!(priority_value(0).is_none());
+        h.insert(PRIORITY_HEADER, http::HeaderValue::from_static("200"));
+        assert_eq!(priority_of(&h), MAX_PRIORITY);
+        h.insert(PRIORITY_HEADER, http::HeaderValue::from_static("high"));
+        assert_eq!(priority_of(&h), 0);
     }
 
     #[test]

@@ -69,7 +69,7 @@ fn plan(services: Vec<Service>) -> Plan {
 /// Sends one request to `endpoint`; returns status, cause header and seconds taken.
 async fn hit(r: &Running, endpoint: &str) -> (u16, Option<String>, f64) {
     let t = Instant::now();
-    let resp = chaos_agent::exec::outbound(&client(), &format!("http://{}", r.addr), endpoint)
+    let resp = chaos_agent::exec::outbound(&client(), &format!("http://{}", r.addr), endpoint, 0)
         .send()
         .await
         .unwrap();

@@ -86,7 +86,7 @@ fn plan() -> Plan {
 }
 
 async fn hit(r: &Running, endpoint: &str) -> u16 {
-    chaos_agent::exec::outbound(&client(), &format!("http://{}", r.addr), endpoint)
+    chaos_agent::exec::outbound(&client(), &format!("http://{}", r.addr), endpoint, 0)
         .send()
         .await
         .unwrap()
@@ -277,7 +277,7 @@ async fn in_flight_queue_and_busy_workers_are_live() {
     let calls: Vec<_> = (0..3)
         .map(|_| {
             tokio::spawn(async move {
-                chaos_agent::exec::outbound(&client(), &format!("http://{addr}"), "slow")
+                chaos_agent::exec::outbound(&client(), &format!("http://{addr}"), "slow", 0)
                     .send()
                     .await
                     .unwrap()

@@ -24,17 +24,21 @@ pub(super) struct Target {
     uri: Uri,
     endpoint_name: HeaderName,
     endpoint: Option<HeaderValue>,
+    /// The workload's priority, absent for 0.
+    priority: Option<HeaderValue>,
 }
 
 impl Target {
-    /// The request for endpoint `name`, as [`crate::exec::outbound`] sends it between agents.
-    pub(super) fn new(name: &str) -> Target {
+    /// The request for endpoint `name` at `priority`, as [`crate::exec::outbound`] sends it
+    /// between agents.
+    pub(super) fn new(name: &str, priority: u8) -> Target {
         let (method, path) = wire::method_and_path(name);
         Target {
             method: Method::from_bytes(method.as_bytes()).unwrap_or(Method::POST),
             uri: path.parse().unwrap_or_else(|_| Uri::from_static("/")),
             endpoint_name: HeaderName::from_static(wire::ENDPOINT_HEADER),
             endpoint: HeaderValue::from_str(name).ok(),
+            priority: wire::priority_value(priority),
         }
     }
 
@@ -46,6 +50,9 @@ impl Target {
         h.insert(HOST, host.clone());
         if let Some(v) = &self.endpoint {
             h.insert(self.endpoint_name.clone(), v.clone());
+        }
+        if let Some(p) = &self.priority {
+            h.insert(HeaderName::from_static(wire::PRIORITY_HEADER), p.clone());
         }
         r
     }
@@ -229,15 +236,17 @@ mod tests {
 
     #[test]
     fn requests_carry_the_endpoint_name() {
-        let t = Target::new("GET /checkout");
+        let t = Target::new("GET /checkout", 0);
         let r = t.request(&HeaderValue::from_static("h:1"));
         assert_eq!(r.method(), Method::GET);
         assert_eq!(r.uri().path(), "/checkout");
         assert_eq!(r.headers()[wire::ENDPOINT_HEADER], "GET /checkout");
         assert_eq!(r.headers()[HOST], "h:1");
-        let t = Target::new("query");
+        assert!(!r.headers().contains_key(wire::PRIORITY_HEADER));
+        let t = Target::new("query", 7);
         let r = t.request(&HeaderValue::from_static("h:1"));
         assert_eq!(r.method(), Method::POST);
         assert_eq!(r.uri().path(), "/query");
+        assert_eq!(r.headers()[wire::PRIORITY_HEADER], "7");
     }
 }
