@@ -4,7 +4,7 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use chaos_cluster::fake::{FakeApiServer, FakeConfig, FakeView, JobOutcome};
+use chaos_cluster_testing::{FakeApiServer, FakeConfig, FakeView, JobOutcome};
 use chaos_report::{Recorder, SubjectKey};
 
 use crate::support::{chaos, code};
@@ -179,7 +179,7 @@ fn run_cluster_without_a_reachable_cluster_exits_3() {
         .unwrap()
         .port();
     let kubeconfig = dir.join("kubeconfig");
-    chaos_cluster::fake::write_kubeconfig(&kubeconfig, &format!("http://127.0.0.1:{port}"), "t")
+    chaos_cluster_testing::write_kubeconfig(&kubeconfig, &format!("http://127.0.0.1:{port}"), "t")
         .unwrap();
     let out = chaos()
         .args(["run", file.to_str().unwrap(), "--cluster"])

@@ -7,7 +7,6 @@
 mod collect;
 mod connect;
 mod error;
-pub mod fake;
 pub mod pod;
 mod session;
 
@@ -19,6 +18,7 @@ use chaos_plan::Plan;
 use chaos_report::Recording;
 
 pub use error::ClusterError;
+pub use session::TOKEN_HEADER;
 
 #[derive(Debug, Clone, Default)]
 pub struct Options {

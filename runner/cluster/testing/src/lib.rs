@@ -1,4 +1,9 @@
-//! A small in-process fake Kubernetes API server, for tests only (no cluster can run here).
+//! Stands in for a Kubernetes API server where the real one (scripts/testbed) cannot produce what a
+//! test needs: a Pod stuck in `ImagePullBackOff` or `CrashLoopBackOff` (no images, no kubelet on the
+//! testbed), a fault install the agent refuses, a load generator whose Job fails, a cleanup that
+//! hangs. Test support only: `chaos-cluster` uses it as a dev-dependency and never ships it.
+//!
+//! A small in-process fake Kubernetes API server.
 //!
 //! Plain HTTP on 127.0.0.1, bearer-token authentication, one kubeconfig pointing at it. It keeps
 //! objects, answers server-side apply (`PATCH` with `application/apply-patch+yaml`), get, list
@@ -8,7 +13,7 @@
 //! test provides, with the `Authorization` header removed as the real API server does.
 //! Deployments' `scale` subresource (get, merge patch) changes `spec.replicas` and so the Pods.
 //! The Job's Pod plays the load generator's status API (`chaos loadgen --listen`, see
-//! [`crate::pod`]): it starts when the test's [`JobHandler`] has answered, reveals the windows
+//! [`chaos_cluster::pod`]): it starts when the test's [`JobHandler`] has answered, reveals the windows
 //! of the Recording in its log as its clock passes them, and a stop ends it early.
 //! Watch is answered by polling the store (50 ms) and streaming what changed.
 //! It does not implement admission, field ownership or validation of object schemas.
@@ -1093,7 +1098,7 @@ fn start_job(shared: &Arc<Shared>, namespace: &str, job: &Value) {
         let stop = Arc::new(tokio::sync::Notify::new());
         let loadgen = FakeLoadgen {
             started: Instant::now(),
-            started_at: crate::pod::rfc3339_ms(std::time::SystemTime::now()),
+            started_at: chaos_cluster::pod::rfc3339_ms(std::time::SystemTime::now()),
             recording: last_recording(&outcome.logs),
             stop: stop.clone(),
             stopped_at: None,
@@ -1138,7 +1143,7 @@ fn last_recording(logs: &str) -> Option<chaos_report::Recording> {
         .last()
 }
 
-/// The Job Pod's status API, as `chaos loadgen --listen` serves it (see [`crate::pod`]).
+/// The Job Pod's status API, as `chaos loadgen --listen` serves it (see [`chaos_cluster::pod`]).
 fn fake_loadgen(shared: &Shared, request: &ProxyRequest) -> ProxyResponse {
     let mut store = shared.store();
     let token = store
@@ -1152,7 +1157,7 @@ fn fake_loadgen(shared: &Shared, request: &ProxyRequest) -> ProxyResponse {
         .and_then(|s| s["data"][chaos_k8s::manifests::TOKEN_KEY].as_str())
         .and_then(unbase64)
         .and_then(|b| String::from_utf8(b).ok());
-    if token.is_none() || request.headers.get(crate::session::TOKEN_HEADER) != token.as_ref() {
+    if token.is_none() || request.headers.get(chaos_cluster::TOKEN_HEADER) != token.as_ref() {
         return ProxyResponse {
             status: 401,
             body: json!({ "error": "missing or wrong control token" }).to_string(),
@@ -1161,12 +1166,12 @@ fn fake_loadgen(shared: &Shared, request: &ProxyRequest) -> ProxyResponse {
     let id = (request.namespace.clone(), request.name.clone());
     let loadgen = store.loadgens.get_mut(&id);
     match (request.method.as_str(), request.path.as_str(), loadgen) {
-        ("GET", crate::pod::STATUS_PATH, l) => {
+        ("GET", chaos_cluster::pod::STATUS_PATH, l) => {
             let from = query_param(&request.query, "from")
                 .and_then(|f| f.parse::<usize>().ok())
                 .unwrap_or(0);
             let status = match l {
-                None => crate::pod::LoadgenStatus {
+                None => chaos_cluster::pod::LoadgenStatus {
                     started_at: None,
                     elapsed_s: None,
                     from,
@@ -1181,9 +1186,9 @@ fn fake_loadgen(shared: &Shared, request: &ProxyRequest) -> ProxyResponse {
                         .iter()
                         .flat_map(|r| {
                             let w = r.window_s;
-                            r.windows
-                                .iter()
-                                .filter(move |x| x.start_s + w <= elapsed - crate::pod::SETTLE_S)
+                            r.windows.iter().filter(move |x| {
+                                x.start_s + w <= elapsed - chaos_cluster::pod::SETTLE_S
+                            })
                         })
                         .skip(from)
                         .map(|x| {
@@ -1194,7 +1199,7 @@ fn fake_loadgen(shared: &Shared, request: &ProxyRequest) -> ProxyResponse {
                             x
                         })
                         .collect();
-                    crate::pod::LoadgenStatus {
+                    chaos_cluster::pod::LoadgenStatus {
                         started_at: Some(l.started_at.clone()),
                         elapsed_s: Some(elapsed),
                         from,
@@ -1208,7 +1213,7 @@ fn fake_loadgen(shared: &Shared, request: &ProxyRequest) -> ProxyResponse {
                 body: serde_json::to_string(&status).unwrap_or_default(),
             }
         }
-        ("POST", crate::pod::STOP_PATH, Some(l)) => {
+        ("POST", chaos_cluster::pod::STOP_PATH, Some(l)) => {
             let at = *l
                 .stopped_at
                 .get_or_insert(l.started.elapsed().as_secs_f64());
