@@ -11,6 +11,7 @@ mod color;
 mod editors_lsp;
 mod image;
 mod local;
+mod resilience_local;
 mod prometheus;
 mod readme;
 mod reference;

@@ -8,6 +8,7 @@
 mod collect;
 pub mod exits;
 mod fleet;
+mod health;
 pub mod limits;
 mod runner;
 

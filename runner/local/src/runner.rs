@@ -14,8 +14,15 @@
 //! - An agent that dies on its own is started again `restart` later, like a killed replica;
 //!   unless its memory fault asked for it, it is warned about at once and kept in the
 //!   Recording's `unexpected` (see [`crate::exits`]).
-//! - The rate limit is split evenly over the initial replicas; breakers and `least_request`
-//!   are per caller process, not per caller service.
+//! - The rate limit is split evenly over the initial replicas; breakers, `least_request` and
+//!   `eject` are per caller process, not per caller service. The load generator does not
+//!   eject (in a cluster it sends to a Service); it does follow health checks.
+//! - `health_check`: the runner checks the replicas ([`crate::health`]) and pushes to the
+//!   callers (and the load generator) only those that are in and healthy; a killed replica
+//!   stays in its callers' sets until its checks fail. Without it, callers learn of kills at once.
+//! - `on N of S`: the replicas are picked by `chaos_plan::pick_replicas` at each occurrence's
+//!   start over the service's replica count then; the fault is installed on those agents
+//!   only, reinstalled on one of them that restarts while it lasts, and reverted on them.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
@@ -24,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use chaos_agent::loadgen::Loadgen;
 use chaos_agent::{FaultRequest, MetricsSnapshot, PeersRequest};
-use chaos_plan::{Action, Plan, Replicas};
+use chaos_plan::{Action, Plan, ReplicaSubset, Replicas};
 use chaos_report::recording::AbortRecord;
 use chaos_report::{Recorder, Recording, ServiceSample, UnexpectedEvent};
 use futures::future::join_all;
@@ -36,6 +43,7 @@ use tokio::sync::{mpsc, watch};
 use crate::collect::{AgentWindows, endpoint_index};
 use crate::exits::unexpected_exit;
 use crate::fleet::Fleet;
+use crate::health::{Checked, Health};
 use crate::{LocalError, Options, RunStats, Warn};
 
 /// Grace between taking a scaled-in replica out of its callers' sets and stopping it.
@@ -74,6 +82,14 @@ impl Queue {
 struct Active {
     services: Vec<String>,
     request: FaultRequest,
+    /// `on N of S`: the fleet slots picked for this occurrence; `None`: every replica.
+    slots: Option<Vec<usize>>,
+}
+
+impl Active {
+    fn covers(&self, slot: usize) -> bool {
+        self.slots.as_ref().is_none_or(|s| s.contains(&slot))
+    }
 }
 
 enum Ready {
@@ -102,6 +118,8 @@ struct Run<'a> {
     /// The plan's `abort when` that fired; the run stops sending and ends.
     aborted: Option<AbortRecord>,
     warn: Warn,
+    health: Health,
+    seed: u64,
 }
 
 /// Aborts a spawned task when dropped (an interrupted run must not leave load running).
@@ -149,8 +167,14 @@ pub async fn drive(
     let recorder = Arc::new(Mutex::new(Recorder::new(plan, "local", opts.seed)));
     let (ready_tx, mut ready_rx) = mpsc::unbounded_channel();
     let (stop_tx, stop_rx) = watch::channel(false);
+    let (health_tx, mut health_rx) = mpsc::unbounded_channel::<Checked>();
+    let mut health = Health::new(plan, health_tx);
 
     let t0 = Instant::now();
+    for &i in &initial {
+        let s = &fleet.slots[i];
+        health.started(i, &s.service, &s.url, t0, true);
+    }
     if let Some(o) = &opts.observer {
         o.started();
     }
@@ -178,6 +202,8 @@ pub async fn drive(
         stats: RunStats::default(),
         aborted: None,
         warn: opts.warn.clone(),
+        health,
+        seed: opts.seed,
     };
     run.reset_max_live();
     for (f, fault) in plan.faults.iter().enumerate() {
@@ -238,6 +264,7 @@ pub async fn drive(
                 }
             }
             Some(msg) = ready_rx.recv() => run.ready(msg).await?,
+            Some(c) = health_rx.recv() => run.checked(c).await,
             _ = supervise.tick() => run.supervise().await,
         }
     }
@@ -313,6 +340,9 @@ impl Run<'_> {
             return Ok(());
         }
         self.fleet.spawn(slot, self.plan)?;
+        let s = &self.fleet.slots[slot];
+        self.health
+            .started(slot, &s.service, &s.url, Instant::now(), false);
         self.join_at.insert(slot, self.now_s() + delay_s);
         let url = self.fleet.slots[slot].url.clone();
         let client = self.fleet.client.clone();
@@ -383,7 +413,7 @@ impl Run<'_> {
         let reqs: Vec<FaultRequest> = self
             .active
             .values()
-            .filter(|a| a.services.contains(&service))
+            .filter(|a| a.services.contains(&service) && a.covers(slot))
             .map(|a| a.request.clone())
             .collect();
         let client = self.fleet.client.clone();
@@ -399,19 +429,90 @@ impl Run<'_> {
         if let Some(s) = self.fleet.slots.get_mut(slot) {
             s.live = true;
         }
+        self.health.joined(slot);
         self.note_live(&service);
+        self.push_callees(slot, &service).await;
         self.push_peers(&service).await;
     }
 
-    /// Tells the load generator and every caller which replicas of `service` are live.
+    /// A check's result; a replica whose health flipped is added to or taken from its callers.
+    async fn checked(&mut self, c: Checked) {
+        if self.health.record(c)
+            && let Some(service) = self.fleet.slots.get(c.slot).map(|s| s.service.clone())
+        {
+            self.push_peers(&service).await;
+        }
+    }
+
+    /// The replicas of `service` its callers may send to, with their slots (the slot's
+    /// position among the service's slots): the live ones, or with `health_check` the
+    /// healthy ones in service.
+    fn routable(&self, service: &str) -> (Vec<String>, Vec<usize>) {
+        let checks = self.health.checks(service);
+        let mut urls = Vec::new();
+        let mut slots = Vec::new();
+        for (k, (i, s)) in self
+            .fleet
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.service == service)
+            .enumerate()
+        {
+            let ok = if checks {
+                self.health.routable(i)
+            } else {
+                s.live
+            };
+            if ok {
+                urls.push(s.url.clone());
+                slots.push(k);
+            }
+        }
+        (urls, slots)
+    }
+
+    /// Tells a (re)started agent in `slot` which replicas of each of its callees it may call,
+    /// with their slots (its command line had the live ones, in order).
+    async fn push_callees(&mut self, slot: usize, service: &str) {
+        let Some(url) = self.fleet.slots.get(slot).map(|s| s.url.clone()) else {
+            return;
+        };
+        let callees = self
+            .plan
+            .service(service)
+            .map(chaos_agent::callees)
+            .unwrap_or_default();
+        let mut sends = Vec::new();
+        for callee in callees {
+            let (urls, slots) = self.routable(&callee);
+            let body = PeersRequest {
+                service: callee,
+                urls,
+                slots,
+            };
+            sends.push(
+                self.fleet
+                    .client
+                    .put(format!("{url}/_chaos/peers"))
+                    .bearer_auth(&self.fleet.token)
+                    .json(&body)
+                    .send(),
+            );
+        }
+        join_all(sends).await;
+    }
+
+    /// Tells the load generator and every caller which replicas of `service` they may send to.
     async fn push_peers(&mut self, service: &str) {
-        let urls = self.fleet.live_urls(service);
+        let (urls, slots) = self.routable(service);
         if let Some(set) = self.loadgen.target(service) {
-            set.set(&urls);
+            set.set_slots(&urls, &slots);
         }
         let body = PeersRequest {
             service: service.to_string(),
             urls,
+            slots,
         };
         let callers: Vec<String> = self.fleet.callers_of(service).to_vec();
         let mut sends = Vec::new();
@@ -480,6 +581,26 @@ impl Run<'_> {
         }
     }
 
+    /// The ids [`Run::requests_of`] gives the actions of one occurrence, without picking.
+    fn requests_of_ids(&self, fault: usize, occ: usize) -> Vec<String> {
+        let Some(f) = self.plan.faults.get(fault) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (k, action) in f.actions.iter().enumerate() {
+            let id = format!("{}.{occ}.{k}", f.name);
+            match action {
+                Action::Partition { .. } => {
+                    out.push(format!("{id}a"));
+                    out.push(format!("{id}b"));
+                }
+                Action::Kill { .. } => {}
+                _ => out.push(id),
+            }
+        }
+        out
+    }
+
     fn requests_of(&self, fault: usize, occ: usize) -> Vec<Active> {
         let Some(f) = self.plan.faults.get(fault) else {
             return Vec::new();
@@ -494,15 +615,23 @@ impl Run<'_> {
                     action: action.clone(),
                     peers,
                 },
+                slots: None,
+            };
+            let subset = |id: String, service: &String, replicas: &Option<ReplicaSubset>| {
+                let mut a = one(id, vec![service.clone()], vec![]);
+                a.slots = replicas.map(|r| self.pick(&f.name, occ, k, service, r));
+                a
             };
             match action {
                 Action::Latency { target, .. }
                 | Action::Errors { target, .. }
                 | Action::Cpu { target, .. }
                 | Action::Loss { target, .. } => {
-                    out.push(one(id, vec![target.service.clone()], vec![]))
+                    out.push(subset(id, &target.service, &target.replicas))
                 }
-                Action::Memory { service, .. } => out.push(one(id, vec![service.clone()], vec![])),
+                Action::Memory {
+                    service, replicas, ..
+                } => out.push(subset(id, service, replicas)),
                 Action::Partition { a, b } => {
                     out.push(one(format!("{id}a"), a.clone(), b.clone()));
                     out.push(one(format!("{id}b"), b.clone(), a.clone()));
@@ -511,6 +640,30 @@ impl Run<'_> {
             }
         }
         out
+    }
+
+    /// `on N of S`: the fleet slots of `service` this occurrence of the action affects, picked
+    /// over the service's replica count now (fixed, or the current autoscaled count).
+    fn pick(
+        &self,
+        fault: &str,
+        occ: usize,
+        action: usize,
+        service: &str,
+        subset: ReplicaSubset,
+    ) -> Vec<usize> {
+        let candidates = match self.plan.service(service).map(|s| &s.replicas) {
+            Some(Replicas::Fixed { count }) => *count,
+            Some(Replicas::Autoscale { .. }) => self.fleet.live_count(service),
+            None => 0,
+        };
+        let of_service: Vec<usize> = (0..self.fleet.slots.len())
+            .filter(|&i| self.fleet.slots[i].service == service)
+            .collect();
+        chaos_plan::pick_replicas(self.seed, fault, occ, action, candidates, subset)
+            .into_iter()
+            .filter_map(|k| of_service.get(k as usize).copied())
+            .collect()
     }
 
     async fn fault_start(&mut self, fault: usize, occ: usize) {
@@ -525,7 +678,7 @@ impl Run<'_> {
         let mut sends = Vec::new();
         for a in self.requests_of(fault, occ) {
             for s in &a.services {
-                for url in self.fleet.live_urls(s) {
+                for url in self.live_urls_covered(s, &a) {
                     sends.push(
                         self.fleet
                             .client
@@ -545,12 +698,27 @@ impl Run<'_> {
         }
     }
 
+    /// Live replicas of `service` that fault `a` is installed on.
+    fn live_urls_covered(&self, service: &str, a: &Active) -> Vec<String> {
+        self.fleet
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(i, s)| s.live && s.service == service && a.covers(*i))
+            .map(|(_, s)| s.url.clone())
+            .collect()
+    }
+
     async fn fault_end(&mut self, fault: usize, occ: usize) {
         let mut sends = Vec::new();
-        for a in self.requests_of(fault, occ) {
-            self.active.remove(&a.request.id);
+        let ids: Vec<String> = self.requests_of_ids(fault, occ).into_iter().collect();
+        for id in ids {
+            // Reverted where it was installed (the replicas picked at the start).
+            let Some(a) = self.active.remove(&id) else {
+                continue;
+            };
             for s in &a.services {
-                for url in self.fleet.live_urls(s) {
+                for url in self.live_urls_covered(s, &a) {
                     sends.push(
                         self.fleet
                             .client
@@ -621,6 +789,7 @@ impl Run<'_> {
                     .collect();
                 for slot in live.into_iter().take((current - want) as usize) {
                     self.fleet.slots[slot].live = false;
+                    self.health.removed(slot);
                     self.queue
                         .push(self.now_s() + SCALE_IN_GRACE_S, Ev::Stop { slot });
                 }
