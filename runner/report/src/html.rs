@@ -1,13 +1,14 @@
 //! `--html`: one self-contained HTML file (inline CSS and SVG, no script, no network): the
-//! verdicts, the multi-seed distributions, the topology, the workloads' offered and answered
+//! verdicts, each linked to a chart of its metric against its threshold and window, the
+//! multi-seed distributions, the topology, the workloads' offered and answered
 //! rates, and per service its throughput, errors by cause, p50/p99 latency and live replicas
 //! with every fault drawn as a labelled band. Laid out for a laptop screen and for print.
 
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
-use crate::model::Report;
-use crate::svg::{Chart, PALETTE, Series, Style, esc, strip, topology};
+use crate::model::{ExpectationResult, Report};
+use crate::svg::{Chart, Limit, Mark, PALETTE, Series, Style, esc, strip, topology};
 use crate::text::{duration, latency, num, observed, threshold, with_unit};
 
 const CSS: &str = r#"
@@ -24,6 +25,7 @@ code { font: 13px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
 .service { break-inside: avoid; page-break-inside: avoid; margin-bottom: 10px; }
 svg { max-width: 100%; height: auto; } svg text { font-family: system-ui, sans-serif; }
 .ct { font-size: 12px; font-weight: 600; fill: #333; } .cu, .ax { font-size: 10px; fill: #666; } .lg { font-size: 10px; fill: #333; } .fl { font-size: 9px; fill: #a05a00; }
+.tl { font-size: 10px; font-weight: 600; } .hv:hover { fill-opacity: 0.07; } .expectation:target { outline: 2px solid #1f77b4; outline-offset: 2px; }
 .grid { stroke: #eee; } .axis { stroke: #999; }
 .call, .entry { stroke: #555; stroke-width: 1.3; } .entry { stroke-dasharray: 4 3; }
 .svc { fill: #eef4fb; stroke: #1f77b4; } .wl { fill: #f4f9ef; stroke: #2ca02c; } .nn { font-size: 12px; font-weight: 600; fill: #222; } .ns { font-size: 10px; fill: #666; }
@@ -85,22 +87,39 @@ pub fn render(r: &Report) -> String {
 
     // Verdicts.
     o.push_str("<section id=\"verdicts\"><h2>Expectations</h2><table class=\"verdicts\"><thead><tr><th></th><th>expectation</th><th class=\"num\">observed</th><th>threshold</th><th>window</th></tr></thead><tbody>");
-    for e in &r.expectations {
+    for (i, e) in r.expectations.iter().enumerate() {
         let (c, m) = if e.passed {
             ("pass", "✓")
         } else {
             ("fail", "✗")
         };
+        // The expectation links to its chart when the report has one (older JSON has not).
+        let text = if e.chart.is_some() {
+            format!(
+                "<a href=\"#{}\"><code>{}</code></a>",
+                expectation_id(i),
+                esc(&e.text)
+            )
+        } else {
+            format!("<code>{}</code>", esc(&e.text))
+        };
         let _ = write!(
             o,
-            "<tr class=\"{c}\"><td class=\"{c}\">{m}</td><td><code>{}</code></td><td class=\"num\">{}</td><td>{}</td><td>{}</td></tr>",
-            esc(&e.text),
+            "<tr class=\"{c}\"><td class=\"{c}\">{m}</td><td>{text}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td></tr>",
             esc(&observed(e)),
             esc(&threshold(e)),
             esc(&e.window)
         );
     }
-    o.push_str("</tbody></table></section>\n");
+    o.push_str("</tbody></table>");
+    let x_max = r
+        .timeline
+        .iter()
+        .map(|p| p.t_s + r.window_s)
+        .chain(r.workload_timeline.iter().map(|p| p.t_s + r.window_s))
+        .fold(r.ended_s, f64::max);
+    expectation_charts(&mut o, r, x_max);
+    o.push_str("</section>\n");
 
     if let Some(runs) = &r.runs {
         let _ = write!(
@@ -158,12 +177,6 @@ pub fn render(r: &Report) -> String {
     }
     o.push_str("</section>\n");
 
-    let x_max = r
-        .timeline
-        .iter()
-        .map(|p| p.t_s + r.window_s)
-        .chain(r.workload_timeline.iter().map(|p| p.t_s + r.window_s))
-        .fold(r.ended_s, f64::max);
     let per_s = |n: u64| n as f64 / r.window_s;
 
     // Workloads: offered against answered.
@@ -361,7 +374,89 @@ fn holds(op: &str, v: f64, t: f64) -> bool {
     }
 }
 
+/// The anchor of expectation `i`'s chart.
+fn expectation_id(i: usize) -> String {
+    format!("expectation-{}", i + 1)
+}
+
+/// One chart per expectation: its metric window by window for its subject, the threshold
+/// line at the threshold, the judged window shaded, the value the verdict saw drawn across
+/// it, and the faults as everywhere else.
+fn expectation_charts(o: &mut String, r: &Report, x_max: f64) {
+    if r.expectations.iter().all(|e| e.chart.is_none()) {
+        return;
+    }
+    o.push_str("<div class=\"charts\">");
+    for (i, e) in r.expectations.iter().enumerate() {
+        let Some(c) = &e.chart else { continue };
+        let metric = e.text.split('(').next().unwrap_or_default().trim();
+        let recovery = c.recovery_from_s.is_some();
+        let series = vec![Series {
+            name: if recovery {
+                format!("error rate of {} per window", c.subject)
+            } else {
+                format!("{metric} of {} per window", c.subject)
+            },
+            colour: PALETTE[0].into(),
+            style: Style::Line,
+            points: c.points.clone(),
+        }];
+        let limit = match c.recovery_from_s {
+            Some(from_s) if recovery => Limit::Deadline {
+                from_s,
+                threshold: e.threshold,
+                observed: e.observed,
+            },
+            _ => Limit::Level {
+                threshold: e.threshold,
+                observed: e.observed,
+            },
+        };
+        let marks = vec![Mark {
+            label: format!("{metric} {}", threshold(e)),
+            passed: e.passed,
+            limit,
+            intervals: c
+                .intervals
+                .iter()
+                .map(|iv| (iv.start_s, iv.end_s))
+                .collect(),
+        }];
+        let _ = write!(
+            o,
+            "<div class=\"expectation {}\" id=\"{}\">",
+            if e.passed { "pass" } else { "fail" },
+            expectation_id(i)
+        );
+        o.push_str(&chart_with(&e.text, &c.unit, x_max, series, marks, r));
+        let _ = write!(o, "<p class=\"facts\">{}</p></div>", esc(&caption(e)));
+    }
+    o.push_str("</div>");
+}
+
+/// Under an expectation's chart, in words: what it saw against what it wanted.
+fn caption(e: &ExpectationResult) -> String {
+    format!(
+        "{} · observed {} · wanted {} · window {}",
+        if e.passed { "held" } else { "failed" },
+        observed(e),
+        threshold(e),
+        e.window
+    )
+}
+
 fn chart(title: &str, unit: &str, x_max: f64, series: Vec<Series>, r: &Report) -> String {
+    chart_with(title, unit, x_max, series, Vec::new(), r)
+}
+
+fn chart_with(
+    title: &str,
+    unit: &str,
+    x_max: f64,
+    series: Vec<Series>,
+    marks: Vec<Mark>,
+    r: &Report,
+) -> String {
     Chart {
         title,
         unit,
@@ -372,6 +467,7 @@ fn chart(title: &str, unit: &str, x_max: f64, series: Vec<Series>, r: &Report) -
         ended_s: r.ended_s,
         width: 560.0,
         height: 184.0,
+        marks,
     }
     .render()
 }

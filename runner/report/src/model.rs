@@ -7,10 +7,10 @@
 
 use std::collections::BTreeMap;
 
-use chaos_plan::{Action, Load, Plan, Step, Target};
+use chaos_plan::{Action, DisplayUnit, Expectation, Load, Metric, Plan, Step, Subject, Target};
 use serde::{Deserialize, Serialize};
 
-use crate::evaluate::{Agg, Observed, Resolved, Span, Verdict, aggregate, overall};
+use crate::evaluate::{Agg, Observed, Resolved, Span, Verdict, aggregate, overall, resolve};
 use crate::hist::Latency;
 use crate::recording::{Cause, Recording, SubjectKey, UnexpectedEvent};
 
@@ -81,6 +81,27 @@ pub struct ExpectationResult {
     pub threshold: f64,
     pub unit: String,
     pub window: String,
+    /// The expectation's metric window by window, so a report can draw it against its
+    /// threshold; absent in reports written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chart: Option<ExpectationChart>,
+}
+
+/// What an expectation watched, over time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExpectationChart {
+    /// `gateway "GET /a"`, `gateway` or `users`.
+    pub subject: String,
+    /// The unit of `points`: the expectation's own, except for `recovery` (a time), which
+    /// plots the error rate in `%` and draws its threshold as a deadline.
+    pub unit: String,
+    /// The windows the verdict was judged on, clipped to the run as the evaluation clips them.
+    pub intervals: Vec<TimeSpan>,
+    /// `recovery` only: the fault's end, from which the time to recover counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_from_s: Option<f64>,
+    /// `(window start, value in that window alone)`; `null` where there was nothing to measure.
+    pub points: Vec<(f64, Option<f64>)>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -261,14 +282,67 @@ pub fn expectation_result(v: &Verdict) -> ExpectationResult {
         threshold: round6(v.threshold * unit.factor()),
         unit: unit.symbol().to_string(),
         window: v.window.clone(),
+        chart: None,
     }
+}
+
+/// The expectation's metric in every timeline window, for [`ExpectationChart`].
+fn expectation_chart(
+    plan: &Plan,
+    rec: &Recording,
+    span: &Span,
+    e: &Expectation,
+) -> Option<ExpectationChart> {
+    let resolved = resolve(plan, &rec.subjects, &rec.services, &e.subject).ok()?;
+    let subject = match &e.subject {
+        Subject::Endpoint { service, endpoint } => format!("{service} \"{endpoint}\""),
+        Subject::Service { service } => service.clone(),
+        Subject::Workload { workload } => workload.clone(),
+    };
+    let (metric, unit) = match e.metric {
+        Metric::Recovery => (Metric::ErrorRate, DisplayUnit::Percent),
+        m => (m, m.display_unit()),
+    };
+    let mut agg = Agg::new();
+    let points = (0..rec.windows.len())
+        .map(|i| {
+            agg.reset();
+            if let Some(w) = rec.windows.get(i) {
+                agg.add_window(w, &resolved.subjects, resolved.service, span.sending_s(i));
+            }
+            let v = agg.metric(metric).map(|v| round6(v * unit.factor()));
+            (round6(span.bounds(i).0), v)
+        })
+        .collect();
+    Some(ExpectationChart {
+        subject,
+        unit: unit.symbol().to_string(),
+        intervals: span
+            .effective(&e.window.intervals)
+            .iter()
+            .map(|iv| TimeSpan {
+                start_s: round6(iv.start_s),
+                end_s: round6(iv.end_s),
+            })
+            .collect(),
+        recovery_from_s: (e.metric == Metric::Recovery)
+            .then_some(e.window.recovery_from_s)
+            .flatten()
+            .map(round6),
+        points,
+    })
 }
 
 /// Builds the report of one run.
 pub fn build(plan: &Plan, rec: &Recording, verdicts: &[Verdict]) -> Report {
     let span = Span::of(plan, rec);
     let overall_windows = span.windows_in(rec.windows.len(), &[overall(plan)]);
-    let expectations: Vec<ExpectationResult> = verdicts.iter().map(expectation_result).collect();
+    let mut expectations: Vec<ExpectationResult> =
+        verdicts.iter().map(expectation_result).collect();
+    // Verdicts come in the plan's order, one per expectation.
+    for (row, e) in expectations.iter_mut().zip(&plan.expectations) {
+        row.chart = expectation_chart(plan, rec, &span, e);
+    }
     let passed = rec.aborted.is_none() && verdicts.iter().all(|v| v.passed);
 
     let agg_of = |subjects: Vec<usize>, service: Option<usize>, windows: &[usize]| {

@@ -1,10 +1,11 @@
-//! Hand-built SVG charts for the HTML report: time series with fault bands, a dot strip for
+//! Hand-built SVG charts for the HTML report: time series with fault bands, expectations
+//! (threshold, window, observed value) and hover tooltips (`<title>`), a dot strip for
 //! multi-seed distributions, and the call graph. No script, no fonts, no network.
 
 use std::fmt::Write;
 
 use crate::model::{FaultInfo, Topology};
-use crate::text::{duration, num};
+use crate::text::{duration, num, with_unit};
 
 pub fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -41,6 +42,34 @@ pub struct Series {
     pub points: Vec<(f64, Option<f64>)>,
 }
 
+/// An expectation drawn on the chart it concerns: its window shaded, its threshold as a line
+/// (or, for `recovery`, as a deadline), and what it observed over that window.
+#[derive(Debug, Clone)]
+pub struct Mark {
+    /// `p99 < 800 ms`.
+    pub label: String,
+    pub passed: bool,
+    pub limit: Limit,
+    /// The judged windows, `(start_s, end_s)`.
+    pub intervals: Vec<(f64, f64)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Limit {
+    /// A threshold on the chart's own axis, and the value observed over the whole window.
+    Level {
+        threshold: f64,
+        observed: Option<f64>,
+    },
+    /// `recovery`: time runs from `from_s`; recovered by `from_s + threshold`; `observed`
+    /// is the time it took.
+    Deadline {
+        from_s: f64,
+        threshold: f64,
+        observed: Option<f64>,
+    },
+}
+
 pub struct Chart<'a> {
     pub title: &'a str,
     pub unit: &'a str,
@@ -53,6 +82,7 @@ pub struct Chart<'a> {
     pub ended_s: f64,
     pub width: f64,
     pub height: f64,
+    pub marks: Vec<Mark>,
 }
 
 const LEFT: f64 = 56.0;
@@ -108,11 +138,26 @@ impl Chart<'_> {
                 })
                 .fold(0.0, f64::max)
         };
+        // Thresholds and observed values count towards the axis so their lines stay on it.
+        let mark_max = self
+            .marks
+            .iter()
+            .flat_map(|m| match m.limit {
+                Limit::Level {
+                    threshold,
+                    observed,
+                } => [Some(threshold), observed],
+                Limit::Deadline { .. } => [None, None],
+            })
+            .flatten()
+            .filter(|v| v.is_finite())
+            .fold(0.0, f64::max);
         let y_data = self
             .series
             .iter()
             .flat_map(|s| s.points.iter().filter_map(|p| p.1))
-            .fold(stacked_max, f64::max);
+            .fold(stacked_max, f64::max)
+            .max(mark_max * 1.05);
         let (y_max, y_step) = nice(y_data, 4);
         let sx = |t: f64| LEFT + (t / x_max).clamp(0.0, 1.0) * pw;
         let sy = |v: f64| TOP + ph - (v / y_max).clamp(0.0, 1.0) * ph;
@@ -158,6 +203,20 @@ impl Chart<'_> {
                 LEFT + pw - 2.0,
                 TOP + 9.0
             );
+        }
+        // Expectation windows, under the data like the fault bands.
+        for m in &self.marks {
+            for &(a, b) in &m.intervals {
+                let (xa, xb) = (sx(a), sx(b));
+                let _ = write!(
+                    o,
+                    r##"<rect class="window" x="{xa:.1}" y="{TOP}" width="{:.1}" height="{ph}" fill="#1f77b4" fill-opacity="0.07" stroke="#1f77b4" stroke-opacity="0.35" stroke-dasharray="2 2"><title>{}: judged over {}–{}</title></rect>"##,
+                    (xb - xa).max(1.5),
+                    esc(&m.label),
+                    duration(a),
+                    duration(b)
+                );
+            }
         }
         // Grid and axes.
         let mut v = 0.0;
@@ -270,6 +329,11 @@ impl Chart<'_> {
                 }
             }
         }
+        // Hover columns under the marks, so a threshold keeps its own tooltip.
+        self.hover(&mut o, &sx, pw);
+        for m in &self.marks {
+            self.mark(&mut o, m, &sx, &sy, ph);
+        }
         if let Some(t) = self.abort_s {
             let x = sx(t);
             let _ = write!(
@@ -294,6 +358,147 @@ impl Chart<'_> {
         }
         o.push_str("</svg>");
         o
+    }
+
+    /// The threshold (or deadline) of one expectation and what it observed.
+    fn mark(
+        &self,
+        o: &mut String,
+        m: &Mark,
+        sx: &dyn Fn(f64) -> f64,
+        sy: &dyn Fn(f64) -> f64,
+        ph: f64,
+    ) {
+        let colour = if m.passed { "#17803d" } else { "#c62828" };
+        let (x0, x1) = (sx(0.0), sx(self.x_max));
+        match m.limit {
+            Limit::Level {
+                threshold,
+                observed,
+            } => {
+                let y = sy(threshold);
+                let _ = write!(
+                    o,
+                    r#"<line class="threshold" data-value="{}" x1="{x0:.1}" x2="{x1:.1}" y1="{y:.1}" y2="{y:.1}" stroke="{colour}" stroke-width="1.4" stroke-dasharray="6 3"><title>{}</title></line><text x="{:.1}" y="{:.1}" class="tl" text-anchor="end" style="fill:{colour}">{}</text>"#,
+                    num(threshold),
+                    esc(&m.label),
+                    x1 - 2.0,
+                    y - 3.0,
+                    esc(&m.label)
+                );
+                // What the verdict saw: one value over the whole window, drawn across it.
+                if let Some(v) = observed {
+                    let y = sy(v);
+                    for &(a, b) in &m.intervals {
+                        let _ = write!(
+                            o,
+                            r#"<line class="observed" data-value="{}" x1="{:.1}" x2="{:.1}" y1="{y:.1}" y2="{y:.1}" stroke="{colour}" stroke-width="2.5" stroke-opacity="0.75" stroke-linecap="round"><title>observed {} over the window</title></line>"#,
+                            num(v),
+                            sx(a),
+                            sx(b),
+                            num(v)
+                        );
+                    }
+                }
+            }
+            Limit::Deadline {
+                from_s,
+                threshold,
+                observed,
+            } => {
+                let (xf, xd) = (sx(from_s), sx(from_s + threshold));
+                let _ = write!(
+                    o,
+                    r##"<line class="threshold" data-value="{}" x1="{xd:.1}" x2="{xd:.1}" y1="{TOP}" y2="{:.1}" stroke="{colour}" stroke-width="1.4" stroke-dasharray="6 3"><title>{}: recovered by {}</title></line><line x1="{xf:.1}" x2="{xd:.1}" y1="{:.1}" y2="{:.1}" stroke="{colour}" stroke-width="1"/><text x="{:.1}" y="{:.1}" class="tl" style="fill:{colour}">{}</text>"##,
+                    num(threshold),
+                    TOP + ph,
+                    esc(&m.label),
+                    duration(from_s + threshold),
+                    TOP + 4.0,
+                    TOP + 4.0,
+                    xd + 2.0,
+                    TOP + 12.0,
+                    esc(&m.label)
+                );
+                if let Some(v) = observed {
+                    let x = sx(from_s + v);
+                    let _ = write!(
+                        o,
+                        r#"<circle class="observed" data-value="{}" cx="{x:.1}" cy="{:.1}" r="3.5" fill="{colour}"><title>recovered {} after {}</title></circle>"#,
+                        num(v),
+                        TOP + 4.0,
+                        duration(v),
+                        duration(from_s)
+                    );
+                }
+            }
+        }
+    }
+
+    /// Hover: one invisible column per window (or per few windows on long runs) whose
+    /// `<title>` lists every series' value there and the faults on. Plain SVG, no script, so
+    /// it works in a file opened offline.
+    fn hover(&self, o: &mut String, sx: &dyn Fn(f64) -> f64, pw: f64) {
+        let mut times: Vec<f64> = self
+            .series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.0))
+            .collect();
+        times.sort_by(f64::total_cmp);
+        times.dedup();
+        if times.is_empty() {
+            return;
+        }
+        // At most one column per 3 px: a long run's file stays small.
+        let max_cols = (pw / 3.0).max(1.0) as usize;
+        let per = times.len().div_ceil(max_cols);
+        let window = times
+            .windows(2)
+            .map(|w| w[1] - w[0])
+            .fold(f64::INFINITY, f64::min);
+        let window = if window.is_finite() {
+            window
+        } else {
+            self.x_max
+        };
+        for group in times.chunks(per) {
+            let (Some(&a), Some(&last)) = (group.first(), group.last()) else {
+                continue;
+            };
+            let b = (last + window).min(self.x_max.max(last));
+            let mut tip = format!("{}–{}", duration(a), duration(b));
+            for s in &self.series {
+                let vals: Vec<f64> = s
+                    .points
+                    .iter()
+                    .filter(|p| p.0 >= a && p.0 <= last)
+                    .filter_map(|p| p.1)
+                    .collect();
+                let lo = vals.iter().copied().fold(f64::INFINITY, f64::min);
+                let hi = vals.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let shown = if vals.is_empty() {
+                    "–".to_string()
+                } else if lo == hi {
+                    with_unit(lo, self.unit)
+                } else {
+                    format!("{}–{}", num(lo), with_unit(hi, self.unit))
+                };
+                let _ = write!(tip, "\n{}: {shown}", s.name);
+            }
+            for f in self.faults {
+                if f.active.iter().any(|iv| iv.start_s < b && iv.end_s > a) {
+                    let _ = write!(tip, "\nfault {}", f.name);
+                }
+            }
+            let (xa, xb) = (sx(a), sx(b));
+            let _ = write!(
+                o,
+                r##"<rect class="hv" x="{xa:.1}" y="{TOP}" width="{:.1}" height="{:.1}" fill="#000" fill-opacity="0"><title>{}</title></rect>"##,
+                (xb - xa).max(0.5),
+                self.height - TOP - BOTTOM,
+                esc(&tip)
+            );
+        }
     }
 }
 

@@ -94,6 +94,9 @@ fn short_json(r: &model::Report) -> String {
     r.timeline.retain(|p| p.t_s == 20.0 || p.t_s == 59.0);
     r.workload_timeline
         .retain(|p| p.t_s == 40.0 || p.t_s == 59.0);
+    for c in r.expectations.iter_mut().filter_map(|e| e.chart.as_mut()) {
+        c.points.retain(|p| p.0 == 20.0 || p.0 == 59.0);
+    }
     r.to_json()
 }
 
@@ -339,10 +342,10 @@ fn html_report_structure() {
     for s in ["gateway", "backend"] {
         assert!(html.contains(&format!("<div class=\"service\" data-service=\"{s}\">")));
     }
-    // 4 charts per service + 1 for the workload.
-    assert_eq!(html.matches("<svg class=\"chart\"").count(), 9);
+    // 4 charts per service + 1 for the workload + 1 per expectation.
+    assert_eq!(html.matches("<svg class=\"chart\"").count(), 9 + 5);
     // The fault band is drawn on every chart, labelled.
-    assert_eq!(html.matches("class=\"fl\">slow</text>").count(), 9);
+    assert_eq!(html.matches("class=\"fl\">slow</text>").count(), 9 + 5);
     assert!(html.contains("<svg class=\"topology\""));
     assert!(!html.contains("<script"));
     assert_eq!(html, chaos_report::html::render(&report()), "deterministic");
