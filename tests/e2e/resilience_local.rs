@@ -393,3 +393,94 @@ fn a_send_does_not_hold_the_caller_and_the_callee_counts_it() {
         p50(&m_lat)
     );
 }
+
+/// Three replicas of `api` (restart 3 s), one killed at 2 s.
+fn one_killed(health_check: Option<HealthCheck>) -> Plan {
+    let mut api = service("api", 3, 16, vec![endpoint("x", vec![work(0.001)])]);
+    api.health_check = health_check;
+    api.restart_s = 3.0;
+    let mut p = plan(
+        7.0,
+        0.5,
+        vec![
+            service(
+                "front",
+                1,
+                64,
+                vec![endpoint("GET /", vec![call("api", "x", 0.3)])],
+            ),
+            api,
+        ],
+        vec![workload("users", "front", "GET /", 100.0, 7.0)],
+    );
+    p.faults = vec![Fault {
+        name: "crash".into(),
+        occurrences: vec![Occurrence {
+            start_s: 2.0,
+            end_s: 2.0,
+        }],
+        active: vec![Interval {
+            start_s: 2.0,
+            end_s: 5.0,
+        }],
+        actions: vec![Action::Kill {
+            count: 1,
+            services: vec!["api".into()],
+        }],
+    }];
+    p
+}
+
+#[test]
+fn with_health_checks_a_killed_replica_is_noticed_by_its_checks_not_at_once() {
+    let rule = HealthCheck {
+        every_s: 0.5,
+        timeout_s: 0.25,
+        unhealthy: 2,
+        healthy: 2,
+    };
+    let checked = run(&one_killed(Some(rule)));
+    let instant = run(&one_killed(None));
+    let w = of_workload(&checked, "users");
+    // Callers keep picking the dead replica until two checks failed (their calls fail to
+    // connect, so `front` answers 500 downstream).
+    let (noticed, _) = total(&checked, w, 2.0, 3.0);
+    assert!(noticed.error_count() > 5, "{noticed:?}");
+    let (after, _) = total(&checked, w, 3.5, 7.0);
+    assert_eq!(after.error_count(), 0, "{after:?}");
+    // Without checks the runner tells the callers at once.
+    let (told, _) = total(&instant, w, 2.0, 3.0);
+    assert!(
+        told.error_count() * 5 < noticed.error_count(),
+        "{told:?} vs {noticed:?}"
+    );
+}
+
+#[test]
+fn watermarks_add_one_replica_per_interval() {
+    let mut api = service("api", 1, 2, vec![endpoint("x", vec![work(0.01)])]);
+    api.queue = Some(50);
+    api.replicas = Replicas::Autoscale {
+        min: 1,
+        max: 3,
+        rule: ScaleRule::Watermarks {
+            up: 0.5,
+            down: 0.05,
+        },
+        delay_s: 0.2,
+        interval_s: 1.0,
+    };
+    // 500/s against 200/s per replica: saturated until the third replica.
+    let p = plan(
+        5.0,
+        1.0,
+        vec![api],
+        vec![workload("users", "api", "x", 500.0, 5.0)],
+    );
+    let rec = run(&p);
+    let s = rec.service_index("api").unwrap();
+    let counts: Vec<u32> = rec.windows.iter().map(|w| w.services[s].replicas).collect();
+    let first_up = counts.iter().find(|&&n| n > 1).copied();
+    assert_eq!(first_up, Some(2), "one replica at a time: {counts:?}");
+    assert_eq!(counts.iter().max(), Some(&3), "{counts:?}");
+}
