@@ -2,7 +2,10 @@
 //! flattened into one instruction array, distributions turned into samplers.
 
 use chaos_plan::sample::Sampler;
-use chaos_plan::{Action, Backoff, Balance, Jitter, Load, Plan, Replicas, Step};
+use chaos_plan::{
+    Action, Backoff, Balance, Discipline, Eject, HealthCheck, Jitter, Load, Plan, ReplicaSubset,
+    Replicas, Step,
+};
 
 use crate::SimError;
 use crate::rate::RateFn;
@@ -18,6 +21,10 @@ pub enum Instr {
     },
     Call {
         call: u32,
+    },
+    /// Fire-and-forget: start a request to `endpoint` with no one waiting, go on at once.
+    Send {
+        endpoint: u32,
     },
     Fail {
         p: f64,
@@ -52,6 +59,10 @@ pub struct CallModel {
     /// Index into [`Model::breakers`], or [`NONE`].
     pub breaker: u32,
     pub continue_on_error: bool,
+    /// The call's own priority; `None` inherits the calling request's.
+    pub priority: Option<u8>,
+    /// Index into [`Model::eject_pairs`] when the callee has `eject`, or [`NONE`].
+    pub ejector: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -71,6 +82,9 @@ pub struct ServiceModel {
     pub rate_limit: Option<f64>,
     pub restart_s: f64,
     pub balance: Balance,
+    pub discipline: Discipline,
+    pub health_check: Option<HealthCheck>,
+    pub eject: Option<Eject>,
 }
 
 #[derive(Debug, Clone)]
@@ -99,12 +113,18 @@ pub struct WorkloadModel {
     pub endpoint: u32,
     pub timeout: Option<f64>,
     pub kind: WorkloadKind,
+    pub priority: u8,
 }
 
-/// Which endpoints a fault target covers.
+/// Which endpoints a fault target covers, and on which replicas.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Targets {
     pub endpoints: Vec<u32>,
+    pub service: u32,
+    /// The target is the whole service (health checks see its inbound faults).
+    pub whole_service: bool,
+    /// `on N of S`: only the replicas picked per occurrence; `None`: every replica.
+    pub replicas: Option<ReplicaSubset>,
 }
 
 #[derive(Debug, Clone)]
@@ -138,11 +158,30 @@ pub enum ActionModel {
         service: u32,
         rate: f64,
         limit: f64,
+        replicas: Option<ReplicaSubset>,
     },
+}
+
+impl ActionModel {
+    /// The service and subset of an `on N of S` action, picked at each occurrence's start.
+    pub fn subset(&self) -> Option<(u32, ReplicaSubset)> {
+        match self {
+            ActionModel::Latency { targets, .. }
+            | ActionModel::Errors { targets, .. }
+            | ActionModel::Cpu { targets, .. }
+            | ActionModel::Loss { targets, .. } => targets.replicas.map(|r| (targets.service, r)),
+            ActionModel::Memory {
+                service, replicas, ..
+            } => replicas.map(|r| (*service, r)),
+            ActionModel::Kill { .. } | ActionModel::Partition { .. } => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct FaultModel {
+    /// For [`chaos_plan::pick_replicas`], which every mode seeds with the fault's name.
+    pub name: String,
     pub occurrences: Vec<(f64, f64)>,
     pub actions: Vec<ActionModel>,
 }
@@ -161,6 +200,8 @@ pub struct Model {
     pub breakers: Vec<BreakerModel>,
     /// For each breaker, the (caller, callee) services it guards.
     pub breaker_pairs: Vec<(u32, u32)>,
+    /// One outlier ejector per (caller, callee) service pair whose callee has `eject`.
+    pub eject_pairs: Vec<(u32, u32)>,
     pub dists: Vec<Sampler>,
     pub workloads: Vec<WorkloadModel>,
     pub faults: Vec<FaultModel>,
@@ -193,6 +234,50 @@ fn ratio(what: &str, x: f64) -> Result<f64, SimError> {
     }
 }
 
+fn priority(p: u8) -> Result<u8, SimError> {
+    if p <= chaos_plan::MAX_PRIORITY {
+        Ok(p)
+    } else {
+        Err(SimError::Invalid(format!(
+            "priority must be 0..={}, not {p}",
+            chaos_plan::MAX_PRIORITY
+        )))
+    }
+}
+
+fn subset(r: ReplicaSubset) -> Result<ReplicaSubset, SimError> {
+    match r {
+        ReplicaSubset::Count { count: 0 } => Err(SimError::Invalid(
+            "`on N of S` needs N of at least 1".into(),
+        )),
+        ReplicaSubset::Fraction { fraction } if !(fraction > 0.0 && fraction <= 1.0) => {
+            Err(SimError::Invalid(format!(
+                "`on N% of S` needs N in (0%, 100%], not {fraction}"
+            )))
+        }
+        r => Ok(r),
+    }
+}
+
+fn check_health(service: &str, h: HealthCheck) -> Result<HealthCheck, SimError> {
+    if !(h.every_s.is_finite() && h.every_s > 0.0 && h.timeout_s.is_finite() && h.timeout_s >= 0.0)
+    {
+        return Err(SimError::Invalid(format!(
+            "service `{service}`: health_check needs every > 0 and a finite timeout >= 0"
+        )));
+    }
+    Ok(h)
+}
+
+fn check_eject(service: &str, e: Eject) -> Result<Eject, SimError> {
+    if !(e.for_s.is_finite() && e.for_s >= 0.0 && e.max_fraction > 0.0 && e.max_fraction <= 1.0) {
+        return Err(SimError::Invalid(format!(
+            "service `{service}`: eject needs a finite duration and max in (0%, 100%]"
+        )));
+    }
+    Ok(e)
+}
+
 impl Model {
     pub fn new(plan: &Plan) -> Result<Model, SimError> {
         let sc = &plan.scenario;
@@ -214,6 +299,7 @@ impl Model {
             calls: Vec::new(),
             breakers: Vec::new(),
             breaker_pairs: Vec::new(),
+            eject_pairs: Vec::new(),
             dists: Vec::new(),
             workloads: Vec::new(),
             faults: Vec::new(),
@@ -260,6 +346,12 @@ impl Model {
                 rate_limit: s.rate_limit_per_s,
                 restart_s: finite_nonneg("restart", s.restart_s)?,
                 balance: s.balance,
+                discipline: s.discipline,
+                health_check: s
+                    .health_check
+                    .map(|h| check_health(&s.name, h))
+                    .transpose()?,
+                eject: s.eject.map(|e| check_eject(&s.name, e)).transpose()?,
             });
             for _ in &s.endpoints {
                 m.endpoints.push(EndpointModel {
@@ -320,6 +412,7 @@ impl Model {
                     .map(|t| finite_nonneg("timeout", t))
                     .transpose()?,
                 kind,
+                priority: priority(w.priority)?,
             });
         }
         for f in &plan.faults {
@@ -339,6 +432,7 @@ impl Model {
                 .map(|a| m.action(plan, a))
                 .collect::<Result<Vec<_>, SimError>>()?;
             m.faults.push(FaultModel {
+                name: f.name.clone(),
                 occurrences,
                 actions,
             });
@@ -370,16 +464,19 @@ impl Model {
     }
 
     fn targets(&self, plan: &Plan, t: &chaos_plan::Target) -> Result<Targets, SimError> {
+        let service = Self::service_index(plan, &t.service)?;
         let endpoints = match &t.endpoint {
             Some(e) => vec![self.endpoint_index(plan, &t.service, e)?],
-            None => {
-                let s = Self::service_index(plan, &t.service)?;
-                (0..self.endpoints.len() as u32)
-                    .filter(|&e| self.endpoints[e as usize].service == s)
-                    .collect()
-            }
+            None => (0..self.endpoints.len() as u32)
+                .filter(|&e| self.endpoints[e as usize].service == service)
+                .collect(),
         };
-        Ok(Targets { endpoints })
+        Ok(Targets {
+            endpoints,
+            service,
+            whole_service: t.endpoint.is_none(),
+            replicas: t.replicas.map(subset).transpose()?,
+        })
     }
 
     fn action(&self, plan: &Plan, a: &Action) -> Result<ActionModel, SimError> {
@@ -437,11 +534,12 @@ impl Model {
                 service,
                 bytes_per_s,
                 limit_bytes,
-                ..
+                replicas,
             } => ActionModel::Memory {
                 service: Self::service_index(plan, service)?,
                 rate: finite_nonneg("memory growth", *bytes_per_s)?,
                 limit: finite_nonneg("memory limit", *limit_bytes)?,
+                replicas: replicas.map(subset).transpose()?,
             },
         })
     }
@@ -473,10 +571,12 @@ impl Model {
                     status: *status,
                 });
             }
-            Step::Send { .. } => {
-                return Err(SimError::Invalid(
-                    "`send` is not simulated by this version of chaos".into(),
-                ));
+            Step::Send {
+                service: callee,
+                endpoint,
+            } => {
+                let endpoint = self.endpoint_index(plan, callee, endpoint)?;
+                self.code.push(Instr::Send { endpoint });
             }
             Step::Call(c) => {
                 let endpoint = self.endpoint_index(plan, &c.service, &c.endpoint)?;
@@ -515,6 +615,22 @@ impl Model {
                         }
                     }
                 }
+                let ejector = if self.services[callee as usize].eject.is_none() {
+                    NONE
+                } else {
+                    // One ejector per (caller, callee) pair, shared by every call site.
+                    match self
+                        .eject_pairs
+                        .iter()
+                        .position(|&p| p == (service, callee))
+                    {
+                        Some(i) => i as u32,
+                        None => {
+                            self.eject_pairs.push((service, callee));
+                            (self.eject_pairs.len() - 1) as u32
+                        }
+                    }
+                };
                 self.calls.push(CallModel {
                     endpoint,
                     service: callee,
@@ -527,6 +643,8 @@ impl Model {
                     jitter: c.retry.jitter,
                     breaker,
                     continue_on_error: c.continue_on_error,
+                    priority: c.priority.map(priority).transpose()?,
+                    ejector,
                 });
                 self.code.push(Instr::Call {
                     call: (self.calls.len() - 1) as u32,
@@ -596,8 +714,13 @@ impl Model {
                 .get(e + 1)
                 .map_or(self.code.len(), |next| next.entry as usize);
             while pc < end {
-                if let Instr::Call { call } = self.code[pc] {
-                    edges[e].push(self.calls[call as usize].endpoint as usize);
+                // A cycle of sends spawns requests without end just as calls do.
+                match self.code[pc] {
+                    Instr::Call { call } => {
+                        edges[e].push(self.calls[call as usize].endpoint as usize);
+                    }
+                    Instr::Send { endpoint } => edges[e].push(endpoint as usize),
+                    _ => {}
                 }
                 pc += 1;
             }

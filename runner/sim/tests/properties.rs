@@ -291,6 +291,100 @@ fn kitchen_sink_every_request_ends_exactly_once() {
     assert!((2..=5).contains(&max), "{max}");
 }
 
+/// The kitchen sink with issue 14 on top: priorities (inherited and per call), LIFO and a
+/// small queue that sheds, health checks, ejection, a `send`, watermarks, faults `on N of S`.
+fn resilience_sink() -> Plan {
+    let mut p = kitchen_sink();
+    p.workloads[0].priority = 2;
+    let gateway = &mut p.services[0];
+    gateway.endpoints[0].steps.insert(
+        1,
+        Step::Send {
+            service: "db".into(),
+            endpoint: "GET /".into(),
+        },
+    );
+    if let Step::Call(c) = &mut gateway.endpoints[0].steps[2] {
+        c.priority = Some(4);
+    }
+    let cart = &mut p.services[1];
+    cart.discipline = Discipline::Lifo;
+    cart.queue = Some(5);
+    cart.health_check = Some(HealthCheck {
+        every_s: 1.0,
+        timeout_s: 0.02,
+        unhealthy: 2,
+        healthy: 2,
+    });
+    cart.eject = Some(Eject {
+        after: 3,
+        for_s: 5.0,
+        max_fraction: 0.5,
+    });
+    let payments = &mut p.services[2];
+    payments.replicas = Replicas::Autoscale {
+        min: 2,
+        max: 5,
+        rule: ScaleRule::Watermarks { up: 0.6, down: 0.2 },
+        delay_s: 2.0,
+        interval_s: 5.0,
+    };
+    payments.health_check = fast_checks();
+    payments.eject = Some(Eject {
+        after: 2,
+        for_s: 3.0,
+        max_fraction: 0.5,
+    });
+    for f in &mut p.faults {
+        for a in &mut f.actions {
+            match a {
+                Action::Latency { target, .. } | Action::Errors { target, .. } => {
+                    target.replicas = Some(ReplicaSubset::Count { count: 1 });
+                }
+                Action::Cpu { target, .. } => {
+                    target.replicas = Some(ReplicaSubset::Fraction { fraction: 0.5 });
+                }
+                Action::Memory { replicas, .. } => {
+                    *replicas = Some(ReplicaSubset::Count { count: 1 });
+                }
+                _ => {}
+            }
+        }
+    }
+    p
+}
+
+fn fast_checks() -> Option<HealthCheck> {
+    Some(HealthCheck {
+        every_s: 0.5,
+        timeout_s: 0.01,
+        unhealthy: 1,
+        healthy: 1,
+    })
+}
+
+#[test]
+fn resilience_sink_every_request_ends_once_and_is_deterministic() {
+    let p = resilience_sink();
+    let rec = check_every_request_ends_once(&p, 1);
+    let sum = |cause: chaos_report::Cause| {
+        rec.windows
+            .iter()
+            .flat_map(|w| &w.subjects)
+            .map(|s| s.errors[cause.index()])
+            .sum::<u64>()
+    };
+    assert!(sum(chaos_report::Cause::Injected) > 0);
+    assert!(sum(chaos_report::Cause::Killed) > 0);
+    let again = chaos_sim::simulate(&p, 1).unwrap();
+    assert_eq!(
+        serde_json::to_string(&rec).unwrap(),
+        serde_json::to_string(&again).unwrap()
+    );
+    let other = chaos_sim::simulate(&p, 2).unwrap();
+    assert_ne!(rec.windows, other.windows);
+}
+
 #[test]
 fn same_seed_same_recording_other_seed_other() {
     let p = kitchen_sink();

@@ -101,7 +101,7 @@ impl Sim<'_> {
 
     fn workload_send(&mut self, wl: u32, user: u32) {
         let w = &self.m.workloads[wl as usize];
-        let (endpoint, timeout) = (w.endpoint, w.timeout);
+        let (endpoint, timeout, priority) = (w.endpoint, w.timeout, w.priority);
         let svc = self.m.endpoints[endpoint as usize].service;
         let (wreq, wgeneration) = self.wreqs.insert(WReq {
             wl,
@@ -122,6 +122,10 @@ impl Sim<'_> {
             state: ReqState::Wire,
             replica: NONE,
             fiber: NONE,
+            priority,
+            // Clients outside the topology go through the service as through a Kubernetes
+            // Service: they do not eject (health checks still decide where they land).
+            ejector: NONE,
         });
         self.stats.sent[endpoint as usize] += 1;
         self.stats.sent[(self.n_endpoints + wl) as usize] += 1;

@@ -1,11 +1,12 @@
-//! Faults on schedule (combined while they overlap), replica kills and restarts, memory
-//! growth up to its limit, and the autoscaler.
+//! Faults on schedule (combined while they overlap), `on N of S` picks per occurrence
+//! ([`chaos_plan::pick_replicas`]), replica kills and restarts, memory growth up to its
+//! limit, and the autoscaler.
 
-use chaos_plan::Replicas;
+use chaos_plan::{HealthTracker, Replicas};
 use chaos_report::Cause;
 use rand::Rng as _;
 
-use super::{Failure, RState, Replica, ReqState, Sim};
+use super::{ActiveFault, Failure, MemFault, RState, Replica, ReqState, Sim, SubFault, SubKind};
 use crate::engine::Event;
 use crate::model::ActionModel;
 
@@ -24,13 +25,45 @@ impl Sim<'_> {
             }
         }
         if e > s {
-            self.active.push((fault, occ));
+            let fm = &self.m.faults[fault as usize];
+            let picks = (0..fm.actions.len())
+                .map(|a| {
+                    let (svc, subset) = fm.actions[a].subset()?;
+                    let candidates = self.replica_count(svc);
+                    Some(chaos_plan::pick_replicas(
+                        self.seed,
+                        &fm.name,
+                        occ as usize,
+                        a,
+                        candidates,
+                        subset,
+                    ))
+                })
+                .collect();
+            self.active.push(ActiveFault { fault, occ, picks });
             self.recompute_faults();
         }
     }
 
+    /// The service's replica count at this instant, over which `on N of S` picks slots:
+    /// the fixed count, or the autoscaled count (serving, starting or down).
+    fn replica_count(&self, s: u32) -> u32 {
+        match self.m.services[s as usize].replicas {
+            Replicas::Fixed { count } => count,
+            Replicas::Autoscale { .. } => self.svcs[s as usize]
+                .replicas
+                .iter()
+                .filter(|r| matches!(r.state, RState::Live | RState::Starting | RState::Down))
+                .count() as u32,
+        }
+    }
+
     pub(super) fn fault_end(&mut self, fault: u32, occ: u32) {
-        if let Some(i) = self.active.iter().position(|&x| x == (fault, occ)) {
+        if let Some(i) = self
+            .active
+            .iter()
+            .position(|a| (a.fault, a.occ) == (fault, occ))
+        {
             self.active.remove(i);
             self.recompute_faults();
         }
@@ -50,12 +83,49 @@ impl Sim<'_> {
             f.latency.clear();
             f.errors.clear();
             f.loss.clear();
+            f.sub.clear();
         }
         self.cut.iter_mut().for_each(|c| *c = 0);
         let ns = self.svcs.len();
-        let mut mem = vec![(0.0f64, f64::INFINITY); ns];
-        for &(fault, _) in &self.active {
-            for a in &self.m.faults[fault as usize].actions {
+        let mut mem: Vec<Vec<MemFault>> = vec![Vec::new(); ns];
+        for active in &self.active {
+            for (ai, a) in self.m.faults[active.fault as usize]
+                .actions
+                .iter()
+                .enumerate()
+            {
+                if let Some(slots) = &active.picks[ai] {
+                    // `on N of S`: only the picked replicas.
+                    let (targets, kind) = match a {
+                        ActionModel::Latency { targets, delay } => {
+                            (targets, SubKind::Latency(*delay))
+                        }
+                        ActionModel::Errors {
+                            targets,
+                            ratio,
+                            status,
+                        } => (targets, SubKind::Errors(*ratio, *status)),
+                        ActionModel::Loss { targets, ratio } => (targets, SubKind::Loss(*ratio)),
+                        ActionModel::Cpu { targets, factor } => (targets, SubKind::Cpu(*factor)),
+                        ActionModel::Memory {
+                            service,
+                            rate,
+                            limit,
+                            ..
+                        } => {
+                            mem[*service as usize].push((*rate, *limit, Some(slots.clone())));
+                            continue;
+                        }
+                        ActionModel::Kill { .. } | ActionModel::Partition { .. } => continue,
+                    };
+                    for &e in &targets.endpoints {
+                        self.ep_faults[e as usize].sub.push(SubFault {
+                            slots: slots.clone(),
+                            kind: kind.clone(),
+                        });
+                    }
+                    continue;
+                }
                 match a {
                     ActionModel::Latency { targets, delay } => {
                         for &e in &targets.endpoints {
@@ -95,10 +165,9 @@ impl Sim<'_> {
                         service,
                         rate,
                         limit,
+                        ..
                     } => {
-                        let m = &mut mem[*service as usize];
-                        m.0 += rate;
-                        m.1 = m.1.min(*limit);
+                        mem[*service as usize].push((*rate, *limit, None));
                     }
                     ActionModel::Kill { .. } => {}
                 }
@@ -106,43 +175,44 @@ impl Sim<'_> {
         }
         for f in &mut self.ep_faults {
             f.any_wire = !f.latency.is_empty() || !f.loss.is_empty();
+            let sub = |k: fn(&SubKind) -> bool| f.sub.iter().any(|sf| k(&sf.kind));
+            f.sub_wire = sub(|k| matches!(k, SubKind::Latency(_) | SubKind::Loss(_)));
+            f.sub_errors = sub(|k| matches!(k, SubKind::Errors(..)));
+            f.sub_cpu = sub(|k| matches!(k, SubKind::Cpu(_)));
         }
-        for (s, (rate, limit)) in mem.into_iter().enumerate() {
-            let sv = &self.svcs[s];
-            if sv.mem_rate != rate || sv.mem_limit != limit {
-                self.set_memory(s as u32, rate, limit);
+        for (s, faults) in mem.into_iter().enumerate() {
+            self.svcs[s].mem_faults = faults;
+            for ri in 0..self.svcs[s].replicas.len() {
+                let (rate, limit) = self.svcs[s].mem_of(ri);
+                let rep = &self.svcs[s].replicas[ri];
+                if rep.running() && (rep.mem_rate != rate || rep.mem_limit != limit) {
+                    self.set_memory(s as u32, ri, rate, limit);
+                }
             }
         }
     }
 
-    /// Memory grows at a new rate from now: bring each replica's level up to date and
-    /// schedule when it reaches the limit.
-    fn set_memory(&mut self, s: u32, rate: f64, limit: f64) {
+    /// Memory grows at a new rate from now on a running replica: bring its level up to date
+    /// and schedule when it reaches the limit.
+    fn set_memory(&mut self, s: u32, ri: usize, rate: f64, limit: f64) {
         let now = self.now;
-        let old = self.svcs[s as usize].mem_rate;
-        let sv = &mut self.svcs[s as usize];
-        sv.mem_rate = rate;
-        sv.mem_limit = limit;
-        for ri in 0..sv.replicas.len() {
-            let rep = &mut sv.replicas[ri];
-            if !rep.running() {
-                continue;
-            }
-            rep.mem += old * (now - rep.mem_t);
-            rep.mem_t = now;
-            rep.mem_gen = rep.mem_gen.wrapping_add(1);
-            if rate > 0.0 {
-                let at = now + ((limit - rep.mem).max(0.0) / rate);
-                let generation = rep.mem_gen;
-                self.q.push(
-                    at,
-                    Event::MemoryFull {
-                        svc: s,
-                        replica: ri as u32,
-                        generation,
-                    },
-                );
-            }
+        let rep = &mut self.svcs[s as usize].replicas[ri];
+        rep.mem += rep.mem_rate * (now - rep.mem_t);
+        rep.mem_t = now;
+        rep.mem_rate = rate;
+        rep.mem_limit = limit;
+        rep.mem_gen = rep.mem_gen.wrapping_add(1);
+        if rate > 0.0 {
+            let at = now + ((limit - rep.mem).max(0.0) / rate);
+            let generation = rep.mem_gen;
+            self.q.push(
+                at,
+                Event::MemoryFull {
+                    svc: s,
+                    replica: ri as u32,
+                    generation,
+                },
+            );
         }
     }
 
@@ -186,7 +256,7 @@ impl Sim<'_> {
         rep.generation = rep.generation.wrapping_add(1);
         rep.mem_gen = rep.mem_gen.wrapping_add(1);
         let generation = rep.generation;
-        let queued: Vec<u32> = rep.queue.drain(..).collect();
+        let queued: Vec<u32> = rep.queue.drain().collect();
         sv.queued -= queued.len() as u32;
         sv.busy -= rep.busy;
         rep.busy = 0;
@@ -234,7 +304,7 @@ impl Sim<'_> {
         self.touch(s, now);
         let workers = self.m.services[s as usize].workers;
         let sv = &mut self.svcs[s as usize];
-        let (rate, limit) = (sv.mem_rate, sv.mem_limit);
+        let (rate, limit) = sv.mem_of(ri as usize);
         sv.live_workers += workers;
         sv.running_replicas += 1;
         sv.win_max = sv.win_max.max(sv.running_replicas);
@@ -242,7 +312,11 @@ impl Sim<'_> {
         rep.state = RState::Live;
         rep.mem = 0.0;
         rep.mem_t = now;
+        rep.mem_rate = rate;
+        rep.mem_limit = limit;
         rep.mem_gen = rep.mem_gen.wrapping_add(1);
+        // Started during the run: callers wait for `healthy` passed checks.
+        rep.health = HealthTracker::joining();
         if rate > 0.0 {
             let generation = rep.mem_gen;
             self.q.push(
@@ -254,6 +328,7 @@ impl Sim<'_> {
                 },
             );
         }
+        self.schedule_checks(s, ri as usize);
     }
 
     /// A removed replica has finished its last request.
@@ -289,6 +364,7 @@ impl Sim<'_> {
             self.q.push(now + interval_s, Event::Autoscale { svc: s });
         }
         self.touch(s, now);
+        let model = &self.m.services[s as usize];
         let sv = &mut self.svcs[s as usize];
         let db = sv.busy_area - sv.as_busy0;
         let da = sv.avail_area - sv.as_avail0;
@@ -328,7 +404,7 @@ impl Sim<'_> {
                 let ri = match sv.replicas.iter().position(|r| r.state == RState::Gone) {
                     Some(i) => i,
                     None => {
-                        sv.replicas.push(Replica::new(RState::Gone));
+                        sv.replicas.push(Replica::new(RState::Gone, model));
                         sv.replicas.len() - 1
                     }
                 };

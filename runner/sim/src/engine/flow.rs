@@ -2,11 +2,14 @@
 //! errors, rate limit, load balancing, workers and queue), endpoint bodies run by fibers,
 //! answers back to callers, call timeouts, retries with backoff, and circuit breakers.
 
-use chaos_plan::{Balance, Jitter};
+use chaos_plan::{Balance, Jitter, Offer};
 use chaos_report::Cause;
 use rand::Rng as _;
 
-use super::{BState, Caller, Failure, Fiber, Outcome, RState, Ready, Req, ReqState, Sim, none};
+use super::{
+    BState, Caller, Failure, Fiber, Outcome, RState, Ready, Replica, Req, ReqState, Rng, Sim,
+    SubKind, SvcState, none,
+};
 use crate::engine::Event;
 use crate::model::{Instr, NONE};
 
@@ -20,14 +23,38 @@ impl Sim<'_> {
             self.answer(req, Err(Failure::new(Cause::Connection, 0)));
             return;
         }
-        if self.ep_faults[ep].any_wire {
+        let mut ri = NONE;
+        if self.ep_faults[ep].sub_wire {
+            // A fault `on N of S` on the way in hits only the requests sent to its replicas:
+            // the caller's balancer picks the replica now, as a real client does.
+            let ejector = self.reqs.get(req).ejector;
+            let Some(i) = self.pick_replica(svc as usize, ejector) else {
+                self.answer(req, Err(Failure::new(Cause::Connection, 0)));
+                return;
+            };
+            ri = i as u32;
+            self.reqs.get_mut(req).replica = ri;
+        }
+        if self.ep_faults[ep].any_wire || !none(ri) {
             let rng = &mut self.rng_wire[svc as usize];
             let f = &self.ep_faults[ep];
-            if f.loss.iter().any(|&ratio| rng.random::<f64>() < ratio) {
+            let lost = f.loss.iter().any(|&ratio| rng.random::<f64>() < ratio)
+                || f.sub.iter().any(|sf| match sf.kind {
+                    SubKind::Loss(ratio) => sf.covers(ri) && rng.random::<f64>() < ratio,
+                    _ => false,
+                });
+            if lost {
                 self.reqs.get_mut(req).state = ReqState::Lost;
                 return;
             }
-            let delay: f64 = f.latency.iter().map(|d| d.sample(rng)).sum();
+            let mut delay: f64 = f.latency.iter().map(|d| d.sample(rng)).sum();
+            for sf in &f.sub {
+                if let SubKind::Latency(d) = &sf.kind
+                    && sf.covers(ri)
+                {
+                    delay += d.sample(rng);
+                }
+            }
             if delay > 0.0 {
                 let generation = self.reqs.generation_of(req);
                 self.q
@@ -41,15 +68,43 @@ impl Sim<'_> {
     /// The attempt reaches its target service.
     pub(super) fn arrive(&mut self, req: u32) {
         let r = self.reqs.get(req);
-        let (ep, s) = (r.endpoint as usize, r.svc as usize);
+        let (ep, s, mut picked, ejector) =
+            (r.endpoint as usize, r.svc as usize, r.replica, r.ejector);
+        if none(picked) && (self.ep_faults[ep].sub_errors || !none(ejector)) {
+            // The replica decides whether an `on N of S` error hits, and an ejecting caller
+            // counts the outcome against it: pick it first.
+            let Some(i) = self.pick_replica(s, ejector) else {
+                self.answer(req, Err(Failure::new(Cause::Connection, 0)));
+                return;
+            };
+            picked = i as u32;
+            self.reqs.get_mut(req).replica = picked;
+        }
+        if !none(picked) && self.svcs[s].replicas[picked as usize].state != RState::Live {
+            // Picked before it died (on the wire, or still healthy to its checks): a dead
+            // replica refuses the connection.
+            self.answer(req, Err(Failure::new(Cause::Connection, 0)));
+            return;
+        }
         let f = &self.ep_faults[ep];
-        if !f.errors.is_empty() {
+        if !f.errors.is_empty() || f.sub_errors {
             let rng = &mut self.rng_wire[s];
-            if let Some(&(_, status)) = f
+            let status = f
                 .errors
                 .iter()
                 .find(|&&(ratio, _)| rng.random::<f64>() < ratio)
-            {
+                .map(|&(_, status)| status)
+                .or_else(|| {
+                    f.sub.iter().find_map(|sf| match sf.kind {
+                        SubKind::Errors(ratio, status)
+                            if sf.covers(picked) && rng.random::<f64>() < ratio =>
+                        {
+                            Some(status)
+                        }
+                        _ => None,
+                    })
+                });
+            if let Some(status) = status {
                 self.answer(req, Err(Failure::new(Cause::Injected, status)));
                 return;
             }
@@ -60,12 +115,21 @@ impl Sim<'_> {
             self.answer(req, Err(Failure::new(Cause::RateLimited, 429)));
             return;
         }
-        let Some(ri) = self.pick_replica(s) else {
-            self.answer(req, Err(Failure::new(Cause::Connection, 0)));
-            return;
+        let ri = if none(picked) {
+            let Some(ri) = self.pick_replica(s, NONE) else {
+                self.answer(req, Err(Failure::new(Cause::Connection, 0)));
+                return;
+            };
+            if self.svcs[s].replicas[ri].state != RState::Live {
+                // Dead, but its checks have not noticed yet.
+                self.answer(req, Err(Failure::new(Cause::Connection, 0)));
+                return;
+            }
+            ri
+        } else {
+            picked as usize
         };
         let workers = self.m.services[s].workers;
-        let cap = self.m.services[s].queue;
         let rep = &self.svcs[s].replicas[ri];
         if rep.busy < workers {
             self.touch(s as u32, self.now);
@@ -78,68 +142,87 @@ impl Sim<'_> {
             // Started at once: the nesting this allows is bounded by the depth of the
             // (acyclic) call graph. Workers freed by an answer go through `ready` instead.
             self.start_exec(req);
-        } else if (rep.queue.len() as u64) < u64::from(cap) {
-            self.touch(s as u32, self.now);
-            let sv = &mut self.svcs[s];
-            sv.queued += 1;
-            sv.replicas[ri].queue.push_back(req);
-            let r = self.reqs.get_mut(req);
-            r.state = ReqState::Queued;
-            r.replica = ri as u32;
         } else {
-            self.answer(req, Err(Failure::new(Cause::Rejected, 503)));
+            let priority = self.reqs.get(req).priority;
+            match self.svcs[s].replicas[ri].queue.offer(priority, req) {
+                Offer::Queued => {
+                    self.touch(s as u32, self.now);
+                    self.svcs[s].queued += 1;
+                    let r = self.reqs.get_mut(req);
+                    r.state = ReqState::Queued;
+                    r.replica = ri as u32;
+                }
+                Offer::Shed(victim) => {
+                    // One in, one out: the queue length (and its time integral) is unchanged.
+                    let r = self.reqs.get_mut(req);
+                    r.state = ReqState::Queued;
+                    r.replica = ri as u32;
+                    self.answer(victim, Err(Failure::new(Cause::Shed, 503)));
+                }
+                Offer::Rejected(_) => {
+                    self.answer(req, Err(Failure::new(Cause::Rejected, 503)));
+                }
+            }
         }
     }
 
-    fn pick_replica(&mut self, s: usize) -> Option<usize> {
+    /// The replica a caller sends to: among the live ones, or with `health_check` among those
+    /// its checks say are healthy (a dead one too, until its checks notice), minus the ones
+    /// the caller's `ejector` (or NONE) ejected.
+    pub(super) fn pick_replica(&mut self, s: usize, ejector: u32) -> Option<usize> {
+        let balance = self.m.services[s].balance;
+        let checked = self.m.services[s].health_check.is_some();
         let sv = &mut self.svcs[s];
-        let n = sv.replicas.len();
-        if n == 1 {
-            return (sv.replicas[0].state == RState::Live).then_some(0);
+        let rng = &mut self.rng_route[s];
+        if !checked && none(ejector) {
+            return pick_where(sv, balance, rng, |_, r| r.state == RState::Live);
         }
-        match self.m.services[s].balance {
-            Balance::RoundRobin => {
-                let i = (0..n)
-                    .map(|k| (sv.rr + k) % n)
-                    .find(|&i| sv.replicas[i].state == RState::Live)?;
-                sv.rr = (i + 1) % n;
-                Some(i)
-            }
-            Balance::Random => {
-                let live = sv
-                    .replicas
-                    .iter()
-                    .filter(|r| r.state == RState::Live)
-                    .count();
-                if live == 0 {
-                    return None;
-                }
-                let k = self.rng_route[s].random_range(0..live);
-                sv.replicas
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, r)| r.state == RState::Live)
-                    .nth(k)
-                    .map(|(i, _)| i)
-            }
-            Balance::LeastRequest => {
-                let mut best: Option<(usize, usize)> = None;
-                for k in 0..n {
-                    let i = (sv.rr + k) % n;
-                    let r = &sv.replicas[i];
-                    if r.state != RState::Live {
-                        continue;
-                    }
-                    let load = r.busy as usize + r.queue.len();
-                    if best.is_none_or(|(_, l)| load < l) {
-                        best = Some((i, load));
-                    }
-                }
-                let (i, _) = best?;
-                sv.rr = (i + 1) % n;
-                Some(i)
-            }
-        }
+        let now = self.now;
+        let ejector = (!none(ejector)).then(|| &self.ejectors[ejector as usize]);
+        pick_where(sv, balance, rng, |i, r| {
+            known_up(checked, r) && ejector.is_none_or(|e| e.available(i, now))
+        })
+    }
+
+    /// Replicas of `s` callers may send to, before any ejection.
+    fn pickable_count(&self, s: usize) -> usize {
+        let checked = self.m.services[s].health_check.is_some();
+        self.svcs[s]
+            .replicas
+            .iter()
+            .filter(|r| known_up(checked, r))
+            .count()
+    }
+
+    /// An ejecting caller learns how its attempt on `replica` went.
+    fn eject_record(&mut self, ejector: u32, svc: u32, replica: u32, outcome: Outcome) {
+        let failed = match outcome {
+            Ok(()) => false,
+            Err(f) => f.status >= 500 || matches!(f.cause, Cause::Connection | Cause::Timeout),
+        };
+        let live = self.pickable_count(svc as usize);
+        let now = self.now;
+        self.ejectors[ejector as usize].record(replica as usize, !failed, now, live);
+    }
+
+    /// A `send`: a request to `endpoint` that no one waits for, at `priority`.
+    fn send_detached(&mut self, from: u32, endpoint: u32, priority: u8) {
+        let svc = self.m.endpoints[endpoint as usize].service;
+        self.stats.sent[endpoint as usize] += 1;
+        let (req, _) = self.reqs.insert(Req {
+            endpoint,
+            svc,
+            caller: Caller::Detached,
+            sent: self.now,
+            from,
+            state: ReqState::Wire,
+            replica: NONE,
+            fiber: NONE,
+            priority,
+            ejector: NONE,
+        });
+        self.stats.peak_in_flight = self.stats.peak_in_flight.max(self.reqs.len());
+        self.send(req);
     }
 
     /// The request got a worker: its endpoint body starts.
@@ -175,8 +258,18 @@ impl Sim<'_> {
             let (pc, svc, ep) = (fb.pc, fb.svc as usize, fb.endpoint as usize);
             match self.m.code[pc as usize] {
                 Instr::Work { dist } => {
-                    let d = self.m.dists[dist as usize].sample(&mut self.rng_work[svc])
+                    let mut d = self.m.dists[dist as usize].sample(&mut self.rng_work[svc])
                         * self.ep_faults[ep].cpu;
+                    if self.ep_faults[ep].sub_cpu {
+                        let ri = self.reqs.get(fb.req).replica;
+                        for sf in &self.ep_faults[ep].sub {
+                            if let SubKind::Cpu(factor) = sf.kind
+                                && sf.covers(ri)
+                            {
+                                d *= factor;
+                            }
+                        }
+                    }
                     let token = self.new_token();
                     let fb = self.fibers.get_mut(f);
                     fb.pc += 1;
@@ -193,6 +286,14 @@ impl Sim<'_> {
                     fb.attempt = 0;
                     self.issue_attempt(f);
                     return;
+                }
+                Instr::Send { endpoint } => {
+                    let fb = self.fibers.get_mut(f);
+                    fb.pc += 1;
+                    let priority = self.reqs.get(fb.req).priority;
+                    // The callee may start at once (nesting bounded by the acyclic call
+                    // graph); nothing it does touches this fiber.
+                    self.send_detached(svc as u32, endpoint, priority);
                 }
                 Instr::Fail { p, status } => {
                     if p > 0.0 && self.rng_work[svc].random::<f64>() < p {
@@ -301,7 +402,7 @@ impl Sim<'_> {
         let rep = &mut sv.replicas[ri];
         rep.busy -= 1;
         if rep.busy < workers
-            && let Some(next) = rep.queue.pop_front()
+            && let Some(next) = rep.queue.take()
         {
             rep.busy += 1;
             sv.busy += 1;
@@ -324,12 +425,17 @@ impl Sim<'_> {
     pub(super) fn answer(&mut self, req: u32, outcome: Outcome) {
         let r = self.reqs.get(req);
         let (caller, endpoint, latency) = (r.caller, r.endpoint, self.now - r.sent);
+        let (ejector, svc, replica) = (r.ejector, r.svc, r.replica);
         self.reqs.remove(req);
         match caller {
             Caller::Silent => {}
+            Caller::Detached => self.record(endpoint, latency, outcome),
             Caller::Fiber { fiber, token } => {
                 // Recorded even when the caller died meanwhile: the attempt still ended here.
                 self.record(endpoint, latency, outcome);
+                if !none(ejector) && !none(replica) {
+                    self.eject_record(ejector, svc, replica, outcome);
+                }
                 if self.fiber_waiting(fiber, token) {
                     self.call_result(fiber, outcome);
                 }
@@ -349,6 +455,8 @@ impl Sim<'_> {
         let (call, caller_svc) = (fb.call, fb.svc);
         let c = &self.m.calls[call as usize];
         let (endpoint, callee, timeout, breaker) = (c.endpoint, c.service, c.timeout, c.breaker);
+        let priority = c.priority.unwrap_or_else(|| self.reqs.get(fb.req).priority);
+        let ejector = c.ejector;
         let mut trial = false;
         if !none(breaker) {
             match self.breaker_allow(breaker) {
@@ -376,6 +484,8 @@ impl Sim<'_> {
             state: ReqState::Wire,
             replica: NONE,
             fiber: NONE,
+            priority,
+            ejector,
         });
         let fb = self.fibers.get_mut(f);
         fb.token = token;
@@ -399,11 +509,16 @@ impl Sim<'_> {
             let r = self.reqs.get_mut(req);
             let (endpoint, latency, lost) =
                 (r.endpoint, self.now - r.sent, r.state == ReqState::Lost);
+            let (ejector, svc, replica) = (r.ejector, r.svc, r.replica);
             r.caller = Caller::Silent;
             if lost {
                 self.reqs.remove(req);
             }
-            self.record(endpoint, latency, Err(Failure::new(Cause::Timeout, 504)));
+            let timeout = Err(Failure::new(Cause::Timeout, 504));
+            self.record(endpoint, latency, timeout);
+            if !none(ejector) && !none(replica) {
+                self.eject_record(ejector, svc, replica, timeout);
+            }
         }
         self.call_result(f, Err(Failure::new(Cause::Timeout, 504)));
     }
@@ -523,6 +638,75 @@ impl Sim<'_> {
                 }
             }
             _ => {}
+        }
+    }
+}
+
+/// Whether callers may send to `r`: live, or with health checks (`checked`) healthy to them
+/// (a killed replica stays picked until its checks fail).
+#[inline]
+fn known_up(checked: bool, r: &Replica) -> bool {
+    if checked {
+        r.health.is_healthy() && matches!(r.state, RState::Live | RState::Down)
+    } else {
+        r.state == RState::Live
+    }
+}
+
+/// The service's balancer over the replicas `ok` accepts (`ok(slot, replica)`).
+#[inline]
+fn pick_where(
+    sv: &mut SvcState,
+    balance: Balance,
+    rng: &mut Rng,
+    ok: impl Fn(usize, &Replica) -> bool,
+) -> Option<usize> {
+    let n = sv.replicas.len();
+    if n == 1 {
+        return ok(0, &sv.replicas[0]).then_some(0);
+    }
+    match balance {
+        Balance::RoundRobin => {
+            let i = (0..n)
+                .map(|k| (sv.rr + k) % n)
+                .find(|&i| ok(i, &sv.replicas[i]))?;
+            sv.rr = (i + 1) % n;
+            Some(i)
+        }
+        Balance::Random => {
+            let live = sv
+                .replicas
+                .iter()
+                .enumerate()
+                .filter(|&(i, r)| ok(i, r))
+                .count();
+            if live == 0 {
+                return None;
+            }
+            let k = rng.random_range(0..live);
+            sv.replicas
+                .iter()
+                .enumerate()
+                .filter(|&(i, r)| ok(i, r))
+                .nth(k)
+                .map(|(i, _)| i)
+        }
+        Balance::LeastRequest => {
+            let mut best: Option<(usize, usize)> = None;
+            for k in 0..n {
+                let i = (sv.rr + k) % n;
+                let r = &sv.replicas[i];
+                if !ok(i, r) {
+                    continue;
+                }
+                let load = r.busy as usize + r.queue.len() as usize;
+                if best.is_none_or(|(_, l)| load < l) {
+                    best = Some((i, load));
+                }
+            }
+            let (i, _) = best?;
+            sv.rr = (i + 1) % n;
+            Some(i)
         }
     }
 }

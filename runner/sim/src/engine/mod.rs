@@ -7,11 +7,12 @@
 mod clients;
 mod faults;
 mod flow;
+mod health;
 mod timers;
 
 use std::collections::VecDeque;
 
-use chaos_plan::Plan;
+use chaos_plan::{Ejector, HealthTracker, Plan, WaitQueue};
 use chaos_report::{AbortRecord, Cause, Recorder, Recording, ServiceSample};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -72,6 +73,19 @@ pub enum Event {
     },
     Autoscale {
         svc: u32,
+    },
+    /// A replica's periodic health check (`health_check`), for the replica's current start.
+    HealthCheck {
+        svc: u32,
+        replica: u32,
+        generation: u32,
+    },
+    /// A check's verdict arrives after its (injected) delay or its timeout.
+    HealthVerdict {
+        svc: u32,
+        replica: u32,
+        generation: u32,
+        passed: bool,
     },
 }
 
@@ -139,6 +153,8 @@ enum Caller {
     },
     /// The caller gave up and already recorded the attempt: the answer is thrown away.
     Silent,
+    /// A `send`: no one waits; the outcome is recorded at the endpoint only.
+    Detached,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,9 +177,15 @@ struct Req {
     /// Calling service, or NONE for a workload's client.
     from: u32,
     state: ReqState,
+    /// The replica serving or queueing it; picked when sent if a fault `on N of S` on the
+    /// way in needs it, else when it arrives; NONE before.
     replica: u32,
     /// Root fiber while running.
     fiber: u32,
+    /// Queue priority (0..=9), inherited by the calls and sends it makes.
+    priority: u8,
+    /// The caller's ejector for this callee ([`crate::model::CallModel::ejector`]), or NONE.
+    ejector: u32,
 }
 
 /// A thread of steps of one execution; parallel groups start child fibers.
@@ -210,23 +232,34 @@ enum RState {
 struct Replica {
     state: RState,
     busy: u32,
-    queue: VecDeque<u32>,
+    queue: WaitQueue<u32>,
     generation: u32,
     mem: f64,
     mem_t: f64,
     mem_gen: u32,
+    /// Memory growth and limit in force on this replica (all-replica and `on N of S` faults).
+    mem_rate: f64,
+    mem_limit: f64,
+    /// With `health_check`: what the checks say (callers pick only healthy replicas).
+    health: HealthTracker,
+    /// Changes at each start of the replica: checks of an earlier start are dropped.
+    check_gen: u32,
 }
 
 impl Replica {
-    fn new(state: RState) -> Replica {
+    fn new(state: RState, svc: &crate::model::ServiceModel) -> Replica {
         Replica {
             state,
             busy: 0,
-            queue: VecDeque::new(),
+            queue: WaitQueue::new(Some(svc.queue), svc.discipline),
             generation: 0,
             mem: 0.0,
             mem_t: 0.0,
             mem_gen: 0,
+            mem_rate: 0.0,
+            mem_limit: f64::INFINITY,
+            health: HealthTracker::started_healthy(),
+            check_gen: 0,
         }
     }
 
@@ -256,8 +289,28 @@ struct SvcState {
     win_max: u32,
     as_busy0: f64,
     as_avail0: f64,
-    mem_rate: f64,
-    mem_limit: f64,
+    /// Active memory faults.
+    mem_faults: Vec<MemFault>,
+}
+
+/// A memory fault in force: growth, limit, and its replica slots (`None`: all).
+type MemFault = (f64, f64, Option<Vec<u32>>);
+
+impl SvcState {
+    /// The combined memory growth and limit on replica slot `ri`.
+    fn mem_of(&self, ri: usize) -> (f64, f64) {
+        let mut m = (0.0, f64::INFINITY);
+        for (rate, limit, slots) in &self.mem_faults {
+            if slots
+                .as_ref()
+                .is_none_or(|s| s.binary_search(&(ri as u32)).is_ok())
+            {
+                m.0 += rate;
+                m.1 = f64::min(m.1, *limit);
+            }
+        }
+        m
+    }
 }
 
 /// Active fault effects on one endpoint, recomputed whenever a fault starts or ends.
@@ -268,6 +321,43 @@ struct EpFaults {
     errors: Vec<(f64, u16)>,
     loss: Vec<f64>,
     any_wire: bool,
+    /// Faults `on N of S`, only on their picked replica slots.
+    sub: Vec<SubFault>,
+    /// Some of `sub` act on the way in (latency, loss): the replica is picked when sent.
+    sub_wire: bool,
+    /// Some of `sub` are errors: the replica is picked before injected errors are drawn.
+    sub_errors: bool,
+    sub_cpu: bool,
+}
+
+/// One fault action `on N of S` on an endpoint.
+#[derive(Debug, Clone)]
+struct SubFault {
+    /// Sorted replica slots.
+    slots: Vec<u32>,
+    kind: SubKind,
+}
+
+#[derive(Debug, Clone)]
+enum SubKind {
+    Latency(chaos_plan::sample::Sampler),
+    Errors(f64, u16),
+    Loss(f64),
+    Cpu(f64),
+}
+
+impl SubFault {
+    fn covers(&self, ri: u32) -> bool {
+        self.slots.binary_search(&ri).is_ok()
+    }
+}
+
+/// A fault occurrence in force, with the replicas picked for each of its `on N of S` actions.
+#[derive(Debug, Clone)]
+struct ActiveFault {
+    fault: u32,
+    occ: u32,
+    picks: Vec<Option<Vec<u32>>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -302,7 +392,12 @@ pub(crate) struct Sim<'a> {
     svcs: Vec<SvcState>,
     ep_faults: Vec<EpFaults>,
     /// Active fault occurrences, in the order they started.
-    active: Vec<(u32, u32)>,
+    active: Vec<ActiveFault>,
+    seed: u64,
+    /// Per (caller, callee) pair of [`Model::eject_pairs`].
+    ejectors: Vec<Ejector>,
+    /// Health checks: whether their verdict fails, drawn like a request's wire faults.
+    rng_check: Vec<Rng>,
     faults_off: bool,
     /// `cut[a * n + b] > 0`: calls between services a and b fail to connect.
     cut: Vec<u32>,
@@ -345,7 +440,7 @@ impl<'a> Sim<'a> {
             .map(|s| {
                 let n = s.replicas.initial();
                 SvcState {
-                    replicas: (0..n).map(|_| Replica::new(RState::Live)).collect(),
+                    replicas: (0..n).map(|_| Replica::new(RState::Live, s)).collect(),
                     rr: 0,
                     bucket: s.rate_limit.map(|r| chaos_plan::TokenBucket::new(r, 0.0)),
                     busy: 0,
@@ -362,8 +457,7 @@ impl<'a> Sim<'a> {
                     win_max: n,
                     as_busy0: 0.0,
                     as_avail0: 0.0,
-                    mem_rate: 0.0,
-                    mem_limit: f64::INFINITY,
+                    mem_faults: Vec::new(),
                 }
             })
             .collect();
@@ -391,10 +485,22 @@ impl<'a> Sim<'a> {
                     errors: Vec::new(),
                     loss: Vec::new(),
                     any_wire: false,
+                    sub: Vec::new(),
+                    sub_wire: false,
+                    sub_errors: false,
+                    sub_cpu: false,
                 };
                 m.endpoints.len()
             ],
             active: Vec::new(),
+            seed,
+            ejectors: m
+                .eject_pairs
+                .iter()
+                .filter_map(|&(_, callee)| m.services[callee as usize].eject)
+                .map(Ejector::new)
+                .collect(),
+            rng_check: (0..ns).map(|i| stream(seed, 8, i)).collect(),
             faults_off: false,
             cut: vec![0; ns * ns],
             breakers: m
@@ -527,6 +633,17 @@ impl<'a> Sim<'a> {
                 generation,
             } => self.memory_full(svc, replica, generation),
             Event::Autoscale { svc } => self.autoscale(svc),
+            Event::HealthCheck {
+                svc,
+                replica,
+                generation,
+            } => self.health_check(svc, replica, generation),
+            Event::HealthVerdict {
+                svc,
+                replica,
+                generation,
+                passed,
+            } => self.health_verdict(svc, replica, generation, passed),
         }
     }
 
@@ -599,6 +716,9 @@ impl<'a> Sim<'a> {
         for (si, s) in self.m.services.iter().enumerate() {
             if let chaos_plan::Replicas::Autoscale { interval_s, .. } = s.replicas {
                 self.q.push(interval_s, Event::Autoscale { svc: si as u32 });
+            }
+            for ri in 0..self.svcs[si].replicas.len() {
+                self.schedule_checks(si as u32, ri);
             }
         }
     }
@@ -689,6 +809,7 @@ impl<'a> Sim<'a> {
         for r in reqs {
             let req = self.reqs.get(r);
             if req.caller != Caller::Silent {
+                // Sends too: like a call without a timeout, the attempt never ended.
                 let (e, sent) = (req.endpoint, req.sent);
                 self.rec.record(e as usize, t, t - sent, un);
             }
