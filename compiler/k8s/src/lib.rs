@@ -180,7 +180,7 @@ pub fn render_schedule(schedule: &Schedule) -> Result<String, Error> {
 }
 
 fn yaml<T: Serialize>(object: &T) -> Result<String, Error> {
-    serde_yaml::to_string(object).map_err(|e| Error::Render {
+    serde_norway::to_string(object).map_err(|e| Error::Render {
         what: "manifests.yaml",
         message: e.to_string(),
     })

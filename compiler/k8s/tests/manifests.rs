@@ -5,7 +5,7 @@
 mod support;
 
 use chaos_k8s::{Error, Options, compile};
-use serde_yaml::Value;
+use serde_norway::Value;
 
 fn options() -> Options {
     Options {
@@ -16,7 +16,7 @@ fn options() -> Options {
 }
 
 fn docs(yaml: &str) -> Vec<Value> {
-    serde_yaml::Deserializer::from_str(yaml)
+    serde_norway::Deserializer::from_str(yaml)
         .map(|d| serde::Deserialize::deserialize(d).unwrap())
         .collect()
 }
@@ -309,7 +309,7 @@ fn the_service_monitor_selects_every_agent_service_of_the_run() {
         .unwrap();
     let sm = chaos_k8s::service_monitor(&plan, &options()).unwrap();
     insta::assert_snapshot!("checkout.service-monitor", sm);
-    let sm: Value = serde_yaml::from_str(&sm).unwrap();
+    let sm: Value = serde_norway::from_str(&sm).unwrap();
     let out = compile(&plan, &options()).unwrap();
     let docs = docs(&out.manifests_yaml);
     let ns = docs[0]["metadata"]["name"].clone();
