@@ -2,7 +2,9 @@
 # Installs what the editor integrations need (npm packages, Vim) and runs their tests:
 #   - VS Code: the TextMate grammar on annotated samples (vscode-tmgrammar-test), the extension's
 #     package checks (node's test runner), and a real `vsce package`;
-#   - Vim: syntax groups on every example and scenario, filetype detection, indentation.
+#   - Vim: syntax groups on every example and scenario, filetype detection, indentation;
+#   - tree-sitter (when the `tree-sitter` CLI is installed): generate, corpus and highlight tests,
+#     every scenario parses (tree-sitter-chaos/test.sh).
 # The language server and the keyword-set check are Rust tests (`cargo test -p chaos-lsp` and the
 # `editors_lsp` end-to-end tests); `.ci/run` runs those with the rest of the workspace.
 # Usage: editors/test.sh   (from anywhere)
@@ -39,5 +41,12 @@ rm -rf "$(dirname "$vsix")"
 
 step "Vim: syntax, filetype and indentation"
 "$here/vim/test/run.sh"
+
+step "tree-sitter: generate, corpus and highlight tests, every scenario parses"
+if command -v tree-sitter >/dev/null 2>&1; then
+  "$here/tree-sitter-chaos/test.sh"
+else
+  echo "SKIPPED: tree-sitter is not installed (cargo install tree-sitter-cli --version 0.27.1 --locked)"
+fi
 
 echo "editor tests passed"
