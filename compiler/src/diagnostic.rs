@@ -141,6 +141,8 @@ pub mod codes {
     pub const CONFLICTING_SETTINGS: &str = "E0113";
     /// Params whose values refer to each other in a cycle.
     pub const PARAM_CYCLE: &str = "E0114";
+    /// A `queue` discipline other than `fifo` or `lifo`.
+    pub const UNKNOWN_DISCIPLINE: &str = "E0115";
 
     /// A value of the wrong kind: a rate where a duration is wanted, ...
     pub const WRONG_UNIT: &str = "E0201";
@@ -163,9 +165,21 @@ pub mod codes {
     pub const NOT_APPLICABLE: &str = "E0308";
     /// `every` producing more occurrences than a run can hold.
     pub const TOO_MANY: &str = "E0309";
+    /// A `priority` outside `0..9`.
+    pub const PRIORITY_RANGE: &str = "E0310";
+    /// Autoscale watermarks where `up` is not above `down`.
+    pub const WATERMARKS: &str = "E0311";
+    /// `on N of S` / `on N% of S` with no replica (0, 0%) or more replicas than S can have.
+    pub const REPLICA_SUBSET: &str = "E0312";
+    /// `eject ... max R` with R outside `(0%, 100%]`.
+    pub const EJECT_MAX: &str = "E0313";
+    /// `health_check ... unhealthy 0` or `healthy 0`.
+    pub const HEALTH_THRESHOLD: &str = "E0314";
 
     /// Endpoints that call each other in a cycle.
     pub const CALL_CYCLE: &str = "E0401";
+    /// A `send` with call policies (timeout, retry, breaker, ...): a send waits for nothing.
+    pub const SEND_POLICY: &str = "E0402";
 
     /// A service that no workload reaches.
     pub const UNUSED_SERVICE: &str = "W0001";
@@ -183,4 +197,7 @@ pub mod codes {
     pub const KILL_TOO_MANY: &str = "W0006";
     /// A valid run so large that simulating it takes minutes or more (see `estimate`).
     pub const HUGE_RUN: &str = "W0007";
+    /// `health_check` or `eject` on a service that never has more than one replica: there is
+    /// no other replica to send to, so it cannot help.
+    pub const SINGLE_REPLICA: &str = "W0008";
 }

@@ -1,5 +1,6 @@
 //! The call graph of a plan (or of a library's services) as Mermaid or Graphviz dot: services as boxes holding their
-//! endpoints, workloads as entry points, calls as arrows labelled with their policies.
+//! endpoints, workloads as entry points, calls as arrows labelled with their policies, sends
+//! (fire-and-forget) as dashed arrows.
 
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -35,6 +36,14 @@ struct Arrow {
     from: String,
     to: String,
     label: String,
+    /// A `send`: nothing waits for it, so it is drawn dashed.
+    dashed: bool,
+}
+
+/// A step that sends a request to another endpoint.
+enum Edge<'p> {
+    Call(&'p Call),
+    Send { service: &'p str, endpoint: &'p str },
 }
 
 /// Node ids of endpoints (`s{service}e{endpoint}`), looked up once per arrow.
@@ -95,20 +104,30 @@ pub fn policy_label(call: &Call) -> String {
     if call.continue_on_error {
         parts.push("on_error continue".to_string());
     }
+    if let Some(p) = call.priority {
+        parts.push(format!("priority {p}"));
+    }
     parts.join(", ")
 }
 
-fn collect_calls<'p>(steps: &'p [Step], prefix: &str, out: &mut Vec<(&'p Call, String)>) {
+fn collect_calls<'p>(steps: &'p [Step], prefix: &str, out: &mut Vec<(Edge<'p>, String)>) {
     for s in steps {
         match s {
-            Step::Call(c) => out.push((c, prefix.to_string())),
+            Step::Call(c) => out.push((Edge::Call(c), prefix.to_string())),
+            Step::Send { service, endpoint } => out.push((
+                Edge::Send {
+                    service: service.as_str(),
+                    endpoint: endpoint.as_str(),
+                },
+                prefix.to_string(),
+            )),
             Step::Parallel { steps } => collect_calls(steps, "parallel", out),
             Step::Choice { branches } => {
                 for b in branches {
                     collect_calls(&b.steps, &format!("{}%", trim(b.probability * 100.0)), out);
                 }
             }
-            Step::Work { .. } | Step::Fail { .. } | Step::Send { .. } => {}
+            Step::Work { .. } | Step::Fail { .. } => {}
         }
     }
 }
@@ -122,6 +141,7 @@ fn arrows(plan: &Topology<'_>) -> Vec<Arrow> {
                 from: format!("w{wi}"),
                 to,
                 label: String::new(),
+                dashed: false,
             });
         }
     }
@@ -129,11 +149,21 @@ fn arrows(plan: &Topology<'_>) -> Vec<Arrow> {
         for (ei, e) in s.endpoints.iter().enumerate() {
             let mut calls = Vec::new();
             collect_calls(&e.steps, "", &mut calls);
-            for (c, prefix) in calls {
-                let Some(to) = ids.get(&c.service, &c.endpoint) else {
+            for (edge, prefix) in calls {
+                let (service, endpoint, policy, dashed) = match edge {
+                    Edge::Call(c) => (
+                        c.service.as_str(),
+                        c.endpoint.as_str(),
+                        policy_label(c),
+                        false,
+                    ),
+                    Edge::Send { service, endpoint } => {
+                        (service, endpoint, "send".to_string(), true)
+                    }
+                };
+                let Some(to) = ids.get(service, endpoint) else {
                     continue;
                 };
-                let policy = policy_label(c);
                 let label = match (prefix.is_empty(), policy.is_empty()) {
                     (true, _) => policy,
                     (false, true) => prefix,
@@ -143,6 +173,7 @@ fn arrows(plan: &Topology<'_>) -> Vec<Arrow> {
                     from: format!("s{si}e{ei}"),
                     to,
                     label,
+                    dashed,
                 });
             }
         }
@@ -224,10 +255,11 @@ fn mermaid_of(plan: &Topology<'_>) -> String {
         out.push_str("  end\n");
     }
     for a in arrows(plan) {
+        let arrow = if a.dashed { "-.->" } else { "-->" };
         if a.label.is_empty() {
-            let _ = writeln!(out, "  {} --> {}", a.from, a.to);
+            let _ = writeln!(out, "  {} {arrow} {}", a.from, a.to);
         } else {
-            let _ = writeln!(out, "  {} -->|\"{}\"| {}", a.from, esc(&a.label), a.to);
+            let _ = writeln!(out, "  {} {arrow}|\"{}\"| {}", a.from, esc(&a.label), a.to);
         }
     }
     out
@@ -262,16 +294,17 @@ fn dot_of(plan: &Topology<'_>) -> String {
         out.push_str("  }\n");
     }
     for a in arrows(plan) {
-        if a.label.is_empty() {
+        let mut attrs = Vec::new();
+        if !a.label.is_empty() {
+            attrs.push(format!("label=\"{}\"", esc(&a.label)));
+        }
+        if a.dashed {
+            attrs.push("style=dashed".to_string());
+        }
+        if attrs.is_empty() {
             let _ = writeln!(out, "  {} -> {};", a.from, a.to);
         } else {
-            let _ = writeln!(
-                out,
-                "  {} -> {} [label=\"{}\"];",
-                a.from,
-                a.to,
-                esc(&a.label)
-            );
+            let _ = writeln!(out, "  {} -> {} [{}];", a.from, a.to, attrs.join(", "));
         }
     }
     out.push_str("}\n");

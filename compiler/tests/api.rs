@@ -358,3 +358,82 @@ fn unused_services_of_an_imported_topology_are_not_warned_about() {
     let warned: Vec<&str> = c.diagnostics.iter().map(|d| d.message.as_str()).collect();
     assert_eq!(warned, ["service `mine` never receives traffic"]);
 }
+
+#[test]
+fn graph_draws_sends_dashed_and_call_priorities() {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ok/resilience.chaos"),
+    )
+    .unwrap();
+    let p = plan(&text);
+    let mermaid = graph::mermaid(&p);
+    let dot = graph::dot(&p);
+    // The send of api "POST /order" to mailer is the one dashed arrow; calls stay solid.
+    assert_eq!(mermaid.matches("-.->").count(), 1, "{mermaid}");
+    assert_eq!(dot.matches("style=dashed").count(), 1, "{dot}");
+    assert!(mermaid.contains("priority 2"), "{mermaid}");
+    insta::assert_snapshot!("resilience_mermaid", mermaid);
+    insta::assert_snapshot!("resilience_dot", dot);
+}
+
+#[test]
+fn health_check_and_eject_defaults_are_filled_in() {
+    let p = plan(
+        r#"scenario "s" { duration 1m }
+service api {
+  replicas 3
+  queue 10
+  health_check every 2s
+  eject after 5 errors for 30s
+  endpoint "GET /" { send db "q" }
+}
+service db { replicas 2 endpoint "q" { } }
+workload u { target api "GET /" rate 1/s }"#,
+    );
+    let s = &p.services[0];
+    assert_eq!(s.discipline, chaos_plan::Discipline::Fifo);
+    assert_eq!(
+        s.health_check,
+        Some(chaos_plan::HealthCheck {
+            every_s: 2.0,
+            timeout_s: 1.0,
+            unhealthy: 3,
+            healthy: 1
+        })
+    );
+    assert_eq!(
+        s.eject,
+        Some(chaos_plan::Eject {
+            after: 5,
+            for_s: 30.0,
+            max_fraction: 0.5
+        })
+    );
+    assert_eq!(p.workloads[0].priority, 0);
+    assert_eq!(
+        s.endpoints[0].steps,
+        [chaos_plan::Step::Send {
+            service: "db".into(),
+            endpoint: "q".into()
+        }]
+    );
+    // A service reached only through a send is reached: no "never receives traffic".
+    let c = compile_str(
+        "t.chaos",
+        "scenario \"s\" { duration 1m }\nservice a { endpoint \"x\" { send b \"y\" } }\nservice b { endpoint \"y\" { } }\nworkload u { target a \"x\" rate 1/s }",
+        &[],
+    );
+    assert!(c.diagnostics.is_empty(), "{:?}", c.diagnostics);
+}
+
+#[test]
+fn replica_subsets_are_only_compared_with_checked_replicas() {
+    // `replicas 0` is wrong; `on 2 of api` must not add an error about its stand-in count.
+    let c = compile_str(
+        "t.chaos",
+        "scenario \"s\" { duration 1m }\nservice api { replicas 0 endpoint \"x\" { } }\nworkload u { target api \"x\" rate 1/s }\nfault f at 1s for 1s { errors 1% on 2 of api }",
+        &[],
+    );
+    let codes: Vec<&str> = c.diagnostics.iter().map(|d| d.code).collect();
+    assert_eq!(codes, ["E0301"]);
+}

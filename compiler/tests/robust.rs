@@ -137,9 +137,11 @@ fn mutated_scenarios_never_panic() {
             );
         }
     }
-    // Most mutations still parse, so the checker saw them.
+    // Many mutations still parse, so the checker saw them. The share depends on the mix of
+    // fixtures (about one in six with the fixtures of issue 14); the bound guards against it
+    // collapsing (a grammar change that makes near-everything a syntax error), not its value.
     assert!(
-        checked * 6 > from_parsing_seeds,
+        checked * 8 > from_parsing_seeds,
         "only {checked} of {from_parsing_seeds} mutations parsed"
     );
 }

@@ -193,21 +193,58 @@ pub struct Service {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum ServiceSetting {
     Replicas(Value),
-    /// `autoscale MIN..MAX target RATIO [delay D] [interval D]`
+    /// `autoscale MIN..MAX target RATIO [delay D] [interval D]`, or with
+    /// `up above RATIO down below RATIO` instead of `target RATIO`
     Autoscale {
         min: Value,
         max: Value,
-        target: Value,
+        rule: AutoscaleRule,
         delay: Option<Value>,
         interval: Option<Value>,
     },
     Workers(Value),
-    Queue(Value),
+    /// `queue N [DISCIPLINE]`
+    Queue {
+        size: Value,
+        discipline: Option<Ident>,
+    },
+    /// `health_check every D [timeout D] [unhealthy N] [healthy N]`
+    HealthCheck {
+        every: Value,
+        timeout: Option<Value>,
+        unhealthy: Option<Value>,
+        healthy: Option<Value>,
+    },
+    /// `eject after N errors for D [max RATIO]`
+    Eject {
+        after: Value,
+        duration: Value,
+        max: Option<Value>,
+    },
     RateLimit(Value),
     Restart(Value),
     Balance(Ident),
     Latency(Dist),
     Endpoint(Endpoint),
+}
+
+/// How `autoscale` picks the replica count.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum AutoscaleRule {
+    /// `target RATIO`
+    Target(Value),
+    /// `up above RATIO down below RATIO`
+    Watermarks { up: Value, down: Value },
+}
+
+impl AutoscaleRule {
+    /// The last value written, where the rule ends.
+    pub fn last(&self) -> &Value {
+        match self {
+            AutoscaleRule::Target(v) => v,
+            AutoscaleRule::Watermarks { down, .. } => down,
+        }
+    }
 }
 
 /// `endpoint "GET /x" { STEPS }`
@@ -222,6 +259,9 @@ pub struct Endpoint {
 pub enum Step {
     Work(Dist),
     Call(CallStep),
+    /// `send SERVICE "ENDPOINT"`: fire-and-forget. `policies` are only kept so the compiler
+    /// can report them (a send has none).
+    Send(CallStep),
     Parallel(Vec<Spanned<Step>>),
     Choice(Vec<Branch>),
     /// `fail RATIO [status CODE]`
@@ -241,7 +281,7 @@ pub struct Branch {
     pub span: Span,
 }
 
-/// `call SERVICE "ENDPOINT" [POLICY...]` or with the policies in a `{ }` block.
+/// `call SERVICE "ENDPOINT" [POLICY...]` or with the policies in a `{ }` block (also a `send`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CallStep {
     pub service: Ident,
@@ -269,6 +309,8 @@ pub enum Policy {
     },
     /// `on_error continue`
     OnError(Ident),
+    /// `priority N`
+    Priority(Value),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -301,6 +343,8 @@ pub enum WorkloadSetting {
         over: Option<Value>,
         think: Dist,
     },
+    /// `priority N`
+    Priority(Value),
 }
 
 /// `A` (hold until the end), `A for D` (hold), `A -> B over D` (ramp).
@@ -339,11 +383,14 @@ pub enum Schedule {
     },
 }
 
-/// `SERVICE` or `SERVICE "ENDPOINT"`.
+/// `SERVICE` or `SERVICE "ENDPOINT"`, optionally after `N of` or `N% of`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TargetRef {
+    /// `N` or `N%` of `on N of SERVICE`: only that many of the service's replicas.
+    pub replicas: Option<Value>,
     pub service: Ident,
     pub endpoint: Option<StrLit>,
+    /// From the service's name (not the `N of`) to the end of the target.
     pub span: Span,
 }
 

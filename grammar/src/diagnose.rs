@@ -22,10 +22,20 @@ const SERVICE_WORDS: &[&str] = &[
     "balance",
     "latency",
     "endpoint",
+    "health_check",
+    "eject",
 ];
-const STEP_WORDS: &[&str] = &["work", "call", "parallel", "choice", "fail"];
-const POLICY_WORDS: &[&str] = &["timeout", "retry", "circuit_breaker", "on_error"];
-const WORKLOAD_WORDS: &[&str] = &["target", "rate", "spike", "arrivals", "timeout", "users"];
+const STEP_WORDS: &[&str] = &["work", "call", "send", "parallel", "choice", "fail"];
+const POLICY_WORDS: &[&str] = &[
+    "timeout",
+    "retry",
+    "circuit_breaker",
+    "on_error",
+    "priority",
+];
+const WORKLOAD_WORDS: &[&str] = &[
+    "target", "rate", "spike", "arrivals", "timeout", "users", "priority",
+];
 const ACTION_WORDS: &[&str] = &[
     "latency",
     "errors",
@@ -102,6 +112,13 @@ fn label(rule: Rule) -> String {
         Rule::kill_random => s("`random(...)`"),
         Rule::target_ref => s("`on`"),
         Rule::autoscale_delay => s("`delay`"),
+        Rule::autoscale_target => s("`target`"),
+        Rule::autoscale_marks => s("`up`"),
+        Rule::hc_timeout => s("`timeout`"),
+        Rule::hc_unhealthy => s("`unhealthy`"),
+        Rule::hc_healthy => s("`healthy`"),
+        Rule::eject_max => s("`max`"),
+        Rule::target_subset => s("`N of` (such as `1 of` or `30% of`)"),
         Rule::autoscale_interval => s("`interval`"),
         Rule::status => s("`status`"),
         Rule::retry_backoff => s("`backoff`"),

@@ -306,14 +306,17 @@ impl Printer<'_> {
             ServiceSetting::Autoscale {
                 min,
                 max,
-                target,
+                rule,
                 delay,
                 interval,
             } => {
-                let mut s = format!(
-                    "autoscale {}..{} target {}",
-                    min.text, max.text, target.text
-                );
+                let mut s = format!("autoscale {}..{} ", min.text, max.text);
+                match rule {
+                    AutoscaleRule::Target(t) => s.push_str(&format!("target {}", t.text)),
+                    AutoscaleRule::Watermarks { up, down } => {
+                        s.push_str(&format!("up above {} down below {}", up.text, down.text))
+                    }
+                }
                 if let Some(d) = delay {
                     s.push_str(&format!(" delay {}", d.text));
                 }
@@ -323,7 +326,39 @@ impl Printer<'_> {
                 s
             }
             ServiceSetting::Workers(v) => format!("workers {}", v.text),
-            ServiceSetting::Queue(v) => format!("queue {}", v.text),
+            ServiceSetting::Queue { size, discipline } => match discipline {
+                Some(d) => format!("queue {} {}", size.text, d.name),
+                None => format!("queue {}", size.text),
+            },
+            ServiceSetting::HealthCheck {
+                every,
+                timeout,
+                unhealthy,
+                healthy,
+            } => {
+                let mut s = format!("health_check every {}", every.text);
+                for (word, v) in [
+                    ("timeout", timeout),
+                    ("unhealthy", unhealthy),
+                    ("healthy", healthy),
+                ] {
+                    if let Some(v) = v {
+                        s.push_str(&format!(" {word} {}", v.text));
+                    }
+                }
+                s
+            }
+            ServiceSetting::Eject {
+                after,
+                duration,
+                max,
+            } => {
+                let mut s = format!("eject after {} errors for {}", after.text, duration.text);
+                if let Some(m) = max {
+                    s.push_str(&format!(" max {}", m.text));
+                }
+                s
+            }
             ServiceSetting::RateLimit(v) => format!("rate_limit {}", v.text),
             ServiceSetting::Restart(v) => format!("restart {}", v.text),
             ServiceSetting::Balance(i) => format!("balance {}", i.name),
@@ -365,8 +400,13 @@ impl Printer<'_> {
                 }
                 self.line(start, end, &s);
             }
-            Step::Call(c) => {
-                let head = format!("{prefix}call {} {}", c.service.name, string(&c.endpoint));
+            Step::Call(c) | Step::Send(c) => {
+                let word = if matches!(st.node, Step::Send(_)) {
+                    "send"
+                } else {
+                    "call"
+                };
+                let head = format!("{prefix}{word} {} {}", c.service.name, string(&c.endpoint));
                 if c.block {
                     let open = self.open_brace(c.endpoint.span.end);
                     let close = self.close_brace(open);
@@ -482,6 +522,7 @@ fn policy(p: &Policy) -> String {
             ratio.text, over.text, min.text, open.text
         ),
         Policy::OnError(i) => format!("on_error {}", i.name),
+        Policy::Priority(v) => format!("priority {}", v.text),
     }
 }
 
@@ -529,6 +570,7 @@ fn workload_setting(s: &WorkloadSetting) -> String {
             s.push_str(&format!(" think {}", dist(think)));
             s
         }
+        WorkloadSetting::Priority(v) => format!("priority {}", v.text),
     }
 }
 
@@ -564,9 +606,13 @@ fn schedule(s: &Schedule) -> (String, usize) {
 }
 
 fn target(t: &TargetRef) -> String {
+    let subset = match &t.replicas {
+        Some(n) => format!("{} of ", n.text),
+        None => String::new(),
+    };
     match &t.endpoint {
-        Some(e) => format!("{} {}", t.service.name, string(e)),
-        None => t.service.name.clone(),
+        Some(e) => format!("{subset}{} {}", t.service.name, string(e)),
+        None => format!("{subset}{}", t.service.name),
     }
 }
 

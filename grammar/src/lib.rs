@@ -87,6 +87,17 @@ pub const KEYWORDS: &[&str] = &[
     "after",
     "between",
     "and",
+    "health_check",
+    "unhealthy",
+    "healthy",
+    "eject",
+    "max",
+    "up",
+    "above",
+    "down",
+    "below",
+    "send",
+    "priority",
 ];
 
 #[cfg(test)]

@@ -311,6 +311,17 @@ fn is_token(r: Rule) -> bool {
             | Rule::kw_after
             | Rule::kw_between
             | Rule::kw_and
+            | Rule::kw_timeout
+            | Rule::kw_health_check
+            | Rule::kw_unhealthy
+            | Rule::kw_healthy
+            | Rule::kw_eject
+            | Rule::kw_max
+            | Rule::kw_up
+            | Rule::kw_above
+            | Rule::kw_down
+            | Rule::kw_below
+            | Rule::kw_send
     )
 }
 
@@ -578,15 +589,46 @@ fn service_setting(p: P) -> Res<ServiceSetting> {
     let mut k = Kids::of(p);
     Ok(match rule {
         Rule::replicas => ServiceSetting::Replicas(value(k.req("count")?)?),
-        Rule::autoscale => ServiceSetting::Autoscale {
-            min: value(k.req("min")?)?,
-            max: value(k.req("max")?)?,
-            target: value(k.req("target")?)?,
-            delay: opt_value(&mut k, Rule::autoscale_delay)?,
-            interval: opt_value(&mut k, Rule::autoscale_interval)?,
-        },
+        Rule::autoscale => {
+            let min = value(k.req("min")?)?;
+            let max = value(k.req("max")?)?;
+            let rule = k.req("autoscale rule")?;
+            let rule = if rule.as_rule() == Rule::autoscale_marks {
+                let mut mk = Kids::of(rule);
+                AutoscaleRule::Watermarks {
+                    up: value(mk.req("up")?)?,
+                    down: value(mk.req("down")?)?,
+                }
+            } else {
+                AutoscaleRule::Target(value(only(rule)?)?)
+            };
+            ServiceSetting::Autoscale {
+                min,
+                max,
+                rule,
+                delay: opt_value(&mut k, Rule::autoscale_delay)?,
+                interval: opt_value(&mut k, Rule::autoscale_interval)?,
+            }
+        }
         Rule::workers => ServiceSetting::Workers(value(k.req("count")?)?),
-        Rule::queue => ServiceSetting::Queue(value(k.req("count")?)?),
+        Rule::queue => ServiceSetting::Queue {
+            size: value(k.req("count")?)?,
+            discipline: match k.next() {
+                Some(d) => Some(ident(d)?),
+                None => None,
+            },
+        },
+        Rule::health_check => ServiceSetting::HealthCheck {
+            every: value(k.req("period")?)?,
+            timeout: opt_value(&mut k, Rule::hc_timeout)?,
+            unhealthy: opt_value(&mut k, Rule::hc_unhealthy)?,
+            healthy: opt_value(&mut k, Rule::hc_healthy)?,
+        },
+        Rule::eject => ServiceSetting::Eject {
+            after: value(k.req("count")?)?,
+            duration: value(k.req("duration")?)?,
+            max: opt_value(&mut k, Rule::eject_max)?,
+        },
         Rule::rate_limit => ServiceSetting::RateLimit(value(k.req("rate")?)?),
         Rule::restart => ServiceSetting::Restart(value(k.req("duration")?)?),
         Rule::balance => ServiceSetting::Balance(ident(k.req("strategy")?)?),
@@ -620,7 +662,7 @@ fn step(p: P) -> Res<Step> {
     let mut k = Kids::of(p);
     Ok(match rule {
         Rule::work => Step::Work(dist(k.req("distribution")?)?),
-        Rule::call => {
+        Rule::call | Rule::send => {
             let service = ident(k.req("service")?)?;
             let endpoint = string(k.req("endpoint")?)?;
             let mut policies = Vec::new();
@@ -637,12 +679,17 @@ fn step(p: P) -> Res<Step> {
             while let Some(pol) = k.next() {
                 policies.push(spanned(pol, policy)?);
             }
-            Step::Call(CallStep {
+            let c = CallStep {
                 service,
                 endpoint,
                 policies,
                 block,
-            })
+            };
+            if rule == Rule::send {
+                Step::Send(c)
+            } else {
+                Step::Call(c)
+            }
         }
         Rule::parallel => Step::Parallel(steps(&mut k)?),
         Rule::choice => {
@@ -702,6 +749,7 @@ fn policy(p: P) -> Res<Policy> {
             open: value(k.req("open")?)?,
         },
         Rule::on_error => Policy::OnError(ident(k.req("behaviour")?)?),
+        Rule::priority => Policy::Priority(value(k.req("priority")?)?),
         r => {
             return Err(ParseError::internal(
                 k.parent,
@@ -747,6 +795,7 @@ fn workload_setting(p: P) -> Res<WorkloadSetting> {
         },
         Rule::arrivals => WorkloadSetting::Arrivals(ident(k.req("process")?)?),
         Rule::wl_timeout => WorkloadSetting::Timeout(value(k.req("duration")?)?),
+        Rule::priority => WorkloadSetting::Priority(value(k.req("priority")?)?),
         Rule::users => {
             let from = value(k.req("users")?)?;
             let (to, over) = match k.opt(Rule::users_ramp) {
@@ -799,6 +848,10 @@ fn schedule(p: P) -> Res<Schedule> {
 
 fn target_ref(p: P) -> Res<TargetRef> {
     let mut k = Kids::of(p);
+    let replicas = match k.opt(Rule::target_subset) {
+        Some(s) => Some(value(only(s)?)?),
+        None => None,
+    };
     let service = ident(k.req("service")?)?;
     let endpoint = match k.next() {
         Some(s) => Some(string(s)?),
@@ -808,6 +861,7 @@ fn target_ref(p: P) -> Res<TargetRef> {
         .as_ref()
         .map_or(service.span, |e| service.span.to(e.span));
     Ok(TargetRef {
+        replicas,
         service,
         endpoint,
         span,

@@ -194,9 +194,44 @@ impl Ctx {
         }
     }
 
+    /// A priority: a whole number in `0..=MAX_PRIORITY`.
+    pub fn priority(&mut self, file: FileId, v: &Value) -> Option<u8> {
+        let n = self.want(file, v, Unit::Number, "`priority`")?;
+        let max = chaos_plan::MAX_PRIORITY;
+        if n.fract() == 0.0 && (0.0..=f64::from(max)).contains(&n) {
+            return Some(n as u8);
+        }
+        self.push(
+            Diagnostic::error(
+                codes::PRIORITY_RANGE,
+                format!(
+                    "`priority {}` is not a priority: priorities are whole numbers from 0 to {max}",
+                    self.text(v)
+                ),
+            )
+            .at(file, v.span, format!("expected 0 to {max}"))
+            .help(format!(
+                "0 (the default) is served last, {max} first; write a whole number from 0 to {max}"
+            )),
+        );
+        None
+    }
+
     /// One of a fixed set of words, or a diagnostic with the closest one.
     pub fn keyword<T: Copy>(
         &mut self,
+        file: FileId,
+        ident: &Ident,
+        what: &str,
+        choices: &[(&str, T)],
+    ) -> Option<T> {
+        self.keyword_coded(codes::UNKNOWN_KEYWORD, file, ident, what, choices)
+    }
+
+    /// [`Ctx::keyword`] reported under its own code.
+    pub fn keyword_coded<T: Copy>(
+        &mut self,
+        code: &'static str,
         file: FileId,
         ident: &Ident,
         what: &str,
@@ -206,11 +241,11 @@ impl Ctx {
             return Some(*t);
         }
         let names: Vec<&str> = choices.iter().map(|(n, _)| *n).collect();
-        let mut d = Diagnostic::error(
-            codes::UNKNOWN_KEYWORD,
-            format!("unknown {what} `{}`", ident.name),
-        )
-        .at(file, ident.span, format!("expected {}", list_code(&names)));
+        let mut d = Diagnostic::error(code, format!("unknown {what} `{}`", ident.name)).at(
+            file,
+            ident.span,
+            format!("expected {}", list_code(&names)),
+        );
         if let Some(h) = did_you_mean(&ident.name, names.iter().copied()) {
             d = d.suggest(ident.span, h, |h| format!("did you mean `{h}`?"));
         }

@@ -24,18 +24,25 @@ pub(crate) struct Lowered {
     pub by_name: HashMap<String, usize>,
 }
 
+/// The lowered services, for checks against their replica counts.
+pub(crate) struct Topology<'a> {
+    pub services: &'a [plan::Service],
+    /// Per service: its replica count is the one written (not a stand-in after an error).
+    pub replicas_known: &'a [bool],
+}
+
 pub(crate) fn lower(
     syms: &Symbols<'_>,
     ctx: &mut Ctx,
     duration: Option<f64>,
-    services: &[plan::Service],
+    topology: &Topology<'_>,
 ) -> Lowered {
     let mut out = Lowered {
         faults: Vec::new(),
         by_name: HashMap::new(),
     };
     for f in &syms.faults {
-        if let Some(fault) = fault(syms, ctx, f, duration, services) {
+        if let Some(fault) = fault(syms, ctx, f, duration, topology) {
             out.by_name.insert(fault.name.clone(), out.faults.len());
             out.faults.push(fault);
         }
@@ -48,14 +55,15 @@ fn fault(
     ctx: &mut Ctx,
     f: &In<'_, ast::Fault>,
     duration: Option<f64>,
-    all: &[plan::Service],
+    topology: &Topology<'_>,
 ) -> Option<plan::Fault> {
+    let all = topology.services;
     let file = f.file;
     let mut actions = Vec::new();
     let mut ok = true;
     let mut kill_restart: Option<f64> = None;
     for a in &f.ast.actions {
-        match action(syms, ctx, file, &a.node) {
+        match action(syms, ctx, file, &a.node, topology) {
             Some(act) => {
                 if let plan::Action::Kill { services, count } = &act {
                     let longest = services
@@ -311,25 +319,154 @@ fn target(
     ctx: &mut Ctx,
     file: FileId,
     t: &ast::TargetRef,
+    topology: &Topology<'_>,
 ) -> Option<plan::Target> {
-    match &t.endpoint {
+    let endpoint = match &t.endpoint {
         Some(ep) => {
             resolve_endpoint(syms, ctx, file, &t.service, ep)?;
-            Some(plan::Target {
-                service: t.service.name.clone(),
-                endpoint: Some(ep.value.clone()),
-                replicas: None,
-            })
+            Some(ep.value.clone())
         }
         None => {
             resolve_service(syms, ctx, file, &t.service)?;
-            Some(plan::Target {
-                service: t.service.name.clone(),
-                endpoint: None,
-                replicas: None,
-            })
+            None
+        }
+    };
+    let replicas = match &t.replicas {
+        Some(v) => Some(subset(syms, ctx, file, v, &t.service, topology)?),
+        None => None,
+    };
+    Some(plan::Target {
+        service: t.service.name.clone(),
+        endpoint,
+        replicas,
+    })
+}
+
+/// `N` or `N%` of `on N of SERVICE`: at least one replica, and no more than the service can
+/// have (its count, or its autoscale maximum). The service is already resolved.
+fn subset(
+    syms: &Symbols<'_>,
+    ctx: &mut Ctx,
+    file: FileId,
+    v: &ast::Value,
+    service: &ast::Ident,
+    topology: &Topology<'_>,
+) -> Option<plan::ReplicaSubset> {
+    let (unit, n) = ctx.resolve(file, v)?;
+    let shown = ctx.text(v);
+    let none = |ctx: &mut Ctx, label: &str| {
+        ctx.push(
+            Diagnostic::error(
+                codes::REPLICA_SUBSET,
+                format!("`on {shown} of {}` picks no replica", service.name),
+            )
+            .at(file, v.span, label.to_string())
+            .help(format!(
+                "write at least `on 1 of {}`, or `on {}` for every replica",
+                service.name, service.name
+            )),
+        );
+    };
+    let subset = match unit {
+        Unit::Number => {
+            if n.fract() != 0.0 || n < 0.0 {
+                ctx.out_of_range(
+                    file,
+                    v.span,
+                    format!("`on {shown} of` needs a whole number of replicas"),
+                    "not a whole number",
+                );
+                return None;
+            }
+            if n < 1.0 {
+                none(ctx, "zero replicas");
+                return None;
+            }
+            plan::ReplicaSubset::Count {
+                count: n.min(f64::from(u32::MAX)) as u32,
+            }
+        }
+        Unit::Ratio => {
+            if n <= 0.0 {
+                none(ctx, "0% of the replicas");
+                return None;
+            }
+            if n > 1.0 {
+                ctx.push(
+                    Diagnostic::error(
+                        codes::REPLICA_SUBSET,
+                        format!("`on {shown} of {}` is more than all replicas", service.name),
+                    )
+                    .at(file, v.span, "more than 100%")
+                    .help(format!(
+                        "write at most `on 100% of {}`, which is `on {}`",
+                        service.name, service.name
+                    )),
+                );
+                return None;
+            }
+            plan::ReplicaSubset::Fraction { fraction: n }
+        }
+        found => {
+            ctx.push(
+                Diagnostic::error(
+                    codes::WRONG_UNIT,
+                    format!(
+                        "`on N of` takes a number or a percentage of replicas, found {} `{shown}`",
+                        found.describe()
+                    ),
+                )
+                .at(
+                    file,
+                    v.span,
+                    "expected a number such as 1 or a percentage such as 30%",
+                )
+                .help(format!(
+                    "write e.g. `on 1 of {}` or `on 30% of {}`",
+                    service.name, service.name
+                )),
+            );
+            return None;
+        }
+    };
+    if let plan::ReplicaSubset::Count { count } = subset
+        && let Some(&i) = syms.service_index.get(service.name.as_str())
+        && topology.replicas_known.get(i).copied().unwrap_or(false)
+        && let Some(s) = topology.services.get(i)
+    {
+        let most = max_replicas(s);
+        if count > most {
+            let has = match s.replicas {
+                plan::Replicas::Fixed { .. } => format!("has {most} replica{}", plural(most)),
+                plan::Replicas::Autoscale { .. } => {
+                    format!(
+                        "has at most {most} replica{} (its autoscale maximum)",
+                        plural(most)
+                    )
+                }
+            };
+            ctx.push(
+                Diagnostic::error(
+                    codes::REPLICA_SUBSET,
+                    format!(
+                        "`on {count} of {}` picks more replicas than there are: `{}` {has}",
+                        service.name, service.name
+                    ),
+                )
+                .at(file, v.span, format!("more than {most}"))
+                .help(format!(
+                    "pick at most {most}, or write `on {}` for every replica",
+                    service.name
+                )),
+            );
+            return None;
         }
     }
+    Some(subset)
+}
+
+fn plural(n: u32) -> &'static str {
+    if n == 1 { "" } else { "s" }
 }
 
 fn services(
@@ -359,11 +496,17 @@ fn services(
     ok.then_some(out)
 }
 
-fn action(syms: &Symbols<'_>, ctx: &mut Ctx, file: FileId, a: &Action) -> Option<plan::Action> {
+fn action(
+    syms: &Symbols<'_>,
+    ctx: &mut Ctx,
+    file: FileId,
+    a: &Action,
+    topology: &Topology<'_>,
+) -> Option<plan::Action> {
     match a {
         Action::Latency { delay, target: t } => {
             let delay = dist::dist(ctx, file, delay, "`latency`");
-            let target = target(syms, ctx, file, t);
+            let target = target(syms, ctx, file, t, topology);
             Some(plan::Action::Latency {
                 target: target?,
                 delay: delay?,
@@ -379,7 +522,7 @@ fn action(syms: &Symbols<'_>, ctx: &mut Ctx, file: FileId, a: &Action) -> Option
                 Some(s) => ctx.status(file, s),
                 None => Some(500),
             };
-            let target = target(syms, ctx, file, t);
+            let target = target(syms, ctx, file, t, topology);
             Some(plan::Action::Errors {
                 target: target?,
                 ratio: ratio?,
@@ -432,7 +575,7 @@ fn action(syms: &Symbols<'_>, ctx: &mut Ctx, file: FileId, a: &Action) -> Option
         }
         Action::Cpu { factor, target: t } => {
             let f = ctx.want(file, factor, Unit::Multiplier, "`cpu`");
-            let target = target(syms, ctx, file, t);
+            let target = target(syms, ctx, file, t, topology);
             let f = f?;
             if f <= 0.0 {
                 ctx.out_of_range(
@@ -450,7 +593,7 @@ fn action(syms: &Symbols<'_>, ctx: &mut Ctx, file: FileId, a: &Action) -> Option
         }
         Action::Loss { ratio, target: t } => {
             let ratio = ctx.ratio(file, ratio, "`loss`", true);
-            let target = target(syms, ctx, file, t);
+            let target = target(syms, ctx, file, t, topology);
             Some(plan::Action::Loss {
                 target: target?,
                 ratio: ratio?,
@@ -474,7 +617,7 @@ fn action(syms: &Symbols<'_>, ctx: &mut Ctx, file: FileId, a: &Action) -> Option
                 );
                 return None;
             }
-            resolve_service(syms, ctx, file, &t.service)?;
+            let target = target(syms, ctx, file, t, topology)?;
             let (bytes_per_s, limit_bytes) = (bytes_per_s?, limit_bytes?);
             if bytes_per_s <= 0.0 {
                 ctx.out_of_range(
@@ -498,7 +641,7 @@ fn action(syms: &Symbols<'_>, ctx: &mut Ctx, file: FileId, a: &Action) -> Option
                 service: t.service.name.clone(),
                 bytes_per_s,
                 limit_bytes,
-                replicas: None,
+                replicas: target.replicas,
             })
         }
     }

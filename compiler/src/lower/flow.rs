@@ -1,7 +1,6 @@
-//! Checks on the call graph: cycles between endpoints (an error: a request would never end) and
+//! Checks on the call graph: cycles between endpoints through calls and sends (an error: a
+//! request would never end, or a send would multiply for ever) and
 //! what receives traffic from some workload (services that none reach are warned about).
-
-use chaos_grammar::ast::Span;
 
 use crate::diagnostic::{Diagnostic, codes};
 use crate::source::FileId;
@@ -42,7 +41,7 @@ pub(crate) fn cycles(syms: &Symbols<'_>, edges: &[Vec<Edge>], ctx: &mut Ctx) {
                     Mark::Open => {
                         let from = pos_in_path[edge.to];
                         let path: Vec<usize> = stack[from..].iter().map(|(n, _)| *n).collect();
-                        report_cycle(syms, ctx, &path, edge.to, edge.file, edge.span);
+                        report_cycle(syms, ctx, &path, edge);
                     }
                     Mark::Done => {}
                 }
@@ -60,24 +59,23 @@ fn node_name(syms: &Symbols<'_>, node: usize) -> String {
     format!("{} \"{}\"", svc.name(), svc.endpoints[e].name.value)
 }
 
-fn report_cycle(
-    syms: &Symbols<'_>,
-    ctx: &mut Ctx,
-    path: &[usize],
-    back_to: usize,
-    file: FileId,
-    span: Span,
-) {
+fn report_cycle(syms: &Symbols<'_>, ctx: &mut Ctx, path: &[usize], closing: &Edge) {
+    let (back_to, file, span) = (closing.to, closing.file, closing.span);
+    let word = if closing.send { "send" } else { "call" };
     let mut names: Vec<String> = path.iter().map(|&n| node_name(syms, n)).collect();
     names.push(node_name(syms, back_to));
     let loop_text = names.join(" → ");
     let message = if path.len() == 1 {
-        format!("endpoint {} calls itself", names[0])
+        format!(
+            "endpoint {} {} itself",
+            names[0],
+            if closing.send { "sends to" } else { "calls" }
+        )
     } else {
         format!("call cycle: {loop_text}")
     };
     let mut d = Diagnostic::error(codes::CALL_CYCLE, message)
-        .at(file, span, "this call closes the cycle")
+        .at(file, span, format!("this {word} closes the cycle"))
         .help(
             "a request in a cycle never finishes; break the loop or route it to another endpoint",
         );

@@ -76,7 +76,11 @@ pub(crate) fn lower(input: &Input<'_>) -> (Option<Output>, Vec<Diagnostic>) {
     if let Some(reached) = &reached {
         flow::unused_services(&syms, reached, input.root, &mut cx);
     }
-    let faults = fault::lower(&syms, &mut cx, duration, &services.services);
+    let topology = fault::Topology {
+        services: &services.services,
+        replicas_known: &services.replicas_known,
+    };
+    let faults = fault::lower(&syms, &mut cx, duration, &topology);
     let timing = scenario.as_ref().map(|s| expect::Timing {
         warmup_s: s.warmup_s,
         duration_s: s.duration_s,

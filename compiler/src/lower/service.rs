@@ -20,14 +20,25 @@ pub(crate) const DEFAULT_RESTART_S: f64 = 5.0;
 /// start), and the rule runs every 15 s (the Kubernetes HPA's sync period).
 pub(crate) const DEFAULT_AUTOSCALE_DELAY_S: f64 = 10.0;
 pub(crate) const DEFAULT_AUTOSCALE_INTERVAL_S: f64 = 15.0;
+/// `health_check` parts left out take the defaults of a Kubernetes readiness probe
+/// (`timeoutSeconds: 1`, `failureThreshold: 3`, `successThreshold: 1`), which is what it is
+/// in `--cluster`.
+pub(crate) const DEFAULT_HEALTH_TIMEOUT_S: f64 = 1.0;
+pub(crate) const DEFAULT_UNHEALTHY: u32 = 3;
+pub(crate) const DEFAULT_HEALTHY: u32 = 1;
+/// `eject` without `max`: at most half of the replicas ejected at once (Envoy's
+/// `max_ejection_percent` is 10%, but with the 2-3 replicas of a scenario that ejects none).
+pub(crate) const DEFAULT_EJECT_MAX: f64 = 0.5;
 /// Steps nested deeper than this are reported instead of lowered (guards the stack).
 const MAX_NESTING: usize = 64;
 
-/// A call from one endpoint (graph node) to another, where it is written.
+/// A call (or send) from one endpoint (graph node) to another, where it is written.
 pub(crate) struct Edge {
     pub to: usize,
     pub file: FileId,
     pub span: Span,
+    /// A `send` (fire-and-forget), not a `call`.
+    pub send: bool,
 }
 
 pub(crate) struct Lowered {
@@ -36,6 +47,9 @@ pub(crate) struct Lowered {
     pub edges: Vec<Vec<Edge>>,
     /// Every call timeout in the plan, for the end-of-run drain.
     pub longest_call_timeout_s: Option<f64>,
+    /// Per service: its `replicas`/`autoscale` checked (else its count is a stand-in and
+    /// checks against it, such as `on N of S`, would only echo that error).
+    pub replicas_known: Vec<bool>,
 }
 
 pub(crate) fn lower(syms: &Symbols<'_>, ctx: &mut Ctx) -> Lowered {
@@ -43,10 +57,12 @@ pub(crate) fn lower(syms: &Symbols<'_>, ctx: &mut Ctx) -> Lowered {
         services: Vec::with_capacity(syms.services.len()),
         edges: (0..syms.nodes).map(|_| Vec::new()).collect(),
         longest_call_timeout_s: None,
+        replicas_known: Vec::with_capacity(syms.services.len()),
     };
     for sym in &syms.services {
-        let svc = service(syms, sym, ctx, &mut out);
+        let (svc, known) = service(syms, sym, ctx, &mut out);
         out.services.push(svc);
+        out.replicas_known.push(known);
     }
     out
 }
@@ -78,10 +94,16 @@ fn service(
     sym: &ServiceSym<'_>,
     ctx: &mut Ctx,
     out: &mut Lowered,
-) -> plan::Service {
+) -> (plan::Service, bool) {
     let file = sym.file;
     let mut seen = HashMap::new();
     let mut replicas = None;
+    let mut replicas_ok = true;
+    let mut discipline = plan::Discipline::Fifo;
+    let mut health_check = None;
+    let mut eject = None;
+    // Where `health_check` and `eject` are written, for the one-replica warning.
+    let mut per_replica: Vec<(&'static str, Span)> = Vec::new();
     let mut replicas_span: Option<(&'static str, Span)> = None;
     let mut workers = 1;
     let mut queue = None;
@@ -93,12 +115,29 @@ fn service(
         let span = match node {
             // The setting's span may run over the whitespace after it; end at its last value.
             ServiceSetting::Autoscale {
-                target,
+                rule,
                 delay,
                 interval,
                 ..
             } => {
-                let last = interval.as_ref().or(delay.as_ref()).unwrap_or(target);
+                let last = interval.as_ref().or(delay.as_ref()).unwrap_or(rule.last());
+                ast::Span::new(span.start, last.span.end)
+            }
+            ServiceSetting::HealthCheck {
+                every,
+                timeout,
+                unhealthy,
+                healthy,
+            } => {
+                let last = healthy
+                    .as_ref()
+                    .or(unhealthy.as_ref())
+                    .or(timeout.as_ref())
+                    .unwrap_or(every);
+                ast::Span::new(span.start, last.span.end)
+            }
+            ServiceSetting::Eject { duration, max, .. } => {
+                let last = max.as_ref().unwrap_or(duration);
                 ast::Span::new(span.start, last.span.end)
             }
             _ => *span,
@@ -138,29 +177,67 @@ fn service(
                     ServiceSetting::Autoscale {
                         min,
                         max,
-                        target,
+                        rule,
                         delay,
                         interval,
-                    } => autoscale(
-                        ctx,
-                        file,
-                        min,
-                        max,
-                        target,
-                        delay.as_ref(),
-                        interval.as_ref(),
-                    ),
+                    } => autoscale(ctx, file, min, max, rule, delay.as_ref(), interval.as_ref()),
                     _ => None,
                 };
+                replicas_ok = replicas.is_some();
             }
             ServiceSetting::Workers(v) => {
                 if first_time(ctx, &mut seen, file, "workers", span) {
                     workers = ctx.count(file, v, "`workers`", 1).unwrap_or(1);
                 }
             }
-            ServiceSetting::Queue(v) => {
+            ServiceSetting::Queue {
+                size,
+                discipline: d,
+            } => {
                 if first_time(ctx, &mut seen, file, "queue", span) {
-                    queue = ctx.count(file, v, "`queue`", 0);
+                    queue = ctx.count(file, size, "`queue`", 0);
+                    if let Some(d) = d {
+                        discipline = ctx
+                            .keyword_coded(
+                                codes::UNKNOWN_DISCIPLINE,
+                                file,
+                                d,
+                                "queue discipline",
+                                &[
+                                    ("fifo", plan::Discipline::Fifo),
+                                    ("lifo", plan::Discipline::Lifo),
+                                ],
+                            )
+                            .unwrap_or(plan::Discipline::Fifo);
+                    }
+                }
+            }
+            ServiceSetting::HealthCheck {
+                every,
+                timeout,
+                unhealthy,
+                healthy,
+            } => {
+                if first_time(ctx, &mut seen, file, "health_check", span) {
+                    per_replica.push(("health_check", span));
+                    health_check = self::health_check(
+                        ctx,
+                        file,
+                        every,
+                        timeout.as_ref(),
+                        unhealthy.as_ref(),
+                        healthy.as_ref(),
+                    );
+                }
+            }
+            ServiceSetting::Eject {
+                after,
+                duration,
+                max,
+            } => {
+                if first_time(ctx, &mut seen, file, "eject", span) {
+                    per_replica.push(("eject", span));
+                    eject = self::eject(ctx, file, after, duration, max.as_ref());
                 }
             }
             ServiceSetting::RateLimit(v) => {
@@ -233,20 +310,137 @@ fn service(
             steps,
         });
     }
-    plan::Service {
+    if replicas_ok {
+        let most = match &replicas {
+            Some(plan::Replicas::Autoscale { max, .. }) => *max,
+            Some(plan::Replicas::Fixed { count }) => *count,
+            None => 1,
+        };
+        if most == 1 {
+            for (what, span) in per_replica {
+                single_replica(ctx, file, sym.name(), what, span);
+            }
+        }
+    }
+    let service = plan::Service {
         name: sym.name().to_string(),
         replicas: replicas.unwrap_or(plan::Replicas::Fixed { count: 1 }),
         workers,
         queue,
-        discipline: plan::Discipline::Fifo,
-        health_check: None,
-        eject: None,
+        discipline,
+        health_check,
+        eject,
         rate_limit_per_s: rate_limit,
         restart_s: restart,
         balance,
         latency,
         endpoints,
+    };
+    (service, replicas_ok)
+}
+
+/// `health_check` or `eject` where there is never a second replica to send to instead.
+fn single_replica(ctx: &mut Ctx, file: FileId, service: &str, what: &str, span: Span) {
+    let effect = if what == "eject" {
+        "ejecting its only replica is not allowed, so nothing is ever ejected"
+    } else {
+        "when its only replica fails its checks, callers have nowhere else to send"
+    };
+    ctx.push(
+        Diagnostic::warning(
+            codes::SINGLE_REPLICA,
+            format!("`{what}` on `{service}`, which has one replica, cannot help"),
+        )
+        .at(file, span, effect)
+        .help(format!(
+            "give `{service}` more replicas (`replicas 3`), or remove `{what}`"
+        )),
+    );
+}
+
+/// A count of at least 1 for `unhealthy`/`healthy`, reported under its own code when 0.
+fn threshold(ctx: &mut Ctx, file: FileId, v: &ast::Value, what: &str) -> Option<u32> {
+    let n = ctx.count(file, v, what, 0)?;
+    if n == 0 {
+        ctx.push(
+            Diagnostic::error(
+                codes::HEALTH_THRESHOLD,
+                format!("{what} must be at least 1"),
+            )
+            .at(file, v.span, "zero consecutive checks")
+            .help(format!(
+                "{what} counts consecutive checks before the replica's state flips; write 1 to flip at the first one"
+            )),
+        );
+        return None;
     }
+    Some(n)
+}
+
+fn health_check(
+    ctx: &mut Ctx,
+    file: FileId,
+    every: &ast::Value,
+    timeout: Option<&ast::Value>,
+    unhealthy: Option<&ast::Value>,
+    healthy: Option<&ast::Value>,
+) -> Option<plan::HealthCheck> {
+    let every_s = ctx.positive_duration(file, every, "`every`");
+    let timeout_s = match timeout {
+        Some(v) => ctx.positive_duration(file, v, "the health check's `timeout`"),
+        None => Some(DEFAULT_HEALTH_TIMEOUT_S),
+    };
+    let unhealthy = match unhealthy {
+        Some(v) => threshold(ctx, file, v, "`unhealthy`"),
+        None => Some(DEFAULT_UNHEALTHY),
+    };
+    let healthy = match healthy {
+        Some(v) => threshold(ctx, file, v, "`healthy`"),
+        None => Some(DEFAULT_HEALTHY),
+    };
+    Some(plan::HealthCheck {
+        every_s: every_s?,
+        timeout_s: timeout_s?,
+        unhealthy: unhealthy?,
+        healthy: healthy?,
+    })
+}
+
+fn eject(
+    ctx: &mut Ctx,
+    file: FileId,
+    after: &ast::Value,
+    duration: &ast::Value,
+    max: Option<&ast::Value>,
+) -> Option<plan::Eject> {
+    let after = ctx.count(file, after, "`eject after`", 1);
+    let for_s = ctx.positive_duration(file, duration, "the ejection's `for`");
+    let max_fraction = match max {
+        Some(v) => match ctx.want(file, v, Unit::Ratio, "`max`") {
+            Some(r) if r > 0.0 && r <= 1.0 => Some(r),
+            Some(_) => {
+                ctx.push(
+                    Diagnostic::error(
+                        codes::EJECT_MAX,
+                        format!(
+                            "`max {}` is outside (0%, 100%]: it is the most of the replicas ejected at once",
+                            ctx.text(v)
+                        ),
+                    )
+                    .at(file, v.span, "expected more than 0% and at most 100%")
+                    .help("write a share such as `max 50%` (the default), or leave `max` out"),
+                );
+                None
+            }
+            None => None,
+        },
+        None => Some(DEFAULT_EJECT_MAX),
+    };
+    Some(plan::Eject {
+        after: after?,
+        for_s: for_s?,
+        max_fraction: max_fraction?,
+    })
 }
 
 fn autoscale(
@@ -254,13 +448,18 @@ fn autoscale(
     file: FileId,
     min: &ast::Value,
     max: &ast::Value,
-    target: &ast::Value,
+    rule: &ast::AutoscaleRule,
     delay: Option<&ast::Value>,
     interval: Option<&ast::Value>,
 ) -> Option<plan::Replicas> {
     let lo = ctx.count(file, min, "the autoscale minimum", 1);
     let hi = ctx.count(file, max, "the autoscale maximum", 1);
-    let target_r = ctx.ratio(file, target, "`target`", true);
+    let rule = match rule {
+        ast::AutoscaleRule::Target(target) => ctx
+            .ratio(file, target, "`target`", true)
+            .map(|utilisation| plan::ScaleRule::Target { utilisation }),
+        ast::AutoscaleRule::Watermarks { up, down } => watermarks(ctx, file, up, down),
+    };
     let delay_s = match delay {
         Some(v) => ctx.duration(file, v, "`delay`"),
         None => Some(DEFAULT_AUTOSCALE_DELAY_S),
@@ -284,11 +483,41 @@ fn autoscale(
     Some(plan::Replicas::Autoscale {
         min: lo,
         max: hi,
-        rule: plan::ScaleRule::Target {
-            utilisation: target_r?,
-        },
+        rule: rule?,
         delay_s: delay_s?,
         interval_s: interval_s?,
+    })
+}
+
+/// `up above UP down below DOWN`: fractions with `UP > DOWN`.
+fn watermarks(
+    ctx: &mut Ctx,
+    file: FileId,
+    up: &ast::Value,
+    down: &ast::Value,
+) -> Option<plan::ScaleRule> {
+    let up_r = ctx.ratio(file, up, "`up above`", false);
+    let down_r = ctx.ratio(file, down, "`down below`", false);
+    let (up_r, down_r) = (up_r?, down_r?);
+    if up_r <= down_r {
+        ctx.push(
+            Diagnostic::error(
+                codes::WATERMARKS,
+                format!(
+                    "`up above {}` is not above `down below {}`",
+                    ctx.text(up),
+                    ctx.text(down)
+                ),
+            )
+            .at(file, up.span, "must be above the `down` watermark")
+            .also(file, down.span, "the `down` watermark")
+            .help("a replica is added above `up` and removed below `down`; between them the count stays, so `up` must be higher, e.g. `up above 80% down below 30%`"),
+        );
+        return None;
+    }
+    Some(plan::ScaleRule::Watermarks {
+        up: up_r,
+        down: down_r,
     })
 }
 
@@ -327,6 +556,7 @@ impl Steps<'_, '_> {
                 dist: dist::dist(self.ctx, file, d, "`work`")?,
             }),
             Step::Call(c) => self.call(c, step.span).map(plan::Step::Call),
+            Step::Send(c) => self.send(c, step.span),
             Step::Parallel(inner) => Some(plan::Step::Parallel {
                 steps: self.steps(inner, depth + 1),
             }),
@@ -413,7 +643,12 @@ impl Steps<'_, '_> {
         let file = self.file;
         let target = resolve_endpoint(self.syms, self.ctx, file, &c.service, &c.endpoint);
         if let Some(to) = target {
-            self.out.edges[self.node].push(Edge { to, file, span });
+            self.out.edges[self.node].push(Edge {
+                to,
+                file,
+                span,
+                send: false,
+            });
         }
         let mut seen = HashMap::new();
         let mut call = plan::Call {
@@ -504,6 +739,12 @@ impl Steps<'_, '_> {
                         _ => ok = false,
                     }
                 }
+                Policy::Priority(v) => {
+                    if first_time(self.ctx, &mut seen, file, "priority", p.span) {
+                        call.priority = self.ctx.priority(file, v);
+                        ok &= call.priority.is_some();
+                    }
+                }
                 Policy::OnError(ident) => {
                     if first_time(self.ctx, &mut seen, file, "on_error", p.span) {
                         match self.ctx.keyword(
@@ -520,6 +761,54 @@ impl Steps<'_, '_> {
             }
         }
         (ok && target.is_some()).then_some(call)
+    }
+}
+
+impl Steps<'_, '_> {
+    /// `send SERVICE "ENDPOINT"`: resolved like a call; policies are an error, since a send
+    /// waits for nothing (no timeout, retry, breaker, `on_error`; it carries the request's
+    /// priority).
+    fn send(&mut self, c: &ast::CallStep, span: Span) -> Option<plan::Step> {
+        let file = self.file;
+        let target = resolve_endpoint(self.syms, self.ctx, file, &c.service, &c.endpoint);
+        if let Some(to) = target {
+            self.out.edges[self.node].push(Edge {
+                to,
+                file,
+                span,
+                send: true,
+            });
+        }
+        if c.block || !c.policies.is_empty() {
+            let at = match (c.policies.first(), c.policies.last()) {
+                (Some(first), Some(last)) => first.span.to(last.span),
+                _ => span,
+            };
+            let call = format!(
+                "call {} \"{}\"",
+                c.service.name,
+                c.endpoint.value.replace('\\', "\\\\").replace('"', "\\\"")
+            );
+            self.ctx.push(
+                Diagnostic::error(
+                    codes::SEND_POLICY,
+                    format!(
+                        "`send {}` has call policies, but a send is fire-and-forget",
+                        c.service.name
+                    ),
+                )
+                .at(file, at, "a send takes no policies")
+                .help(format!(
+                    "a send has no timeout, retry, circuit breaker, on_error or priority of its own: its step ends at once and the answer is ignored; remove the policies, or write `{call}` to wait for the answer"
+                )),
+            );
+            return None;
+        }
+        target?;
+        Some(plan::Step::Send {
+            service: c.service.name.clone(),
+            endpoint: c.endpoint.value.clone(),
+        })
     }
 }
 

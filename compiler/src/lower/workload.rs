@@ -55,6 +55,7 @@ fn workload(
     let mut arrivals = plan::Arrivals::Poisson;
     let mut arrivals_span = None;
     let mut timeout = None;
+    let mut priority = 0;
     let mut ok = true;
     for Spanned { node, span } in &w.ast.settings {
         let span = *span;
@@ -155,6 +156,14 @@ fn workload(
                         .unwrap_or(plan::Arrivals::Poisson);
                 }
             }
+            WorkloadSetting::Priority(v) => {
+                if first_time(ctx, &mut seen, file, "priority", span) {
+                    match ctx.priority(file, v) {
+                        Some(p) => priority = p,
+                        None => ok = false,
+                    }
+                }
+            }
             WorkloadSetting::Timeout(v) => {
                 if first_time(ctx, &mut seen, file, "timeout", span) {
                     timeout = ctx.positive_duration(file, v, "`timeout`");
@@ -225,7 +234,7 @@ fn workload(
         target: target?,
         load,
         timeout_s: timeout,
-        priority: 0,
+        priority,
     })
 }
 

@@ -4,9 +4,9 @@
 use chaos_compiler::{Compiled, FileId};
 use chaos_grammar::Span;
 use chaos_grammar::ast::{
-    Action, CallStep, Condition, Dist, ExpectStmt, File, Item, KillTarget, Policy, Schedule,
-    SegmentLength, ServiceSetting, Spanned, Step, TargetRef, Value, ValueKind, WindowSpec,
-    WorkloadSetting,
+    Action, AutoscaleRule, CallStep, Condition, Dist, ExpectStmt, File, Item, KillTarget, Policy,
+    Schedule, SegmentLength, ServiceSetting, Spanned, Step, TargetRef, Value, ValueKind,
+    WindowSpec, WorkloadSetting,
 };
 
 /// What a name refers to.
@@ -246,21 +246,47 @@ impl Walker {
         match setting {
             ServiceSetting::Replicas(v)
             | ServiceSetting::Workers(v)
-            | ServiceSetting::Queue(v)
+            | ServiceSetting::Queue { size: v, .. }
             | ServiceSetting::RateLimit(v)
             | ServiceSetting::Restart(v) => self.value(v),
             ServiceSetting::Autoscale {
                 min,
                 max,
-                target,
+                rule,
                 delay,
                 interval,
             } => {
                 self.value(min);
                 self.value(max);
-                self.value(target);
+                match rule {
+                    AutoscaleRule::Target(v) => self.value(v),
+                    AutoscaleRule::Watermarks { up, down } => {
+                        self.value(up);
+                        self.value(down);
+                    }
+                }
                 self.opt(delay.as_ref());
                 self.opt(interval.as_ref());
+            }
+            ServiceSetting::HealthCheck {
+                every,
+                timeout,
+                unhealthy,
+                healthy,
+            } => {
+                self.value(every);
+                self.opt(timeout.as_ref());
+                self.opt(unhealthy.as_ref());
+                self.opt(healthy.as_ref());
+            }
+            ServiceSetting::Eject {
+                after,
+                duration,
+                max,
+            } => {
+                self.value(after);
+                self.value(duration);
+                self.opt(max.as_ref());
             }
             ServiceSetting::Balance(_) => {}
             ServiceSetting::Latency(d) => self.dist(d),
@@ -278,7 +304,7 @@ impl Walker {
         for Spanned { node, .. } in steps {
             match node {
                 Step::Work(d) => self.dist(d),
-                Step::Call(c) => self.call(c),
+                Step::Call(c) | Step::Send(c) => self.call(c),
                 Step::Parallel(inner) => self.steps(inner),
                 Step::Choice(branches) => {
                     for b in branches {
@@ -302,7 +328,7 @@ impl Walker {
         );
         for Spanned { node, .. } in &c.policies {
             match node {
-                Policy::Timeout(v) => self.value(v),
+                Policy::Timeout(v) | Policy::Priority(v) => self.value(v),
                 Policy::Retry { count, backoff, .. } => {
                     self.value(count);
                     if let Some(d) = backoff {
@@ -349,7 +375,7 @@ impl Walker {
                 }
             }
             WorkloadSetting::Arrivals(_) => {}
-            WorkloadSetting::Timeout(v) => self.value(v),
+            WorkloadSetting::Timeout(v) | WorkloadSetting::Priority(v) => self.value(v),
             WorkloadSetting::Users {
                 from,
                 to,
@@ -414,6 +440,7 @@ impl Walker {
     }
 
     fn target(&mut self, t: &TargetRef) {
+        self.opt(t.replicas.as_ref());
         self.reference(SymbolKey::Service(t.service.name.clone()), t.service.span);
         if let Some(e) = &t.endpoint {
             self.reference(
