@@ -449,8 +449,9 @@ impl Chart<'_> {
         if times.is_empty() {
             return;
         }
-        // At most one column per 3 px: a long run's file stays small.
-        let max_cols = (pw / 3.0).max(1.0) as usize;
+        // At most one column per 5 px (about 100 a chart): a long run's file stays small (the
+        // columns of a 6-minute run's 27 charts are about 400 KB of its HTML).
+        let max_cols = (pw / 5.0).max(1.0) as usize;
         let per = times.len().div_ceil(max_cols);
         let window = times
             .windows(2)
@@ -493,7 +494,7 @@ impl Chart<'_> {
             let (xa, xb) = (sx(a), sx(b));
             let _ = write!(
                 o,
-                r##"<rect class="hv" x="{xa:.1}" y="{TOP}" width="{:.1}" height="{:.1}" fill="#000" fill-opacity="0"><title>{}</title></rect>"##,
+                r#"<rect class="hv" x="{xa:.1}" y="{TOP}" width="{:.1}" height="{:.1}" fill-opacity="0"><title>{}</title></rect>"#,
                 (xb - xa).max(0.5),
                 self.height - TOP - BOTTOM,
                 esc(&tip)
