@@ -3,6 +3,7 @@
 //! 2 invalid scenario or command line, 3 the run could not be carried out.
 
 mod cmd;
+mod live;
 
 use std::process::ExitCode;
 

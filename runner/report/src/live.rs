@@ -249,6 +249,32 @@ impl LiveState {
         self.windows.len()
     }
 
+    /// Each workload's requests so far, by outcome (for counters that only grow).
+    pub fn workload_totals(&self) -> Vec<Totals> {
+        self.subjects
+            .iter()
+            .enumerate()
+            .filter_map(|(i, k)| match k {
+                SubjectKey::Workload { workload } => Some((i, workload)),
+                SubjectKey::Endpoint { .. } => None,
+            })
+            .map(|(i, name)| {
+                let mut t = Totals {
+                    name: name.clone(),
+                    ok: 0,
+                    errors: [0; Cause::COUNT],
+                };
+                for stats in self.windows.iter().filter_map(|w| w.subjects.get(i)) {
+                    t.ok += stats.ok;
+                    for (a, b) in t.errors.iter_mut().zip(stats.errors) {
+                        *a += b;
+                    }
+                }
+                t
+            })
+            .collect()
+    }
+
     /// The windows read so far as a Recording whose sending ended at `ended_s`.
     fn recording(&self, ended_s: f64) -> Recording {
         Recording {
@@ -434,6 +460,15 @@ impl LiveState {
             })
             .collect()
     }
+}
+
+/// A workload's requests over the windows read so far.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Totals {
+    pub name: String,
+    pub ok: u64,
+    /// Indexed by [`Cause::index`].
+    pub errors: [u64; Cause::COUNT],
 }
 
 /// A window's figures for some subjects together.

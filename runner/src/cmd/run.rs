@@ -4,6 +4,7 @@
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chaos_plan::Plan;
@@ -13,6 +14,9 @@ use chaos_report::{
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::exit;
+use crate::live::Hub;
+use crate::live::server::Dashboard;
+use crate::live::terminal::{Style, View};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -64,6 +68,28 @@ pub struct Args {
     /// environment sets CHAOS_REQUIRE_CONTEXT=1, so a shared CI config can demand it.
     #[arg(long)]
     pub require_context: bool,
+    /// Print nothing while the run goes (no live view, no progress bar); the verdict still prints.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Serve a live dashboard of the run at ADDR (default 127.0.0.1:5665): `/` the page,
+    /// `/events` its pushed updates, `/metrics` the run in Prometheus format, `/report` at the end.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = DASHBOARD_ADDR)]
+    pub dashboard: Option<String>,
+    /// Keep serving the dashboard after the run, until Ctrl-C.
+    #[arg(long, requires = "dashboard")]
+    pub dashboard_keep: bool,
+    /// When stderr is not a terminal, print the live view as one line every this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0, value_parser = parse_every)]
+    pub live_every: f64,
+}
+
+const DASHBOARD_ADDR: &str = "127.0.0.1:5665";
+
+fn parse_every(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.1 => Ok(v),
+        _ => Err(format!("`{s}`: a number of seconds, at least 0.1")),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,22 +125,76 @@ pub fn run(args: Args) -> u8 {
         );
         return exit::INVALID;
     }
+    if args.dashboard.is_some() && args.runs > 1 {
+        eprintln!("error: --dashboard shows one run; it does not combine with --runs");
+        return exit::INVALID;
+    }
     let plan = match super::compile::load_plan(&args.file, &args.sets) {
         Ok(p) => p,
         Err(code) => return code,
     };
     let seed = args.seed.unwrap_or(plan.scenario.seed);
 
-    let recordings = match mode {
-        Mode::Sim if args.runs > 1 => simulate_many(&plan, seed, args.runs),
-        Mode::Sim => simulate_one(&plan, seed).map(|r| vec![r]),
-        Mode::Local => run_local(&plan, seed).map(|r| vec![r]),
-        Mode::Cluster => run_cluster(&plan, seed, &args).map(|r| vec![r]),
+    let mode_name = match mode {
+        Mode::Sim => "sim",
+        Mode::Local => "local",
+        Mode::Cluster => "cluster",
     };
+    let hub = Hub::new(&plan, mode_name, seed);
+    let dashboard = match &args.dashboard {
+        Some(addr) => match Dashboard::start(hub.clone(), addr) {
+            Ok(d) => {
+                if !args.quiet {
+                    eprintln!("dashboard: http://{}/", d.addr);
+                }
+                Some(d)
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return exit::INVALID;
+            }
+        },
+        None => None,
+    };
+    // The live view of a real run; the simulator has its progress bar.
+    let view = (mode != Mode::Sim && !args.quiet).then(|| {
+        let style = if std::io::stderr().is_terminal() {
+            Style::Tty
+        } else {
+            Style::Plain {
+                every: Duration::from_secs_f64(args.live_every),
+            }
+        };
+        View::start(hub.clone(), style)
+    });
+    let say: Arc<dyn Fn(&str) + Send + Sync> = match &view {
+        Some(v) => Arc::new(v.printer()),
+        None => Arc::new(|line: &str| eprintln!("{line}")),
+    };
+
+    let recordings = match mode {
+        Mode::Sim if args.runs > 1 => simulate_many(&plan, seed, args.runs, args.quiet),
+        Mode::Sim => simulate_one(&plan, seed, args.quiet).map(|r| vec![r]),
+        Mode::Local => run_local_watched(&plan, seed, Some(&hub), say).map(|r| vec![r]),
+        Mode::Cluster => run_cluster(&plan, seed, &args, &hub, say).map(|r| vec![r]),
+    };
+    if let Some(v) = view {
+        v.stop();
+    }
     let recordings = match recordings {
         Ok(r) => r,
         Err(code) => return code,
     };
+    if mode == Mode::Sim
+        && dashboard.is_some()
+        && let Some(rec) = recordings.first()
+    {
+        // A simulated run has no clock to watch: the dashboard gets its windows at once.
+        let observer = hub.observer();
+        for (i, w) in rec.windows.iter().enumerate() {
+            observer.window(i, w);
+        }
+    }
 
     let mut reports = Vec::with_capacity(recordings.len());
     for rec in &recordings {
@@ -135,6 +215,17 @@ pub fn run(args: Args) -> u8 {
 
     if let Err(code) = write_outputs(&plan, &report, &args) {
         return code;
+    }
+    if let Some(d) = dashboard {
+        hub.finish(report.passed, html::render(&report));
+        d.let_pages_finish();
+        if args.dashboard_keep {
+            eprintln!(
+                "dashboard: http://{}/ shows the report until Ctrl-C (--dashboard-keep)",
+                d.addr
+            );
+            d.serve_until_interrupted();
+        }
     }
     if report.passed {
         exit::OK
@@ -189,7 +280,7 @@ impl Progress {
     }
 }
 
-fn simulate_one(plan: &Plan, seed: u64) -> Result<Recording, u8> {
+fn simulate_one(plan: &Plan, seed: u64, quiet: bool) -> Result<Recording, u8> {
     // The bar follows the expected share of the requests sent, not of simulated time, so that
     // its time left holds when the load ramps up or spikes late in the run.
     let curve = chaos_compiler::estimate::Curve::new(plan);
@@ -202,7 +293,9 @@ fn simulate_one(plan: &Plan, seed: u64) -> Result<Recording, u8> {
         } else {
             f
         };
-        progress.set((done.clamp(0.0, 1.0) * 1000.0) as u64)
+        if !quiet {
+            progress.set((done.clamp(0.0, 1.0) * 1000.0) as u64)
+        }
     });
     progress.done();
     result.map_err(|e| {
@@ -211,11 +304,11 @@ fn simulate_one(plan: &Plan, seed: u64) -> Result<Recording, u8> {
     })
 }
 
-fn simulate_many(plan: &Plan, seed: u64, runs: u32) -> Result<Vec<Recording>, u8> {
+fn simulate_many(plan: &Plan, seed: u64, runs: u32, quiet: bool) -> Result<Vec<Recording>, u8> {
     let seeds: Vec<u64> = (0..u64::from(runs)).map(|k| seed.wrapping_add(k)).collect();
     // simulate_many reports no progress; a spinner on a terminal says the tool is working.
     let spinner = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
-    if std::io::stderr().is_terminal() {
+    if std::io::stderr().is_terminal() && !quiet {
         spinner.set_draw_target(ProgressDrawTarget::stderr());
         spinner.set_message(format!("simulating {runs} seeds on every core"));
         spinner.enable_steady_tick(Duration::from_millis(120));
@@ -234,7 +327,19 @@ fn simulate_many(plan: &Plan, seed: u64, runs: u32) -> Result<Vec<Recording>, u8
         .collect()
 }
 
+pub(super) type Say = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// A local run without a live view (warnings straight to stderr).
 pub(super) fn run_local(plan: &Plan, seed: u64) -> Result<Recording, u8> {
+    run_local_watched(plan, seed, None, Arc::new(|line: &str| eprintln!("{line}")))
+}
+
+fn run_local_watched(
+    plan: &Plan,
+    seed: u64,
+    hub: Option<&Arc<Hub>>,
+    say: Say,
+) -> Result<Recording, u8> {
     let chaos_bin = std::env::current_exe().map_err(|e| {
         eprintln!("error: cannot find the chaos executable to start agents from: {e}");
         exit::CANNOT_RUN
@@ -242,8 +347,8 @@ pub(super) fn run_local(plan: &Plan, seed: u64) -> Result<Recording, u8> {
     let options = chaos_local::Options {
         seed,
         chaos_bin,
-        warn: chaos_local::Warn::new(|line| eprintln!("warning: {line}")),
-        observer: None,
+        warn: chaos_local::Warn::new(move |line| say(&format!("warning: {line}"))),
+        observer: hub.map(|h| h.observer()),
     };
     chaos_local::run(plan, &options).map_err(|e| {
         eprintln!("error: {e}");
@@ -251,7 +356,13 @@ pub(super) fn run_local(plan: &Plan, seed: u64) -> Result<Recording, u8> {
     })
 }
 
-fn run_cluster(plan: &Plan, seed: u64, args: &Args) -> Result<Recording, u8> {
+fn run_cluster(
+    plan: &Plan,
+    seed: u64,
+    args: &Args,
+    hub: &Arc<Hub>,
+    say: Say,
+) -> Result<Recording, u8> {
     let options = chaos_cluster::Options {
         seed,
         context: args.context.clone(),
@@ -260,7 +371,8 @@ fn run_cluster(plan: &Plan, seed: u64, args: &Args) -> Result<Recording, u8> {
         image: args.image.clone(),
         require_context: args.require_context
             || std::env::var("CHAOS_REQUIRE_CONTEXT").is_ok_and(|v| v == "1"),
-        progress: chaos_cluster::Progress::new(|line| eprintln!("{line}")),
+        progress: chaos_cluster::Progress::new(move |line| say(line)),
+        observer: Some(hub.observer()),
         ..Default::default()
     };
     chaos_cluster::run(plan, &options).map_err(|e| {

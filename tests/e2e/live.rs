@@ -1,0 +1,152 @@
+//! End-to-end: the live terminal view of a real `--local` run. Off a terminal (as here) it
+//! prints one plain line per `--live-every` period while the run goes; `--quiet` prints none.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use std::sync::mpsc;
+use std::thread;
+
+use crate::support::{chaos, repo_root};
+
+/// Kills a child we started when the test ends, however it ends.
+pub struct Reap(pub Child);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn scenario() -> String {
+    repo_root()
+        .join("tests/live/watched.chaos")
+        .display()
+        .to_string()
+}
+
+/// A stderr line, and whether the run was still going when the test read it.
+struct Line {
+    pub text: String,
+    pub while_running: bool,
+}
+
+/// Reads `child`'s stderr line by line on a thread, as it comes.
+pub fn stderr_lines(child: &mut Child) -> mpsc::Receiver<String> {
+    let stderr = child.stderr.take().expect("stderr piped");
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+#[test]
+fn plain_live_lines_appear_on_stderr_while_a_local_run_goes() {
+    let child = chaos()
+        .args(["run", "--local", "--live-every", "1"])
+        .arg(scenario())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut run = Reap(child);
+    let rx = stderr_lines(&mut run.0);
+    let mut lines = Vec::new();
+    for text in rx.iter() {
+        // try_wait: has the process exited by the time this line is read?
+        let while_running = run.0.try_wait().unwrap().is_none();
+        lines.push(Line {
+            text,
+            while_running,
+        });
+    }
+    let status = run.0.wait().unwrap();
+    let all: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
+    assert_eq!(status.code(), Some(0), "{all:#?}");
+
+    let live: Vec<&Line> = lines.iter().filter(|l| l.text.starts_with('[')).collect();
+    assert!(
+        live.len() >= 20,
+        "a line per second of a 30 s run (some may be deploying): {all:#?}"
+    );
+    assert!(
+        live.iter().filter(|l| l.while_running).count() >= 20,
+        "the lines are printed while the run goes, not at its end: {all:#?}"
+    );
+    assert!(
+        live.iter()
+            .any(|l| l.text.contains(" running] no fault | users ")),
+        "the phase and each workload's figures: {all:#?}"
+    );
+    let during = live
+        .iter()
+        .find(|l| l.text.contains("faults: flaky"))
+        .unwrap_or_else(|| panic!("the fault in force is named: {all:#?}"));
+    assert!(during.text.contains("users ") && during.text.contains("/s errors "));
+    // Some line during the fault shows the injected errors reaching the workload (40% of db's
+    // answers fail, so api answers 500 for them).
+    let error_pct = |l: &Line| -> Option<f64> {
+        let rest = l.text.split(" errors ").nth(1)?;
+        rest.split('%').next()?.trim().parse().ok()
+    };
+    assert!(
+        live.iter()
+            .filter(|l| l.text.contains("faults: flaky"))
+            .filter_map(|l| error_pct(l))
+            .any(|p| p > 10.0),
+        "errors during the fault: {all:#?}"
+    );
+    // Before it (the figures are of the newest window read, a second or two behind the clock,
+    // so lines just after the fault still show it).
+    assert!(
+        live.iter()
+            .take_while(|l| !l.text.contains("faults: flaky"))
+            .filter_map(|l| error_pct(l))
+            .all(|p| p < 5.0),
+        "no errors before it: {all:#?}"
+    );
+}
+
+const SHORT: &str = r#"
+scenario "quiet one" {
+  duration 3s
+  warmup 0s
+  seed 1
+}
+
+service api {
+  workers 4
+  latency 1ms
+  endpoint "GET /" { }
+}
+
+workload users {
+  target api "GET /"
+  rate 50/s
+}
+"#;
+
+#[test]
+fn quiet_prints_nothing_while_running() {
+    let dir = crate::run_sim::out_dir("live-quiet");
+    let file = dir.join("quiet.chaos");
+    std::fs::write(&file, SHORT).unwrap();
+    let out = chaos()
+        .args(["run", "--local", "--quiet", "--live-every", "0.5"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("quiet one"),
+        "the verdict still prints: {stdout}"
+    );
+    assert_eq!(stderr.trim(), "", "nothing on stderr with --quiet");
+}
