@@ -450,7 +450,7 @@ impl Chart<'_> {
             return;
         }
         // At most one column per 5 px (about 100 a chart): a long run's file stays small (the
-        // columns of a 6-minute run's 27 charts are about 400 KB of its HTML).
+        // columns of a 6-minute run's 27 charts are about 350 KB of its 750 KB).
         let max_cols = (pw / 5.0).max(1.0) as usize;
         let per = times.len().div_ceil(max_cols);
         let window = times
