@@ -52,6 +52,23 @@ fn a_failing_run_writes_every_report() {
     );
     let html = std::fs::read_to_string(dir.join("r.html")).unwrap();
     assert!(html.contains("<table class=\"verdicts\">"));
+    // Each row links to its expectation's chart; the failed `error_rate(users) < 1% after
+    // slow_backend + 30s` is drawn against its 1% line, red.
+    for i in 1..=3 {
+        assert_eq!(
+            html.matches(&format!("href=\"#expectation-{i}\"")).count(),
+            1
+        );
+        assert_eq!(html.matches(&format!("id=\"expectation-{i}\"")).count(), 1);
+    }
+    let chart = &html[html.find("id=\"expectation-2\"").unwrap()..];
+    let chart = &chart[..chart.find("</svg>").unwrap()];
+    let line = &chart[chart.find("<line class=\"threshold\"").unwrap()..];
+    assert!(
+        line.starts_with("<line class=\"threshold\" data-value=\"1\""),
+        "{line}"
+    );
+    assert!(line[..line.find("</line>").unwrap()].contains("stroke=\"#c62828\""));
     for net in ["http://", "https://", "<script", "<link"] {
         let hits: Vec<_> = html
             .match_indices(net)
