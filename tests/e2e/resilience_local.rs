@@ -7,6 +7,8 @@
 use chaos_plan::*;
 use chaos_report::{Recording, Stats, SubjectKey};
 
+use crate::support::{chaos, code};
+
 fn service(name: &str, replicas: u32, workers: u32, endpoints: Vec<Endpoint>) -> Service {
     Service {
         name: name.into(),
@@ -483,4 +485,70 @@ fn watermarks_add_one_replica_per_interval() {
     let first_up = counts.iter().find(|&&n| n > 1).copied();
     assert_eq!(first_up, Some(2), "one replica at a time: {counts:?}");
     assert_eq!(counts.iter().max(), Some(&3), "{counts:?}");
+}
+
+/// `chaos run --local` on scenario text; the exit code, the JSON report and stderr.
+fn run_text(name: &str, scenario: &str) -> (i32, serde_json::Value, String) {
+    let dir = std::env::temp_dir().join(format!(
+        "chaos-e2e-resilience-{name}-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join(format!("{name}.chaos"));
+    std::fs::write(&file, scenario).unwrap();
+    let report = dir.join("report.json");
+    let out = chaos()
+        .args(["run", file.to_str().unwrap(), "--local", "--report"])
+        .arg(&report)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let json = std::fs::read_to_string(&report)
+        .map(|t| serde_json::from_str(&t).unwrap())
+        .unwrap_or_else(|_| panic!("no report (exit {}): {stderr}", code(&out)));
+    (code(&out), json, stderr)
+}
+
+fn bad_replica_text(eject: &str, expect: &str) -> String {
+    format!(
+        r#"
+scenario "bad-replica" {{ duration 4s }}
+service api {{
+  replicas 3
+  workers 16
+  {eject}
+  endpoint "x" {{ work 1ms }}
+}}
+service front {{
+  workers 64
+  endpoint "GET /" {{ call api "x" {{ timeout 1s }} }}
+}}
+workload users {{ target front "GET /" rate 120/s }}
+fault bad at 0s for 4s {{ errors 100% status 503 on 1 of api }}
+expect {{
+  {expect}
+}}
+"#
+    )
+}
+
+#[test]
+fn the_bad_replica_scenario_as_written_keeps_its_exit_codes() {
+    let (ok, r, err) = run_text(
+        "eject",
+        &bad_replica_text("eject after 5 errors for 30s", "error_rate(users) < 2%"),
+    );
+    assert_eq!(ok, 0, "{err}\n{r}");
+    let (third, r, err) = run_text(
+        "no-eject",
+        &bad_replica_text("", "error_rate(users) > 25%\n  error_rate(users) < 42%"),
+    );
+    assert_eq!(third, 0, "{err}\n{r}");
+    // The same expectation fails without eject: the verdict follows the mode's behaviour.
+    let (failed, r, err) = run_text(
+        "no-eject-fails",
+        &bad_replica_text("", "error_rate(users) < 2%"),
+    );
+    assert_eq!(failed, 1, "{err}\n{r}");
 }
