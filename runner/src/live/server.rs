@@ -36,7 +36,9 @@ pub struct Dashboard {
 
 #[derive(Debug, thiserror::Error)]
 pub enum DashboardError {
-    #[error("--dashboard {0}: not an address (write HOST:PORT, e.g. 127.0.0.1:5665)")]
+    #[error(
+        "--dashboard {0}: not an address (write HOST:PORT, e.g. 127.0.0.1:5665; before the scenario's file, write --dashboard=ADDR or --dashboard with the file first)"
+    )]
     Address(String),
     #[error("--dashboard cannot listen on {0}: {1}")]
     Listen(String, std::io::Error),
