@@ -552,3 +552,37 @@ fn the_bad_replica_scenario_as_written_keeps_its_exit_codes() {
     );
     assert_eq!(failed, 1, "{err}\n{r}");
 }
+
+#[test]
+fn a_memory_fault_on_one_of_three_replicas_kills_only_that_one() {
+    let mut api = service("api", 3, 16, vec![endpoint("x", vec![work(0.001)])]);
+    // Longer than the run: a replica that reached its limit stays dead.
+    api.restart_s = 30.0;
+    let mut p = plan(
+        5.0,
+        0.5,
+        vec![api],
+        vec![workload("users", "api", "x", 50.0, 5.0)],
+    );
+    p.faults = vec![on_one(
+        "leak",
+        Action::Memory {
+            service: "api".into(),
+            bytes_per_s: 100e6,
+            limit_bytes: 50e6,
+            replicas: Some(ReplicaSubset::Count { count: 1 }),
+        },
+        1.0,
+        5.0,
+    )];
+    let rec = run(&p);
+    let s = rec.service_index("api").unwrap();
+    let late: Vec<u32> = rec
+        .windows
+        .iter()
+        .filter(|w| w.start_s >= 3.0 && w.start_s < 5.0)
+        .map(|w| w.services[s].replicas)
+        .collect();
+    assert!(!late.is_empty());
+    assert!(late.iter().all(|&n| n == 2), "one of three died: {late:?}");
+}
