@@ -49,10 +49,20 @@ impl Block {
                 "balance",
                 "latency",
                 "endpoint",
+                "health_check",
+                "eject",
             ],
-            Block::Steps => &["work", "call", "parallel", "choice", "fail"],
-            Block::Policies => &["timeout", "retry", "circuit_breaker", "on_error"],
-            Block::Workload => &["target", "rate", "spike", "arrivals", "timeout", "users"],
+            Block::Steps => &["work", "call", "send", "parallel", "choice", "fail"],
+            Block::Policies => &[
+                "timeout",
+                "retry",
+                "circuit_breaker",
+                "on_error",
+                "priority",
+            ],
+            Block::Workload => &[
+                "target", "rate", "spike", "arrivals", "timeout", "users", "priority",
+            ],
             Block::Fault => &[
                 "latency",
                 "errors",
@@ -71,21 +81,35 @@ impl Block {
 /// Keywords that may continue the statement that `head` started.
 fn continuations(head: &str, block: Block) -> &'static [&'static str] {
     match (head, block) {
-        ("call", _) => &["timeout", "retry", "circuit_breaker", "on_error"],
+        ("call", _) => &[
+            "timeout",
+            "retry",
+            "circuit_breaker",
+            "on_error",
+            "priority",
+        ],
         ("retry", _) => &[
             "backoff",
             "jitter",
             "timeout",
             "circuit_breaker",
             "on_error",
+            "priority",
         ],
-        ("timeout", Block::Steps | Block::Policies) => &["retry", "circuit_breaker", "on_error"],
-        ("circuit_breaker", _) => &["over", "min", "open", "on_error"],
-        ("autoscale", _) => &["target", "delay", "interval"],
+        ("timeout", Block::Steps | Block::Policies) => {
+            &["retry", "circuit_breaker", "on_error", "priority"]
+        }
+        ("circuit_breaker", _) => &["over", "min", "open", "on_error", "priority"],
+        ("autoscale", _) => &[
+            "target", "up", "above", "down", "below", "delay", "interval",
+        ],
+        ("health_check", _) => &["every", "timeout", "unhealthy", "healthy"],
+        ("eject", _) => &["after", "errors", "for", "max"],
         ("fail", _) => &["status"],
+        ("errors", Block::Fault) => &["status", "on", "of"],
         ("errors", _) => &["status", "on"],
-        ("latency" | "cpu" | "loss", Block::Fault) => &["on"],
-        ("memory", _) => &["on", "limit"],
+        ("latency" | "cpu" | "loss", Block::Fault) => &["on", "of"],
+        ("memory", _) => &["on", "of", "limit"],
         ("kill", _) => &["of"],
         ("users", _) => &["over", "think"],
         ("rate", _) => &["over", "for"],
@@ -169,14 +193,21 @@ pub fn context(text: &str, offset: usize) -> (Context, chaos_grammar::Span) {
     let block = enclosing_block(text, &before);
     let in_string = partial.is_some_and(|t| t.kind == TokenKind::Str);
     let ctx = match (p1, p2, p3) {
-        (_, "call" | "target" | "on", _) if block != Block::Service && is_name(p1) => {
+        (_, "call" | "send" | "target" | "on", _) if block != Block::Service && is_name(p1) => {
+            Context::Endpoints(p1.to_string())
+        }
+        // `on N of SERVICE "…"` (not `kill N of SERVICE`, which takes no endpoint).
+        (_, "of", _) if block == Block::Fault && is_name(p1) && word(4) == Some("on") => {
             Context::Endpoints(p1.to_string())
         }
         (_, "(", m) if METRICS.contains(&m) && is_name(p1) => Context::Endpoints(p1.to_string()),
         _ if in_string => Context::Nothing,
-        ("call" | "on", _, _) => Context::Services { random: false },
+        ("call" | "send" | "on", _, _) => Context::Services { random: false },
         ("target", _, _) if block == Block::Workload => Context::Services { random: false },
-        ("of", _, _) => Context::Services { random: true },
+        // `random(...)` only after `kill N of`; `on N of` takes one service.
+        ("of", _, head) => Context::Services {
+            random: head == "kill",
+        },
         ("partition" | "|", _, _) => Context::Services { random: false },
         ("," | "(", _, _) if in_name_list(text, &before) => Context::Services { random: false },
         ("(", m, _) if METRICS.contains(&m) => Context::Subjects,
@@ -184,6 +215,9 @@ pub fn context(text: &str, offset: usize) -> (Context, chaos_grammar::Span) {
         ("(" | "," | "=" | "->" | "..", _, _) => Context::Nothing,
         ("during" | "before" | "after", _, _) => Context::Faults,
         ("balance", _, _) => Context::Values(&["round_robin", "random", "least_request"]),
+        (_, "queue", _) if block == Block::Service && !is_name(p1) => {
+            Context::Values(&["fifo", "lifo"])
+        }
         ("arrivals", _, _) => Context::Values(&["poisson", "uniform"]),
         ("jitter", _, _) => Context::Values(&["none", "full", "equal"]),
         ("on_error", _, _) => Context::Values(&["continue"]),
@@ -262,6 +296,10 @@ fn opener(text: &str, before: &[Token]) -> Block {
 fn statement_head(text: &str, before: &[Token], block: Block) -> String {
     let heads: &[&str] = &[
         "call",
+        "send",
+        "health_check",
+        "eject",
+        "priority",
         "retry",
         "timeout",
         "circuit_breaker",

@@ -125,8 +125,8 @@ pub const DOCS: &[Doc] = &[
     ),
     doc!(
         "autoscale",
-        "autoscale MIN..MAX target RATIO [delay D] [interval D]",
-        "Scales between MIN and MAX replicas like an HPA: every `interval`, desired = ceil(current × utilisation / target); new replicas serve after `delay`.",
+        "autoscale MIN..MAX target RATIO [delay D] [interval D]\nautoscale MIN..MAX up above RATIO down below RATIO [delay D] [interval D]",
+        "Scales between MIN and MAX replicas. With `target`, like an HPA: every `interval`, desired = ceil(current × utilisation / target). With watermarks: every `interval`, one replica more when utilisation is above `up`, one fewer when below `down`. New replicas serve after `delay` (default 10s); `interval` defaults to 15s.",
         "counts, then a ratio and durations"
     ),
     doc!(
@@ -155,9 +155,57 @@ pub const DOCS: &[Doc] = &[
     ),
     doc!(
         "queue",
-        "queue N",
-        "Requests waiting per replica; beyond it a request is rejected (503). Default unbounded.",
+        "queue N [fifo | lifo]",
+        "Requests waiting per replica, served highest priority first and, within a priority, oldest first (`fifo`, the default) or newest first (`lifo`). When full, an arrival is rejected (503), or sheds the newest of a lower priority waiting (cause `shed`). Default unbounded.",
         COUNT
+    ),
+    doc!(
+        "health_check",
+        "health_check every D [timeout D] [unhealthy N] [healthy N]",
+        "Callers send only to healthy replicas. Each replica is checked every D from its start, like a request from outside (its inbound faults apply, a dead replica fails; partitions do not cut checks); a check fails past `timeout` (default 1s). `unhealthy` failures in a row (default 3) take it out, `healthy` passes in a row (default 1) put it back. Replicas up at time 0 start healthy; later ones join after `healthy` passes. In `--cluster`: the Pod's readiness probe.",
+        DURATION
+    ),
+    doc!(
+        "unhealthy",
+        "health_check every D unhealthy N",
+        "Failed checks in a row that take a healthy replica out. Default 3; at least 1.",
+        COUNT
+    ),
+    doc!(
+        "healthy",
+        "health_check every D healthy N",
+        "Passed checks in a row that put a replica (back) in. Default 1; at least 1.",
+        COUNT
+    ),
+    doc!(
+        "eject",
+        "eject after N errors for D [max RATIO]",
+        "Outlier ejection, applied by each caller of this service: after N failed calls in a row (connection errors, timeouts, 5xx) to one replica, the caller stops picking it for D, then tries it again (one more failure ejects it again at once). At most `max` (default 50%) of the replicas are ejected at once.",
+        "a count, a duration, a ratio"
+    ),
+    doc!(
+        "up",
+        "autoscale MIN..MAX up above RATIO down below RATIO",
+        "The upper watermark: above it, one replica is added each interval.",
+        RATIO
+    ),
+    doc!(
+        "above",
+        "autoscale MIN..MAX up above RATIO ...",
+        "Utilisation above this adds one replica per interval.",
+        RATIO
+    ),
+    doc!(
+        "down",
+        "autoscale MIN..MAX up above RATIO down below RATIO",
+        "The lower watermark: below it, one replica is removed each interval. Must be below `up`.",
+        RATIO
+    ),
+    doc!(
+        "below",
+        "autoscale ... down below RATIO",
+        "Utilisation below this removes one replica per interval.",
+        RATIO
     ),
     doc!(
         "rate_limit",
@@ -193,6 +241,17 @@ pub const DOCS: &[Doc] = &[
         "call",
         "call SERVICE \"ENDPOINT\" [timeout D] [retry N ...] [circuit_breaker ...] [on_error continue]",
         "Sends a request and waits for the answer, an error or the timeout. A failed call fails the step and the endpoint answers 500, unless `on_error continue`."
+    ),
+    doc!(
+        "send",
+        "send SERVICE \"ENDPOINT\"",
+        "Fire-and-forget: sends a request and the step ends at once, holding nothing; the callee serves it like any request, its answer and errors never reach the caller. Carries the request's priority. No timeout, retry, breaker or `on_error` (an error)."
+    ),
+    doc!(
+        "priority",
+        "priority N   (workload, call policy)",
+        "0 (default) to 9; the higher is served first from a replica's queue (non-preemptive). A request carries its workload's priority into every call and send it causes, unless a call sets its own.",
+        "a whole number from 0 to 9"
     ),
     doc!(
         "parallel",
@@ -471,9 +530,9 @@ pub const DOCS: &[Doc] = &[
     ),
     doc!(
         "max",
-        "max(SUBJECT) OP D\nexponential(BASE, max = D)",
-        "Highest latency; in a backoff, the largest wait.",
-        DURATION
+        "max(SUBJECT) OP D\nexponential(BASE, max = D)\neject after N errors for D max RATIO",
+        "Highest latency; in a backoff, the largest wait; in `eject`, the most of the replicas ejected at once (default 50%).",
+        "duration; in `eject` a ratio in (0%, 100%]"
     ),
     doc!(
         "error_rate",
@@ -565,6 +624,16 @@ pub const DOCS: &[Doc] = &[
         "round_robin",
         "balance round_robin",
         "Callers pick replicas in turn."
+    ),
+    doc!(
+        "fifo",
+        "queue N fifo",
+        "Within a priority, the oldest waiting request is served next (the default)."
+    ),
+    doc!(
+        "lifo",
+        "queue N lifo",
+        "Within a priority, the newest waiting request is served next."
     ),
     doc!(
         "least_request",

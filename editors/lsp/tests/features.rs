@@ -294,11 +294,11 @@ fn completion_offers_what_fits_where_the_cursor_is() {
         ("|", "import param scenario service workload fault expect"),
         (
             "service x {\n  |\n}",
-            "replicas autoscale workers queue rate_limit restart balance latency endpoint",
+            "replicas autoscale workers queue rate_limit restart balance latency endpoint health_check eject",
         ),
         (
             "service x {\n  endpoint \"a\" {\n    |\n  }\n}",
-            "work call parallel choice fail",
+            "work call send parallel choice fail",
         ),
         (
             "service x {\n  endpoint \"a\" {\n    call |\n  }\n}",
@@ -314,11 +314,36 @@ fn completion_offers_what_fits_where_the_cursor_is() {
         ),
         (
             "service x {\n  endpoint \"a\" {\n    call payments \"POST /charge\" timeout 1s |\n  }\n}",
-            "retry circuit_breaker on_error work call parallel choice fail timeout",
+            "retry circuit_breaker on_error priority work call send parallel choice fail timeout",
         ),
         (
             "service x {\n  endpoint \"a\" {\n    call payments \"POST /charge\" {\n      |\n    }\n  }\n}",
-            "timeout retry circuit_breaker on_error",
+            "timeout retry circuit_breaker on_error priority",
+        ),
+        ("service x {\n  queue 100 |\n}", "fifo lifo"),
+        (
+            "service x {\n  endpoint \"a\" {\n    send |\n  }\n}",
+            "gateway payments x",
+        ),
+        (
+            "service x {\n  endpoint \"a\" {\n    send payments |\n  }\n}",
+            "\"POST /charge\"",
+        ),
+        (
+            "service x {\n  eject |\n}",
+            "after errors for max replicas autoscale workers queue rate_limit restart balance latency endpoint health_check eject",
+        ),
+        (
+            "workload w {\n  |\n}",
+            "target rate spike arrivals timeout users priority",
+        ),
+        (
+            "fault f at 1m {\n  errors 100% on 1 of |\n}",
+            "gateway payments",
+        ),
+        (
+            "fault f at 1m {\n  errors 100% on 1 of payments |\n}",
+            "\"POST /charge\"",
         ),
         (
             "service x {\n  balance |\n}",

@@ -30,10 +30,14 @@ syntax keyword chaosSetting duration warmup seed window
 syntax keyword chaosSetting replicas autoscale delay interval workers queue rate_limit restart balance latency
 syntax keyword chaosSetting timeout retry backoff jitter circuit_breaker over min open on_error
 syntax keyword chaosSetting rate spike arrivals users think limit status
+syntax keyword chaosSetting health_check unhealthy healthy eject up above down below priority
+" `max` (of `eject`) is also a metric and an argument name: a match, so that the metric and
+" argument matches below, defined later, win before `(` and `=`.
+syntax match chaosSetting "\<max\>"
 " `target SERVICE`, `call SERVICE`, `on SERVICE`, `of SERVICE` name a service.
 syntax keyword chaosSetting target nextgroup=chaosServiceRef skipwhite
 syntax keyword chaosStep work parallel choice fail
-syntax keyword chaosStep call nextgroup=chaosServiceRef skipwhite
+syntax keyword chaosStep call send nextgroup=chaosServiceRef skipwhite
 syntax keyword chaosAction errors kill partition cpu loss memory
 syntax keyword chaosKeyword at for every from until abort when
 syntax keyword chaosKeyword on of nextgroup=chaosServiceRef skipwhite
@@ -41,7 +45,7 @@ syntax keyword chaosWindow overall between and
 syntax keyword chaosWindow during after before nextgroup=chaosFaultRef skipwhite
 syntax match chaosServiceRef "\<[a-z_][a-z0-9_-]*\>\%(\s*(\)\@!" contained
 syntax match chaosFaultRef "[a-z_][a-z0-9_-]*" contained
-syntax keyword chaosConstant round_robin least_request poisson none full equal continue
+syntax keyword chaosConstant round_robin least_request poisson none full equal continue fifo lifo
 " Keywords beat matches in Vim, so the names that are also functions are matches.
 syntax match chaosConstant "\<\%(random\|uniform\)\>\%(\s*(\)\@!"
 

@@ -9,13 +9,14 @@ for [s:group, s:words] in [
       \ ['chaosSetting', ['duration', 'warmup', 'seed', 'window', 'replicas', 'autoscale', 'delay',
       \   'interval', 'workers', 'queue', 'rate_limit', 'restart', 'balance', 'latency', 'timeout', 'retry',
       \   'backoff', 'jitter', 'circuit_breaker', 'over', 'min', 'open', 'on_error', 'rate', 'spike',
-      \   'arrivals', 'users', 'think', 'limit', 'status', 'target']],
-      \ ['chaosStep', ['work', 'parallel', 'choice', 'fail', 'call']],
+      \   'arrivals', 'users', 'think', 'limit', 'status', 'target', 'health_check', 'unhealthy',
+      \   'healthy', 'eject', 'max', 'up', 'above', 'down', 'below', 'priority']],
+      \ ['chaosStep', ['work', 'parallel', 'choice', 'fail', 'call', 'send']],
       \ ['chaosAction', ['errors', 'kill', 'partition', 'cpu', 'loss', 'memory']],
       \ ['chaosKeyword', ['at', 'for', 'every', 'from', 'until', 'abort', 'when', 'on', 'of']],
       \ ['chaosWindow', ['overall', 'between', 'and', 'during', 'after', 'before']],
       \ ['chaosConstant', ['round_robin', 'least_request', 'poisson', 'none', 'full', 'equal', 'continue',
-      \   'random', 'uniform']],
+      \   'random', 'uniform', 'fifo', 'lifo']],
       \ ]
   for s:w in s:words
     let s:groups[s:w] = s:group
@@ -27,7 +28,8 @@ let s:distributions = ['exponential', 'normal', 'lognormal', 'uniform', 'pareto'
 let s:arguments = ['mean', 'stddev', 'median', 'p99', 'scale', 'shape', 'max']
 " The word before a name says what the name is.
 let s:definers = {'service': 'chaosTypeName', 'workload': 'chaosTypeName', 'fault': 'chaosFaultName',
-      \ 'param': 'chaosParamName', 'call': 'chaosServiceRef', 'target': 'chaosServiceRef',
+      \ 'param': 'chaosParamName', 'call': 'chaosServiceRef', 'send': 'chaosServiceRef',
+      \ 'target': 'chaosServiceRef',
       \ 'on': 'chaosServiceRef', 'of': 'chaosServiceRef', 'during': 'chaosFaultRef',
       \ 'after': 'chaosFaultRef', 'before': 'chaosFaultRef'}
 
