@@ -131,6 +131,54 @@ workload users {
 }
 "#;
 
+const SHORT_WITH_FAULT: &str = r#"
+fault slowed at 1s for 1s {
+  latency 5ms on api "GET /"
+}
+"#;
+
+#[test]
+fn on_a_terminal_the_view_is_redrawn_in_place() {
+    // util-linux `script` runs the command on a pseudo-terminal, as a user's shell would.
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!(
+            "SKIPPED on_a_terminal_the_view_is_redrawn_in_place: `script` (util-linux) is missing"
+        );
+        return;
+    }
+    let dir = crate::run_sim::out_dir("live-tty");
+    let file = dir.join("short.chaos");
+    std::fs::write(&file, format!("{SHORT}{SHORT_WITH_FAULT}")).unwrap();
+    let command = format!(
+        "{} run --local --color never {}",
+        env!("CARGO_BIN_EXE_chaos"),
+        file.display()
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qfec", &command, "/dev/null"])
+        .output()
+        .unwrap();
+    let tty = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{tty}");
+    // Each redraw returns to the line start and clears it; a two-line block moves up first.
+    let redraws = tty.matches("\r\x1b[2K").count();
+    assert!(redraws >= 4, "redrawn in place several times: {tty:?}");
+    assert!(
+        tty.contains("\x1b[1A"),
+        "the block of two lines is redrawn whole: {tty:?}"
+    );
+    assert!(tty.contains("local quiet one  deploying"), "{tty:?}");
+    assert!(tty.contains("running  faults: slowed"), "{tty:?}");
+    assert!(tty.contains("  users  "), "a row per workload: {tty:?}");
+    // The view is cleared before the verdict, which is printed once.
+    let verdict = tty.find("PASSED").expect("the verdict");
+    assert!(!tty[verdict..].contains("running  "), "{tty:?}");
+}
+
 #[test]
 fn quiet_prints_nothing_while_running() {
     let dir = crate::run_sim::out_dir("live-quiet");
