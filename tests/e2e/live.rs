@@ -198,3 +198,122 @@ fn quiet_prints_nothing_while_running() {
     );
     assert_eq!(stderr.trim(), "", "nothing on stderr with --quiet");
 }
+
+/// `--cluster` against the in-process fake API server (as tests/e2e/cluster.rs): the windows the
+/// runner reads from the load generator during the run reach the live view.
+#[test]
+fn a_cluster_run_shows_its_windows_live() {
+    use std::sync::{Arc, OnceLock};
+    use std::time::Duration;
+
+    use chaos_cluster_testing::{FakeApiServer, FakeConfig, FakeView, JobOutcome};
+    use chaos_report::{Recorder, SubjectKey};
+
+    const CLUSTER: &str = r#"
+scenario "live cluster" {
+  duration 4s
+  seed 4
+  window 1s
+}
+
+service api {
+  replicas 2
+  endpoint "GET /" { work 1ms }
+}
+
+workload users {
+  target api "GET /"
+  rate 10/s
+}
+
+fault slow at 1s for 2s {
+  latency +10ms on api
+}
+"#;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let view: Arc<OnceLock<FakeView>> = Arc::new(OnceLock::new());
+    let seen = view.clone();
+    // The load generator's stand-in: ten successful requests a window, from the mounted plan.
+    let config = FakeConfig {
+        ready_after: Duration::from_millis(100),
+        job: Arc::new(move |job| {
+            let ns = job["metadata"]["namespace"].as_str().unwrap_or_default();
+            let text = seen
+                .get()
+                .unwrap()
+                .config_map(ns, "chaos-plan", "plan.json")
+                .unwrap();
+            let plan = chaos_plan::Plan::from_json(&text).unwrap();
+            let mut r = Recorder::new(&plan, "loadgen", 4);
+            let users = r
+                .subjects()
+                .iter()
+                .position(|s| matches!(s, SubjectKey::Workload { .. }))
+                .unwrap();
+            for w in 0..4 {
+                for i in 0..10 {
+                    r.record(users, w as f64 + i as f64 / 10.0, 0.002, Ok(()));
+                }
+            }
+            let rec = r.finish(plan.scenario.duration_s, plan.horizon_s(), None);
+            JobOutcome {
+                runs_for: Duration::from_millis(4500),
+                logs: serde_json::to_string(&rec).unwrap() + "\n",
+                succeeded: true,
+            }
+        }),
+        ..FakeConfig::default()
+    };
+    let server = rt.block_on(FakeApiServer::start(config)).unwrap();
+    view.set(server.view()).ok().unwrap();
+    let dir = crate::run_sim::out_dir("live-cluster");
+    let file = dir.join("cluster.chaos");
+    std::fs::write(&file, CLUSTER).unwrap();
+    let child = chaos()
+        .args([
+            "run",
+            "--cluster",
+            "--context",
+            "fake",
+            "--live-every",
+            "0.5",
+        ])
+        .arg(&file)
+        .env("KUBECONFIG", server.kubeconfig().unwrap())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut run = Reap(child);
+    let rx = stderr_lines(&mut run.0);
+    let lines: Vec<(String, bool)> = rx
+        .iter()
+        .map(|l| (l, run.0.try_wait().unwrap().is_none()))
+        .collect();
+    let status = run.0.wait().unwrap();
+    let all: Vec<&str> = lines.iter().map(|(l, _)| l.as_str()).collect();
+    assert_eq!(status.code(), Some(0), "{all:#?}");
+    assert!(
+        all.iter().any(|l| l.contains("deploying")),
+        "the rollout is the deploying phase: {all:#?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|(l, running)| *running && l.contains("| users 10.0/s errors 0.0%")),
+        "a window read from the load generator during the run: {all:#?}"
+    );
+    assert!(
+        all.iter().any(|l| l.contains("running] faults: slow")),
+        "{all:#?}"
+    );
+    // The runner's own progress lines still come through.
+    assert!(
+        all.iter().any(|l| l.contains("waiting for rollouts")),
+        "{all:#?}"
+    );
+}
