@@ -63,7 +63,7 @@ fn every_snippet_parses() {
         // Snippets of statements are tried where they belong.
         let wrapped = match prefix {
             "endpoint" => format!("service s {{\n{text}\n}}"),
-            "call" | "parallel" | "choice" => {
+            "call" | "send" | "parallel" | "choice" => {
                 format!("service s {{\n  endpoint \"e\" {{\n{text}\n  }}\n}}")
             }
             "abort" => format!("expect {{\n{text}\n}}"),
