@@ -49,9 +49,14 @@ pub enum DashboardError {
 impl Dashboard {
     /// Listens on `addr` now (so a taken port is an error before the run starts) and serves.
     pub fn start(hub: Arc<Hub>, addr: &str) -> Result<Dashboard, DashboardError> {
-        let parsed: SocketAddr = addr
-            .parse()
-            .map_err(|_| DashboardError::Address(addr.to_string()))?;
+        // An IP address and port, or a host name (`localhost:5665`) resolved here.
+        let parsed: SocketAddr = match addr.parse() {
+            Ok(a) => a,
+            Err(_) => std::net::ToSocketAddrs::to_socket_addrs(addr)
+                .ok()
+                .and_then(|mut all| all.next())
+                .ok_or_else(|| DashboardError::Address(addr.to_string()))?,
+        };
         let listener = std::net::TcpListener::bind(parsed)
             .map_err(|e| DashboardError::Listen(addr.to_string(), e))?;
         listener
