@@ -186,3 +186,88 @@ async fn check_every(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chaos_plan::*;
+
+    fn plan() -> Plan {
+        let svc = |name: &str, health_check| Service {
+            name: name.into(),
+            replicas: Replicas::Fixed { count: 2 },
+            workers: 1,
+            queue: None,
+            discipline: Discipline::Fifo,
+            health_check,
+            eject: None,
+            rate_limit_per_s: None,
+            restart_s: 1.0,
+            balance: Balance::RoundRobin,
+            latency: Dist::ZERO,
+            endpoints: vec![],
+        };
+        Plan {
+            version: PLAN_VERSION,
+            scenario: Scenario {
+                name: "t".into(),
+                duration_s: 1.0,
+                warmup_s: 0.0,
+                seed: 1,
+                window_s: 1.0,
+                drain_s: 1.0,
+            },
+            params: vec![],
+            services: vec![
+                svc(
+                    "api",
+                    Some(HealthCheck {
+                        every_s: 60.0,
+                        timeout_s: 0.1,
+                        unhealthy: 2,
+                        healthy: 3,
+                    }),
+                ),
+                svc("db", None),
+            ],
+            workloads: vec![],
+            faults: vec![],
+            expectations: vec![],
+            aborts: vec![],
+        }
+    }
+
+    fn check(slot: usize, generation: u64, passed: bool) -> Checked {
+        Checked {
+            slot,
+            generation,
+            passed,
+        }
+    }
+
+    #[tokio::test]
+    async fn streaks_flip_a_replica_and_stale_results_are_ignored() {
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let mut h = Health::new(&plan(), tx);
+        assert!(h.checks("api") && !h.checks("db"));
+        let url = "http://127.0.0.1:9";
+        h.started(0, "api", url, Instant::now(), true);
+        h.started(7, "db", url, Instant::now(), true);
+        assert!(h.routable(0), "up at time 0: healthy at once");
+        assert!(!h.routable(7), "an unchecked service is not tracked here");
+        assert!(!h.record(check(0, 1, false)));
+        assert!(h.record(check(0, 1, false)), "two failures take it out");
+        assert!(!h.routable(0));
+        // It restarts: a new generation, joining; results of the old replica are stale.
+        h.started(0, "api", url, Instant::now(), false);
+        assert!(!h.record(check(0, 1, true)));
+        assert!(!h.record(check(0, 2, true)));
+        assert!(!h.record(check(0, 2, true)));
+        assert!(h.record(check(0, 2, true)), "three passes put it back");
+        assert!(!h.routable(0), "healthy, but not taken in before it joined");
+        h.joined(0);
+        assert!(h.routable(0));
+        h.removed(0);
+        assert!(!h.routable(0) && !h.record(check(0, 2, false)));
+    }
+}
