@@ -197,7 +197,8 @@ pub mod codes {
     pub const KILL_TOO_MANY: &str = "W0006";
     /// A valid run so large that simulating it takes minutes or more (see `estimate`).
     pub const HUGE_RUN: &str = "W0007";
-    /// `health_check` or `eject` on a service that never has more than one replica: there is
-    /// no other replica to send to, so it cannot help.
+    /// `health_check` or `eject` on a service that never has more than one replica (there is
+    /// no other replica to send to), or an `eject ... max` that rounds down to no replica even
+    /// at the most replicas: it cannot help.
     pub const SINGLE_REPLICA: &str = "W0008";
 }

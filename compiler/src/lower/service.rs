@@ -320,6 +320,10 @@ fn service(
             for (what, span) in per_replica {
                 single_replica(ctx, file, sym.name(), what, span);
             }
+        } else if let Some(e) = &eject
+            && let Some((_, span)) = per_replica.iter().find(|(w, _)| *w == "eject")
+        {
+            eject_rounds_to_none(ctx, file, sym.name(), e, most, *span);
         }
     }
     let service = plan::Service {
@@ -354,6 +358,36 @@ fn single_replica(ctx: &mut Ctx, file: FileId, service: &str, what: &str, span: 
         .at(file, span, effect)
         .help(format!(
             "give `{service}` more replicas (`replicas 3`), or remove `{what}`"
+        )),
+    );
+}
+
+/// `eject ... max R` where R of the most replicas the service can have rounds down to none
+/// (the bound of `chaos_plan::Ejector`): nothing is ever ejected.
+fn eject_rounds_to_none(
+    ctx: &mut Ctx,
+    file: FileId,
+    service: &str,
+    eject: &plan::Eject,
+    most: u32,
+    span: Span,
+) {
+    let allowed = (eject.max_fraction * f64::from(most) + 1e-9).floor();
+    if allowed >= 1.0 {
+        return;
+    }
+    let share = quantity::trim(eject.max_fraction * 100.0);
+    let least = quantity::trim((100.0 / f64::from(most) * 100.0).ceil() / 100.0);
+    ctx.push(
+        Diagnostic::warning(
+            codes::SINGLE_REPLICA,
+            format!(
+                "`eject` on `{service}` cannot help: {share}% of its {most} replicas rounds down to none ejected at once"
+            ),
+        )
+        .at(file, span, "never ejects a replica")
+        .help(format!(
+            "raise `max` to at least {least}% (one of {most} replicas), or give `{service}` more replicas"
         )),
     );
 }
