@@ -305,6 +305,14 @@ fn after_the_run_the_kept_dashboard_shows_the_report() {
         .unwrap();
     let mut run = Reap(child);
     wait_for(port, "the end", |u| u["phase"] == "done");
+    // One self-contained page: nothing to fetch from elsewhere (the machine may be offline).
+    let page = get(port, "/").expect("the page");
+    for external in ["src=\"http", "href=\"http", "@import", "url(http", "<link "] {
+        assert!(
+            !page.contains(external),
+            "the page loads nothing: {external}"
+        );
+    }
     let report = get(port, "/report").expect("/report once the run is over");
     assert!(report.contains("<table class=\"verdicts\">"));
     let out = chromium_cmd(&bin, &dir.join("profile"))
