@@ -120,7 +120,7 @@ async fn work(d: f64, factor: f64) {
         })
         .await;
     } else if !total.is_zero() {
-        tokio::time::sleep(total).await;
+        crate::clock::sleep(total).await;
     }
 }
 
@@ -179,7 +179,7 @@ pub async fn call(agent: &Agent, call: &Call, priority: u8) -> Result<(), Cause>
                     &mut rand::rng(),
                 );
                 if d > 0.0 {
-                    tokio::time::sleep(Duration::from_secs_f64(d)).await;
+                    crate::clock::sleep_s(d).await;
                 }
             }
             Err((_, c)) => return Err(c),

@@ -4,6 +4,7 @@
 pub mod admission;
 pub mod balance;
 pub mod breaker;
+pub mod clock;
 pub mod control;
 pub mod dist;
 pub mod exec;

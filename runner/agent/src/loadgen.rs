@@ -461,7 +461,7 @@ async fn open_worker(ctx: Arc<Ctx>, pool: Arc<Pool>, mut first: Option<f64>) {
         let at = ctx.at(t);
         if at > tokio::time::Instant::now() {
             batch.flush();
-            tokio::time::sleep_until(at).await;
+            crate::clock::sleep_until(at.into_std()).await;
         }
         if ctx.stopped() {
             break;
@@ -538,20 +538,12 @@ async fn closed_user(ctx: Arc<Ctx>, users: Users, i: u32, think: chaos_plan::Dis
     }
 }
 
-/// Waits until `at`. Tokio's timer rounds up to whole milliseconds, so a shorter wait (the
-/// round-trip floor) yields to the other tasks until it is due instead of sleeping.
+/// Waits until `at` on the precise clock (`crate::clock`): the round-trip floor and short
+/// think times are below tokio's millisecond timer.
 async fn wait_until(at: tokio::time::Instant) {
-    if at.saturating_duration_since(tokio::time::Instant::now()) >= Duration::from_millis(1) {
-        tokio::time::sleep_until(at).await;
-    } else {
-        // Yields at least once: a user whose answers never await must not hold the thread.
-        loop {
-            tokio::task::yield_now().await;
-            if tokio::time::Instant::now() >= at {
-                break;
-            }
-        }
-    }
+    // Yields at least once: a user whose answers never await must not hold the thread.
+    tokio::task::yield_now().await;
+    crate::clock::sleep_until(at.into_std()).await;
 }
 
 /// Planned arrival times of an open-loop workload: piecewise-linear rate plus spikes.

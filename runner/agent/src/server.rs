@@ -364,7 +364,7 @@ async fn handle(agent: &Arc<Agent>, endpoint: &Endpoint, priority: u8) -> Result
 async fn inbound_faults(agent: &Agent, endpoint: &str) -> Result<(), Failure> {
     let delay = agent.faults.wire_delay_s(endpoint);
     if delay > 0.0 {
-        tokio::time::sleep(Duration::from_secs_f64(delay)).await;
+        crate::clock::sleep_s(delay).await;
     }
     if agent.faults.lost(endpoint) {
         // Never answer; the caller's timeout (or the end of the run) ends the exchange.

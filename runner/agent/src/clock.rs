@@ -1,0 +1,355 @@
+//! Sleeps that end at their instant to within tens of microseconds, for the agent's `work`,
+//! injected latency and backoff, and the load generator's sends.
+//!
+//! Why not `tokio::time::sleep`: tokio's timer wheel ticks on the millisecond and rounds a
+//! deadline up to the next tick, and its driver parks in `epoll_wait` with a timeout in whole
+//! milliseconds, so a sleep ends 0-2 ms after its deadline (about 1 ms on average). The
+//! simulator, which the local run is compared with, sleeps exactly. Spinning until each
+//! deadline would be exact but burns a core per sleeping request.
+//!
+//! The design: one timer thread per process keeps every pending deadline in a binary heap. It
+//! parks (`thread::park_timeout`, a futex with a high-resolution timeout) until [`SPIN`] before
+//! the earliest one, then spins on `Instant::now()` for that last stretch, because waking from
+//! a futex is late by the kernel's timer slack (50 µs) plus the scheduler's delay. It wakes the
+//! future's task [`LEAD`] before the deadline, which covers the time the runtime takes to poll
+//! a task woken from another thread; the future then spins on the worker for what is left
+//! (at most [`LEAD`]). Per sleep that costs at most `SPIN + LEAD` of CPU, whatever its length,
+//! and one spinning thread serves every sleep due at the same time.
+//!
+//! Each sleep also sets tokio's own timer for its deadline, as a backstop: when the machine
+//! is so busy that the timer thread waits for a core, the runtime may still get one, and the
+//! sleep then ends no later than a plain `tokio::time::sleep` would.
+//!
+//! A sleep dropped before its deadline (a request cancelled by its caller) only marks its
+//! entry; the timer thread discards it when it reaches the top of the heap.
+
+use std::cmp::Ordering as CmpOrdering;
+use std::collections::BinaryHeap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::task::{Context, Poll, Waker};
+use std::thread::Thread;
+use std::time::{Duration, Instant};
+
+/// How long before a deadline the timer thread stops parking and spins: the futex's timer
+/// slack (50 µs by default on Linux) plus a usual wake-up delay, with a margin.
+pub const SPIN: Duration = Duration::from_micros(200);
+
+/// How long before its deadline a sleeping task is woken: about what a runtime takes to poll
+/// a task woken from another thread (an eventfd write and a thread wake-up). The task spins
+/// on its worker for the rest, so arriving early costs at most this much CPU.
+pub const LEAD: Duration = Duration::from_micros(60);
+
+/// Sleeps until `deadline`: returns at once if it has passed.
+pub fn sleep_until(deadline: Instant) -> Sleep {
+    Sleep {
+        deadline,
+        entry: None,
+        backstop: None,
+    }
+}
+
+/// Sleeps for `d`.
+pub fn sleep(d: Duration) -> Sleep {
+    sleep_until(Instant::now() + d)
+}
+
+/// Sleeps for `s` seconds; zero, negative and non-finite values do not sleep.
+pub fn sleep_s(s: f64) -> Sleep {
+    let d = if s.is_finite() && s > 0.0 {
+        Duration::try_from_secs_f64(s).unwrap_or(Duration::MAX)
+    } else {
+        Duration::ZERO
+    };
+    match Instant::now().checked_add(d) {
+        Some(at) => sleep_until(at),
+        // Beyond what an Instant holds: as good as forever.
+        None => sleep_until(Instant::now() + Duration::from_secs(100 * 365 * 86_400)),
+    }
+}
+
+/// The future of [`sleep_until`].
+#[must_use = "a sleep does nothing unless awaited"]
+pub struct Sleep {
+    deadline: Instant,
+    entry: Option<Arc<Entry>>,
+    /// Tokio's own timer at the same deadline, when there is a runtime: on a machine so busy
+    /// that the timer thread waits for a core, the runtime's worker may still get to run, and
+    /// then the sleep ends no later than tokio's would have.
+    backstop: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl Sleep {
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+}
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let now = Instant::now();
+        if now >= self.deadline {
+            self.cancel();
+            return Poll::Ready(());
+        }
+        let left = self.deadline - now;
+        if left <= LEAD {
+            // Woken by the timer (or polled) within the lead: the rest is spent here.
+            let deadline = self.deadline;
+            while Instant::now() < deadline {
+                std::hint::spin_loop();
+            }
+            self.cancel();
+            return Poll::Ready(());
+        }
+        match &self.entry {
+            Some(e) if !e.fired.load(Ordering::Acquire) => e.set_waker(cx.waker()),
+            // Not registered yet, or fired early (cannot happen but costs nothing to survive).
+            _ => {
+                let entry = Arc::new(Entry {
+                    waker: Mutex::new(Some(cx.waker().clone())),
+                    fired: AtomicBool::new(false),
+                    cancelled: AtomicBool::new(false),
+                });
+                timer().insert(self.deadline - LEAD, entry.clone());
+                self.entry = Some(entry);
+            }
+        }
+        if self.backstop.is_none() && tokio::runtime::Handle::try_current().is_ok() {
+            self.backstop = Some(Box::pin(tokio::time::sleep_until(self.deadline.into())));
+        }
+        if let Some(b) = self.backstop.as_mut()
+            && b.as_mut().poll(cx).is_ready()
+        {
+            // Tokio's timer never ends a sleep before its deadline.
+            self.cancel();
+            return Poll::Ready(());
+        }
+        Poll::Pending
+    }
+}
+
+impl Sleep {
+    fn cancel(&mut self) {
+        self.backstop = None;
+        if let Some(e) = self.entry.take() {
+            e.cancelled.store(true, Ordering::Release);
+            e.waker.lock().unwrap_or_else(|p| p.into_inner()).take();
+        }
+    }
+}
+
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        self.cancel();
+    }
+}
+
+/// One registered sleep, shared by the future and the timer thread.
+struct Entry {
+    waker: Mutex<Option<Waker>>,
+    fired: AtomicBool,
+    cancelled: AtomicBool,
+}
+
+impl Entry {
+    fn set_waker(&self, w: &Waker) {
+        let mut slot = self.waker.lock().unwrap_or_else(|p| p.into_inner());
+        match &*slot {
+            Some(old) if old.will_wake(w) => {}
+            _ => *slot = Some(w.clone()),
+        }
+    }
+
+    fn fire(&self) {
+        self.fired.store(true, Ordering::Release);
+        let waker = self.waker.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+}
+
+/// A heap slot: earliest instant first, then first registered.
+struct Due {
+    at: Instant,
+    seq: u64,
+    entry: Arc<Entry>,
+}
+
+impl PartialEq for Due {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == CmpOrdering::Equal
+    }
+}
+impl Eq for Due {}
+impl PartialOrd for Due {
+    fn partial_cmp(&self, other: &Self) -> Option<CmpOrdering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Due {
+    // Reversed: `BinaryHeap` is a max-heap and the earliest must be on top.
+    fn cmp(&self, other: &Self) -> CmpOrdering {
+        (other.at, other.seq).cmp(&(self.at, self.seq))
+    }
+}
+
+struct Timer {
+    heap: Mutex<BinaryHeap<Due>>,
+    seq: AtomicU64,
+    /// Set when a new earliest deadline arrives, so a spinning timer thread looks again.
+    changed: AtomicBool,
+    thread: Thread,
+}
+
+fn timer() -> &'static Timer {
+    static TIMER: OnceLock<Timer> = OnceLock::new();
+    TIMER.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel::<Thread>();
+        let spawned = std::thread::Builder::new()
+            .name("chaos-clock".into())
+            .spawn(move || {
+                // The handle is sent before the timer exists; the loop waits for it below.
+                let _ = tx.send(std::thread::current());
+                run_timer();
+            });
+        let thread = match spawned.ok().and_then(|_| rx.recv().ok()) {
+            Some(t) => t,
+            // No thread for the timer (the process is out of threads): sleeps then rely on
+            // `Sleep::poll` being woken by nothing, so fail loudly instead.
+            None => panic!("chaos-clock: cannot start the timer thread"),
+        };
+        Timer {
+            heap: Mutex::new(BinaryHeap::new()),
+            seq: AtomicU64::new(0),
+            changed: AtomicBool::new(false),
+            thread,
+        }
+    })
+}
+
+impl Timer {
+    fn insert(&self, at: Instant, entry: Arc<Entry>) {
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+        let earliest = {
+            let mut heap = self.heap.lock().unwrap_or_else(|p| p.into_inner());
+            let earliest = heap.peek().is_none_or(|top| at < top.at);
+            heap.push(Due { at, seq, entry });
+            earliest
+        };
+        // Only a new earliest deadline changes what the thread waits for.
+        if earliest {
+            self.changed.store(true, Ordering::Release);
+            self.thread.unpark();
+        }
+    }
+}
+
+fn run_timer() {
+    let t = timer();
+    let mut due = Vec::new();
+    loop {
+        let next = {
+            let mut heap = t.heap.lock().unwrap_or_else(|p| p.into_inner());
+            // Under the lock: an insert either is in the heap now or sets the flag after this.
+            t.changed.store(false, Ordering::Release);
+            let now = Instant::now();
+            while let Some(top) = heap.peek() {
+                if top.entry.cancelled.load(Ordering::Acquire) {
+                    heap.pop();
+                } else if top.at <= now {
+                    due.extend(heap.pop());
+                } else {
+                    break;
+                }
+            }
+            heap.peek().map(|top| top.at)
+        };
+        // Wake outside the lock: a waker may run arbitrary code.
+        for d in due.drain(..) {
+            d.entry.fire();
+        }
+        let Some(at) = next else {
+            std::thread::park();
+            continue;
+        };
+        let left = at.saturating_duration_since(Instant::now());
+        if left > SPIN {
+            std::thread::park_timeout(left - SPIN);
+        } else {
+            while Instant::now() < at && !t.changed.load(Ordering::Acquire) {
+                std::hint::spin_loop();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_sleep_never_ends_before_its_deadline() {
+        let mut tasks = tokio::task::JoinSet::new();
+        for k in 0..200u64 {
+            tasks.spawn(async move {
+                let at = Instant::now() + Duration::from_micros(137 * (k % 23));
+                sleep_until(at).await;
+                Instant::now() >= at
+            });
+        }
+        while let Some(ok) = tasks.join_next().await {
+            assert!(ok.unwrap());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_past_deadline_is_ready_at_once() {
+        use futures::FutureExt;
+        assert!(sleep_until(Instant::now()).now_or_never().is_some());
+        assert!(sleep_s(-1.0).now_or_never().is_some());
+        assert!(sleep_s(f64::NAN).now_or_never().is_some());
+        assert!(sleep_s(1.0).now_or_never().is_none());
+    }
+
+    #[tokio::test]
+    async fn dropped_sleeps_leave_the_others_on_time() {
+        // Cancelled entries sit on top of the heap; the live one behind them must still fire.
+        for k in 0..50 {
+            let s = sleep(Duration::from_millis(1 + k % 3));
+            let _ = futures::FutureExt::now_or_never(s);
+        }
+        let at = Instant::now() + Duration::from_millis(5);
+        sleep_until(at).await;
+        assert!(Instant::now() >= at);
+    }
+
+    /// Side by side in one run: the mean lateness of this clock and of tokio's timer for the
+    /// same sleeps. Tokio rounds up to the millisecond; this clock should be much closer.
+    #[test]
+    fn it_is_later_than_its_deadline_by_less_than_tokios_timer() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let (mut ours, mut theirs) = (0.0, 0.0);
+            for k in 0..100u64 {
+                let d = Duration::from_micros(1_300 + 97 * (k % 11));
+                let at = Instant::now() + d;
+                sleep_until(at).await;
+                ours += (Instant::now() - at).as_secs_f64();
+                let at = Instant::now() + d;
+                tokio::time::sleep_until(at.into()).await;
+                theirs += (Instant::now() - at).as_secs_f64();
+            }
+            assert!(ours < theirs / 2.0, "ours {ours} s, tokio {theirs} s");
+        });
+    }
+}
