@@ -10,6 +10,7 @@ mod cluster;
 mod color;
 mod dashboard;
 mod editors_lsp;
+mod fidelity;
 mod image;
 mod live;
 mod local;

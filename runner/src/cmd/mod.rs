@@ -12,6 +12,7 @@ mod compare;
 mod compile;
 mod debug;
 mod explore;
+mod fidelity;
 mod fmt;
 mod graph;
 mod lsp;
@@ -65,6 +66,8 @@ pub enum Command {
     Graph(graph::Args),
     /// Compare two JSON reports of the same scenario.
     Compare(compare::Args),
+    /// Run a scenario in --sim and --local and check that the two modes agree.
+    Fidelity(fidelity::Args),
     /// The mock service that --local and --cluster start (one replica of one service).
     Agent(agent::Args),
     /// The load generator that --cluster runs as a Job inside the cluster.
@@ -88,6 +91,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         Command::Explore(a) => explore::run(a),
         Command::Graph(a) => graph::run(a),
         Command::Compare(a) => compare::run(a),
+        Command::Fidelity(a) => fidelity::run(a),
         Command::Agent(a) => agent::run(a),
         Command::Loadgen(a) => agent::run_loadgen(a),
         Command::Lsp(a) => lsp::run(a),
