@@ -474,6 +474,11 @@ fn hint(source: &str, pos: usize, span: Span, rules: &[Rule]) -> Option<Hint> {
             "write a setting as its name and value, without `:` or `=`: `replicas 3`",
         ));
     }
+    if matches!(text, "fifo" | "lifo") && wants(Rule::service_setting) {
+        return Some(Hint::from(format!(
+            "a queue discipline is written on the line of `queue`: `queue 100 {text}`"
+        )));
+    }
     if first == Some('"') {
         if !text.ends_with('"') || text.len() < 2 {
             return Some(Hint::from(
