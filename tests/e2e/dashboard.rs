@@ -129,7 +129,7 @@ fn the_dashboard_follows_a_local_run_in_headless_chromium() {
         .unwrap();
     let mut run = Reap(child);
 
-    // Before the fault (it starts at 8 s): a few windows read.
+    // Before the fault (it starts at 10 s): a few windows read.
     let index = |u: &serde_json::Value| u["window"]["index"].as_u64();
     let flaky_on = |u: &serde_json::Value| u["faults"][0]["active"].as_bool() == Some(true);
     let before = wait_for(port, "window 2", |u| {
@@ -139,7 +139,7 @@ fn the_dashboard_follows_a_local_run_in_headless_chromium() {
 
     // While it is in force, once a window inside it has been read.
     let during = wait_for(port, "the fault in force", |u| {
-        flaky_on(u) && index(u).is_some_and(|i| i >= 9)
+        flaky_on(u) && index(u).is_some_and(|i| i >= 11)
     });
     let dom2 = dump_dom(&bin, &profile, port);
     let png = dir.join("dashboard.png");
@@ -207,6 +207,19 @@ fn the_dashboard_follows_a_local_run_in_headless_chromium() {
     .into_owned();
     assert_eq!(status.code(), Some(0), "{out}");
 
+    // The first page was taken before the fault (the machine was not too slow to start Chromium).
+    let seconds = |dom: &str| -> f64 {
+        text_after(dom, "id=\"clock\"")
+            .split(' ')
+            .next()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(f64::NAN)
+    };
+    assert!(
+        seconds(&dom1) < 10.0,
+        "the first page is from before the fault: {}",
+        seconds(&dom1)
+    );
     // The page before the fault: numbers, no band, no fault named.
     assert_eq!(
         band_count(&dom1, "flaky"),
