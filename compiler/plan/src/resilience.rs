@@ -59,6 +59,7 @@ impl<T> WaitQueue<T> {
     }
 
     /// Offers an arriving request of `priority` (clamped to [`MAX_PRIORITY`]).
+    #[inline]
     pub fn offer(&mut self, priority: u8, item: T) -> Offer<T> {
         let p = usize::from(priority.min(MAX_PRIORITY));
         if self.len < self.capacity {
@@ -82,6 +83,7 @@ impl<T> WaitQueue<T> {
     }
 
     /// The request a free worker serves next.
+    #[inline]
     pub fn take(&mut self) -> Option<T> {
         if self.occupied == 0 {
             return None;
@@ -120,6 +122,7 @@ impl<T> WaitQueue<T> {
         self.classes.iter_mut().rev().flat_map(|c| c.drain(..))
     }
 
+    #[inline]
     fn push(&mut self, p: usize, item: T) {
         self.classes[p].push_back(item);
         self.occupied |= 1 << p;

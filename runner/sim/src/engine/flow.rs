@@ -120,7 +120,9 @@ impl Sim<'_> {
                 self.answer(req, Err(Failure::new(Cause::Connection, 0)));
                 return;
             };
-            if self.svcs[s].replicas[ri].state != RState::Live {
+            if self.m.services[s].health_check.is_some()
+                && self.svcs[s].replicas[ri].state != RState::Live
+            {
                 // Dead, but its checks have not noticed yet.
                 self.answer(req, Err(Failure::new(Cause::Connection, 0)));
                 return;
@@ -169,6 +171,7 @@ impl Sim<'_> {
     /// The replica a caller sends to: among the live ones, or with `health_check` among those
     /// its checks say are healthy (a dead one too, until its checks notice), minus the ones
     /// the caller's `ejector` (or NONE) ejected.
+    #[inline(always)]
     pub(super) fn pick_replica(&mut self, s: usize, ejector: u32) -> Option<usize> {
         let balance = self.m.services[s].balance;
         let checked = self.m.services[s].health_check.is_some();
@@ -228,7 +231,7 @@ impl Sim<'_> {
     /// The request got a worker: its endpoint body starts.
     pub(super) fn start_exec(&mut self, req: u32) {
         let r = self.reqs.get(req);
-        let (ep, svc) = (r.endpoint, r.svc);
+        let (ep, svc, priority) = (r.endpoint, r.svc, r.priority);
         let req_gen = self.reqs.generation_of(req);
         let token = self.new_token();
         let (f, _) = self.fibers.insert(Fiber {
@@ -246,6 +249,7 @@ impl Sim<'_> {
             cur_req: NONE,
             cur_gen: 0,
             trial: false,
+            priority,
         });
         self.reqs.get_mut(req).fiber = f;
         self.run_fiber(f);
@@ -290,7 +294,7 @@ impl Sim<'_> {
                 Instr::Send { endpoint } => {
                     let fb = self.fibers.get_mut(f);
                     fb.pc += 1;
-                    let priority = self.reqs.get(fb.req).priority;
+                    let priority = fb.priority;
                     // The callee may start at once (nesting bounded by the acyclic call
                     // graph); nothing it does touches this fiber.
                     self.send_detached(svc as u32, endpoint, priority);
@@ -319,7 +323,7 @@ impl Sim<'_> {
                     fb.pc = cont;
                     fb.token = token;
                     fb.fail = None;
-                    let (req, req_gen) = (fb.req, fb.req_gen);
+                    let (req, req_gen, priority) = (fb.req, fb.req_gen, fb.priority);
                     for i in first..first + n {
                         let child_token = self.new_token();
                         let (c, _) = self.fibers.insert(Fiber {
@@ -337,6 +341,7 @@ impl Sim<'_> {
                             cur_req: NONE,
                             cur_gen: 0,
                             trial: false,
+                            priority,
                         });
                         self.ready.push(Ready::Run {
                             fiber: c,
@@ -455,7 +460,7 @@ impl Sim<'_> {
         let (call, caller_svc) = (fb.call, fb.svc);
         let c = &self.m.calls[call as usize];
         let (endpoint, callee, timeout, breaker) = (c.endpoint, c.service, c.timeout, c.breaker);
-        let priority = c.priority.unwrap_or_else(|| self.reqs.get(fb.req).priority);
+        let priority = c.priority.unwrap_or(fb.priority);
         let ejector = c.ejector;
         let mut trial = false;
         if !none(breaker) {
@@ -654,7 +659,7 @@ fn known_up(checked: bool, r: &Replica) -> bool {
 }
 
 /// The service's balancer over the replicas `ok` accepts (`ok(slot, replica)`).
-#[inline]
+#[inline(always)]
 fn pick_where(
     sv: &mut SvcState,
     balance: Balance,

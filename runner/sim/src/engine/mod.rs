@@ -206,6 +206,8 @@ struct Fiber {
     cur_req: u32,
     cur_gen: u32,
     trial: bool,
+    /// The request's priority, for the calls and sends this fiber makes.
+    priority: u8,
 }
 
 /// A workload's request as its client sees it.
