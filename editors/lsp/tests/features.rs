@@ -238,6 +238,52 @@ fn hover_explains_keywords_with_their_unit() {
 }
 
 #[test]
+fn hover_explains_the_words_of_issue_14() {
+    let mut world = world();
+    let text = "scenario \"s\" { duration 1m }\nservice api {\n  replicas 3\n  queue 10 lifo\n  eject after 5 errors for 30s max 50%\n  endpoint \"x\" { send api \"y\" }\n  endpoint \"y\" { }\n}\nworkload w { target api \"x\" rate 1/s priority 2 }\nexpect { max(api) < 1s }\n";
+    world.open(uri("i14.chaos"), text.to_string(), 1);
+    let at = |needle: &str, n: usize| {
+        hover_text(
+            &world,
+            "i14.chaos",
+            pos_of(&world, "i14.chaos", needle, n, 1),
+        )
+    };
+    assert!(
+        at("eject", 0)
+            .starts_with("```chaos\neject after N errors for D [max RATIO]\n```\nOutlier ejection"),
+        "{}",
+        at("eject", 0)
+    );
+    assert!(
+        at("lifo", 0).contains("newest waiting request"),
+        "{}",
+        at("lifo", 0)
+    );
+    assert!(
+        at("send", 0).contains("Fire-and-forget"),
+        "{}",
+        at("send", 0)
+    );
+    assert!(
+        at("priority", 0).contains("0 (default) to 9"),
+        "{}",
+        at("priority", 0)
+    );
+    // `max` is one word for the metric, the backoff cap and eject's bound.
+    assert!(
+        at("max 50%", 0).contains("ejected at once"),
+        "{}",
+        at("max 50%", 0)
+    );
+    assert!(
+        at("max(api)", 0).contains("Highest latency"),
+        "{}",
+        at("max(api)", 0)
+    );
+}
+
+#[test]
 fn hover_resolves_params_through_other_params_and_imports() {
     let mut world = world();
     open_fixtures(&mut world, &["main.chaos"]);
