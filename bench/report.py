@@ -64,6 +64,12 @@ for d in big:
           f"peak RSS {d.get('max_rss_kib', 0)/1024:.1f} MiB, CPU user time of the whole process "
           f"{d.get('user_s', float('nan')):.2f} s.")
 
+import compare  # noqa: E402  (bench/compare.py, next to this file)
+
+cmp = compare.section(os.path.join(out, "compare"))
+if cmp:
+    print("\n" + cmp)
+
 print("""
 ## Reading the figures
 
