@@ -196,7 +196,16 @@ fn workers_text(workers: u32) -> String {
     }
 }
 
-fn workload_text(load: &Load) -> String {
+/// The load of a workload, and its priority when it has one.
+fn workload_text(w: &Workload) -> String {
+    let load = workload_load(&w.load);
+    match w.priority {
+        0 => load,
+        p => format!("{load}, priority {p}"),
+    }
+}
+
+fn workload_load(load: &Load) -> String {
     match load {
         Load::Open { rate, .. } => {
             let peak = rate
@@ -238,7 +247,7 @@ fn mermaid_of(plan: &Topology<'_>) -> String {
             out,
             "  w{wi}([\"{}<br/>{}\"])",
             esc(&w.name),
-            esc(&workload_text(&w.load))
+            esc(&workload_text(w))
         );
     }
     for (si, s) in plan.services.iter().enumerate() {
@@ -276,7 +285,7 @@ fn dot_of(plan: &Topology<'_>) -> String {
             out,
             "  w{wi} [shape=ellipse, label=\"{}\\n{}\"];",
             esc(&w.name),
-            esc(&workload_text(&w.load))
+            esc(&workload_text(w))
         );
     }
     for (si, s) in plan.services.iter().enumerate() {
