@@ -112,5 +112,23 @@ pub fn render(report: &Report) -> String {
         }
         out.push('\n');
     }
+    if !report.by_priority.is_empty() {
+        out.push_str(
+            "| priority | sent | errors | p50 | p99 | workloads |\n|---:|---:|---:|---:|---:|---|\n",
+        );
+        for r in &report.by_priority {
+            out.push_str(&format!(
+                "| {} | {} | {} | {} | {} | {} |\n",
+                r.priority,
+                r.requests,
+                r.error_rate_pct
+                    .map_or("–".to_string(), |e| format!("{}%", num(e))),
+                latency(&r.latency_ms, |l| l.p50),
+                latency(&r.latency_ms, |l| l.p99),
+                cell(&r.workloads.join(", ")),
+            ));
+        }
+        out.push('\n');
+    }
     out
 }

@@ -44,6 +44,10 @@ pub struct Report {
     pub services: Vec<ServiceSummary>,
     /// `overall` window.
     pub workloads: Vec<WorkloadSummary>,
+    /// `overall` window: the workloads merged by priority, highest first; only when the
+    /// workloads use more than one priority.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub by_priority: Vec<PrioritySummary>,
     pub faults: Vec<FaultInfo>,
     /// Per window and service, the whole run (drain included).
     pub timeline: Vec<TimelinePoint>,
@@ -170,6 +174,17 @@ pub struct WorkloadSummary {
     pub ok: u64,
     pub errors: u64,
     pub errors_by_cause: BTreeMap<String, u64>,
+    pub error_rate_pct: Option<f64>,
+    pub latency_ms: LatencyMs,
+}
+
+/// What the clients of every workload of one priority saw, together.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PrioritySummary {
+    pub priority: u8,
+    pub workloads: Vec<String>,
+    pub requests: u64,
+    pub errors: u64,
     pub error_rate_pct: Option<f64>,
     pub latency_ms: LatencyMs,
 }
@@ -385,6 +400,36 @@ pub fn build(plan: &Plan, rec: &Recording, verdicts: &[Verdict]) -> Report {
         }
     }
 
+    // Workload subjects by priority, highest first.
+    let mut priorities: BTreeMap<std::cmp::Reverse<u8>, (Vec<String>, Vec<usize>)> =
+        BTreeMap::new();
+    for (i, key) in rec.subjects.iter().enumerate() {
+        if let SubjectKey::Workload { workload } = key {
+            let p = plan.workload(workload).map_or(0, |w| w.priority);
+            let entry = priorities.entry(std::cmp::Reverse(p)).or_default();
+            entry.0.push(workload.clone());
+            entry.1.push(i);
+        }
+    }
+    let by_priority = if priorities.len() > 1 {
+        priorities
+            .into_iter()
+            .map(|(std::cmp::Reverse(priority), (names, subjects))| {
+                let agg = agg_of(subjects, None, &overall_windows);
+                PrioritySummary {
+                    priority,
+                    workloads: names,
+                    requests: agg.requests(),
+                    errors: agg.error_count(),
+                    error_rate_pct: agg.error_rate().map(|r| round6(r * 100.0)),
+                    latency_ms: LatencyMs::of(&agg.latency),
+                }
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+
     let service_subjects = |name: &str| -> Vec<usize> {
         rec.subjects
             .iter()
@@ -534,6 +579,7 @@ pub fn build(plan: &Plan, rec: &Recording, verdicts: &[Verdict]) -> Report {
         endpoints,
         services,
         workloads,
+        by_priority,
         faults: plan
             .faults
             .iter()

@@ -201,6 +201,31 @@ pub fn render(report: &Report, colour: bool) -> String {
         );
         push_table(&mut out, &t, &p);
     }
+    let rows: Vec<Vec<String>> = report
+        .by_priority
+        .iter()
+        .map(|r| {
+            vec![
+                r.priority.to_string(),
+                r.requests.to_string(),
+                r.error_rate_pct
+                    .map_or("–".to_string(), |e| format!("{}%", num(e))),
+                latency(&r.latency_ms, |l| l.p50),
+                latency(&r.latency_ms, |l| l.p99),
+                r.workloads.join(", "),
+            ]
+        })
+        .collect();
+    if !rows.is_empty() {
+        out.push('\n');
+        let t = table(
+            &["priority", "sent", "errors", "p50", "p99", "workloads"],
+            &rows,
+            &[0, 1, 2, 3, 4],
+            "  ",
+        );
+        push_table(&mut out, &t, &p);
+    }
     out
 }
 
