@@ -101,12 +101,12 @@ impl Sim<'_> {
                     ActionModel::Latency { targets, delay: d } if hits(targets, picks) => {
                         delay += d.sample(rng);
                     }
-                    // A probe fails on any status from 400 up, as a Kubernetes probe does.
+                    // An injected 5xx answer fails the check (docs/language.md).
                     ActionModel::Errors {
                         targets,
                         ratio,
                         status,
-                    } if *status >= 400 && hits(targets, picks) => {
+                    } if *status >= 500 && hits(targets, picks) => {
                         errored |= rng.random::<f64>() < *ratio;
                     }
                     _ => {}
