@@ -104,8 +104,8 @@ fn send_phase(timer: Timer, secs: f64, rate: f64) -> Vec<f64> {
     let pending = Arc::new(Mutex::new(planned));
     let errors = Arc::new(Mutex::new(Vec::new()));
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    // The load generator's initial pool: 2 ms of arrivals at the rate, at least 2.
-    let workers = ((rate * 0.002).ceil() as usize).max(2);
+    // The load generator's initial pool: 2 ms of arrivals at the rate, at least 8.
+    let workers = ((rate * 0.002).ceil() as usize).max(8);
     let t0 = Instant::now() + Duration::from_millis(50);
     let handles: Vec<_> = (0..threads)
         .map(|k| {

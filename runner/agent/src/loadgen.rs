@@ -349,9 +349,13 @@ impl Pool {
 }
 
 /// Workers started before the first send: the arrivals of 2 ms at the peak rate, so the pool
-/// rarely needs to grow against an agent answering in under a millisecond.
+/// rarely needs to grow against an agent answering in under a millisecond; and at least 8, so
+/// that at a few hundred per second a few slow answers at once (a tail of tens of ms) do not
+/// hold every worker: a send then waits up to `OVERDUE_S` for the pool to grow, and that
+/// lateness counts in the workload's latency (it made `--local`'s p99 ~10 ms worse than the
+/// simulator's at 80-200/s in docs/sim-vs-real.md).
 fn initial_workers(peak_per_s: f64) -> usize {
-    ((peak_per_s * 0.002).ceil() as usize).clamp(2, 128)
+    ((peak_per_s * 0.002).ceil() as usize).clamp(8, 128)
 }
 
 /// Threads the open-loop workers run on: one event loop per core, as `wrk` does, each with its
@@ -854,7 +858,7 @@ mod tests {
         p.answered(0.5);
         assert_eq!(p.needed(1000.0), 1008);
         assert_eq!(initial_workers(30_000.0), 60);
-        assert_eq!(initial_workers(10.0), 2);
+        assert_eq!(initial_workers(10.0), 8);
     }
 
     #[test]
