@@ -66,10 +66,10 @@ fn main() {
                 ..Config::default()
             };
             let ex = explore::explore(&t, &config, &mut |_| {}).unwrap();
-            match &ex.found {
-                Some(f) => {
+            match ex.searched.failures.first() {
+                Some((at_run, _)) => {
                     found += 1;
-                    runs.push(f.at_run);
+                    runs.push(*at_run);
                 }
                 None => runs.push(budget),
             }

@@ -11,6 +11,8 @@ pub mod space;
 pub mod strategy;
 pub mod target;
 
+use std::collections::HashMap;
+
 use crate::eval::EvalError;
 use crate::outcome::Outcome;
 pub use schedule::{FaultSpec, Schedule};
@@ -64,6 +66,8 @@ pub struct Effect {
     pub without: Outcome,
 }
 
+/// One distinct failure: the first failing schedule of the search that led to it, what it
+/// shrank to, and every later failing schedule that shrank to the same.
 #[derive(Debug, Clone)]
 pub struct Found {
     /// 1-based number of the search run that failed.
@@ -72,6 +76,8 @@ pub struct Found {
     pub shrunk: Option<Shrunk>,
     /// One per fault of the shrunk (or original) schedule.
     pub effects: Vec<Effect>,
+    /// Later failing schedules of the search that shrank to this one, with their run numbers.
+    pub also: Vec<(usize, Tried)>,
 }
 
 impl Found {
@@ -88,11 +94,17 @@ pub struct Explored {
     /// The scenario as written.
     pub baseline: Outcome,
     pub searched: Searched,
+    /// Every distinct failure (distinct by the schedule it shrank to), in the order found.
+    pub failures: Vec<Found>,
+    /// The smallest of `failures` (fewest faults, then seconds, then levels; the first found
+    /// on a tie): what `-o` writes.
     pub found: Option<Found>,
+    /// Simulations made while shrinking, all failures together.
+    pub shrink_runs: usize,
     pub coverage: Coverage,
 }
 
-/// Explores `target`: baseline, search, shrink, effects.
+/// Explores `target`: baseline, search to the budget, shrink every failure, effects.
 pub fn explore(
     target: &Target,
     config: &Config,
@@ -102,11 +114,13 @@ pub fn explore(
     let baseline = target.run(&space, &Schedule::default())?;
     let mut strategy = config.strategy.make(space.clone(), config.seed);
     let mut eval = |batch: &[Schedule]| target.run_all(&space, batch);
+    let mut memo = search::Memo::default();
     let searched = if baseline.passed {
         search::search(
             strategy.as_mut(),
             &baseline,
             &config.limits,
+            &mut memo,
             &mut eval,
             progress,
         )?
@@ -114,56 +128,141 @@ pub fn explore(
         // The scenario fails as written: there is nothing to find.
         Searched {
             runs: 0,
-            failure: None,
+            failures: Vec::new(),
             tried: Vec::new(),
             best: 0.0,
         }
     };
-    let found = match &searched.failure {
-        Some((at_run, tried)) => {
-            let shrunk = if config.shrink {
-                Some(search::shrink(
-                    tried.clone(),
-                    &space,
-                    &config.limits,
-                    &mut eval,
-                    progress,
-                )?)
-            } else {
-                None
-            };
-            let smallest = shrunk.as_ref().map_or(tried, |s| &s.result);
-            let without: Vec<Schedule> = (0..smallest.schedule.len())
+    let mut failures: Vec<Found> = Vec::new();
+    // Every schedule a shrink stood on -> the failure it ended in.
+    let mut on_path: HashMap<Schedule, usize> = HashMap::new();
+    let shrink_total = config
+        .limits
+        .shrink_budget
+        .saturating_mul(search::SHRINK_TOTAL_FACTOR);
+    let mut shrink_runs = 0;
+    for (at_run, tried) in &searched.failures {
+        if let Some(&i) = on_path.get(&tried.schedule) {
+            failures[i].also.push((*at_run, tried.clone()));
+            continue;
+        }
+        let budget = config.limits.shrink_budget.min(shrink_total - shrink_runs);
+        let shrunk = if config.shrink && budget > 0 {
+            let s = search::shrink(
+                tried.clone(),
+                &space,
+                &config.limits,
+                budget,
+                &|s| on_path.contains_key(s),
+                &mut memo,
+                &mut eval,
+                progress,
+            )?;
+            shrink_runs += s.runs;
+            Some(s)
+        } else {
+            None
+        };
+        let end = shrunk
+            .as_ref()
+            .map_or(&tried.schedule, |s| &s.result.schedule);
+        let i = match on_path.get(end) {
+            Some(&i) => {
+                failures[i].also.push((*at_run, tried.clone()));
+                i
+            }
+            None => {
+                failures.push(Found {
+                    at_run: *at_run,
+                    original: tried.clone(),
+                    shrunk: shrunk.clone(),
+                    effects: Vec::new(),
+                    also: Vec::new(),
+                });
+                failures.len() - 1
+            }
+        };
+        on_path.insert(tried.schedule.clone(), i);
+        for s in shrunk.iter().flat_map(|s| &s.path) {
+            on_path.entry(s.clone()).or_insert(i);
+        }
+    }
+    // The smallest is what `-o` writes: when the shared shrink budget ran out before it, it
+    // gets a shrink of its own (at most one `--shrink-budget` more), so the file is shrunk.
+    let smallest_index = |failures: &[Found]| {
+        failures
+            .iter()
+            .enumerate()
+            .min_by_key(|(i, f)| (shrink::size(&f.smallest().schedule), *i))
+            .map(|(i, _)| i)
+    };
+    if let Some(i) = smallest_index(&failures).filter(|&i| failures[i].shrunk.is_none())
+        && config.shrink
+        && config.limits.shrink_budget > 0
+    {
+        let joins = |s: &Schedule| {
+            on_path
+                .get(s)
+                .copied()
+                .filter(|&j| j != i && failures[j].shrunk.is_some())
+        };
+        let s = search::shrink(
+            failures[i].original.clone(),
+            &space,
+            &config.limits,
+            config.limits.shrink_budget,
+            &|s| joins(s).is_some(),
+            &mut memo,
+            &mut eval,
+            progress,
+        )?;
+        shrink_runs += s.runs;
+        match joins(&s.result.schedule) {
+            // It reached an earlier shrink's path, so it ends where that one ended: one more
+            // way to that failure. The one found first stays, the other joins its `also`.
+            Some(j) => {
+                let (keep, gone) = (i.min(j), i.max(j));
+                let g = failures.remove(gone);
+                let k = &mut failures[keep];
+                if keep == i {
+                    k.shrunk = g.shrunk;
+                }
+                k.also.push((g.at_run, g.original));
+                k.also.extend(g.also);
+                k.also.sort_by_key(|(r, _)| *r);
+            }
+            None => failures[i].shrunk = Some(s),
+        }
+    }
+    if config.shrink {
+        // What each fault does, for the failures that were shrunk (an unshrunk one, left
+        // over when the shrink budget is spent, is most often a variant of a shrunk one).
+        for f in failures.iter_mut().filter(|f| f.shrunk.is_some()) {
+            let smallest = &f.smallest().schedule;
+            let without: Vec<Schedule> = (0..smallest.len())
                 .map(|i| {
-                    let mut f = smallest.schedule.faults.clone();
-                    f.remove(i);
-                    Schedule::new(f, &space)
+                    let mut faults = smallest.faults.clone();
+                    faults.remove(i);
+                    Schedule::new(faults, &space)
                 })
                 .collect();
-            let effects = if config.shrink {
-                eval(&without)?
-                    .into_iter()
-                    .map(|without| Effect { without })
-                    .collect()
-            } else {
-                Vec::new()
-            };
-            Some(Found {
-                at_run: *at_run,
-                original: tried.clone(),
-                shrunk,
-                effects,
-            })
+            let (outcomes, _) = memo.eval(&without, &mut eval)?;
+            f.effects = outcomes
+                .into_iter()
+                .map(|without| Effect { without })
+                .collect();
         }
-        None => None,
-    };
+    }
+    let found = smallest_index(&failures).map(|i| failures[i].clone());
     let coverage = search::coverage(&space, &searched.tried);
     Ok(Explored {
         strategy: strategy.name(),
         space,
         baseline,
         searched,
+        failures,
         found,
+        shrink_runs,
         coverage,
     })
 }

@@ -22,8 +22,15 @@ pub struct ExploreReport {
     pub runs: usize,
     pub shrink_runs: usize,
     pub found: bool,
+    /// Failing schedules the search ran into (before shrinking), all of them.
+    pub failing_schedules: usize,
+    /// Index in `failures` of the smallest one (what `-o` writes).
+    pub smallest: Option<usize>,
     pub baseline: RunReport,
+    /// Every distinct failure (distinct by the shrunk schedule), in the order found.
     pub failures: Vec<Failure>,
+    /// The failures grouped by the (kind, target) pairs of their smallest schedule.
+    pub weaknesses: Vec<Weakness>,
     pub coverage: Coverage,
     pub space: SpaceReport,
 }
@@ -89,7 +96,28 @@ pub struct Failure {
     pub original: ScheduleReport,
     pub shrunk: Option<ScheduleReport>,
     pub shrink_steps: usize,
+    /// Simulations its shrinking made (schedules already run are not run again).
+    pub shrink_runs: usize,
     pub effects: Vec<Effect>,
+    /// Later failing schedules of the search that shrank to the same schedule.
+    pub also_found: Vec<AlsoFound>,
+}
+
+/// Failures made of the same (kind, target) pairs: one weakness, hit at other times or
+/// intensities.
+#[derive(Debug, Clone, Serialize)]
+pub struct Weakness {
+    /// `kind on target`, sorted.
+    pub faults: Vec<String>,
+    /// Indices in `failures`.
+    pub failures: Vec<usize>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AlsoFound {
+    pub found_at_run: usize,
+    pub faults: Vec<FaultReport>,
+    pub failed: Vec<String>,
 }
 
 fn r6(x: f64) -> f64 {
@@ -157,8 +185,8 @@ fn schedule_report(target: &Target, space: &Space, s: &Schedule, o: &Outcome) ->
 impl ExploreReport {
     pub fn build(target: &Target, config: &super::Config, ex: &Explored) -> ExploreReport {
         let space = &ex.space;
-        let failures = ex
-            .found
+        let failures: Vec<Failure> = ex
+            .failures
             .iter()
             .map(|f| {
                 let smallest = f.smallest();
@@ -198,10 +226,48 @@ impl ExploreReport {
                         schedule_report(target, space, &s.result.schedule, &s.result.outcome)
                     }),
                     shrink_steps: f.shrunk.as_ref().map_or(0, |s| s.steps),
+                    shrink_runs: f.shrunk.as_ref().map_or(0, |s| s.runs),
                     effects,
+                    also_found: f
+                        .also
+                        .iter()
+                        .map(|(at_run, t)| {
+                            let r = schedule_report(target, space, &t.schedule, &t.outcome);
+                            AlsoFound {
+                                found_at_run: *at_run,
+                                faults: r.faults,
+                                failed: r.failed,
+                            }
+                        })
+                        .collect(),
                 }
             })
             .collect();
+        let mut weaknesses: Vec<Weakness> = Vec::new();
+        for (i, f) in failures.iter().enumerate() {
+            let mut kinds: Vec<String> = f
+                .shrunk
+                .as_ref()
+                .unwrap_or(&f.original)
+                .faults
+                .iter()
+                .map(|x| format!("{} on {}", x.kind, x.target))
+                .collect();
+            kinds.sort();
+            kinds.dedup();
+            match weaknesses.iter_mut().find(|w| w.faults == kinds) {
+                Some(w) => w.failures.push(i),
+                None => weaknesses.push(Weakness {
+                    faults: kinds,
+                    failures: vec![i],
+                }),
+            }
+        }
+        let smallest = ex.found.as_ref().and_then(|s| {
+            ex.failures
+                .iter()
+                .position(|f| f.smallest().schedule == s.smallest().schedule)
+        });
         ExploreReport {
             scenario: target.plan.scenario.name.clone(),
             strategy: ex.strategy.to_string(),
@@ -210,14 +276,13 @@ impl ExploreReport {
             budget: config.limits.budget,
             max_faults: space.max_faults,
             runs: ex.searched.runs,
-            shrink_runs: ex
-                .found
-                .as_ref()
-                .and_then(|f| f.shrunk.as_ref())
-                .map_or(0, |s| s.runs),
+            shrink_runs: ex.shrink_runs,
             found: ex.found.is_some(),
+            failing_schedules: ex.searched.failures.len(),
+            smallest,
             baseline: run_report(&target.plan, &ex.baseline),
             failures,
+            weaknesses,
             coverage: ex.coverage.clone(),
             space: SpaceReport {
                 slots: space.slots.clone(),
@@ -251,47 +316,130 @@ impl ExploreReport {
             c.time_slices_covered,
             c.time_slices_total
         );
-        let Some(f) = self.failures.first() else {
+        let Some(first) = self.failures.first() else {
             return format!(
                 "NO FAILURE FOUND in {} runs ({} strategy, seed {})\n{cov}\n",
                 self.runs, self.strategy, self.seed
             );
         };
-        let smallest = f.shrunk.as_ref().unwrap_or(&f.original);
+        let n = self.failures.len();
+        let plural = |n: usize| if n == 1 { "" } else { "s" };
         let mut out = format!(
-            "FAILURE FOUND at run {} of {} ({} strategy, seed {}); shrunk from {} to {} fault{} in {} runs\n",
-            f.found_at_run,
+            "FAILURE FOUND at run {} of {} ({} strategy, seed {}): {n} distinct failure{} \
+             ({} failing schedule{} in {} runs, shrunk in {} runs) of {} weakness{}\n",
+            first.found_at_run,
             self.budget,
             self.strategy,
             self.seed,
-            f.original.faults.len(),
-            smallest.faults.len(),
-            if smallest.faults.len() == 1 { "" } else { "s" },
-            self.shrink_runs
+            plural(n),
+            self.failing_schedules,
+            plural(self.failing_schedules),
+            self.runs,
+            self.shrink_runs,
+            self.weaknesses.len(),
+            if self.weaknesses.len() == 1 { "" } else { "es" },
         );
-        out.push_str("breaks:\n");
-        for e in &smallest.run.expectations {
-            if !e.passed {
-                let observed = e.observed.map_or_else(
-                    || "no data".to_string(),
-                    |v| chaos_report::text::with_unit(v, &e.unit),
-                );
-                out.push_str(&format!("  {}  (observed {observed})\n", e.expectation));
+        for (k, w) in self.weaknesses.iter().enumerate() {
+            out.push_str(&format!(
+                "weakness {}: {} ({} failure{})\n",
+                k + 1,
+                w.faults.join(" + "),
+                w.failures.len(),
+                plural(w.failures.len())
+            ));
+            for &i in &w.failures {
+                if let Some(f) = self.failures.get(i) {
+                    out.push_str(&failure_line(i, f));
+                }
             }
         }
-        if let Some(a) = &smallest.run.aborted {
-            out.push_str(&format!("  abort when {a}\n"));
-        }
-        out.push_str("with:\n");
-        for fr in &smallest.faults {
-            for line in fr.source.lines() {
-                out.push_str("  ");
-                out.push_str(line);
-                out.push('\n');
-            }
+        if let Some(f) = self.smallest.and_then(|i| self.failures.get(i)) {
+            out.push_str(&format!(
+                "the smallest, #{} (written by -o):\n",
+                self.smallest.map_or(0, |i| i + 1)
+            ));
+            out.push_str(&failure_detail(f));
         }
         out.push_str(&cov);
         out.push('\n');
         out
     }
+}
+
+/// One line per failure: its number, where the search found it, its faults (each as
+/// `action at T for D`) and what it breaks.
+fn failure_line(i: usize, f: &Failure) -> String {
+    let small = f.shrunk.as_ref().unwrap_or(&f.original);
+    let faults: Vec<String> = small
+        .faults
+        .iter()
+        .map(|x| {
+            // The source's first line is `fault NAME at T [for D] {`.
+            let when = x
+                .source
+                .lines()
+                .next()
+                .and_then(|l| l.split_once(" at "))
+                .map_or("", |(_, rest)| rest.trim_end_matches('{').trim_end());
+            format!("{} at {when}", x.action)
+        })
+        .collect();
+    let broken: Vec<String> = small
+        .run
+        .expectations
+        .iter()
+        .filter(|e| !e.passed)
+        .map(|e| {
+            let observed = e.observed.map_or_else(
+                || "no data".to_string(),
+                |v| chaos_report::text::with_unit(v, &e.unit),
+            );
+            format!("{} ({observed})", e.expectation)
+        })
+        .chain(small.run.aborted.iter().map(|a| format!("abort when {a}")))
+        .collect();
+    format!(
+        "  #{} run {}{}{}: {} -> breaks {}\n",
+        i + 1,
+        f.found_at_run,
+        if f.also_found.is_empty() {
+            String::new()
+        } else {
+            format!(" (+{} later)", f.also_found.len())
+        },
+        if f.shrunk.is_some() {
+            ", shrunk"
+        } else {
+            ", as found"
+        },
+        faults.join("; "),
+        broken.join(", ")
+    )
+}
+
+/// A failure in full: what it breaks and its faults as `.chaos` source.
+fn failure_detail(f: &Failure) -> String {
+    let small = f.shrunk.as_ref().unwrap_or(&f.original);
+    let mut out = String::from("breaks:\n");
+    for e in &small.run.expectations {
+        if !e.passed {
+            let observed = e.observed.map_or_else(
+                || "no data".to_string(),
+                |v| chaos_report::text::with_unit(v, &e.unit),
+            );
+            out.push_str(&format!("  {}  (observed {observed})\n", e.expectation));
+        }
+    }
+    if let Some(a) = &small.run.aborted {
+        out.push_str(&format!("  abort when {a}\n"));
+    }
+    out.push_str("with:\n");
+    for fr in &small.faults {
+        for line in fr.source.lines() {
+            out.push_str("  ");
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
 }

@@ -1,8 +1,10 @@
-//! The explore loop: ask the strategy for a batch, run it, read the outcomes in order, stop
-//! at the first failure or when the budget is spent; then shrink the failure. Pure: the runs
-//! are made by the `eval` closure, which returns outcomes in the order asked.
+//! The explore loop: ask the strategy for a batch, run it, read the outcomes in order, and go
+//! on until the budget is spent, keeping every failing schedule; then shrink the failures.
+//! Pure: the runs are made by the `eval` closure, which returns outcomes in the order asked,
+//! through a [`Memo`] so that no schedule is ever run twice (shrinking several failures of the
+//! same weakness walks through the same schedules).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use super::schedule::Schedule;
 use super::shrink;
@@ -20,9 +22,15 @@ pub struct Limits {
     pub budget: usize,
     /// Runs per batch: fixed, so the search does not depend on the number of cores.
     pub batch: usize,
-    /// Shrinking runs at most (on top of the budget).
+    /// Shrinking runs at most per failure (on top of the budget); all the failures of one
+    /// explore together get at most [`SHRINK_TOTAL_FACTOR`] times this.
     pub shrink_budget: usize,
 }
+
+/// How many failures' worth of shrinking one explore may spend in all: the first failures
+/// found are shrunk in full, later ones (most often variants of the same weakness, which
+/// join an earlier shrink's path in a few runs) with what is left, the rest listed unshrunk.
+pub const SHRINK_TOTAL_FACTOR: usize = 4;
 
 impl Default for Limits {
     fn default() -> Limits {
@@ -56,36 +64,74 @@ pub struct Tried {
     pub outcome: Outcome,
 }
 
+/// Every outcome known, by schedule: a schedule asked for again is answered from here.
+#[derive(Debug, Default)]
+pub struct Memo {
+    known: HashMap<Schedule, Outcome>,
+}
+
+impl Memo {
+    /// Outcomes of `batch` in its order, running (in one call of `eval`) only the schedules
+    /// not known yet. Returns them and how many runs were made.
+    pub fn eval<E>(
+        &mut self,
+        batch: &[Schedule],
+        eval: &mut Eval<'_, E>,
+    ) -> Result<(Vec<Outcome>, usize), E> {
+        let mut unknown: Vec<Schedule> = Vec::new();
+        for s in batch {
+            if !self.known.contains_key(s) && !unknown.contains(s) {
+                unknown.push(s.clone());
+            }
+        }
+        if !unknown.is_empty() {
+            let outcomes = eval(&unknown)?;
+            for (s, o) in unknown.iter().zip(outcomes) {
+                self.known.insert(s.clone(), o);
+            }
+        }
+        let outcomes = batch
+            .iter()
+            .filter_map(|s| self.known.get(s).cloned())
+            .collect();
+        Ok((outcomes, unknown.len()))
+    }
+}
+
 /// What a search found.
 #[derive(Debug, Clone)]
 pub struct Searched {
     /// Search runs made.
     pub runs: usize,
-    /// The first failing schedule and its 1-based run number.
-    pub failure: Option<(usize, Tried)>,
+    /// Every failing schedule, with its 1-based run number, in the order found.
+    pub failures: Vec<(usize, Tried)>,
     /// Every schedule run, in order.
     pub tried: Vec<Schedule>,
     /// The largest movement towards failing seen.
     pub best: f64,
 }
 
-/// Searches until a schedule fails or `limits.budget` runs are spent.
+/// Searches until `limits.budget` runs are spent (or the strategy has nothing left),
+/// collecting every schedule that fails.
 pub fn search<E>(
     strategy: &mut dyn Strategy,
     baseline: &Outcome,
     limits: &Limits,
+    memo: &mut Memo,
     eval: &mut Eval<'_, E>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Searched, E> {
     let mut runs = 0;
     let mut tried = Vec::new();
+    let mut failures = Vec::new();
     let mut best: f64 = 0.0;
     while runs < limits.budget {
         let batch = strategy.propose(limits.batch.min(limits.budget - runs).max(1));
         if batch.is_empty() {
             break;
         }
-        let outcomes = eval(&batch)?;
+        // A strategy never proposes a schedule twice, so every one of them is a run.
+        let (outcomes, _) = memo.eval(&batch, eval)?;
         for (s, o) in batch.into_iter().zip(outcomes) {
             runs += 1;
             let m = o.movement(baseline);
@@ -93,24 +139,13 @@ pub fn search<E>(
             strategy.observe(&s, m);
             tried.push(s.clone());
             if !o.passed {
-                progress(Progress {
-                    stage: Stage::Search,
+                failures.push((
                     runs,
-                    of: limits.budget,
-                    best,
-                });
-                return Ok(Searched {
-                    runs,
-                    failure: Some((
-                        runs,
-                        Tried {
-                            schedule: s,
-                            outcome: o,
-                        },
-                    )),
-                    tried,
-                    best,
-                });
+                    Tried {
+                        schedule: s,
+                        outcome: o,
+                    },
+                ));
             }
         }
         progress(Progress {
@@ -122,7 +157,7 @@ pub fn search<E>(
     }
     Ok(Searched {
         runs,
-        failure: None,
+        failures,
         tried,
         best,
     })
@@ -132,36 +167,46 @@ pub fn search<E>(
 #[derive(Debug, Clone)]
 pub struct Shrunk {
     pub result: Tried,
+    /// Simulations run for it (schedules already known cost nothing).
     pub runs: usize,
     /// Steps that made it smaller.
     pub steps: usize,
+    /// Every schedule it stood on, the failing one first, `result` last.
+    pub path: Vec<Schedule>,
 }
 
 /// Shrinks a failing schedule: candidates in batches of `limits.batch`, the first failing one
-/// (in candidate order) taken, until no candidate fails or the shrink budget is spent.
+/// (in candidate order) taken, until no candidate fails, `budget` runs are spent, or it stands
+/// on a schedule `known` says was already shrunk (from there the walk, being deterministic,
+/// would go where it went before).
+#[allow(clippy::too_many_arguments)] // each is one thing the walk needs; a struct would only rename them
 pub fn shrink<E>(
     failing: Tried,
     space: &Space,
     limits: &Limits,
+    budget: usize,
+    known: &dyn Fn(&Schedule) -> bool,
+    memo: &mut Memo,
     eval: &mut Eval<'_, E>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Shrunk, E> {
     let mut current = failing;
+    let mut path = vec![current.schedule.clone()];
     let mut runs = 0;
     let mut steps = 0;
-    'outer: loop {
+    'outer: while !known(&current.schedule) {
         let candidates = shrink::candidates(&current.schedule, space);
         for chunk in candidates.chunks(limits.batch.max(1)) {
-            if runs >= limits.shrink_budget {
+            if runs >= budget {
                 break 'outer;
             }
-            let chunk = &chunk[..chunk.len().min(limits.shrink_budget - runs)];
-            let outcomes = eval(chunk)?;
-            runs += chunk.len();
+            let chunk = &chunk[..chunk.len().min(budget - runs)];
+            let (outcomes, ran) = memo.eval(chunk, eval)?;
+            runs += ran;
             progress(Progress {
                 stage: Stage::Shrink,
                 runs,
-                of: limits.shrink_budget,
+                of: budget,
                 best: 0.0,
             });
             if let Some((s, o)) = chunk.iter().zip(outcomes).find(|(_, o)| !o.passed) {
@@ -169,6 +214,7 @@ pub fn shrink<E>(
                     schedule: s.clone(),
                     outcome: o,
                 };
+                path.push(current.schedule.clone());
                 steps += 1;
                 continue 'outer;
             }
@@ -179,6 +225,7 @@ pub fn shrink<E>(
         result: current,
         runs,
         steps,
+        path,
     })
 }
 
