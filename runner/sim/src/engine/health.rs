@@ -62,15 +62,21 @@ impl Sim<'_> {
         }
         let (passed, after) = self.check_outcome(s, ri, h.timeout_s);
         if after > 0.0 {
-            self.q.push(
-                self.now + after,
-                Event::HealthVerdict {
-                    svc: s,
-                    replica: ri,
+            let (svc, replica) = (s, ri);
+            let verdict = if passed {
+                Event::HealthPassed {
+                    svc,
+                    replica,
                     generation,
-                    passed,
-                },
-            );
+                }
+            } else {
+                Event::HealthFailed {
+                    svc,
+                    replica,
+                    generation,
+                }
+            };
+            self.q.push(self.now + after, verdict);
         } else {
             self.health_verdict(s, ri, generation, passed);
         }
