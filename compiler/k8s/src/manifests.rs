@@ -275,18 +275,7 @@ fn service_objects(cx: &Context<'_>, s: &PlanService) -> ServiceObjects {
             protocol: Some("TCP".to_string()),
             ..ContainerPort::default()
         }]),
-        readiness_probe: Some(Probe {
-            http_get: Some(HTTPGetAction {
-                path: Some("/_chaos/health".to_string()),
-                port: IntOrString::String("http".to_string()),
-                ..HTTPGetAction::default()
-            }),
-            // A new or recreated replica serves no sooner than the plan says (restart / delay).
-            initial_delay_seconds: Some(whole_seconds(ready_delay)),
-            period_seconds: Some(1),
-            failure_threshold: Some(3),
-            ..Probe::default()
-        }),
+        readiness_probe: Some(readiness_probe(s, ready_delay)),
         resources: Some(resources(
             "100m",
             "1",
@@ -616,6 +605,40 @@ pub fn bytes(n: u64) -> Quantity {
         Quantity(format!("{}Mi", n / MIB))
     } else {
         Quantity(n.to_string())
+    }
+}
+
+/// The agent's readinessProbe. With `health_check` it is that check, with the same numbers
+/// (Kubernetes counts in whole seconds: `every` and `timeout` round up, at least 1 s), on
+/// `/_chaos/check`, which answers through the replica's inbound faults as the plan's checks do.
+/// Without one it only says the agent is up, as callers then learn of deaths at once.
+fn readiness_probe(s: &PlanService, ready_delay: f64) -> Probe {
+    // A new or recreated replica serves no sooner than the plan says (restart / delay).
+    let initial_delay_seconds = Some(whole_seconds(ready_delay));
+    let get = |path: &str| {
+        Some(HTTPGetAction {
+            path: Some(path.to_string()),
+            port: IntOrString::String("http".to_string()),
+            ..HTTPGetAction::default()
+        })
+    };
+    match &s.health_check {
+        Some(h) => Probe {
+            http_get: get("/_chaos/check"),
+            initial_delay_seconds,
+            period_seconds: Some(whole_seconds(h.every_s).max(1)),
+            timeout_seconds: Some(whole_seconds(h.timeout_s).max(1)),
+            failure_threshold: Some(to_i32(h.unhealthy.max(1))),
+            success_threshold: Some(to_i32(h.healthy.max(1))),
+            ..Probe::default()
+        },
+        None => Probe {
+            http_get: get("/_chaos/health"),
+            initial_delay_seconds,
+            period_seconds: Some(1),
+            failure_threshold: Some(3),
+            ..Probe::default()
+        },
     }
 }
 

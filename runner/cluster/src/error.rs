@@ -100,12 +100,18 @@ pub(crate) struct Call<'a> {
 impl Call<'_> {
     pub fn error(self, e: kube::Error) -> ClusterError {
         match e {
-            kube::Error::Api(s) if s.code == 403 => ClusterError::Forbidden {
-                verb: self.verb.to_string(),
-                resource: self.resource.to_string(),
-                namespace: self.namespace.map(str::to_string),
-                message: s.message,
-            },
+            kube::Error::Api(s) if s.code == 403 => {
+                // The API server names what it refused (server-side apply is authorised as
+                // `patch`, and as `create` too when the object is new): say that, not our guess.
+                let (verb, resource) = refused(&s.message)
+                    .unwrap_or_else(|| (self.verb.to_string(), self.resource.to_string()));
+                ClusterError::Forbidden {
+                    verb,
+                    resource,
+                    namespace: self.namespace.map(str::to_string),
+                    message: s.message,
+                }
+            }
             kube::Error::Api(s) if s.code == 401 => ClusterError::Unauthorized {
                 server: self.server.to_string(),
                 message: s.message,
@@ -136,6 +142,26 @@ impl Call<'_> {
     }
 }
 
+/// The verb and resource (`deployments.apps`, `pods/proxy`) of an RBAC refusal, from the API
+/// server's message: `… cannot patch resource "deployments" in API group "apps" in the namespace …`.
+fn refused(message: &str) -> Option<(String, String)> {
+    let rest = &message[message.find("cannot ")? + "cannot ".len()..];
+    let (verb, rest) = rest.split_once(" resource \"")?;
+    let (resource, rest) = rest.split_once('"')?;
+    let group = rest
+        .strip_prefix(" in API group \"")
+        .and_then(|g| g.split_once('"'))
+        .map(|(g, _)| g)
+        .filter(|g| !g.is_empty());
+    Some((
+        verb.to_string(),
+        match group {
+            Some(g) => format!("{resource}.{g}"),
+            None => resource.to_string(),
+        },
+    ))
+}
+
 /// An error and its sources, joined: kube-rs wraps the useful part (connection refused, …) deep down.
 pub(crate) fn chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
@@ -149,4 +175,24 @@ pub(crate) fn chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::refused;
+
+    #[test]
+    fn rbac_refusals_name_the_servers_verb_and_resource() {
+        let m = r#"deployments.apps "back" is forbidden: User "chaos-ci" cannot patch resource "deployments" in API group "apps" in the namespace "chaos-x""#;
+        assert_eq!(
+            refused(m),
+            Some(("patch".to_string(), "deployments.apps".to_string()))
+        );
+        let m = r#"namespaces "chaos-x" is forbidden: User "u" cannot create resource "namespaces" in API group "" at the cluster scope"#;
+        assert_eq!(
+            refused(m),
+            Some(("create".to_string(), "namespaces".to_string()))
+        );
+        assert_eq!(refused("something else"), None);
+    }
 }

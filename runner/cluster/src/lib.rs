@@ -4,9 +4,11 @@
 //! exit path (success, error, Ctrl-C) reverts the faults it installed and deletes that
 //! namespace unless `keep` is set.
 
+pub mod cleanup;
 mod collect;
 mod connect;
 mod error;
+mod events;
 pub mod pod;
 mod session;
 
@@ -96,11 +98,41 @@ pub fn run(plan: &Plan, options: &Options) -> Result<Recording, ClusterError> {
     })
 }
 
+/// Ctrl-C (SIGINT) or SIGTERM (what `kill`, systemd and CI runners send): both stop the run
+/// cleanly, faults reverted and the namespace deleted.
 async fn ctrl_c() {
-    if tokio::signal::ctrl_c().await.is_err() {
-        // No signal handler: never interrupt.
-        std::future::pending::<()>().await;
+    #[cfg(unix)]
+    let term = async {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    let int = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            // No signal handler: never interrupt.
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        () = int => {}
+        () = term => {}
     }
+}
+
+/// `chaos cleanup`: deletes the namespaces of runs whose runner is gone or whose expiry passed
+/// (see [`cleanup`]); one verdict per chaos namespace found.
+pub fn clean_up(options: &cleanup::CleanupOptions) -> Result<Vec<cleanup::Verdict>, ClusterError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| ClusterError::Internal(format!("cannot start the async runtime: {e}")))?
+        .block_on(cleanup::cleanup(options))
 }
 
 /// Runs `plan` until it ends or `interrupt` resolves; cleans up either way.

@@ -20,10 +20,12 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::Options;
+use crate::cleanup::{EXPIRES_ANNOTATION, HEARTBEAT, HEARTBEAT_ANNOTATION};
 use crate::collect::{self, Samples};
 use crate::connect::Connection;
 use crate::error::{Call, ClusterError};
-use crate::pod::{LoadgenStatus, STATUS_PATH, STOP_PATH};
+use crate::events::{self, About};
+use crate::pod::{LoadgenStatus, STATUS_PATH, STOP_PATH, rfc3339_ms};
 
 /// The field manager of every server-side apply.
 pub const FIELD_MANAGER: &str = "chaos";
@@ -47,8 +49,12 @@ pub(crate) struct Session<'a> {
     namespace_created: bool,
     /// Entry index → Pods its fault is installed on.
     installed: BTreeMap<usize, BTreeSet<String>>,
-    /// Entries whose fault should be on every ready Pod of its services now.
+    /// Entries whose fault should be on every ready Pod of its services now (or, for
+    /// `on N of S`, on the Pods in `picked`).
     active: BTreeSet<usize>,
+    /// `on N of S` entries: the Pods picked at the occurrence's start and every Pod of the
+    /// service then; a Pod that appears later takes the place of a picked one that is gone.
+    picked: BTreeMap<usize, Picked>,
     loadgen_finished: bool,
     /// The plan's `abort when`, fed each window as soon as both the load generator and the
     /// agents have reported it.
@@ -56,6 +62,14 @@ pub(crate) struct Session<'a> {
     /// The next window to feed the watcher.
     watched: usize,
     aborted: Option<AbortRecord>,
+}
+
+/// The Pods an `on N of S` occurrence affects.
+#[derive(Debug, Clone, Default)]
+struct Picked {
+    pods: BTreeSet<String>,
+    /// Every Pod of the service at the occurrence's start, picked or not.
+    seen: BTreeSet<String>,
 }
 
 /// A Pod of this run, as far as the schedule cares.
@@ -81,6 +95,7 @@ impl<'a> Session<'a> {
             namespace_created: false,
             installed: BTreeMap::new(),
             active: BTreeSet::new(),
+            picked: BTreeMap::new(),
             loadgen_finished: false,
             watcher: AbortWatcher::new(
                 plan,
@@ -116,6 +131,15 @@ impl<'a> Session<'a> {
 
     pub async fn execute(&mut self) -> Result<Recording, ClusterError> {
         self.create_namespace().await?;
+        // While the run goes on, its namespace says so (`chaos cleanup` leaves it alone).
+        let beat = heartbeat(self.client.clone(), self.ns().to_string());
+        tokio::select! {
+            r = self.execute_in_namespace() => r,
+            never = beat => match never {},
+        }
+    }
+
+    async fn execute_in_namespace(&mut self) -> Result<Recording, ClusterError> {
         self.apply_objects().await?;
         self.wait_for_rollouts().await?;
         let (loadgen_pod, t0) = self.start_loadgen().await?;
@@ -183,13 +207,19 @@ impl<'a> Session<'a> {
             namespace: None,
             server: &self.server,
         };
-        api.patch(
-            self.ns(),
-            &apply_params(),
-            &Patch::Apply(&self.bundle.objects.namespace),
-        )
-        .await
-        .map_err(|e| call.error(e))?;
+        let mut namespace = self.bundle.objects.namespace.clone();
+        let now = std::time::SystemTime::now();
+        // Past this, `chaos cleanup` deletes the namespace even if a runner still beats: the
+        // longest a run can take (rollouts, the load generator's start, the schedule, its
+        // deadline), plus ten minutes.
+        let longest = self.timeout() * 2
+            + Duration::from_secs_f64(self.plan.horizon_s().max(0.0) + 300.0 + 600.0);
+        let annotations = namespace.metadata.annotations.get_or_insert_default();
+        annotations.insert(HEARTBEAT_ANNOTATION.to_string(), rfc3339_ms(now));
+        annotations.insert(EXPIRES_ANNOTATION.to_string(), rfc3339_ms(now + longest));
+        api.patch(self.ns(), &apply_params(), &Patch::Apply(&namespace))
+            .await
+            .map_err(|e| call.error(e))?;
         self.namespace_created = true;
         self.say(&format!("created namespace {}", self.ns()));
         Ok(())
@@ -566,6 +596,18 @@ impl<'a> Session<'a> {
             "abort at {:.0}s: {}; reverting faults and stopping the load",
             a.at_s, a.text
         ));
+        let message = format!(
+            "abort at {:.1}s: {}; faults reverted, load stopped",
+            a.at_s, a.text
+        );
+        events::record(
+            &self.client,
+            self.ns(),
+            About::Namespace,
+            events::RUN_ABORTED,
+            &message,
+        )
+        .await;
         self.aborted = Some(a);
         self.revert_all().await?;
         match self.proxy(pod, LOADGEN_PORT, "POST", STOP_PATH, None).await {
@@ -789,12 +831,70 @@ impl<'a> Session<'a> {
         let entry: &Entry = &bundle.schedule.entries[i];
         match &entry.apply {
             Step::Install { services, .. } => {
-                self.say(&format!("fault {} on {}", entry.id, names(services)));
                 self.active.insert(i);
+                let subset = replica_subset(&entry.action);
+                let mut picked_names = Vec::new();
                 for t in services {
-                    for pod in self.pods_of(t).await?.into_iter().filter(|p| p.ready) {
+                    let mut pods: Vec<PodInfo> = self
+                        .pods_of(t)
+                        .await?
+                        .into_iter()
+                        .filter(|p| p.ready)
+                        .collect();
+                    if let Some(subset) = subset {
+                        // `on N of S`: the service's Pods sorted by name are its replica slots.
+                        pods.sort_by(|a, b| a.name.cmp(&b.name));
+                        let slots = chaos_plan::pick_replicas(
+                            self.options.seed,
+                            &entry.fault,
+                            entry.occurrence,
+                            action_index(&entry.id),
+                            pods.len() as u32,
+                            subset,
+                        );
+                        let record = self.picked.entry(i).or_default();
+                        record.seen.extend(pods.iter().map(|p| p.name.clone()));
+                        pods = slots
+                            .iter()
+                            .filter_map(|&s| pods.get(s as usize).cloned())
+                            .collect();
+                        record.pods.extend(pods.iter().map(|p| p.name.clone()));
+                        picked_names.extend(pods.iter().map(|p| p.name.clone()));
+                    }
+                    for pod in pods {
                         self.install(i, &pod.name).await?;
                     }
+                }
+                if subset.is_some() {
+                    self.say(&format!(
+                        "fault {} on {} (pods {})",
+                        entry.id,
+                        names(services),
+                        picked_names.join(", ")
+                    ));
+                } else {
+                    self.say(&format!("fault {} on {}", entry.id, names(services)));
+                }
+                let pods: Vec<String> = self
+                    .installed
+                    .get(&i)
+                    .map(|p| p.iter().cloned().collect())
+                    .unwrap_or_default();
+                for t in services {
+                    let message = format!(
+                        "fault {} started: {} (on pods {})",
+                        entry.id,
+                        action_text(&entry.action),
+                        pods.join(", ")
+                    );
+                    events::record(
+                        &self.client,
+                        self.ns(),
+                        About::Deployment(&t.kubernetes),
+                        events::FAULT_STARTED,
+                        &message,
+                    )
+                    .await;
                 }
             }
             Step::DeletePods { count, candidates } => {
@@ -829,6 +929,25 @@ impl<'a> Session<'a> {
                     killed.join(", "),
                     service.service
                 ));
+                for pod in &killed {
+                    let message = format!("fault {} killed pod {pod}", entry.id);
+                    events::record(
+                        &self.client,
+                        self.ns(),
+                        About::Pod(pod),
+                        events::POD_KILLED,
+                        &message,
+                    )
+                    .await;
+                    events::record(
+                        &self.client,
+                        self.ns(),
+                        About::Deployment(&service.kubernetes),
+                        events::POD_KILLED,
+                        &message,
+                    )
+                    .await;
+                }
             }
             Step::Remove { .. } | Step::Nothing { .. } => {}
         }
@@ -839,6 +958,7 @@ impl<'a> Session<'a> {
         let bundle = self.bundle;
         let entry = &bundle.schedule.entries[i];
         self.active.remove(&i);
+        self.picked.remove(&i);
         let pods = self.installed.remove(&i).unwrap_or_default();
         for pod in &pods {
             match self
@@ -859,6 +979,24 @@ impl<'a> Session<'a> {
             }
         }
         self.say(&format!("reverted fault {}", entry.id));
+        if let Step::Install { services, .. } = &entry.apply {
+            for t in services {
+                let message = format!(
+                    "fault {} ended: {} removed from pods {}",
+                    entry.id,
+                    action_text(&entry.action),
+                    pods.iter().cloned().collect::<Vec<_>>().join(", ")
+                );
+                events::record(
+                    &self.client,
+                    self.ns(),
+                    About::Deployment(&t.kubernetes),
+                    events::FAULT_ENDED,
+                    &message,
+                )
+                .await;
+            }
+        }
         Ok(())
     }
 
@@ -874,18 +1012,37 @@ impl<'a> Session<'a> {
                 continue;
             };
             for t in services {
-                for pod in pods
-                    .get(&t.service)
-                    .into_iter()
-                    .flatten()
+                let now: Vec<&PodInfo> = pods.get(&t.service).into_iter().flatten().collect();
+                let mut wanted: Vec<&str> = now
+                    .iter()
                     .filter(|p| p.ready)
-                {
-                    if !self
-                        .installed
-                        .get(&i)
-                        .is_some_and(|s| s.contains(&pod.name))
-                    {
-                        self.install(i, &pod.name).await?;
+                    .map(|p| p.name.as_str())
+                    .collect();
+                if let Some(picked) = self.picked.get_mut(&i) {
+                    // A picked Pod that is gone (killed, its memory limit) hands its place to
+                    // the Pod that replaced it: the newest one not seen before, by name.
+                    let gone: Vec<String> = picked
+                        .pods
+                        .iter()
+                        .filter(|n| !now.iter().any(|p| &p.name == *n))
+                        .cloned()
+                        .collect();
+                    let mut newcomers: Vec<&str> = wanted
+                        .iter()
+                        .copied()
+                        .filter(|n| !picked.seen.contains(*n))
+                        .collect();
+                    newcomers.sort_unstable();
+                    for (old, new) in gone.iter().zip(newcomers) {
+                        picked.pods.remove(old);
+                        picked.pods.insert(new.to_string());
+                    }
+                    picked.seen.extend(now.iter().map(|p| p.name.clone()));
+                    wanted.retain(|n| picked.pods.contains(*n));
+                }
+                for pod in wanted {
+                    if !self.installed.get(&i).is_some_and(|s| s.contains(pod)) {
+                        self.install(i, pod).await?;
                     }
                 }
             }
@@ -1110,6 +1267,24 @@ impl<'a> Session<'a> {
     }
 }
 
+/// Renews the namespace's heartbeat annotation every [`HEARTBEAT`], for ever. A failed renewal
+/// is only logged: the run matters more, and `chaos cleanup` waits six beats.
+async fn heartbeat(client: Client, namespace: String) -> std::convert::Infallible {
+    let api = Api::<Namespace>::all(client);
+    loop {
+        tokio::time::sleep(HEARTBEAT).await;
+        let patch = serde_json::json!({ "metadata": { "annotations": {
+            HEARTBEAT_ANNOTATION: rfc3339_ms(std::time::SystemTime::now())
+        } } });
+        if let Err(e) = api
+            .patch(&namespace, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+        {
+            tracing::debug!("heartbeat on namespace {namespace}: {e}");
+        }
+    }
+}
+
 enum AgentError {
     /// The Pod is gone or not running: nothing to do on it.
     Gone,
@@ -1130,6 +1305,43 @@ fn pod_info(p: &Pod) -> PodInfo {
         name: p.metadata.name.clone().unwrap_or_default(),
         ready,
     }
+}
+
+/// An action in a few words, for Events.
+fn action_text(action: &chaos_plan::Action) -> String {
+    use chaos_plan::Action;
+    match action {
+        Action::Latency { .. } => "latency".to_string(),
+        Action::Errors { ratio, status, .. } => {
+            format!("errors {:.0}% status {status}", ratio * 100.0)
+        }
+        Action::Kill { count, .. } => format!("kill {count}"),
+        Action::Partition { a, b } => format!("partition {} | {}", a.join(", "), b.join(", ")),
+        Action::Cpu { factor, .. } => format!("cpu x{factor}"),
+        Action::Loss { ratio, .. } => format!("loss {:.0}%", ratio * 100.0),
+        Action::Memory { bytes_per_s, .. } => format!("memory {bytes_per_s:.0} B/s"),
+    }
+}
+
+/// The `on N of S` of a fault action, if it has one.
+fn replica_subset(action: &chaos_plan::Action) -> Option<chaos_plan::ReplicaSubset> {
+    use chaos_plan::Action;
+    match action {
+        Action::Latency { target, .. }
+        | Action::Errors { target, .. }
+        | Action::Cpu { target, .. }
+        | Action::Loss { target, .. } => target.replicas,
+        Action::Memory { replicas, .. } => *replicas,
+        Action::Kill { .. } | Action::Partition { .. } => None,
+    }
+}
+
+/// The action's index within its fault, from the entry id `<fault>-<occurrence>-<action>`.
+fn action_index(id: &str) -> usize {
+    id.rsplit('-')
+        .next()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(0)
 }
 
 fn names(targets: &[Target]) -> String {

@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 mod agent;
 mod check;
+mod cleanup;
 mod color;
 mod compare;
 mod compile;
@@ -68,6 +69,8 @@ pub enum Command {
     Compare(compare::Args),
     /// Run a scenario in --sim and --local and check that the two modes agree.
     Fidelity(fidelity::Args),
+    /// Delete the namespaces of --cluster runs whose runner is gone or whose expiry passed.
+    Cleanup(cleanup::Args),
     /// The mock service that --local and --cluster start (one replica of one service).
     Agent(agent::Args),
     /// The load generator that --cluster runs as a Job inside the cluster.
@@ -92,6 +95,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         Command::Graph(a) => graph::run(a),
         Command::Compare(a) => compare::run(a),
         Command::Fidelity(a) => fidelity::run(a),
+        Command::Cleanup(a) => cleanup::run(a),
         Command::Agent(a) => agent::run(a),
         Command::Loadgen(a) => agent::run_loadgen(a),
         Command::Lsp(a) => lsp::run(a),
