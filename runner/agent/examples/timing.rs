@@ -185,7 +185,7 @@ fn main() {
         "{secs} s per phase at {rate}/s; error = actual − target, µs; cpu = process CPU over the phase"
     );
     println!(
-        "| what | timer | samples | p50 | p99 | p99.9 | max | cpu (% of one core) |\n|---|---|---:|---:|---:|---:|---:|---:|"
+        "| what | timer | samples | p50 | p90 | p99 | p99.9 | max | ≤ 100 µs | cpu (% of one core) |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
     // The two timers take turns in blocks of ROUND seconds, so both see the same load on a
     // shared machine; each phase's figures pool its blocks.
@@ -211,12 +211,14 @@ fn main() {
             e.sort_by(f64::total_cmp);
             let us = |x: f64| format!("{:.0}", x * 1e6);
             println!(
-                "| {what} | {name} | {} | {} | {} | {} | {} | {:.1} |",
+                "| {what} | {name} | {} | {} | {} | {} | {} | {} | {:.1}% | {:.1} |",
                 e.len(),
                 us(q(e, 0.5)),
+                us(q(e, 0.9)),
                 us(q(e, 0.99)),
                 us(q(e, 0.999)),
                 us(e.last().copied().unwrap_or(f64::NAN)),
+                e.iter().filter(|&&x| x <= 100e-6).count() as f64 / e.len().max(1) as f64 * 100.0,
                 cpu[i] / wall[i] * 100.0,
             );
         }
