@@ -68,11 +68,53 @@ impl Sim<'_> {
     /// The attempt reaches its target service.
     pub(super) fn arrive(&mut self, req: u32) {
         let r = self.reqs.get(req);
+        let (ep, s) = (r.endpoint as usize, r.svc as usize);
+        if !none(r.replica) || !none(r.ejector) || self.ep_faults[ep].sub_errors {
+            self.arrive_picked(req);
+            return;
+        }
+        // The common path: faults on every replica, the rate limit, then the balancer.
+        let f = &self.ep_faults[ep];
+        if !f.errors.is_empty() {
+            let rng = &mut self.rng_wire[s];
+            if let Some(&(_, status)) = f
+                .errors
+                .iter()
+                .find(|&&(ratio, _)| rng.random::<f64>() < ratio)
+            {
+                self.answer(req, Err(Failure::new(Cause::Injected, status)));
+                return;
+            }
+        }
+        if let Some(bucket) = &mut self.svcs[s].bucket
+            && !bucket.take(self.now)
+        {
+            self.answer(req, Err(Failure::new(Cause::RateLimited, 429)));
+            return;
+        }
+        let Some(ri) = self.pick_replica(s, NONE) else {
+            self.answer(req, Err(Failure::new(Cause::Connection, 0)));
+            return;
+        };
+        if self.m.services[s].health_check.is_some()
+            && self.svcs[s].replicas[ri].state != RState::Live
+        {
+            // Dead, but its checks have not noticed yet.
+            self.answer(req, Err(Failure::new(Cause::Connection, 0)));
+            return;
+        }
+        self.admit(req, s, ri);
+    }
+
+    /// Arrival when the replica is known first: picked when sent (an `on N of S` fault on the
+    /// way in), or picked now because an `on N of S` error depends on it or an ejecting
+    /// caller counts the outcome against it. Out of line: the common path stays small.
+    #[inline(never)]
+    fn arrive_picked(&mut self, req: u32) {
+        let r = self.reqs.get(req);
         let (ep, s, mut picked, ejector) =
             (r.endpoint as usize, r.svc as usize, r.replica, r.ejector);
-        if none(picked) && (self.ep_faults[ep].sub_errors || !none(ejector)) {
-            // The replica decides whether an `on N of S` error hits, and an ejecting caller
-            // counts the outcome against it: pick it first.
+        if none(picked) {
             let Some(i) = self.pick_replica(s, ejector) else {
                 self.answer(req, Err(Failure::new(Cause::Connection, 0)));
                 return;
@@ -80,7 +122,7 @@ impl Sim<'_> {
             picked = i as u32;
             self.reqs.get_mut(req).replica = picked;
         }
-        if !none(picked) && self.svcs[s].replicas[picked as usize].state != RState::Live {
+        if self.svcs[s].replicas[picked as usize].state != RState::Live {
             // Picked before it died (on the wire, or still healthy to its checks): a dead
             // replica refuses the connection.
             self.answer(req, Err(Failure::new(Cause::Connection, 0)));
@@ -115,22 +157,13 @@ impl Sim<'_> {
             self.answer(req, Err(Failure::new(Cause::RateLimited, 429)));
             return;
         }
-        let ri = if none(picked) {
-            let Some(ri) = self.pick_replica(s, NONE) else {
-                self.answer(req, Err(Failure::new(Cause::Connection, 0)));
-                return;
-            };
-            if self.m.services[s].health_check.is_some()
-                && self.svcs[s].replicas[ri].state != RState::Live
-            {
-                // Dead, but its checks have not noticed yet.
-                self.answer(req, Err(Failure::new(Cause::Connection, 0)));
-                return;
-            }
-            ri
-        } else {
-            picked as usize
-        };
+        self.admit(req, s, picked as usize);
+    }
+
+    /// On replica `ri`: a free worker starts the request, else it waits in the replica's
+    /// queue, sheds a lower priority, or is rejected.
+    #[inline]
+    fn admit(&mut self, req: u32, s: usize, ri: usize) {
         let workers = self.m.services[s].workers;
         let rep = &self.svcs[s].replicas[ri];
         if rep.busy < workers {
