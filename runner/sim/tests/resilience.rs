@@ -515,3 +515,59 @@ fn watermarks_step_one_replica_per_interval() {
     assert!(counts[35] < peak, "{counts:?}");
     assert_eq!(counts[d as usize - 1], 1, "{counts:?}");
 }
+
+/// A replica restarted during the run is taken in only after `healthy` passed checks: two
+/// replicas of 100/s each share 150/s (evenly spaced); one is killed at 20.5 s and is back at
+/// 30.5 s. With checks every 1 s and `healthy 3` it joins at 33.5 s, so the survivor alone
+/// (and its full queue: rejections) serves the window [32, 33); without checks it joins at
+/// once and that window is clean.
+#[test]
+fn a_restarted_replica_joins_after_healthy_passes() {
+    let d = 60.0;
+    let build = |checks: bool| {
+        let mut api = service("api", 2, 1, vec![work(constant(0.010))]);
+        api.queue = Some(5);
+        api.restart_s = 10.0;
+        if checks {
+            api.health_check = Some(HealthCheck {
+                every_s: 1.0,
+                timeout_s: 0.2,
+                unhealthy: 2,
+                healthy: 3,
+            });
+        }
+        let mut users = open("users", "api", 150.0, d);
+        if let Load::Open { arrivals, .. } = &mut users.load {
+            *arrivals = Arrivals::Uniform;
+        }
+        let mut p = plan(d, vec![api], vec![users]);
+        p.faults = vec![Fault {
+            name: "crash".into(),
+            occurrences: vec![Occurrence {
+                start_s: 20.5,
+                end_s: 20.5,
+            }],
+            active: vec![],
+            actions: vec![Action::Kill {
+                count: 1,
+                services: vec!["api".into()],
+            }],
+        }];
+        p
+    };
+    let checked = chaos_sim::simulate(&build(true), 1).unwrap();
+    let instant = chaos_sim::simulate(&build(false), 1).unwrap();
+    let rejected = |rec: &Recording, from: f64, to: f64| {
+        cause(&summary(rec, &workload("users"), from, to), Cause::Rejected)
+    };
+    assert_eq!(rejected(&checked, 0.0, 20.0), 0);
+    assert_eq!(rejected(&instant, 0.0, 20.0), 0);
+    assert!(rejected(&checked, 25.0, 26.0) > 0, "one replica left");
+    assert!(rejected(&instant, 25.0, 26.0) > 0, "one replica left");
+    assert!(
+        rejected(&checked, 32.0, 33.0) > 0,
+        "restarted, not yet taken in"
+    );
+    assert_eq!(rejected(&instant, 32.0, 33.0), 0, "taken in at once");
+    assert_eq!(rejected(&checked, 36.0, d), 0, "taken in after 3 passes");
+}
