@@ -434,6 +434,8 @@ fn littles_law_per_service() {
 }
 const WARMUP: f64 = 50.0;
 
+// One argument per generated dimension, as proptest draws them.
+#[allow(clippy::too_many_arguments)]
 fn small_plan(
     workers: u32,
     queue: Option<u32>,
@@ -442,6 +444,7 @@ fn small_plan(
     retries: u32,
     fault_kind: u8,
     balance: u8,
+    extras: u8,
 ) -> Plan {
     let d = 40.0;
     let mut front = service(
@@ -464,9 +467,41 @@ fn small_plan(
     front.queue = queue;
     front.balance =
         [Balance::RoundRobin, Balance::Random, Balance::LeastRequest][balance as usize % 3];
-    let back = service("back", 2, workers, vec![work(exp(0.02))]);
+    let mut back = service("back", 2, workers, vec![work(exp(0.02))]);
+    back.balance = front.balance;
     let mut load = open("load", "front", rate, d);
     load.timeout_s = timeout.map(|t| t * 3.0);
+    // Issue 14, by bit: priorities with LIFO and a small queue, health checks, ejection,
+    // faults `on 1 of back`, a send.
+    if extras & 1 != 0 {
+        load.priority = 3;
+        back.discipline = Discipline::Lifo;
+        back.queue = Some(3);
+        if let Step::Call(c) = &mut front.endpoints[0].steps[1] {
+            c.priority = Some(1);
+        }
+    }
+    if extras & 2 != 0 {
+        back.health_check = Some(HealthCheck {
+            every_s: 0.5,
+            timeout_s: 0.02,
+            unhealthy: 2,
+            healthy: 2,
+        });
+    }
+    if extras & 4 != 0 {
+        back.eject = Some(Eject {
+            after: 2,
+            for_s: 2.0,
+            max_fraction: 0.5,
+        });
+    }
+    if extras & 16 != 0 {
+        front.endpoints[0].steps.push(Step::Send {
+            service: "back".into(),
+            endpoint: "GET /".into(),
+        });
+    }
     let mut p = plan(d, vec![front, back], vec![load]);
     p.scenario.drain_s = timeout.map_or(2.0, |t| t * 3.0);
     let action = match fault_kind % 7 {
@@ -502,6 +537,18 @@ fn small_plan(
             replicas: None,
         },
     };
+    let mut action = action;
+    if extras & 8 != 0 {
+        let one = Some(ReplicaSubset::Count { count: 1 });
+        match &mut action {
+            Action::Latency { target, .. }
+            | Action::Errors { target, .. }
+            | Action::Cpu { target, .. }
+            | Action::Loss { target, .. } => target.replicas = one,
+            Action::Memory { replicas, .. } => *replicas = one,
+            _ => {}
+        }
+    }
     let end = if matches!(action, Action::Kill { .. }) {
         10.0
     } else {
@@ -523,9 +570,10 @@ proptest! {
         retries in 0u32..3,
         fault_kind in 0u8..7,
         balance in 0u8..3,
+        extras in 0u8..32,
         seed in 0u64..1000,
     ) {
-        let p = small_plan(workers, queue, rate, timeout, retries, fault_kind, balance);
+        let p = small_plan(workers, queue, rate, timeout, retries, fault_kind, balance, extras);
         check_every_request_ends_once(&p, seed);
     }
 }
