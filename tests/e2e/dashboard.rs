@@ -40,13 +40,13 @@ fn get(port: u16, path: &str) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// Polls `/update` until `ready` holds (the run's own pace decides when; a minute at most).
+/// Polls `/update` until `ready` holds (the run's own pace decides when; two minutes at most).
 fn wait_for(
     port: u16,
     what: &str,
     ready: impl Fn(&serde_json::Value) -> bool,
 ) -> serde_json::Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         if let Some(u) = get(port, "/update").and_then(|t| serde_json::from_str(&t).ok())
             && ready(&u)

@@ -205,11 +205,14 @@ pub struct LiveExpectation {
 pub struct LiveState {
     plan: Plan,
     mode: String,
-    seed: u64,
     subjects: Vec<SubjectKey>,
-    windows: Vec<WindowSample>,
+    /// The windows read so far, kept as a Recording so that judging them copies nothing.
+    rec: Recording,
     newest: Option<usize>,
     topology: Topology,
+    /// The expectations of the windows read (and whether the run was over), until a new
+    /// window comes: views ask several times a second, windows change once per window.
+    judged: Option<(bool, Vec<LiveExpectation>)>,
 }
 
 impl LiveState {
@@ -217,11 +220,21 @@ impl LiveState {
         LiveState {
             plan: plan.clone(),
             mode: mode.to_string(),
-            seed,
             subjects: subjects_of(plan),
-            windows: Vec::new(),
+            rec: Recording {
+                mode: mode.to_string(),
+                seed,
+                window_s: plan.scenario.window_s,
+                ended_s: 0.0,
+                aborted: None,
+                subjects: subjects_of(plan),
+                services: plan.services.iter().map(|s| s.name.clone()).collect(),
+                windows: Vec::new(),
+                unexpected: Vec::new(),
+            },
             newest: None,
             topology: crate::model::topology(plan),
+            judged: None,
         }
     }
 
@@ -231,22 +244,24 @@ impl LiveState {
 
     /// Window `index` as read; a window read again replaces the earlier one.
     pub fn push(&mut self, index: usize, window: &WindowSample) {
-        if self.windows.len() <= index {
+        self.judged = None;
+        let windows = &mut self.rec.windows;
+        if windows.len() <= index {
             let w = self.plan.scenario.window_s;
             let empty = |i: usize| WindowSample {
                 start_s: i as f64 * w,
                 subjects: vec![Default::default(); self.subjects.len()],
                 services: vec![Default::default(); self.plan.services.len()],
             };
-            let from = self.windows.len();
-            self.windows.extend((from..=index).map(empty));
+            let from = windows.len();
+            windows.extend((from..=index).map(empty));
         }
-        self.windows[index] = window.clone();
+        windows[index] = window.clone();
         self.newest = Some(self.newest.map_or(index, |n| n.max(index)));
     }
 
     pub fn windows_read(&self) -> usize {
-        self.windows.len()
+        self.rec.windows.len()
     }
 
     /// Each workload's requests so far, by outcome (for counters that only grow).
@@ -264,7 +279,7 @@ impl LiveState {
                     ok: 0,
                     errors: [0; Cause::COUNT],
                 };
-                for stats in self.windows.iter().filter_map(|w| w.subjects.get(i)) {
+                for stats in self.rec.windows.iter().filter_map(|w| w.subjects.get(i)) {
                     t.ok += stats.ok;
                     for (a, b) in t.errors.iter_mut().zip(stats.errors) {
                         *a += b;
@@ -275,30 +290,16 @@ impl LiveState {
             .collect()
     }
 
-    /// The windows read so far as a Recording whose sending ended at `ended_s`.
-    fn recording(&self, ended_s: f64) -> Recording {
-        Recording {
-            mode: self.mode.clone(),
-            seed: self.seed,
-            window_s: self.plan.scenario.window_s,
-            ended_s,
-            aborted: None,
-            subjects: self.subjects.clone(),
-            services: self.plan.services.iter().map(|s| s.name.clone()).collect(),
-            windows: self.windows.clone(),
-            unexpected: Vec::new(),
-        }
-    }
-
     /// The update at `elapsed_s` since time 0 (`None`: not started) in `phase`.
-    pub fn update(&self, elapsed_s: Option<f64>, phase: Phase) -> LiveUpdate {
+    pub fn update(&mut self, elapsed_s: Option<f64>, phase: Phase) -> LiveUpdate {
+        let expectations = self.expectations(phase == Phase::Done);
         let plan = &self.plan;
         let s = &plan.scenario;
         let now = elapsed_s.unwrap_or(0.0);
         let faults = self.faults(elapsed_s);
         let window = self
             .newest
-            .and_then(|i| self.windows.get(i).map(|w| (i, w)))
+            .and_then(|i| self.rec.windows.get(i).map(|w| (i, w)))
             .map(|(i, w)| self.window(i, w, &faults));
         LiveUpdate {
             scenario: s.name.clone(),
@@ -311,7 +312,7 @@ impl LiveState {
             phase,
             window,
             faults,
-            expectations: self.expectations(phase == Phase::Done),
+            expectations,
             topology: self.topology.clone(),
         }
     }
@@ -432,14 +433,19 @@ impl LiveState {
 
     /// Every expectation on the windows read so far. Until the run is `done`, one without
     /// data yet (its window has not come, or `recovery` not yet seen) is `waiting`.
-    fn expectations(&self, done: bool) -> Vec<LiveExpectation> {
+    fn expectations(&mut self, done: bool) -> Vec<LiveExpectation> {
+        if let Some((d, judged)) = &self.judged
+            && *d == done
+        {
+            return judged.clone();
+        }
         let s = &self.plan.scenario;
-        let read_s = self.windows.len() as f64 * s.window_s;
-        let rec = self.recording(read_s.min(s.duration_s));
-        let Ok(verdicts) = crate::evaluate(&self.plan, &rec) else {
+        let read_s = self.rec.windows.len() as f64 * s.window_s;
+        self.rec.ended_s = read_s.min(s.duration_s);
+        let Ok(verdicts) = crate::evaluate(&self.plan, &self.rec) else {
             return Vec::new();
         };
-        verdicts
+        let judged: Vec<LiveExpectation> = verdicts
             .iter()
             .map(|v| {
                 let row = crate::model::expectation_result(v);
@@ -458,7 +464,9 @@ impl LiveState {
                     window: row.window,
                 }
             })
-            .collect()
+            .collect();
+        self.judged = Some((done, judged.clone()));
+        judged
     }
 }
 

@@ -104,7 +104,7 @@ fn during_the_fault_its_band_grows_and_the_expectation_fails_so_far() {
 #[test]
 fn at_the_end_the_live_verdicts_are_the_report_s() {
     let (plan, rec) = run();
-    let live = after(&plan, &rec, rec.windows.len());
+    let mut live = after(&plan, &rec, rec.windows.len());
     let u = live.update(Some(70.0), Phase::Done);
     let report = chaos_report::report(&plan, &rec).unwrap();
     assert_eq!(u.expectations.len(), report.expectations.len());

@@ -101,14 +101,15 @@ impl Hub {
 
     /// Everything published so far (to replay), and the events from now on.
     pub fn subscribe(&self) -> (Vec<Event>, broadcast::Receiver<Event>) {
-        let inner = self.lock();
+        let mut inner = self.lock();
+        let now = to_json(&inner.update());
         let rx = self.tx.subscribe();
         let mut past: Vec<Event> = inner
             .history
             .iter()
             .map(|(_, j)| Event::Update(j.clone()))
             .collect();
-        past.push(Event::Update(to_json(&inner.update()).into()));
+        past.push(Event::Update(now.into()));
         if let Some((_, done)) = &inner.done {
             past.push(done.clone());
         }
@@ -126,22 +127,23 @@ impl Hub {
 
     /// Every window's update so far, for the page's first paint.
     pub fn history_json(&self) -> String {
-        let inner = self.lock();
-        let mut items: Vec<&str> = inner.history.iter().map(|(_, j)| &**j).collect();
+        let mut inner = self.lock();
         let now = to_json(&inner.update());
+        let mut items: Vec<&str> = inner.history.iter().map(|(_, j)| &**j).collect();
         items.push(&now);
         format!("[{}]", items.join(","))
     }
 
     /// The Prometheus exposition of the run so far.
     pub fn metrics(&self) -> String {
-        let inner = self.lock();
-        metrics::render(&inner.update(), &inner.state.workload_totals())
+        let mut inner = self.lock();
+        let update = inner.update();
+        metrics::render(&update, &inner.state.workload_totals())
     }
 }
 
 impl Inner {
-    fn update(&self) -> LiveUpdate {
+    fn update(&mut self) -> LiveUpdate {
         let mut elapsed = self.t0.map(|t| t.elapsed().as_secs_f64());
         let phase = if self.done.is_some() {
             // Over: every band drawn whole (a simulated run has no clock of its own).
