@@ -2,7 +2,7 @@
 //! errors, rate limit, load balancing, workers and queue), endpoint bodies run by fibers,
 //! answers back to callers, call timeouts, retries with backoff, and circuit breakers.
 
-use chaos_plan::{Balance, Jitter, Offer};
+use chaos_plan::{Balance, Ejector, Jitter, Offer};
 use chaos_report::Cause;
 use rand::Rng as _;
 
@@ -218,6 +218,12 @@ impl Sim<'_> {
         pick_where(sv, balance, rng, |i, r| {
             known_up(checked, r) && ejector.is_none_or(|e| e.available(i, now))
         })
+        // Every replica ejected (possible with `max 100%`): pick among all of them, as the
+        // agents do (Envoy's panic mode), rather than failing calls no replica refused.
+        .or_else(|| {
+            ejector?;
+            pick_where(sv, balance, rng, |_, r| known_up(checked, r))
+        })
     }
 
     /// Replicas of `s` callers may send to, before any ejection.
@@ -228,6 +234,25 @@ impl Sim<'_> {
             .iter()
             .filter(|r| known_up(checked, r))
             .count()
+    }
+
+    /// The ejector of the replica serving `caller_req` towards the callee of `pair`.
+    fn ejector_for(&mut self, pair: u32, caller_req: u32) -> u32 {
+        let replica = self.reqs.get(caller_req).replica;
+        let Some(rule) = self
+            .m
+            .eject_pairs
+            .get(pair as usize)
+            .and_then(|&(_, callee)| self.m.services[callee as usize].eject)
+        else {
+            return NONE;
+        };
+        let next = self.ejectors.len() as u32;
+        let slot = *self.ejector_slots.entry((pair, replica)).or_insert(next);
+        if slot == next {
+            self.ejectors.push(Ejector::new(rule));
+        }
+        slot
     }
 
     /// An ejecting caller learns how its attempt on `replica` went.
@@ -490,11 +515,16 @@ impl Sim<'_> {
     /// Sends the next attempt of the fiber's current call.
     pub(super) fn issue_attempt(&mut self, f: u32) {
         let fb = self.fibers.get(f);
-        let (call, caller_svc) = (fb.call, fb.svc);
+        let (call, caller_svc, caller_req) = (fb.call, fb.svc, fb.req);
         let c = &self.m.calls[call as usize];
         let (endpoint, callee, timeout, breaker) = (c.endpoint, c.service, c.timeout, c.breaker);
         let priority = c.priority.unwrap_or(fb.priority);
-        let ejector = c.ejector;
+        let pair = c.ejector;
+        let ejector = if none(pair) {
+            NONE
+        } else {
+            self.ejector_for(pair, caller_req)
+        };
         let mut trial = false;
         if !none(breaker) {
             match self.breaker_allow(breaker) {

@@ -403,8 +403,11 @@ pub(crate) struct Sim<'a> {
     /// Active fault occurrences, in the order they started.
     active: Vec<ActiveFault>,
     seed: u64,
-    /// Per (caller, callee) pair of [`Model::eject_pairs`].
+    /// One per calling replica and callee service with `eject` (each caller counts on its
+    /// own, as each calling agent does in `--local`), made on first use.
     ejectors: Vec<Ejector>,
+    /// (pair of [`Model::eject_pairs`], calling replica) -> index into `ejectors`.
+    ejector_slots: std::collections::HashMap<(u32, u32), u32>,
     /// Health checks: whether their verdict fails, drawn like a request's wire faults.
     rng_check: Vec<Rng>,
     faults_off: bool,
@@ -503,12 +506,8 @@ impl<'a> Sim<'a> {
             ],
             active: Vec::new(),
             seed,
-            ejectors: m
-                .eject_pairs
-                .iter()
-                .filter_map(|&(_, callee)| m.services[callee as usize].eject)
-                .map(Ejector::new)
-                .collect(),
+            ejectors: Vec::new(),
+            ejector_slots: std::collections::HashMap::new(),
             rng_check: (0..ns).map(|i| stream(seed, 8, i)).collect(),
             faults_off: false,
             cut: vec![0; ns * ns],
