@@ -55,6 +55,8 @@ pub(crate) struct Session<'a> {
     /// `on N of S` entries: the Pods picked at the occurrence's start and every Pod of the
     /// service then; a Pod that appears later takes the place of a picked one that is gone.
     picked: BTreeMap<usize, Picked>,
+    /// Callees with `eject`: the peer URLs last pushed to each calling Pod, by (Pod, callee).
+    pushed: BTreeMap<(String, String), Vec<String>>,
     loadgen_finished: bool,
     /// The plan's `abort when`, fed each window as soon as both the load generator and the
     /// agents have reported it.
@@ -77,6 +79,7 @@ struct Picked {
 struct PodInfo {
     name: String,
     ready: bool,
+    ip: Option<String>,
 }
 
 impl<'a> Session<'a> {
@@ -96,6 +99,7 @@ impl<'a> Session<'a> {
             installed: BTreeMap::new(),
             active: BTreeSet::new(),
             picked: BTreeMap::new(),
+            pushed: BTreeMap::new(),
             loadgen_finished: false,
             watcher: AbortWatcher::new(
                 plan,
@@ -723,6 +727,7 @@ impl<'a> Session<'a> {
                     samples.record(s, now, list.iter().filter(|p| p.ready).count() as u32);
                 }
                 self.reconcile(&pods).await?;
+                self.push_peers(&pods).await;
                 // At each window's end, what the agents measured in it.
                 while (scraped + 1) as f64 * window_s <= now {
                     self.scrape(&pods, scraped, window_s, &mut samples).await;
@@ -998,6 +1003,70 @@ impl<'a> Session<'a> {
             }
         }
         Ok(())
+    }
+
+    /// `eject` is kept by each caller per replica of the callee, so callers must see the
+    /// callee's Pods, not its Service: the ready Pods' IPs, sorted by Pod name (the slot is the
+    /// index), go to every ready Pod of every caller (`PUT /_chaos/peers` through the Pod
+    /// proxy), again whenever they change. Until then a caller calls the Service. A failed push
+    /// is retried at the next tick.
+    async fn push_peers(&mut self, pods: &BTreeMap<String, Vec<PodInfo>>) {
+        let plan = self.plan;
+        for callee in plan.services.iter().filter(|s| s.eject.is_some()) {
+            let mut live: Vec<&PodInfo> = pods
+                .get(&callee.name)
+                .into_iter()
+                .flatten()
+                .filter(|p| p.ready && p.ip.is_some())
+                .collect();
+            if live.is_empty() {
+                continue;
+            }
+            live.sort_by(|a, b| a.name.cmp(&b.name));
+            let urls: Vec<String> = live
+                .iter()
+                .map(|p| {
+                    format!(
+                        "http://{}:{AGENT_PORT}",
+                        p.ip.as_deref().unwrap_or_default()
+                    )
+                })
+                .collect();
+            let body = serde_json::json!({
+                "service": callee.name,
+                "urls": urls,
+                "slots": (0..urls.len()).collect::<Vec<_>>(),
+            });
+            for caller in plan
+                .services
+                .iter()
+                .filter(|s| chaos_k8s::manifests::callees(s).contains(&callee.name))
+            {
+                for pod in pods
+                    .get(&caller.name)
+                    .into_iter()
+                    .flatten()
+                    .filter(|p| p.ready)
+                {
+                    let key = (pod.name.clone(), callee.name.clone());
+                    if self.pushed.get(&key) == Some(&urls) {
+                        continue;
+                    }
+                    match self
+                        .proxy(&pod.name, AGENT_PORT, "PUT", "/_chaos/peers", Some(&body))
+                        .await
+                    {
+                        Ok(_) => {
+                            self.pushed.insert(key, urls.clone());
+                        }
+                        Err(AgentError::Gone) => {}
+                        Err(AgentError::Failed(m)) => {
+                            tracing::debug!("peers of {} to {}: {m}", callee.name, pod.name)
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// Installs active faults on Pods that became ready after the fault started (recreated or added).
@@ -1304,6 +1373,7 @@ fn pod_info(p: &Pod) -> PodInfo {
     PodInfo {
         name: p.metadata.name.clone().unwrap_or_default(),
         ready,
+        ip: p.status.as_ref().and_then(|s| s.pod_ip.clone()),
     }
 }
 
