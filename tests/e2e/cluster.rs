@@ -149,7 +149,8 @@ fn run_cluster_forbidden_by_rbac_exits_3_and_says_what() {
     let rt = runtime();
     let view = Arc::new(OnceLock::new());
     let mut config = config(view.clone());
-    config.forbid = vec![("create".into(), "namespaces".into())];
+    // The namespace is server-side applied: a PATCH, so `patch` is the verb it needs.
+    config.forbid = vec![("patch".into(), "namespaces".into())];
     let server = rt.block_on(FakeApiServer::start(config)).unwrap();
     view.set(server.view()).ok().unwrap();
     let dir = scratch("rbac");
@@ -163,7 +164,7 @@ fn run_cluster_forbidden_by_rbac_exits_3_and_says_what() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(code(&out), 3, "{stderr}");
     assert!(
-        stderr.contains("forbidden by RBAC: cannot create namespaces"),
+        stderr.contains("forbidden by RBAC: cannot patch namespaces"),
         "{stderr}"
     );
 }
