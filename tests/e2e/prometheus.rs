@@ -144,12 +144,15 @@ fn prometheus_scrapes_a_local_run_and_promql_matches_the_report() {
     );
 
     let report = dir.join("report.json");
+    // The runner's own /metrics (the dashboard server's) is scraped beside the agents'.
+    let runner = format!("127.0.0.1:{}", free_port());
     let mut run = Reap(
         chaos()
             .arg("run")
             .arg(&scenario)
             .args(["--local", "--report"])
             .arg(&report)
+            .arg(format!("--dashboard={runner}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -162,7 +165,9 @@ fn prometheus_scrapes_a_local_run_and_promql_matches_the_report() {
         assert!(started.elapsed() < Duration::from_secs(120), "run hangs");
         let now = agent_addresses(pid);
         if !now.is_empty() && now != known {
-            write_targets(&targets, &now);
+            let mut all = now.clone();
+            all.push(runner.clone());
+            write_targets(&targets, &all);
             known = now;
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -196,6 +201,15 @@ fn prometheus_scrapes_a_local_run_and_promql_matches_the_report() {
     assert!(
         (measured - reported).abs() < 2.0,
         "PromQL {measured}% vs report {reported}%"
+    );
+    // The runner's figures for the workload reached Prometheus too.
+    let runner_requests = query(
+        port,
+        "sum(max_over_time(chaos_workload_requests_total[5m]))",
+    );
+    assert!(
+        runner_requests.is_some_and(|n| n > 0.0),
+        "the runner's /metrics was scraped: {runner_requests:?}"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
