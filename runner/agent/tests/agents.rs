@@ -9,26 +9,9 @@ use chaos_plan::*;
 use chaos_report::Cause;
 
 mod common;
-use common::{client, endpoint, work};
+use common::{client, endpoint, service, work};
 
 const TOKEN: &str = "secret";
-
-fn service(name: &str, workers: u32, queue: Option<u32>, endpoints: Vec<Endpoint>) -> Service {
-    Service {
-        name: name.into(),
-        replicas: Replicas::Fixed { count: 1 },
-        workers,
-        queue,
-        rate_limit_per_s: None,
-        restart_s: 1.0,
-        balance: Balance::RoundRobin,
-        latency: Dist::ZERO,
-        endpoints,
-        discipline: Default::default(),
-        eject: None,
-        health_check: None,
-    }
-}
 
 fn call(service: &str, endpoint: &str, timeout_s: Option<f64>, retries: u32) -> Step {
     Step::Call(Call {

@@ -15,20 +15,7 @@ use common::{client, endpoint, work};
 const TOKEN: &str = "tok-3f9a1c7e5b2d";
 
 fn service(name: &str, workers: u32, endpoints: Vec<Endpoint>) -> Service {
-    Service {
-        name: name.into(),
-        replicas: Replicas::Fixed { count: 1 },
-        workers,
-        queue: Some(16),
-        rate_limit_per_s: None,
-        restart_s: 1.0,
-        balance: Balance::RoundRobin,
-        latency: Dist::ZERO,
-        endpoints,
-        discipline: Default::default(),
-        eject: None,
-        health_check: None,
-    }
+    common::service(name, workers, Some(16), endpoints)
 }
 
 fn call(service: &str, endpoint: &str) -> Step {

@@ -6,6 +6,24 @@ use std::collections::BTreeMap;
 use chaos_agent::{AgentConfig, Running};
 use chaos_plan::*;
 
+/// A service of one replica, round robin, no rate limit, the defaults of issue 14.
+pub fn service(name: &str, workers: u32, queue: Option<u32>, endpoints: Vec<Endpoint>) -> Service {
+    Service {
+        name: name.into(),
+        replicas: Replicas::Fixed { count: 1 },
+        workers,
+        queue,
+        rate_limit_per_s: None,
+        restart_s: 1.0,
+        balance: Balance::RoundRobin,
+        latency: Dist::ZERO,
+        endpoints,
+        discipline: Discipline::Fifo,
+        eject: None,
+        health_check: None,
+    }
+}
+
 pub fn endpoint(name: &str, steps: Vec<Step>) -> Endpoint {
     Endpoint {
         name: name.into(),
