@@ -9,7 +9,7 @@ use chaos_plan::*;
 use chaos_report::Cause;
 
 mod common;
-use common::{client, endpoint, service, work};
+use common::{client, endpoint, plan, service, work};
 
 const TOKEN: &str = "secret";
 
@@ -27,26 +27,6 @@ fn call(service: &str, endpoint: &str, timeout_s: Option<f64>, retries: u32) -> 
         continue_on_error: false,
         priority: None,
     })
-}
-
-fn plan(services: Vec<Service>) -> Plan {
-    Plan {
-        version: PLAN_VERSION,
-        scenario: Scenario {
-            name: "t".into(),
-            duration_s: 1.0,
-            warmup_s: 0.0,
-            seed: 1,
-            window_s: 1.0,
-            drain_s: 1.0,
-        },
-        params: vec![],
-        services,
-        workloads: vec![],
-        faults: vec![],
-        expectations: vec![],
-        aborts: vec![],
-    }
 }
 
 /// Sends one request to `endpoint`; returns status, cause header and seconds taken.

@@ -10,7 +10,7 @@ use chaos_plan::*;
 use chaos_report::Cause;
 
 mod common;
-use common::{client, endpoint, service, work};
+use common::{client, endpoint, plan, service, work};
 
 const TOKEN: &str = "secret";
 
@@ -23,26 +23,6 @@ fn call(service: &str, endpoint: &str, priority: Option<u8>) -> Call {
         circuit_breaker: None,
         continue_on_error: false,
         priority,
-    }
-}
-
-fn plan(services: Vec<Service>) -> Plan {
-    Plan {
-        version: PLAN_VERSION,
-        scenario: Scenario {
-            name: "t".into(),
-            duration_s: 1.0,
-            warmup_s: 0.0,
-            seed: 1,
-            window_s: 1.0,
-            drain_s: 1.0,
-        },
-        params: vec![],
-        services,
-        workloads: vec![],
-        faults: vec![],
-        expectations: vec![],
-        aborts: vec![],
     }
 }
 

@@ -24,6 +24,27 @@ pub fn service(name: &str, workers: u32, queue: Option<u32>, endpoints: Vec<Endp
     }
 }
 
+/// A one-second plan of these services, nothing else.
+pub fn plan(services: Vec<Service>) -> Plan {
+    Plan {
+        version: PLAN_VERSION,
+        scenario: Scenario {
+            name: "t".into(),
+            duration_s: 1.0,
+            warmup_s: 0.0,
+            seed: 1,
+            window_s: 1.0,
+            drain_s: 1.0,
+        },
+        params: vec![],
+        services,
+        workloads: vec![],
+        faults: vec![],
+        expectations: vec![],
+        aborts: vec![],
+    }
+}
+
 pub fn endpoint(name: &str, steps: Vec<Step>) -> Endpoint {
     Endpoint {
         name: name.into(),
