@@ -8,10 +8,12 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod conduct;
 pub mod resilience;
 mod rules;
 pub mod sample;
 
+pub use conduct::{Conductor, Decision, Due};
 pub use resilience::{
     Ejector, HealthTracker, MAX_PRIORITY, Offer, WaitQueue, pick_replicas, subset_size,
 };
