@@ -7,7 +7,7 @@ It watches the Pods bound to the kwok node and turns each container into a local
 
 * waits for kwok to give the Pod its IP (kwok's `pod-assign-ip` stage, testbed/kwok/stages.yaml);
 * resolves the container's env (values, Secret and ConfigMap keys, the downward API fields the
-  manifests use), expands `$(VAR)` in command and args, writes ConfigMap/Secret/emptyDir volumes
+  manifests use, labels and annotations by key: an Indexed Job's JOB_COMPLETION_INDEX), expands `$(VAR)` in command and args, writes ConfigMap/Secret/emptyDir volumes
   to files and mounts them at their mountPath in a mount namespace of the Pod's own, where /etc is
   an overlay (so nothing is created on the host) and /etc/hosts resolves the Services of the Pod's
   namespace (name, name.ns, name.ns.svc, name.ns.svc.cluster.local -> ClusterIP; kube-proxy
@@ -236,6 +236,12 @@ class PodWorker(threading.Thread):
 
     def field(self, path):
         pod = self.current()
+        # metadata.labels['k'] / metadata.annotations['k'], as the kubelet resolves them: the
+        # Job controller gives an Indexed Job's Pods JOB_COMPLETION_INDEX this way.
+        m = re.fullmatch(r"metadata\.(labels|annotations)\['([^']+)'\]", path)
+        if m:
+            found = (pod.metadata.labels if m.group(1) == "labels" else pod.metadata.annotations) or {}
+            return found.get(m.group(2), "")
         return {
             "metadata.name": pod.metadata.name,
             "metadata.namespace": pod.metadata.namespace,
