@@ -4,7 +4,6 @@
 //! samples); [`SparseLatency`] keeps only the non-empty buckets, so a run can keep one per
 //! timeline window without its memory growing with the number of requests.
 
-use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 /// Highest latency kept exactly: one day. Longer samples are clamped to it.
@@ -29,9 +28,18 @@ fn to_us(seconds: f64) -> u64 {
     }
 }
 
+/// A whole histogram (any number of windows merged). Dense counts indexed by HDR bucket, plus
+/// a bitmap of the non-empty buckets: reports build one per subject per window (thousands per
+/// run), so emptying it and reading quantiles cost what it holds, not its ~220 KiB. Every
+/// figure is computed exactly as hdrhistogram 7 computes it (tests compare them).
 #[derive(Debug, Clone)]
 pub struct Latency {
-    h: Histogram<u64>,
+    counts: Vec<u64>,
+    touched: Vec<u64>,
+    total: u64,
+    /// Lowest and highest value recorded, in microseconds (`u64::MAX` and 0 when empty).
+    min_us: u64,
+    max_us: u64,
 }
 
 impl Default for Latency {
@@ -42,10 +50,14 @@ impl Default for Latency {
 
 impl Latency {
     pub fn new() -> Self {
-        // Bounds are constants that hdrhistogram accepts; failure would be a programming error.
-        #[allow(clippy::expect_used)]
-        let h = Histogram::new_with_bounds(1, MAX_US, SIGFIG).expect("valid histogram bounds");
-        Latency { h }
+        let n = hdr_index(MAX_US) + 1;
+        Latency {
+            counts: vec![0; n],
+            touched: vec![0; n.div_ceil(64)],
+            total: 0,
+            min_us: u64::MAX,
+            max_us: 0,
+        }
     }
 
     /// Records one sample given in seconds (negative counts as 0, sub-microsecond as 1 us).
@@ -54,69 +66,144 @@ impl Latency {
     }
 
     pub fn record_n_s(&mut self, seconds: f64, n: u64) {
-        self.h.saturating_record_n(to_us(seconds), n);
+        self.record_us(to_us(seconds), n);
+    }
+
+    /// `us` within `1..=MAX_US` (clamped otherwise, as hdrhistogram's saturating record does).
+    fn record_us(&mut self, us: u64, n: u64) {
+        let us = us.clamp(1, MAX_US);
+        let i = hdr_index(us);
+        if let Some(c) = self.counts.get_mut(i) {
+            if *c == 0
+                && let Some(w) = self.touched.get_mut(i / 64)
+            {
+                *w |= 1 << (i % 64);
+            }
+            *c = c.saturating_add(n);
+        }
+        self.max_us = self.max_us.max(us);
+        self.min_us = self.min_us.min(us);
+        self.total = self.total.saturating_add(n);
+    }
+
+    /// Non-empty buckets in ascending order: (index, count).
+    fn buckets(&self) -> impl Iterator<Item = (usize, u64)> + '_ {
+        self.touched.iter().enumerate().flat_map(move |(w, &word)| {
+            let mut bits = word;
+            std::iter::from_fn(move || {
+                if bits == 0 {
+                    return None;
+                }
+                let i = w * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                Some(i)
+            })
+            .map(|i| (i, self.counts.get(i).copied().unwrap_or(0)))
+            .filter(|&(_, c)| c > 0)
+        })
     }
 
     pub fn count(&self) -> u64 {
-        self.h.len()
+        self.total
     }
 
     pub fn is_empty(&self) -> bool {
-        self.h.is_empty()
+        self.total == 0
     }
 
-    /// Quantile `q` in `0..=1`, in seconds; `None` when empty.
+    /// Quantile `q` in `0..=1`, in seconds; `None` when empty. As hdrhistogram: the highest
+    /// value of the first bucket at which the running count reaches `ceil(q * count)` (at
+    /// least 1); for `q == 0` the lowest value of that bucket.
     pub fn quantile_s(&self, q: f64) -> Option<f64> {
-        (!self.is_empty()).then(|| self.h.value_at_quantile(q) as f64 / 1e6)
+        if self.is_empty() {
+            return None;
+        }
+        let q = q.min(1.0);
+        let wanted = ((q * self.total as f64).ceil() as u64).max(1);
+        let mut seen = 0u64;
+        let us = self
+            .buckets()
+            .find(|&(_, c)| {
+                seen += c;
+                seen >= wanted
+            })
+            .map_or(0, |(i, _)| {
+                if q == 0.0 {
+                    hdr_value(i)
+                } else {
+                    hdr_value(i) + hdr_range(i) - 1
+                }
+            });
+        Some(us as f64 / 1e6)
     }
 
+    /// The mean of the buckets' midpoints, summed in hdrhistogram's order and rounding.
     pub fn mean_s(&self) -> Option<f64> {
-        (!self.is_empty()).then(|| self.h.mean() / 1e6)
+        if self.is_empty() {
+            return None;
+        }
+        let total = self.total as f64;
+        let mean = self.buckets().fold(0.0_f64, |acc, (i, c)| {
+            let median = hdr_value(i) + (hdr_range(i) >> 1);
+            acc + median as f64 * c as f64 / total
+        });
+        Some(mean / 1e6)
     }
 
+    /// The highest value of the highest sample's bucket.
     pub fn max_s(&self) -> Option<f64> {
-        (!self.is_empty()).then(|| self.h.max() as f64 / 1e6)
+        (!self.is_empty()).then(|| {
+            let i = hdr_index(self.max_us);
+            (hdr_value(i) + hdr_range(i) - 1) as f64 / 1e6
+        })
     }
 
+    /// The lowest value of the lowest sample's bucket.
     pub fn min_s(&self) -> Option<f64> {
-        (!self.is_empty()).then(|| self.h.min() as f64 / 1e6)
+        (!self.is_empty()).then(|| hdr_value(hdr_index(self.min_us)) as f64 / 1e6)
     }
 
     pub fn add(&mut self, other: &Latency) {
-        // Same bounds on both sides, so adding cannot fail.
-        let _ = self.h.add(&other.h);
+        for (i, c) in other.buckets() {
+            self.record_us(hdr_value(i), c);
+        }
+        if !other.is_empty() {
+            // The extremes themselves, not their buckets' lowest values, as hdrhistogram keeps.
+            self.max_us = self.max_us.max(other.max_us);
+            self.min_us = self.min_us.min(other.min_us);
+        }
     }
 
     pub fn add_sparse(&mut self, other: &SparseLatency) {
         for &(us, n) in &other.buckets {
-            self.h.saturating_record_n(us, n);
+            self.record_us(us, n);
         }
     }
 
     pub fn to_sparse(&self) -> SparseLatency {
-        // Walks the buckets directly, stopping once every sample is found: the simulator
-        // closes one window per second of simulated time, and hdrhistogram's generic
-        // iterator was most of a run's cost there.
-        let mut buckets = Vec::new();
-        let total = self.h.len();
-        let mut seen = 0;
-        let mut v = self.h.min();
-        while seen < total {
-            let c = self.h.count_at(v);
-            if c > 0 {
-                buckets.push((self.h.lowest_equivalent(v), c));
-                seen += c;
-            }
-            v = self.h.next_non_equivalent(v);
+        SparseLatency {
+            buckets: self.buckets().map(|(i, c)| (hdr_value(i), c)).collect(),
         }
-        SparseLatency { buckets }
     }
 
+    /// Empties it, touching only the buckets it used.
     pub fn reset(&mut self) {
-        // Clearing zeroes every bucket (~230 KiB); an empty histogram has nothing to clear.
-        if !self.h.is_empty() {
-            self.h.reset();
+        if self.total == 0 && self.min_us == u64::MAX {
+            return;
         }
+        for (w, word) in self.touched.iter_mut().enumerate() {
+            let mut bits = std::mem::take(word);
+            while bits != 0 {
+                let i = w * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                if let Some(c) = self.counts.get_mut(i) {
+                    *c = 0;
+                }
+            }
+        }
+        self.total = 0;
+        self.min_us = u64::MAX;
+        self.max_us = 0;
     }
 }
 
@@ -155,6 +242,12 @@ fn hdr_index(us: u64) -> usize {
     let bucket = 64 - (us | SUB_BUCKET_MASK).leading_zeros() - (SUB_BUCKET_HALF_MAGNITUDE + 1);
     let sub = us >> bucket;
     (((bucket as u64 + 1) << SUB_BUCKET_HALF_MAGNITUDE) + sub - SUB_BUCKET_HALF) as usize
+}
+
+/// The width of the bucket at `index` (1 us up to 2048 us, then doubling per bucket).
+fn hdr_range(index: usize) -> u64 {
+    let bucket = ((index as u64) >> SUB_BUCKET_HALF_MAGNITUDE).saturating_sub(1);
+    1 << bucket
 }
 
 /// The lowest value of the bucket at `index`.
@@ -275,24 +368,124 @@ mod tests {
 
     #[test]
     fn window_buckets_are_hdr_buckets() {
-        let mut dense = Latency::new();
+        let mut dense = reference();
         let mut window = WindowLatency::new();
         // Every magnitude from 1 us to the clamp, with values on and between bucket edges.
         let mut us = 1u64;
         while us < MAX_US * 2 {
             for v in [us, us + 1, us * 3 / 2, us.saturating_sub(1).max(1)] {
                 let s = v as f64 / 1e6;
-                dense.record_s(s);
+                dense.saturating_record_n(to_us(s), 1);
                 window.record_s(s);
             }
             us = us * 7 / 5 + 1;
         }
-        assert_eq!(window.take_sparse(), dense.to_sparse());
+        let want: Vec<(u64, u64)> = dense
+            .iter_recorded()
+            .map(|v| {
+                (
+                    dense.lowest_equivalent(v.value_iterated_to()),
+                    v.count_at_value(),
+                )
+            })
+            .collect();
+        assert_eq!(window.take_sparse().buckets, want);
         assert_eq!(
             window.take_sparse(),
             SparseLatency::default(),
             "taking empties it"
         );
+    }
+
+    /// hdrhistogram 7, as `Latency` was before it kept its own buckets: the reference.
+    fn reference() -> hdrhistogram::Histogram<u64> {
+        hdrhistogram::Histogram::new_with_bounds(1, MAX_US, SIGFIG).unwrap()
+    }
+
+    /// Every figure a report reads, side by side with hdrhistogram's.
+    fn assert_same(l: &Latency, h: &hdrhistogram::Histogram<u64>) {
+        assert_eq!(l.count(), h.len());
+        if h.is_empty() {
+            assert!(l.is_empty());
+            return;
+        }
+        for q in [
+            0.0, 1e-9, 0.001, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 0.9999, 1.0, 1.5,
+        ] {
+            let want = h.value_at_quantile(q) as f64 / 1e6;
+            assert_eq!(l.quantile_s(q), Some(want), "q = {q}");
+        }
+        assert_eq!(l.mean_s(), Some(h.mean() / 1e6), "mean bit for bit");
+        assert_eq!(l.max_s(), Some(h.max() as f64 / 1e6));
+        assert_eq!(l.min_s(), Some(h.min() as f64 / 1e6));
+        let mut buckets = Vec::new();
+        for v in h.iter_recorded() {
+            buckets.push((
+                h.lowest_equivalent(v.value_iterated_to()),
+                v.count_at_value(),
+            ));
+        }
+        assert_eq!(l.to_sparse().buckets, buckets);
+    }
+
+    fn xorshift(x: &mut u64) -> u64 {
+        *x ^= *x << 13;
+        *x ^= *x >> 7;
+        *x ^= *x << 17;
+        *x
+    }
+
+    #[test]
+    fn figures_are_hdrhistograms() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut l = Latency::new();
+        let mut h = reference();
+        assert_same(&l, &h);
+        for round in 0..6 {
+            // Few samples then many, narrow spreads then every magnitude, repeated counts.
+            for _ in 0..(10u64.pow(round % 4 + 1)) {
+                let r = xorshift(&mut x);
+                let seconds = match round % 3 {
+                    0 => (r % 5000) as f64 * 1e-6,
+                    1 => (r % 1_000_000) as f64 * 1e-3 * 3.7,
+                    _ => f64::from_bits(0x3e00_0000_0000_0000 | (r >> 14)),
+                };
+                let n = 1 + (r >> 60);
+                l.record_n_s(seconds, n);
+                h.saturating_record_n(to_us(seconds), n);
+            }
+            assert_same(&l, &h);
+            // Merging, as reports do: sparse windows into one, then whole histograms.
+            let sparse = l.to_sparse();
+            let mut merged = Latency::new();
+            merged.add_sparse(&sparse);
+            merged.add(&l);
+            let mut hm = reference();
+            for &(us, n) in &sparse.buckets {
+                hm.saturating_record_n(us, n);
+            }
+            hm.add(&h).unwrap();
+            assert_same(&merged, &hm);
+            if round % 2 == 1 {
+                l.reset();
+                h.reset();
+                assert_same(&l, &h);
+            }
+        }
+    }
+
+    #[test]
+    fn reset_reuses_cleanly() {
+        let mut l = Latency::new();
+        l.record_s(5.0);
+        l.record_s(0.001);
+        l.reset();
+        assert!(l.is_empty());
+        assert_eq!(l.quantile_s(0.5), None);
+        assert_eq!(l.to_sparse(), SparseLatency::default());
+        l.record_s(0.002);
+        assert_eq!(l.max_s(), l.min_s());
+        assert_eq!(l.quantile_s(1.0), Some(0.002));
     }
 
     #[test]
