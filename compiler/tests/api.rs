@@ -5,14 +5,9 @@
 use std::path::Path;
 
 use chaos_compiler::{MemoryLoader, compile, compile_str, graph, render};
-use chaos_plan::{Interval, Load, Plan};
+use chaos_plan::{Interval, Load};
 
-fn plan(text: &str) -> Plan {
-    let c = compile_str("t.chaos", text, &[]);
-    let rendered = render::render_all_plain(&c.diagnostics, &c.sources);
-    assert!(!c.has_errors(), "{rendered}");
-    c.plan.unwrap()
-}
+use chaos_test_support::plan_from_source as plan;
 
 fn sets(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs

@@ -5,19 +5,12 @@
 
 use std::path::{Path, PathBuf};
 
-use chaos_compiler::{Loader, compile, render};
+use chaos_compiler::{compile, render};
+use chaos_test_support::DirLoader;
 
 /// Reads fixtures relative to this test folder, so diagnostics show short, stable paths.
-struct Fixtures(PathBuf);
-
-impl Loader for Fixtures {
-    fn load(&self, path: &Path) -> std::io::Result<String> {
-        std::fs::read_to_string(self.0.join(path))
-    }
-}
-
-fn fixtures() -> Fixtures {
-    Fixtures(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"))
+fn fixtures() -> DirLoader {
+    DirLoader(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"))
 }
 
 fn relative(path: &Path) -> PathBuf {

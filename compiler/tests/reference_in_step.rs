@@ -15,25 +15,13 @@
 
 use std::path::{Path, PathBuf};
 
-use chaos_compiler::{Compiled, Loader, compile, render};
+use chaos_compiler::{Compiled, compile, render};
 use chaos_grammar::{KEYWORDS, parse};
-
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use chaos_test_support::{FsLoader, chaos_files, repo_root, scenario_corpus, scenarios_dir};
 
 fn reference() -> String {
     let path = repo_root().join("docs/language.md");
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
-}
-
-/// Reads the real file system, as the CLI does.
-struct FsLoader;
-
-impl Loader for FsLoader {
-    fn load(&self, path: &Path) -> std::io::Result<String> {
-        std::fs::read_to_string(path)
-    }
 }
 
 /// A fenced code block of the reference.
@@ -289,14 +277,7 @@ fn the_keyword_table_lists_exactly_the_grammar_keywords() {
 /// Every `.chaos` file directly in `scenarios/` (imported topology lives in sub-folders and is
 /// checked through the scenarios that import it).
 fn scenario_files() -> Vec<PathBuf> {
-    let dir = repo_root().join("scenarios");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "chaos"))
-        .collect();
-    files.sort();
-    files
+    chaos_files(&scenarios_dir())
 }
 
 fn check_file(path: &Path, sets: &[(String, String)]) -> Compiled {
@@ -391,18 +372,6 @@ fn set_overrides_shown_in_scenario_comments_are_valid() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// Every `.chaos` file under `scenarios/`, sub-folders included.
-fn all_chaos_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            all_chaos_files(&path, out);
-        } else if path.extension().is_some_and(|x| x == "chaos") {
-            out.push(path);
-        }
-    }
-}
-
 #[test]
 fn every_imported_file_is_checked_through_a_scenario() {
     // Files in sub-folders (shared topology) are not run on their own; each must be loaded by
@@ -416,8 +385,7 @@ fn every_imported_file_is_checked_through_a_scenario() {
             }
         }
     }
-    let mut files = Vec::new();
-    all_chaos_files(&repo_root().join("scenarios"), &mut files);
+    let files = scenario_corpus();
     // A sub-folder may also hold standalone scenarios (first line `# expect-exit:`, e.g.
     // `scenarios/sim-vs-real/`): nothing imports them, so they are checked here directly.
     let unchecked: Vec<&PathBuf> = files
@@ -460,9 +428,7 @@ const NOT_YET_FORMATTED: &[&str] = &["ms-ref-1.chaos"];
 #[test]
 fn scenarios_are_in_the_canonical_layout() {
     // Users copy these files; `chaos fmt --check` on a copy must pass.
-    let mut files = Vec::new();
-    all_chaos_files(&repo_root().join("scenarios"), &mut files);
-    files.sort();
+    let files = scenario_corpus();
     let mut differ = Vec::new();
     // `scenarios/spec/` holds the spec's examples as the spec wrote them (their trailing
     // comments aligned by hand): grammar/tests/format.rs checks they differ in nothing else.

@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use chaos_compiler::{Loader, compile};
+use chaos_test_support::{chaos_files, scenarios_dir, spec_examples_dir};
 
 struct Fs {
     format: bool,
@@ -22,22 +23,12 @@ impl Loader for Fs {
     }
 }
 
-fn chaos_files(dir: &Path) -> Vec<PathBuf> {
-    let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
-    let mut out: Vec<PathBuf> = entries
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "chaos"))
-        .collect();
-    out.sort();
-    out
-}
-
 #[test]
 fn formatting_keeps_the_plan() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let mut files = chaos_files(&root.join("tests/fixtures/ok"));
-    files.extend(chaos_files(&root.join("../scenarios")));
-    files.extend(chaos_files(&root.join("../scenarios/spec")));
+    files.extend(chaos_files(&scenarios_dir()));
+    files.extend(chaos_files(&spec_examples_dir()));
     let mut compared = 0;
     for file in &files {
         let before = compile(file, &Fs { format: false }, &[]);

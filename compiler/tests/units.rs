@@ -52,13 +52,7 @@ fn placeholder(unit: Unit) -> &'static str {
     }
 }
 
-fn compile(text: &str, sets: &[(String, String)]) -> Result<Plan, String> {
-    let c = compile_str("t.chaos", text, sets);
-    match c.plan {
-        Some(plan) if !c.has_errors() => Ok(plan),
-        _ => Err(render::render_all_plain(&c.diagnostics, &c.sources)),
-    }
-}
+use chaos_test_support::compile_source as compile;
 
 /// The plan without its `params` list, which records the text and whether it was overridden.
 fn resolved(mut plan: Plan) -> String {

@@ -19,7 +19,9 @@ pub use corpus::{chaos_files, scenario_corpus, scenarios_dir, spec_examples_dir}
 pub use net::{free_port, http, wait_until};
 pub use process::Reap;
 pub use scratch::{Scratch, scratch};
-pub use source::{DirLoader, FsLoader, compile_source, plan_from_file, plan_from_source};
+pub use source::{
+    DirLoader, FsLoader, compile_source, plan_from_file, plan_from_source, plan_or_library,
+};
 
 /// The repository's root folder, whichever crate's test asks.
 pub fn repo_root() -> PathBuf {
