@@ -65,12 +65,12 @@ module.exports = grammar({
     /// `param NAME = VALUE`
     param: $ => seq('param', field('name', $.identifier), '=', field('value', $._value)),
 
-    /// `scenario "title" { duration D  warmup D  seed N  window D }`
+    /// `scenario "title" { duration D  warmup D  seed N  window D  hop D }`
     scenario: $ => seq(
       'scenario',
       field('title', $.string),
       '{',
-      repeat(choice($.duration, $.warmup, $.seed, $.window_width)),
+      repeat(choice($.duration, $.warmup, $.seed, $.window_width, $.hop)),
       '}',
     ),
     duration: $ => seq('duration', $._value),
@@ -78,6 +78,7 @@ module.exports = grammar({
     seed: $ => seq('seed', $._value),
     window_width: $ => seq('window', $._value),
 
+    hop: $ => seq('hop', $._value),
     // ---------------------------------------------------------------------------------------
     // Services
 

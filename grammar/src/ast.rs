@@ -183,6 +183,8 @@ pub enum ScenarioSetting {
     Window(Value),
 }
 
+    /// `hop D`: the model's cost of one network hop.
+    Hop(Value),
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Service {
     pub name: Ident,

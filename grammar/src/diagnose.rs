@@ -11,7 +11,7 @@ use crate::parser::Rule;
 const ITEM_WORDS: &[&str] = &[
     "import", "param", "scenario", "service", "workload", "fault", "expect",
 ];
-const SCENARIO_WORDS: &[&str] = &["duration", "warmup", "seed", "window"];
+const SCENARIO_WORDS: &[&str] = &["duration", "warmup", "seed", "window", "hop"];
 const SERVICE_WORDS: &[&str] = &[
     "replicas",
     "autoscale",

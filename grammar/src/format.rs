@@ -227,6 +227,7 @@ impl Printer<'_> {
                                 ScenarioSetting::Warmup(v) => format!("warmup {}", v.text),
                                 ScenarioSetting::Seed(v) => format!("seed {}", v.text),
                                 ScenarioSetting::Window(v) => format!("window {}", v.text),
+                                ScenarioSetting::Hop(v) => format!("hop {}", v.text),
                             };
                             p.line(st.span.start, st.span.end, &text);
                         }

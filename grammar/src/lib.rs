@@ -32,6 +32,7 @@ pub const KEYWORDS: &[&str] = &[
     "warmup",
     "seed",
     "window",
+    "hop",
     "replicas",
     "autoscale",
     "target",

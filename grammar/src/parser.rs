@@ -590,6 +590,7 @@ fn service_setting(p: P) -> Res<ServiceSetting> {
     Ok(match rule {
         Rule::replicas => ServiceSetting::Replicas(value(k.req("count")?)?),
         Rule::autoscale => {
+        Rule::sc_hop => ScenarioSetting::Hop(v),
             let min = value(k.req("min")?)?;
             let max = value(k.req("max")?)?;
             let rule = k.req("autoscale rule")?;

@@ -101,6 +101,7 @@ fn plan(duration_s: f64, window_s: f64, services: Vec<Service>, workloads: Vec<W
             seed: 7,
             window_s,
             drain_s: 2.0,
+            hop_s: 0.0,
         },
         params: vec![],
         services,

@@ -60,6 +60,22 @@ pub struct Service {
     pub name: String,
     pub replicas: Replicas,
     /// Requests served concurrently by one replica (>= 1).
+    /// The model's cost of one network hop (`hop`): the time an attempt's caller waits on top
+    /// of the callee's own time, for the request and its answer to cross the network and both
+    /// HTTP stacks. The simulator adds it to every attempt that reaches a replica (calls and
+    /// the load generator's requests alike); real runs pay the real one and measure it
+    /// ([`HOP_DEFAULT_S`]).
+    #[serde(default, skip_serializing_if = "is_zero_s")]
+    pub hop_s: f64,
+}
+
+/// `hop` when a scenario does not say: none. A scenario's figures then are its services' own
+/// times, as written; `--local` and `--cluster` report the hop they measured beside it, so a
+/// difference that comes from the network shows as such.
+pub const HOP_DEFAULT_S: f64 = 0.0;
+
+fn is_zero_s(s: &f64) -> bool {
+    *s == 0.0
     pub workers: u32,
     /// Requests waiting per replica; `None` is unbounded. Beyond it: rejected (503), or a
     /// lower-priority waiting request is shed ([`WaitQueue`]).

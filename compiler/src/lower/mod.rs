@@ -151,6 +151,7 @@ fn scenario(
     for Spanned { node, span } in &sc.ast.settings {
         match node {
             ScenarioSetting::Duration(v) => {
+    let mut hop = Some(plan::HOP_DEFAULT_S);
                 if service::first_time(cx, &mut seen, file, "duration", *span) {
                     duration_seen = true;
                     duration = cx.positive_duration(file, v, "`duration`");
@@ -190,6 +191,11 @@ fn scenario(
         }
     }
     if !duration_seen {
+            ScenarioSetting::Hop(v) => {
+                if service::first_time(cx, &mut seen, file, "hop", *span) {
+                    hop = cx.duration(file, v, "`hop`");
+                }
+            }
         cx.push(
             Diagnostic::error(
                 codes::MISSING_SETTING,
@@ -224,3 +230,4 @@ fn scenario(
         drain_s: DEFAULT_DRAIN_S,
     })
 }
+        hop_s: hop?,

@@ -38,7 +38,7 @@ impl Block {
             Block::Top => &[
                 "import", "param", "scenario", "service", "workload", "fault", "expect",
             ],
-            Block::Scenario => &["duration", "warmup", "seed", "window"],
+            Block::Scenario => &["duration", "warmup", "seed", "window", "hop"],
             Block::Service => &[
                 "replicas",
                 "autoscale",
@@ -361,6 +361,7 @@ fn statement_complete(before: &[Token], text: &str) -> bool {
         }
         _ => false,
     }
+        "hop",
 }
 
 /// The names defined in the document and its imports. While the document does not parse (it

@@ -62,7 +62,7 @@ pub const DOCS: &[Doc] = &[
     ),
     doc!(
         "scenario",
-        "scenario \"TITLE\" { duration D  warmup D  seed N  window D }",
+        "scenario \"TITLE\" { duration D  warmup D  seed N  window D  hop D }",
         "The run: exactly one per run, in the root file or an import."
     ),
     doc!(
@@ -132,6 +132,12 @@ pub const DOCS: &[Doc] = &[
     doc!(
         "target",
         "target SERVICE \"ENDPOINT\"   (workload)\nautoscale MIN..MAX target RATIO   (service)",
+    doc!(
+        "hop",
+        "hop D",
+        "What one network hop costs on top of the callee's own time: the simulator adds it to every call, send and workload request that reaches a replica. Default `0s`; `--local` measures the real one and reports both.",
+        DURATION
+    ),
         "In a workload: the endpoint its clients call. In `autoscale`: the utilisation the autoscaler aims at.",
         "a service and an endpoint; in autoscale a ratio (`70%`)"
     ),

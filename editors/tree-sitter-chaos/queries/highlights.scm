@@ -15,7 +15,7 @@
 ] @keyword
 
 [
-  "duration" "warmup" "seed" "window"
+  "duration" "warmup" "seed" "window" "hop"
   "replicas" "autoscale" "target" "up" "above" "down" "below" "delay" "interval"
   "workers" "queue" "health_check" "every" "timeout" "unhealthy" "healthy"
   "eject" "after" "errors" "for" "max" "rate_limit" "restart" "balance" "latency"

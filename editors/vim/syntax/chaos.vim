@@ -26,7 +26,7 @@ syntax match chaosTypeName "[a-z_][a-z0-9_-]*" contained
 syntax match chaosFaultName "[a-z_][a-z0-9_-]*" contained
 syntax match chaosParamName "[a-z_][a-z0-9_-]*" contained
 
-syntax keyword chaosSetting duration warmup seed window
+syntax keyword chaosSetting duration warmup seed window hop
 syntax keyword chaosSetting replicas autoscale delay interval workers queue rate_limit restart balance latency
 syntax keyword chaosSetting timeout retry backoff jitter circuit_breaker over min open on_error
 syntax keyword chaosSetting rate spike arrivals users think limit status

@@ -44,6 +44,7 @@ fn plan() -> Plan {
             seed: 1,
             window_s: 1.0,
             drain_s: 1.0,
+            hop_s: 0.0,
         },
         params: vec![],
         services: vec![

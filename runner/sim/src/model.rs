@@ -179,6 +179,8 @@ impl ActionModel {
 }
 
 #[derive(Debug, Clone)]
+    /// The plan's `hop_s`: added to every attempt on its way to a replica.
+    pub hop: f64,
 pub struct FaultModel {
     /// For [`chaos_plan::pick_replicas`], which every mode seeds with the fault's name.
     pub name: String,
@@ -273,6 +275,7 @@ fn check_eject(service: &str, e: Eject) -> Result<Eject, SimError> {
     if !(e.for_s.is_finite() && e.for_s >= 0.0 && e.max_fraction > 0.0 && e.max_fraction <= 1.0) {
         return Err(SimError::Invalid(format!(
             "service `{service}`: eject needs a finite duration and max in (0%, 100%]"
+        let hop = finite_nonneg("hop", sc.hop_s)?;
         )));
     }
     Ok(e)
@@ -280,6 +283,7 @@ fn check_eject(service: &str, e: Eject) -> Result<Eject, SimError> {
 
 impl Model {
     pub fn new(plan: &Plan) -> Result<Model, SimError> {
+            hop,
         let sc = &plan.scenario;
         let duration = finite_nonneg("duration", sc.duration_s)?;
         let drain = finite_nonneg("drain", sc.drain_s)?;

@@ -28,6 +28,7 @@ pub fn scenario(name: &str, duration_s: f64, warmup_s: f64, seed: u64, drain_s: 
         seed,
         window_s: 1.0,
         drain_s,
+        hop_s: 0.0,
     }
 }
 

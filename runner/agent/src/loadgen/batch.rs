@@ -104,6 +104,7 @@ mod tests {
                 seed: 1,
                 window_s: 1.0,
                 drain_s: 1.0,
+                hop_s: 0.0,
             },
             params: vec![],
             services: vec![Service {

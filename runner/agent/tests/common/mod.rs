@@ -35,6 +35,7 @@ pub fn plan(services: Vec<Service>) -> Plan {
             seed: 1,
             window_s: 1.0,
             drain_s: 1.0,
+            hop_s: 0.0,
         },
         params: vec![],
         services,

@@ -133,6 +133,7 @@ fn plan(
             seed: 1,
             window_s: 1.0,
             drain_s: 2.0,
+            hop_s: 0.0,
         },
         params: vec![],
         services,

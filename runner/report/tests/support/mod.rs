@@ -93,6 +93,7 @@ pub fn plan(expectations: Vec<Expectation>, aborts: Vec<Abort>) -> Plan {
             seed: 1,
             window_s: 1.0,
             drain_s: 5.0,
+            hop_s: 0.0,
         },
         params: vec![Param {
             name: "peak".into(),

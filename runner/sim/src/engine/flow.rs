@@ -56,16 +56,27 @@ impl Sim<'_> {
                 }
             }
             if delay > 0.0 {
-                let generation = self.reqs.generation_of(req);
-                self.q
-                    .push(self.now + delay, Event::ReqArrive { req, generation });
+                self.arrive_after(req, delay + self.m.hop);
                 return;
             }
         }
         self.arrive(req);
+        if self.m.hop > 0.0 {
+            self.arrive_after(req, self.m.hop);
+            return;
+        }
     }
 
     /// The attempt reaches its target service.
+    /// The attempt reaches its target `delay` from now: the model's hop (the whole of it on
+    /// the way in, so the caller's latency, its timeout and the callee's arrivals all count
+    /// it) plus any injected wire latency.
+    fn arrive_after(&mut self, req: u32, delay: f64) {
+        let generation = self.reqs.generation_of(req);
+        self.q
+            .push(self.now + delay, Event::ReqArrive { req, generation });
+    }
+
     pub(super) fn arrive(&mut self, req: u32) {
         let r = self.reqs.get(req);
         let (ep, s) = (r.endpoint as usize, r.svc as usize);

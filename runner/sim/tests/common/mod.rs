@@ -99,6 +99,7 @@ pub fn plan(duration_s: f64, services: Vec<Service>, workloads: Vec<Workload>) -
             seed: 1,
             window_s: 1.0,
             drain_s: 30.0,
+            hop_s: 0.0,
         },
         params: vec![],
         services,
