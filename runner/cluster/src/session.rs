@@ -8,7 +8,7 @@ use chaos_k8s::manifests::{AGENT_PORT, LOADGEN_PORT, RUN_ID_LABEL, selector_stri
 use chaos_k8s::schedule::{Entry, Step, Target};
 use chaos_k8s::{Bundle, ServiceObjects};
 use chaos_plan::{Plan, Replicas};
-use chaos_report::recording::{AbortRecord, subjects_of};
+use chaos_report::recording::{AbortRecord, UnexpectedEvent, subjects_of};
 use chaos_report::{AbortWatcher, Recording};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
@@ -25,6 +25,7 @@ use crate::collect::{self, Samples};
 use crate::connect::Connection;
 use crate::error::{Call, ClusterError};
 use crate::events::{self, About};
+use crate::outside::ReplicaWatch;
 use crate::pod::{LoadgenStatus, STATUS_PATH, STOP_PATH, rfc3339_ms};
 
 /// The field manager of every server-side apply.
@@ -64,6 +65,11 @@ pub(crate) struct Session<'a> {
     /// The next window to feed the watcher.
     watched: usize,
     aborted: Option<AbortRecord>,
+    /// Time 0, once the load generator started: a fault's lateness is counted from it.
+    t0: Option<Instant>,
+    /// Replica counts changed from outside the run (`kubectl scale`, …), noticed and reported.
+    replicas: ReplicaWatch,
+    outside: Vec<UnexpectedEvent>,
 }
 
 /// The Pods an `on N of S` occurrence affects.
@@ -113,6 +119,16 @@ impl<'a> Session<'a> {
             ),
             watched: 0,
             aborted: None,
+            t0: None,
+            replicas: ReplicaWatch::new(
+                plan,
+                bundle
+                    .objects
+                    .services
+                    .iter()
+                    .map(|s| (s.name.as_str(), s.kubernetes.as_str())),
+            ),
+            outside: Vec::new(),
         }
     }
 
@@ -163,6 +179,10 @@ impl<'a> Session<'a> {
             .await
             .map_err(|e| self.call("get", "pods/log").error(e))?;
         let mut recording = collect::recording(self.plan, self.options.seed, &logs, &samples)?;
+        recording.unexpected.append(&mut self.outside);
+        recording
+            .unexpected
+            .sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
         self.finish_watching(&mut recording);
         Ok(recording)
     }
@@ -197,13 +217,21 @@ impl<'a> Session<'a> {
             namespace: None,
             server: &self.server,
         };
-        if api
-            .get_opt(self.ns())
-            .await
-            .map_err(|e| call.error(e))?
-            .is_some()
-        {
-            return Err(ClusterError::NamespaceExists(self.ns().to_string()));
+        if let Some(existing) = api.get_opt(self.ns()).await.map_err(|e| call.error(e))? {
+            // Re-running into a kept run's namespace is the likely case: say whose it is.
+            let whose = match existing
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(RUN_ID_LABEL))
+            {
+                Some(run) => format!(
+                    "it holds chaos run `{run}` (kept with `--keep`, or its runner was killed): delete it with `kubectl delete namespace {}` or `chaos cleanup`, or choose another `--namespace`",
+                    self.ns()
+                ),
+                None => "choose another `--namespace` or delete it".to_string(),
+            };
+            return Err(ClusterError::NamespaceExists(self.ns().to_string(), whose));
         }
         let call = Call {
             verb: "create",
@@ -627,7 +655,7 @@ impl<'a> Session<'a> {
     /// The plan's autoscale rule for one service, from the agents' utilisation since the last
     /// tick: sets the Deployment's replicas through its scale subresource.
     async fn autoscale(
-        &self,
+        &mut self,
         service: &str,
         kubernetes: &str,
         samples: &mut Samples,
@@ -641,17 +669,25 @@ impl<'a> Session<'a> {
             return Ok(());
         };
         let api = Api::<Deployment>::namespaced(self.client.clone(), self.ns());
-        let scale = api
-            .get_scale(kubernetes)
+        let deployment = api
+            .get(kubernetes)
             .await
-            .map_err(|e| self.call("get", "deployments.apps/scale").error(e))?;
-        let current = scale.spec.and_then(|s| s.replicas).unwrap_or(0).max(0) as u32;
+            .map_err(|e| self.call("get", "deployments.apps").error(e))?;
+        // A scale from outside since the last look is said before the rule acts on it.
+        self.note_outside(std::slice::from_ref(&deployment));
+        let current = deployment.spec.replicas.unwrap_or(0).max(0) as u32;
         let want = rule.desired(current, utilisation, min, max);
         if want != current {
             let patch = serde_json::json!({ "spec": { "replicas": want } });
-            api.patch_scale(kubernetes, &PatchParams::default(), &Patch::Merge(&patch))
+            // Under our field manager, so a scale from outside is told apart from ours.
+            let params = PatchParams {
+                field_manager: Some(FIELD_MANAGER.to_string()),
+                ..PatchParams::default()
+            };
+            api.patch_scale(kubernetes, &params, &Patch::Merge(&patch))
                 .await
                 .map_err(|e| self.call("patch", "deployments.apps/scale").error(e))?;
+            self.replicas.set_by_run(kubernetes, want);
             self.say(&format!(
                 "autoscale {service}: {current} -> {want} replicas (worker utilisation {:.0}%, {})",
                 utilisation * 100.0,
@@ -666,6 +702,28 @@ impl<'a> Session<'a> {
                 }
             ));
         }
+        Ok(())
+    }
+
+    /// Replica counts changed from outside the run: said at once, and kept for the report.
+    fn note_outside(&mut self, deployments: &[Deployment]) {
+        let at_s = self.t0.map_or(0.0, |t| t.elapsed().as_secs_f64());
+        for e in self.replicas.check(deployments, at_s) {
+            self.say(&format!(
+                "unexpected: {} of {} {} (at {at_s:.1} s)",
+                e.replica, e.service, e.what
+            ));
+            self.outside.push(e);
+        }
+    }
+
+    /// Lists the Deployments of the run's namespace (all its own) to notice replica counts changed from outside the run.
+    async fn watch_replicas(&mut self) -> Result<(), ClusterError> {
+        let list = Api::<Deployment>::namespaced(self.client.clone(), self.ns())
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| self.call("list", "deployments.apps").error(e))?;
+        self.note_outside(&list.items);
         Ok(())
     }
 
@@ -705,6 +763,8 @@ impl<'a> Session<'a> {
             })
             .collect();
         let mut ticks: BTreeMap<String, f64> = BTreeMap::new();
+        self.t0 = Some(t0);
+        let mut replicas_checked = 0.0;
         loop {
             let now = t0.elapsed().as_secs_f64();
             while next < events.len() && events[next].0 <= now {
@@ -734,6 +794,11 @@ impl<'a> Session<'a> {
                     scraped += 1;
                 }
                 self.watch_aborts(loadgen_pod, &samples, scraped).await?;
+                // Every 2 s: one list of the run's Deployments, whatever their number.
+                if now - replicas_checked >= 2.0 {
+                    replicas_checked = now;
+                    self.watch_replicas().await?;
+                }
                 for (s, k, interval_s) in &autoscaled {
                     let due = ticks.entry(s.clone()).or_insert(*interval_s);
                     if now >= *due {
@@ -870,15 +935,22 @@ impl<'a> Session<'a> {
                         self.install(i, &pod.name).await?;
                     }
                 }
+                // From the fault's scheduled instant to the last Pod's answer that it holds it
+                // (bench/cluster.sh reads it).
+                let late = self.lateness(entry.start_s);
                 if subset.is_some() {
                     self.say(&format!(
-                        "fault {} on {} (pods {})",
+                        "fault {} on {} (pods {}), installed {late}",
                         entry.id,
                         names(services),
                         picked_names.join(", ")
                     ));
                 } else {
-                    self.say(&format!("fault {} on {}", entry.id, names(services)));
+                    self.say(&format!(
+                        "fault {} on {}, installed {late}",
+                        entry.id,
+                        names(services)
+                    ));
                 }
                 let pods: Vec<String> = self
                     .installed
@@ -957,6 +1029,17 @@ impl<'a> Session<'a> {
             Step::Remove { .. } | Step::Nothing { .. } => {}
         }
         Ok(())
+    }
+
+    /// How long after its scheduled instant (`at_s` from time 0) this is, in words.
+    fn lateness(&self, at_s: f64) -> String {
+        match self.t0 {
+            Some(t0) => format!(
+                "{:.1} ms after its time",
+                (t0.elapsed().as_secs_f64() - at_s) * 1000.0
+            ),
+            None => "before time 0".to_string(),
+        }
     }
 
     async fn revert(&mut self, i: usize) -> Result<(), ClusterError> {
