@@ -8,15 +8,21 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod arrivals;
+pub mod breaker;
 pub mod conduct;
 pub mod resilience;
+mod retry;
 mod rules;
 pub mod sample;
 
+pub use arrivals::{ArrivalTimes, PlanRng, RateFn, UsersRamp, arrival_rng};
+pub use breaker::{Admission, Breaker, BreakerState};
 pub use conduct::{Conductor, Decision, Due};
 pub use resilience::{
     Ejector, HealthTracker, MAX_PRIORITY, Offer, WaitQueue, pick_replicas, subset_size,
 };
+pub use retry::{backoff_s, retryable_status};
 pub use rules::{MIN_RESTART_S, MIN_ROUND_TRIP_S, TokenBucket, next_user_send_s, restart_after_s};
 
 /// Bumped on every change that an older reader would misread.
@@ -53,13 +59,6 @@ pub struct Scenario {
     /// Time after `duration_s` that in-flight requests get to finish: the longest client or
     /// call timeout in the plan, or 30 s when there is none. Unfinished after it = `unfinished`.
     pub drain_s: f64,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Service {
-    pub name: String,
-    pub replicas: Replicas,
-    /// Requests served concurrently by one replica (>= 1).
     /// The model's cost of one network hop (`hop`): the time an attempt's caller waits on top
     /// of the callee's own time, for the request and its answer to cross the network and both
     /// HTTP stacks. The simulator adds it to every attempt that reaches a replica (calls and
@@ -76,6 +75,13 @@ pub const HOP_DEFAULT_S: f64 = 0.0;
 
 fn is_zero_s(s: &f64) -> bool {
     *s == 0.0
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Service {
+    pub name: String,
+    pub replicas: Replicas,
+    /// Requests served concurrently by one replica (>= 1).
     pub workers: u32,
     /// Requests waiting per replica; `None` is unbounded. Beyond it: rejected (503), or a
     /// lower-priority waiting request is shed ([`WaitQueue`]).

@@ -4,17 +4,17 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use chaos_k8s::manifests::{AGENT_PORT, RUN_ID_LABEL, selector_string};
+use chaos_k8s::manifests::{AGENT_PORT, LOADGEN_PORT, RUN_ID_LABEL, selector_string};
 use chaos_k8s::schedule::{Entry, Step, Target};
 use chaos_k8s::{Bundle, ServiceObjects};
 use chaos_plan::{Plan, Replicas};
-use chaos_report::recording::{AbortRecord, UnexpectedEvent, subjects_of};
+use chaos_report::recording::{AbortRecord, subjects_of};
 use chaos_report::{AbortWatcher, Recording};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::Client;
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
+use kube::api::{Api, DeleteParams, ListParams, LogParams, Patch, PatchParams};
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -25,10 +25,7 @@ use crate::collect::{self, Samples};
 use crate::connect::Connection;
 use crate::error::{Call, ClusterError};
 use crate::events::{self, About};
-use crate::outside::ReplicaWatch;
-use crate::pod::rfc3339_ms;
-
-mod loadgen;
+use crate::pod::{LoadgenStatus, STATUS_PATH, STOP_PATH, rfc3339_ms};
 
 /// The field manager of every server-side apply.
 pub const FIELD_MANAGER: &str = "chaos";
@@ -67,11 +64,6 @@ pub(crate) struct Session<'a> {
     /// The next window to feed the watcher.
     watched: usize,
     aborted: Option<AbortRecord>,
-    /// Time 0, once the load generator started: a fault's lateness is counted from it.
-    t0: Option<Instant>,
-    /// Replica counts changed from outside the run (`kubectl scale`, …), noticed and reported.
-    replicas: ReplicaWatch,
-    outside: Vec<UnexpectedEvent>,
 }
 
 /// The Pods an `on N of S` occurrence affects.
@@ -121,16 +113,6 @@ impl<'a> Session<'a> {
             ),
             watched: 0,
             aborted: None,
-            t0: None,
-            replicas: ReplicaWatch::new(
-                plan,
-                bundle
-                    .objects
-                    .services
-                    .iter()
-                    .map(|s| (s.name.as_str(), s.kubernetes.as_str())),
-            ),
-            outside: Vec::new(),
         }
     }
 
@@ -164,18 +146,23 @@ impl<'a> Session<'a> {
     async fn execute_in_namespace(&mut self) -> Result<Recording, ClusterError> {
         self.apply_objects().await?;
         self.wait_for_rollouts().await?;
-        let (loadgen_pods, t0) = self.start_loadgen().await?;
+        let (loadgen_pod, t0) = self.start_loadgen().await?;
         if let Some(o) = &self.options.observer {
             o.started();
         }
-        let samples = self.follow_schedule(&loadgen_pods, t0).await?;
+        let samples = self.follow_schedule(&loadgen_pod, t0).await?;
         self.revert_all().await?;
-        let logs = self.loadgen_logs(&loadgen_pods).await?;
+        let logs = Api::<Pod>::namespaced(self.client.clone(), self.ns())
+            .logs(
+                &loadgen_pod,
+                &LogParams {
+                    container: Some("loadgen".to_string()),
+                    ..LogParams::default()
+                },
+            )
+            .await
+            .map_err(|e| self.call("get", "pods/log").error(e))?;
         let mut recording = collect::recording(self.plan, self.options.seed, &logs, &samples)?;
-        recording.unexpected.append(&mut self.outside);
-        recording
-            .unexpected
-            .sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
         self.finish_watching(&mut recording);
         Ok(recording)
     }
@@ -210,21 +197,13 @@ impl<'a> Session<'a> {
             namespace: None,
             server: &self.server,
         };
-        if let Some(existing) = api.get_opt(self.ns()).await.map_err(|e| call.error(e))? {
-            // Re-running into a kept run's namespace is the likely case: say whose it is.
-            let whose = match existing
-                .metadata
-                .labels
-                .as_ref()
-                .and_then(|l| l.get(RUN_ID_LABEL))
-            {
-                Some(run) => format!(
-                    "it holds chaos run `{run}` (kept with `--keep`, or its runner was killed): delete it with `kubectl delete namespace {}` or `chaos cleanup`, or choose another `--namespace`",
-                    self.ns()
-                ),
-                None => "choose another `--namespace` or delete it".to_string(),
-            };
-            return Err(ClusterError::NamespaceExists(self.ns().to_string(), whose));
+        if api
+            .get_opt(self.ns())
+            .await
+            .map_err(|e| call.error(e))?
+            .is_some()
+        {
+            return Err(ClusterError::NamespaceExists(self.ns().to_string()));
         }
         let call = Call {
             verb: "create",
@@ -444,11 +423,138 @@ impl<'a> Session<'a> {
         }
     }
 
+    fn loadgen_selector(&self) -> String {
+        let labels = self
+            .bundle
+            .objects
+            .loadgen
+            .metadata
+            .labels
+            .clone()
+            .unwrap_or_default();
+        let keep = ["app.kubernetes.io/name", RUN_ID_LABEL];
+        selector_string(
+            &labels
+                .into_iter()
+                .filter(|(k, _)| keep.contains(&k.as_str()))
+                .collect(),
+        )
+    }
+
+    /// Starts the Job; time 0 of the schedule is when its load generator started sending.
+    async fn start_loadgen(&self) -> Result<(String, Instant), ClusterError> {
+        self.apply("jobs.batch", &self.bundle.objects.loadgen)
+            .await?;
+        self.say("started the load generator");
+        let started = Instant::now();
+        loop {
+            let pods = self.run_pods(&self.loadgen_selector()).await?;
+            Self::check_pods(&pods)?;
+            if let Some(p) = pods.iter().find(|p| {
+                matches!(
+                    p.status.as_ref().and_then(|s| s.phase.as_deref()),
+                    Some("Running" | "Succeeded" | "Failed")
+                )
+            }) {
+                let name = p.metadata.name.clone().unwrap_or_default();
+                let t0 = self.time_zero(&name, started).await?;
+                return Ok((name, t0));
+            }
+            if started.elapsed() > self.timeout() {
+                return Err(ClusterError::RolloutTimeout {
+                    deployment: format!("job/{}", chaos_k8s::manifests::LOADGEN_JOB),
+                    ready: 0,
+                    wanted: 1,
+                    waited_s: started.elapsed().as_secs(),
+                    reason: Self::pod_reason(&pods),
+                });
+            }
+            tokio::time::sleep(TICK).await;
+        }
+    }
+
+    /// Time 0 on this machine's clock: the load generator says how long ago (on its own
+    /// monotonic clock) it started; half the round trip of that answer is the uncertainty.
+    async fn time_zero(&self, pod: &str, since: Instant) -> Result<Instant, ClusterError> {
+        let mut last_error: Option<String> = None;
+        loop {
+            let asked = Instant::now();
+            match self.loadgen_status(pod, 0).await {
+                Ok(LoadgenStatus {
+                    elapsed_s: Some(elapsed),
+                    started_at,
+                    ..
+                }) => {
+                    let answered = Instant::now();
+                    let middle = asked + (answered - asked) / 2;
+                    let ago = Duration::from_secs_f64(elapsed.max(0.0));
+                    self.say(&format!(
+                        "load started at {} (time 0, ±{} ms)",
+                        started_at.unwrap_or_default(),
+                        (answered - asked).as_millis().div_ceil(2)
+                    ));
+                    return Ok(middle.checked_sub(ago).unwrap_or(middle));
+                }
+                // Not sending yet (waiting for its targets), or its server is not up yet.
+                Ok(_) | Err(AgentError::Gone) => {}
+                Err(AgentError::Failed(m)) => {
+                    tracing::debug!("load generator status: {m}");
+                    last_error = Some(m);
+                }
+            }
+            let job = Api::<Job>::namespaced(self.client.clone(), self.ns())
+                .get(chaos_k8s::manifests::LOADGEN_JOB)
+                .await
+                .map_err(|e| self.call("get", "jobs.batch").error(e))?;
+            let status = job.status.unwrap_or_default();
+            if status.failed.unwrap_or(0) > 0 || status.succeeded.unwrap_or(0) > 0 {
+                return Err(ClusterError::Loadgen(format!(
+                    "it ended before it said that it started sending; last lines of its log:\n{}",
+                    self.log_tail(pod).await
+                )));
+            }
+            if since.elapsed() > self.timeout() {
+                return Err(ClusterError::Loadgen(format!(
+                    "it did not start sending within {} s (it waits for its targets' health checks){}; last lines of its log:\n{}",
+                    since.elapsed().as_secs(),
+                    last_error
+                        .map(|m| format!("; its status API answered: {m}"))
+                        .unwrap_or_default(),
+                    self.log_tail(pod).await
+                )));
+            }
+            tokio::time::sleep(TICK).await;
+        }
+    }
+
+    async fn log_tail(&self, pod: &str) -> String {
+        let logs = Api::<Pod>::namespaced(self.client.clone(), self.ns())
+            .logs(pod, &LogParams::default())
+            .await
+            .unwrap_or_default();
+        let tail: Vec<&str> = logs.lines().rev().take(5).collect();
+        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+    }
+
+    async fn loadgen_status(&self, pod: &str, from: usize) -> Result<LoadgenStatus, AgentError> {
+        let text = self
+            .proxy(
+                pod,
+                LOADGEN_PORT,
+                "GET",
+                &format!("{STATUS_PATH}?from={from}"),
+                None,
+            )
+            .await?;
+        serde_json::from_str(&text)
+            .map_err(|e| AgentError::Failed(format!("unreadable load generator status: {e}")))
+    }
+
     /// Feeds the abort watcher every window that both the load generator and the agents
     /// have reported (`scraped` windows of agent metrics so far); on an abort, stops the run.
     async fn watch_aborts(
         &mut self,
-        pods: &[String],
+        pod: &str,
         samples: &Samples,
         scraped: usize,
     ) -> Result<(), ClusterError> {
@@ -456,9 +562,8 @@ impl<'a> Session<'a> {
         if !watching || self.aborted.is_some() || self.watched >= scraped {
             return Ok(());
         }
-        let from = self.watched;
-        let windows = match self.loadgen_windows(pods, from).await {
-            Ok(w) => w,
+        let status = match self.loadgen_status(pod, self.watched).await {
+            Ok(s) => s,
             // Read again at the next tick; the final Recording is watched too.
             Err(AgentError::Gone) => return Ok(()),
             Err(AgentError::Failed(m)) => {
@@ -469,8 +574,8 @@ impl<'a> Session<'a> {
         let subjects = subjects_of(self.plan);
         let services: Vec<String> = self.plan.services.iter().map(|s| s.name.clone()).collect();
         let window_s = self.plan.scenario.window_s;
-        for (i, mut window) in windows.into_iter().enumerate() {
-            let w = from + i;
+        for (i, mut window) in status.windows.into_iter().enumerate() {
+            let w = status.from + i;
             if w != self.watched || w >= scraped {
                 break;
             }
@@ -481,7 +586,7 @@ impl<'a> Session<'a> {
             }
             if let Some(a) = self.watcher.observe(&window, window.start_s + window_s) {
                 let a = a.clone();
-                self.abort(pods, a).await?;
+                self.abort(pod, a).await?;
                 break;
             }
         }
@@ -490,7 +595,7 @@ impl<'a> Session<'a> {
 
     /// `abort when` fired: faults are reverted at once and the load generator stops sending;
     /// the run then ends as usual (collect, report, clean up).
-    async fn abort(&mut self, pods: &[String], a: AbortRecord) -> Result<(), ClusterError> {
+    async fn abort(&mut self, pod: &str, a: AbortRecord) -> Result<(), ClusterError> {
         self.say(&format!(
             "abort at {:.0}s: {}; reverting faults and stopping the load",
             a.at_s, a.text
@@ -509,13 +614,20 @@ impl<'a> Session<'a> {
         .await;
         self.aborted = Some(a);
         self.revert_all().await?;
-        self.stop_loadgens(pods).await
+        match self.proxy(pod, LOADGEN_PORT, "POST", STOP_PATH, None).await {
+            Ok(_) => Ok(()),
+            // It finished on its own meanwhile.
+            Err(AgentError::Gone) => Ok(()),
+            Err(AgentError::Failed(m)) => Err(ClusterError::Loadgen(format!(
+                "it could not be stopped after the abort: {m}"
+            ))),
+        }
     }
 
     /// The plan's autoscale rule for one service, from the agents' utilisation since the last
     /// tick: sets the Deployment's replicas through its scale subresource.
     async fn autoscale(
-        &mut self,
+        &self,
         service: &str,
         kubernetes: &str,
         samples: &mut Samples,
@@ -529,25 +641,17 @@ impl<'a> Session<'a> {
             return Ok(());
         };
         let api = Api::<Deployment>::namespaced(self.client.clone(), self.ns());
-        let deployment = api
-            .get(kubernetes)
+        let scale = api
+            .get_scale(kubernetes)
             .await
-            .map_err(|e| self.call("get", "deployments.apps").error(e))?;
-        // A scale from outside since the last look is said before the rule acts on it.
-        self.note_outside(std::slice::from_ref(&deployment));
-        let current = deployment.spec.replicas.unwrap_or(0).max(0) as u32;
+            .map_err(|e| self.call("get", "deployments.apps/scale").error(e))?;
+        let current = scale.spec.and_then(|s| s.replicas).unwrap_or(0).max(0) as u32;
         let want = rule.desired(current, utilisation, min, max);
         if want != current {
             let patch = serde_json::json!({ "spec": { "replicas": want } });
-            // Under our field manager, so a scale from outside is told apart from ours.
-            let params = PatchParams {
-                field_manager: Some(FIELD_MANAGER.to_string()),
-                ..PatchParams::default()
-            };
-            api.patch_scale(kubernetes, &params, &Patch::Merge(&patch))
+            api.patch_scale(kubernetes, &PatchParams::default(), &Patch::Merge(&patch))
                 .await
                 .map_err(|e| self.call("patch", "deployments.apps/scale").error(e))?;
-            self.replicas.set_by_run(kubernetes, want);
             self.say(&format!(
                 "autoscale {service}: {current} -> {want} replicas (worker utilisation {:.0}%, {})",
                 utilisation * 100.0,
@@ -565,32 +669,10 @@ impl<'a> Session<'a> {
         Ok(())
     }
 
-    /// Replica counts changed from outside the run: said at once, and kept for the report.
-    fn note_outside(&mut self, deployments: &[Deployment]) {
-        let at_s = self.t0.map_or(0.0, |t| t.elapsed().as_secs_f64());
-        for e in self.replicas.check(deployments, at_s) {
-            self.say(&format!(
-                "unexpected: {} of {} {} (at {at_s:.1} s)",
-                e.replica, e.service, e.what
-            ));
-            self.outside.push(e);
-        }
-    }
-
-    /// Lists the Deployments of the run's namespace (all its own) to notice replica counts changed from outside the run.
-    async fn watch_replicas(&mut self) -> Result<(), ClusterError> {
-        let list = Api::<Deployment>::namespaced(self.client.clone(), self.ns())
-            .list(&ListParams::default())
-            .await
-            .map_err(|e| self.call("list", "deployments.apps").error(e))?;
-        self.note_outside(&list.items);
-        Ok(())
-    }
-
     /// Applies and reverts faults on time until the load generator finishes; samples replicas.
     async fn follow_schedule(
         &mut self,
-        loadgen_pods: &[String],
+        loadgen_pod: &str,
         t0: Instant,
     ) -> Result<Samples, ClusterError> {
         let entries = &self.bundle.schedule.entries;
@@ -606,6 +688,7 @@ impl<'a> Session<'a> {
         let mut next = 0;
         let mut samples = Samples::new(self.plan);
         let deadline = self.plan.horizon_s() + 300.0;
+        let jobs = Api::<Job>::namespaced(self.client.clone(), self.ns());
         let mut last_sample = -1.0;
         let window_s = self.plan.scenario.window_s.max(0.1);
         let mut scraped = 0usize;
@@ -622,8 +705,6 @@ impl<'a> Session<'a> {
             })
             .collect();
         let mut ticks: BTreeMap<String, f64> = BTreeMap::new();
-        self.t0 = Some(t0);
-        let mut replicas_checked = 0.0;
         loop {
             let now = t0.elapsed().as_secs_f64();
             while next < events.len() && events[next].0 <= now {
@@ -652,12 +733,7 @@ impl<'a> Session<'a> {
                     self.scrape(&pods, scraped, window_s, &mut samples).await;
                     scraped += 1;
                 }
-                self.watch_aborts(loadgen_pods, &samples, scraped).await?;
-                // Every 2 s: one list of the run's Deployments, whatever their number.
-                if now - replicas_checked >= 2.0 {
-                    replicas_checked = now;
-                    self.watch_replicas().await?;
-                }
+                self.watch_aborts(loadgen_pod, &samples, scraped).await?;
                 for (s, k, interval_s) in &autoscaled {
                     let due = ticks.entry(s.clone()).or_insert(*interval_s);
                     if now >= *due {
@@ -665,8 +741,12 @@ impl<'a> Session<'a> {
                         self.autoscale(s, k, &mut samples).await?;
                     }
                 }
-                let status = self.loadgen_job_status().await?;
-                if self.loadgen_succeeded(&status) {
+                let job = jobs
+                    .get(chaos_k8s::manifests::LOADGEN_JOB)
+                    .await
+                    .map_err(|e| self.call("get", "jobs.batch").error(e))?;
+                let status = job.status.unwrap_or_default();
+                if status.succeeded.unwrap_or(0) > 0 {
                     let interval = (now - scraped as f64 * window_s).max(0.0);
                     self.scrape(&pods, scraped, interval, &mut samples).await;
                     self.loadgen_finished = true;
@@ -677,7 +757,7 @@ impl<'a> Session<'a> {
                     self.loadgen_finished = true;
                     return Err(ClusterError::Loadgen(format!(
                         "its Job failed; last lines of its log:\n{}",
-                        self.log_tails(loadgen_pods).await
+                        self.log_tail(loadgen_pod).await
                     )));
                 }
             }
@@ -790,22 +870,15 @@ impl<'a> Session<'a> {
                         self.install(i, &pod.name).await?;
                     }
                 }
-                // From the fault's scheduled instant to the last Pod's answer that it holds it
-                // (bench/cluster.sh reads it).
-                let late = self.lateness(entry.start_s);
                 if subset.is_some() {
                     self.say(&format!(
-                        "fault {} on {} (pods {}), installed {late}",
+                        "fault {} on {} (pods {})",
                         entry.id,
                         names(services),
                         picked_names.join(", ")
                     ));
                 } else {
-                    self.say(&format!(
-                        "fault {} on {}, installed {late}",
-                        entry.id,
-                        names(services)
-                    ));
+                    self.say(&format!("fault {} on {}", entry.id, names(services)));
                 }
                 let pods: Vec<String> = self
                     .installed
@@ -884,17 +957,6 @@ impl<'a> Session<'a> {
             Step::Remove { .. } | Step::Nothing { .. } => {}
         }
         Ok(())
-    }
-
-    /// How long after its scheduled instant (`at_s` from time 0) this is, in words.
-    fn lateness(&self, at_s: f64) -> String {
-        match self.t0 {
-            Some(t0) => format!(
-                "{:.1} ms after its time",
-                (t0.elapsed().as_secs_f64() - at_s) * 1000.0
-            ),
-            None => "before time 0".to_string(),
-        }
     }
 
     async fn revert(&mut self, i: usize) -> Result<(), ClusterError> {

@@ -9,15 +9,14 @@
 mod engine;
 mod model;
 mod queue;
-mod rate;
 mod slab;
 
-use chaos_plan::Plan;
+use chaos_plan::{Admission, BreakerState, Plan};
 use chaos_report::Recording;
 use rayon::prelude::*;
 
+pub use chaos_plan::RateFn;
 pub use chaos_plan::sample::Sampler;
-pub use rate::RateFn;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum SimError {
@@ -51,6 +50,39 @@ pub struct SimOptions {
     pub drain_s: Option<f64>,
     /// Replace [`MAX_EVENTS_PER_INSTANT`] (tests of the watchdog).
     pub max_events_per_instant: Option<u64>,
+    /// Keep the decisions of [`TraceEvent`] in [`RunStats::trace`]: tests that run one plan
+    /// through the simulator and through a real mode's code compare them.
+    pub trace: bool,
+}
+
+/// A decision the simulator made, kept when [`SimOptions::trace`] is on. Services and
+/// workloads are indices into the plan's lists.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum TraceEvent {
+    /// An open workload's request was sent at its planned instant.
+    Arrival { workload: u32, at_s: f64 },
+    /// An attempt from `caller` to `callee` asked their breaker (`None`: circuit open).
+    BreakerAdmit {
+        caller: u32,
+        callee: u32,
+        at_s: f64,
+        admission: Option<Admission>,
+    },
+    /// An admitted attempt's outcome reached the breaker.
+    BreakerRecord {
+        caller: u32,
+        callee: u32,
+        at_s: f64,
+        admission: Admission,
+        failed: bool,
+    },
+    /// The breaker moved to `state`.
+    BreakerState {
+        caller: u32,
+        callee: u32,
+        at_s: f64,
+        state: BreakerState,
+    },
 }
 
 /// Figures about a run that are not part of the recording.
@@ -64,6 +96,8 @@ pub struct RunStats {
     pub last_workload_answer_s: f64,
     /// Most attempts in the system at once (memory follows this, not the request count).
     pub peak_in_flight: usize,
+    /// The decisions, in order, with [`SimOptions::trace`]; empty otherwise.
+    pub trace: Vec<TraceEvent>,
 }
 
 /// Simulates `plan` with `seed`. Deterministic: same plan and seed, same recording.

@@ -3,12 +3,11 @@
 
 use chaos_plan::sample::Sampler;
 use chaos_plan::{
-    Action, Backoff, Balance, Discipline, Eject, HealthCheck, Jitter, Load, Plan, ReplicaSubset,
-    Replicas, Step,
+    Action, Backoff, Balance, CircuitBreaker, Discipline, Eject, HealthCheck, Jitter, Load, Plan,
+    RateFn, ReplicaSubset, Replicas, Step, UsersRamp,
 };
 
 use crate::SimError;
-use crate::rate::RateFn;
 
 pub const NONE: u32 = u32::MAX;
 
@@ -66,14 +65,6 @@ pub struct CallModel {
 }
 
 #[derive(Debug, Clone)]
-pub struct BreakerModel {
-    pub failure_ratio: f64,
-    pub window_s: f64,
-    pub min_requests: u32,
-    pub open_s: f64,
-}
-
-#[derive(Debug, Clone)]
 pub struct ServiceModel {
     pub replicas: Replicas,
     pub workers: u32,
@@ -97,13 +88,10 @@ pub struct EndpointModel {
 pub enum WorkloadKind {
     Open {
         rate: RateFn,
-        uniform: bool,
+        arrivals: chaos_plan::Arrivals,
     },
     Closed {
-        from: u32,
-        to: u32,
-        ramp_start: f64,
-        ramp: f64,
+        users: UsersRamp,
         think: Sampler,
     },
 }
@@ -179,8 +167,6 @@ impl ActionModel {
 }
 
 #[derive(Debug, Clone)]
-    /// The plan's `hop_s`: added to every attempt on its way to a replica.
-    pub hop: f64,
 pub struct FaultModel {
     /// For [`chaos_plan::pick_replicas`], which every mode seeds with the fault's name.
     pub name: String,
@@ -193,13 +179,16 @@ pub struct Model {
     pub duration: f64,
     pub drain: f64,
     pub window: f64,
+    /// The plan's `hop_s`: added to every attempt on its way to a replica.
+    pub hop: f64,
     pub services: Vec<ServiceModel>,
     pub endpoints: Vec<EndpointModel>,
     pub code: Vec<Instr>,
     pub choices: Vec<(f64, u32)>,
     pub forks: Vec<u32>,
     pub calls: Vec<CallModel>,
-    pub breakers: Vec<BreakerModel>,
+    /// Each breaker's settings, checked.
+    pub breakers: Vec<CircuitBreaker>,
     /// For each breaker, the (caller, callee) services it guards.
     pub breaker_pairs: Vec<(u32, u32)>,
     /// One outlier ejector per (caller, callee) service pair whose callee has `eject`.
@@ -275,7 +264,6 @@ fn check_eject(service: &str, e: Eject) -> Result<Eject, SimError> {
     if !(e.for_s.is_finite() && e.for_s >= 0.0 && e.max_fraction > 0.0 && e.max_fraction <= 1.0) {
         return Err(SimError::Invalid(format!(
             "service `{service}`: eject needs a finite duration and max in (0%, 100%]"
-        let hop = finite_nonneg("hop", sc.hop_s)?;
         )));
     }
     Ok(e)
@@ -283,11 +271,11 @@ fn check_eject(service: &str, e: Eject) -> Result<Eject, SimError> {
 
 impl Model {
     pub fn new(plan: &Plan) -> Result<Model, SimError> {
-            hop,
         let sc = &plan.scenario;
         let duration = finite_nonneg("duration", sc.duration_s)?;
         let drain = finite_nonneg("drain", sc.drain_s)?;
         let window = finite_nonneg("window", sc.window_s)?;
+        let hop = finite_nonneg("hop", sc.hop_s)?;
         if window <= 0.0 {
             return Err(SimError::Invalid("window must be longer than 0s".into()));
         }
@@ -295,6 +283,7 @@ impl Model {
             duration,
             drain,
             window,
+            hop,
             services: Vec::new(),
             endpoints: Vec::new(),
             code: Vec::new(),
@@ -392,7 +381,7 @@ impl Model {
                     }
                     WorkloadKind::Open {
                         rate: RateFn::new(rate, spikes, duration),
-                        uniform: matches!(arrivals, chaos_plan::Arrivals::Uniform),
+                        arrivals: *arrivals,
                     }
                 }
                 Load::Closed {
@@ -402,10 +391,12 @@ impl Model {
                     ramp_s,
                     think,
                 } => WorkloadKind::Closed {
-                    from: *users_from,
-                    to: *users_to,
-                    ramp_start: finite_nonneg("ramp start", *ramp_start_s)?,
-                    ramp: finite_nonneg("ramp", *ramp_s)?,
+                    users: UsersRamp {
+                        from: *users_from,
+                        to: *users_to,
+                        start_s: finite_nonneg("ramp start", *ramp_start_s)?,
+                        ramp_s: finite_nonneg("ramp", *ramp_s)?,
+                    },
                     think: Sampler::new(think).map_err(|e| SimError::Invalid(e.to_string()))?,
                 },
             };
@@ -596,7 +587,7 @@ impl Model {
                         {
                             Some(i) => i as u32,
                             None => {
-                                self.breakers.push(BreakerModel {
+                                self.breakers.push(CircuitBreaker {
                                     failure_ratio: ratio("breaker failure ratio", b.failure_ratio)?,
                                     window_s: finite_nonneg("breaker window", b.window_s)?,
                                     min_requests: b.min_requests,

@@ -1,8 +1,8 @@
-//! Workloads: open-loop arrivals from the integrated rate (Poisson or evenly spaced),
-//! closed-loop users with think time and a linear ramp, and client-side timeouts.
+//! Workloads: open-loop arrivals at the plan's instants (`chaos_plan::ArrivalTimes`),
+//! closed-loop users on the plan's ramp (`chaos_plan::UsersRamp`) with think time, and
+//! client-side timeouts.
 
 use chaos_report::Cause;
-use rand_distr::{Distribution, Exp1};
 
 use super::{Caller, Failure, Outcome, Req, ReqState, Sim, WReq};
 use crate::engine::Event;
@@ -11,24 +11,11 @@ use crate::model::{NONE, WorkloadKind};
 impl Sim<'_> {
     pub(super) fn schedule_workload(&mut self, wl: u32) {
         match &self.m.workloads[wl as usize].kind {
-            WorkloadKind::Open { .. } => self.next_arrival(wl, 0.0),
-            WorkloadKind::Closed {
-                from,
-                to,
-                ramp_start,
-                ramp,
-                ..
-            } => {
-                let (from, to, rs, ramp) = (*from, *to, *ramp_start, *ramp);
-                for user in 0..from.max(to) {
-                    let start = if user < from {
-                        0.0
-                    } else if ramp > 0.0 {
-                        // User k joins when the user count reaches k + 1.
-                        rs + ramp * f64::from(user + 1 - from) / f64::from(to - from)
-                    } else {
-                        rs
-                    };
+            WorkloadKind::Open { .. } => self.next_arrival(wl),
+            WorkloadKind::Closed { users, .. } => {
+                let users = *users;
+                for user in 0..users.max_users() {
+                    let start = users.joins_s(user);
                     if start < self.stop_t {
                         self.q.push(start, Event::UserSend { wl, user });
                     }
@@ -39,37 +26,17 @@ impl Sim<'_> {
 
     /// Whether closed-loop user `user` of `wl` is one of the users sending at `t`.
     fn user_active(&self, wl: u32, user: u32, t: f64) -> bool {
-        let WorkloadKind::Closed {
-            from,
-            to,
-            ramp_start,
-            ramp,
-            ..
-        } = &self.m.workloads[wl as usize].kind
-        else {
-            return false;
-        };
-        let (from, to) = (f64::from(*from), f64::from(*to));
-        let users = if t < *ramp_start {
-            from
-        } else if *ramp > 0.0 && t < ramp_start + ramp {
-            from + (to - from) * (t - ramp_start) / ramp
-        } else {
-            to
-        };
-        users + 1e-9 >= f64::from(user) + 1.0
+        match &self.m.workloads[wl as usize].kind {
+            WorkloadKind::Closed { users, .. } => users.active(user, t),
+            WorkloadKind::Open { .. } => false,
+        }
     }
 
-    fn next_arrival(&mut self, wl: u32, from: f64) {
-        let WorkloadKind::Open { rate, uniform } = &self.m.workloads[wl as usize].kind else {
-            return;
-        };
-        let mass = if *uniform {
-            1.0
-        } else {
-            Exp1.sample(&mut self.rng_arrivals[wl as usize])
-        };
-        if let Some(t) = rate.advance(from, mass, &mut self.arrival_hint[wl as usize])
+    /// Schedules the workload's next arrival from the plan's instants.
+    fn next_arrival(&mut self, wl: u32) {
+        if let Some(t) = self.arrivals_of[wl as usize]
+            .as_mut()
+            .and_then(Iterator::next)
             && t < self.stop_t
         {
             self.q.push(t, Event::Arrival { wl });
@@ -88,8 +55,14 @@ impl Sim<'_> {
             return;
         }
         self.arrivals += 1;
+        if self.opts.trace {
+            self.stats.trace.push(crate::TraceEvent::Arrival {
+                workload: wl,
+                at_s: self.now,
+            });
+        }
         self.workload_send(wl, NONE);
-        self.next_arrival(wl, self.now);
+        self.next_arrival(wl);
     }
 
     pub(super) fn user_send(&mut self, wl: u32, user: u32) {

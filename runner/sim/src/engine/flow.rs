@@ -2,14 +2,15 @@
 //! errors, rate limit, load balancing, workers and queue), endpoint bodies run by fibers,
 //! answers back to callers, call timeouts, retries with backoff, and circuit breakers.
 
-use chaos_plan::{Balance, Ejector, Jitter, Offer};
+use chaos_plan::{Admission, Balance, BreakerState, Ejector, Offer};
 use chaos_report::Cause;
 use rand::Rng as _;
 
 use super::{
-    BState, Caller, Failure, Fiber, Outcome, RState, Ready, Replica, Req, ReqState, Rng, Sim,
-    SubKind, SvcState, none,
+    Caller, Failure, Fiber, Outcome, RState, Ready, Replica, Req, ReqState, Rng, Sim, SubKind,
+    SvcState, none,
 };
+use crate::TraceEvent;
 use crate::engine::Event;
 use crate::model::{Instr, NONE};
 
@@ -60,14 +61,13 @@ impl Sim<'_> {
                 return;
             }
         }
-        self.arrive(req);
         if self.m.hop > 0.0 {
             self.arrive_after(req, self.m.hop);
             return;
         }
+        self.arrive(req);
     }
 
-    /// The attempt reaches its target service.
     /// The attempt reaches its target `delay` from now: the model's hop (the whole of it on
     /// the way in, so the caller's latency, its timeout and the callee's arrivals all count
     /// it) plus any injected wire latency.
@@ -77,6 +77,7 @@ impl Sim<'_> {
             .push(self.now + delay, Event::ReqArrive { req, generation });
     }
 
+    /// The attempt reaches its target service.
     pub(super) fn arrive(&mut self, req: u32) {
         let r = self.reqs.get(req);
         let (ep, s) = (r.endpoint as usize, r.svc as usize);
@@ -538,8 +539,8 @@ impl Sim<'_> {
         };
         let mut trial = false;
         if !none(breaker) {
-            match self.breaker_allow(breaker) {
-                Some(t) => trial = t,
+            match self.breaker_admit(breaker) {
+                Some(admission) => trial = admission == Admission::Trial,
                 None => {
                     self.stats.sent[endpoint as usize] += 1;
                     let out = Err(Failure::new(Cause::CircuitOpen, 503));
@@ -629,14 +630,12 @@ impl Sim<'_> {
                 self.run_fiber(f);
             }
             Err(failure) if failure.retryable() && attempt <= c.retries => {
-                let d = c.backoff.delay_s(attempt);
-                let d = match c.jitter {
-                    Jitter::None => d,
-                    Jitter::Full => d * self.rng_jitter[svc as usize].random::<f64>(),
-                    Jitter::Equal => {
-                        0.5 * d + 0.5 * d * self.rng_jitter[svc as usize].random::<f64>()
-                    }
-                };
+                let d = chaos_plan::backoff_s(
+                    &c.backoff,
+                    c.jitter,
+                    attempt,
+                    &mut self.rng_jitter[svc as usize],
+                );
                 if d > 0.0 {
                     self.q
                         .push(self.now + d, Event::BackoffDone { fiber: f, token });
@@ -659,66 +658,64 @@ impl Sim<'_> {
         }
     }
 
-    /// `Some(trial)` when the breaker lets an attempt through (`trial`: the half-open probe).
-    fn breaker_allow(&mut self, b: u32) -> Option<bool> {
-        let now = self.now;
-        let br = &mut self.breakers[b as usize];
-        match br.state {
-            BState::Closed => Some(false),
-            BState::Open if now >= br.until => {
-                br.state = BState::HalfOpen;
-                br.trial_out = true;
-                Some(true)
-            }
-            BState::Open => None,
-            BState::HalfOpen if br.trial_out => None,
-            BState::HalfOpen => {
-                br.trial_out = true;
-                Some(true)
-            }
+    /// Asks breaker `b` whether an attempt may go out now (`None`: circuit open).
+    fn breaker_admit(&mut self, b: u32) -> Option<Admission> {
+        let before = self.breakers[b as usize].state();
+        let admission = self.breakers[b as usize].admit(self.now);
+        if self.opts.trace {
+            self.trace_breaker(b, before, TraceBreaker::Admit(admission));
         }
+        admission
     }
 
     fn breaker_record(&mut self, b: u32, failed: bool, trial: bool) {
-        let now = self.now;
-        let model = &self.m.breakers[b as usize];
-        let br = &mut self.breakers[b as usize];
-        match br.state {
-            BState::HalfOpen if trial => {
-                br.trial_out = false;
-                if failed {
-                    br.state = BState::Open;
-                    br.until = now + model.open_s;
-                } else {
-                    br.state = BState::Closed;
-                    br.recent.clear();
-                    br.fails = 0;
-                }
-            }
-            BState::Closed => {
-                br.recent.push_back((now, failed));
-                br.fails += u32::from(failed);
-                while let Some(&(t, f)) = br.recent.front() {
-                    if t >= now - model.window_s {
-                        break;
-                    }
-                    br.recent.pop_front();
-                    br.fails -= u32::from(f);
-                }
-                let n = br.recent.len();
-                if n > 0
-                    && n >= model.min_requests as usize
-                    && f64::from(br.fails) >= model.failure_ratio * n as f64
-                {
-                    br.state = BState::Open;
-                    br.until = now + model.open_s;
-                    br.recent.clear();
-                    br.fails = 0;
-                }
-            }
-            _ => {}
+        let admission = if trial {
+            Admission::Trial
+        } else {
+            Admission::Closed
+        };
+        let before = self.breakers[b as usize].state();
+        self.breakers[b as usize].record(self.now, admission, failed);
+        if self.opts.trace {
+            self.trace_breaker(b, before, TraceBreaker::Record(admission, failed));
         }
     }
+
+    fn trace_breaker(&mut self, b: u32, before: BreakerState, what: TraceBreaker) {
+        let (caller, callee) = self.m.breaker_pairs[b as usize];
+        let at_s = self.now;
+        let after = self.breakers[b as usize].state();
+        let t = &mut self.stats.trace;
+        t.push(match what {
+            TraceBreaker::Admit(admission) => TraceEvent::BreakerAdmit {
+                caller,
+                callee,
+                at_s,
+                admission,
+            },
+            TraceBreaker::Record(admission, failed) => TraceEvent::BreakerRecord {
+                caller,
+                callee,
+                at_s,
+                admission,
+                failed,
+            },
+        });
+        if after != before {
+            t.push(TraceEvent::BreakerState {
+                caller,
+                callee,
+                at_s,
+                state: after,
+            });
+        }
+    }
+}
+
+/// What a traced breaker was asked.
+enum TraceBreaker {
+    Admit(Option<Admission>),
+    Record(Admission, bool),
 }
 
 /// Whether callers may send to `r`: live, or with health checks (`checked`) healthy to them

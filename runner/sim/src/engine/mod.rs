@@ -10,9 +10,7 @@ mod flow;
 mod health;
 mod timers;
 
-use std::collections::VecDeque;
-
-use chaos_plan::{Ejector, HealthTracker, Plan, WaitQueue};
+use chaos_plan::{ArrivalTimes, Breaker, Ejector, HealthTracker, Plan, WaitQueue};
 use chaos_report::{AbortRecord, Cause, Recorder, Recording, ServiceSample};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -127,21 +125,11 @@ impl Failure {
         Failure { cause, status }
     }
 
-    /// Retries happen on timeouts, 5xx, 429, connection errors and killed replicas; never on
-    /// an open circuit.
+    /// The plan's rule ([`chaos_plan::retryable_status`]: no answer, 5xx, 429), never on an
+    /// open circuit. Timeouts, rejections, sheds and killed replicas carry 504, 503 or 0.
     pub fn retryable(self) -> bool {
-        match self.cause {
-            Cause::Timeout
-            | Cause::Rejected
-            | Cause::Shed
-            | Cause::RateLimited
-            | Cause::Connection
-            | Cause::Killed => true,
-            Cause::Injected | Cause::Failed | Cause::Downstream => {
-                self.status >= 500 || self.status == 429
-            }
-            Cause::CircuitOpen | Cause::Unfinished => false,
-        }
+        !matches!(self.cause, Cause::CircuitOpen | Cause::Unfinished)
+            && chaos_plan::retryable_status(self.status)
     }
 }
 
@@ -369,22 +357,6 @@ struct ActiveFault {
     picks: Vec<Option<Vec<u32>>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum BState {
-    Closed,
-    Open,
-    HalfOpen,
-}
-
-#[derive(Debug, Clone)]
-struct Breaker {
-    state: BState,
-    until: f64,
-    trial_out: bool,
-    recent: VecDeque<(f64, bool)>,
-    fails: u32,
-}
-
 pub(crate) struct Sim<'a> {
     m: &'a Model,
     opts: &'a SimOptions,
@@ -414,14 +386,14 @@ pub(crate) struct Sim<'a> {
     /// `cut[a * n + b] > 0`: calls between services a and b fail to connect.
     cut: Vec<u32>,
     breakers: Vec<Breaker>,
-    rng_arrivals: Vec<Rng>,
+    /// Each open workload's arrival instants (`None` for closed ones), from the plan.
+    arrivals_of: Vec<Option<ArrivalTimes>>,
     rng_think: Vec<Rng>,
     rng_work: Vec<Rng>,
     rng_route: Vec<Rng>,
     rng_wire: Vec<Rng>,
     rng_jitter: Vec<Rng>,
     rng_fault: Vec<Rng>,
-    arrival_hint: Vec<usize>,
     arrivals: u64,
     lanes: Vec<timers::Lane>,
     rec: Recorder,
@@ -436,6 +408,8 @@ pub(crate) struct Sim<'a> {
     stats: RunStats,
 }
 
+/// The random stream of one purpose and index. Purpose 1 is the arrivals' stream, which
+/// `chaos_plan::arrival_rng` derives the same way for every mode.
 fn stream(seed: u64, purpose: u64, index: usize) -> Rng {
     let mut r = Rng::seed_from_u64(seed);
     r.set_stream(purpose * 1_000_000 + index as u64);
@@ -511,25 +485,24 @@ impl<'a> Sim<'a> {
             rng_check: (0..ns).map(|i| stream(seed, 8, i)).collect(),
             faults_off: false,
             cut: vec![0; ns * ns],
-            breakers: m
-                .breakers
+            breakers: m.breakers.iter().map(Breaker::new).collect(),
+            arrivals_of: m
+                .workloads
                 .iter()
-                .map(|_| Breaker {
-                    state: BState::Closed,
-                    until: 0.0,
-                    trial_out: false,
-                    recent: VecDeque::new(),
-                    fails: 0,
+                .enumerate()
+                .map(|(i, w)| match &w.kind {
+                    crate::model::WorkloadKind::Open { rate, arrivals } => {
+                        Some(ArrivalTimes::new(rate.clone(), *arrivals, seed, i))
+                    }
+                    crate::model::WorkloadKind::Closed { .. } => None,
                 })
                 .collect(),
-            rng_arrivals: (0..nw).map(|i| stream(seed, 1, i)).collect(),
             rng_think: (0..nw).map(|i| stream(seed, 2, i)).collect(),
             rng_work: (0..ns).map(|i| stream(seed, 3, i)).collect(),
             rng_route: (0..ns).map(|i| stream(seed, 4, i)).collect(),
             rng_wire: (0..ns).map(|i| stream(seed, 5, i)).collect(),
             rng_jitter: (0..ns).map(|i| stream(seed, 6, i)).collect(),
             rng_fault: (0..m.faults.len()).map(|i| stream(seed, 7, i)).collect(),
-            arrival_hint: vec![0; nw],
             arrivals: 0,
             lanes: (0..m.calls.len() + nw)
                 .map(|_| timers::Lane::default())
