@@ -16,6 +16,14 @@
 //! (at most [`LEAD`]). Per sleep that costs at most `SPIN + LEAD` of CPU, whatever its length,
 //! and one spinning thread serves every sleep due at the same time.
 //!
+//! The timer thread asks the kernel for a precise wake-up (timer slack of 1 ns instead of the
+//! default 50 µs, so the futex's timeout fires when asked) and for more CPU than the rest of
+//! the machine (nice [`BOOST_NICE`]), so that on a machine busy with other work it is picked
+//! first when its timeout fires. Both are best effort: a process without the right to raise its
+//! priority (not root, no `CAP_SYS_NICE`, `RLIMIT_NICE` at 0) keeps the default, and
+//! [`boosted`] says which. [`boost_current_thread`] does the same for a runtime's worker
+//! threads (the agent's and the load generator's), which run the woken task.
+//!
 //! Each sleep also sets tokio's own timer for its deadline, as a backstop: when the machine
 //! is so busy that the timer thread waits for a core, the runtime may still get one, and the
 //! sleep then ends no later than a plain `tokio::time::sleep` would.
@@ -26,6 +34,7 @@
 use std::cmp::Ordering as CmpOrdering;
 use std::collections::BinaryHeap;
 use std::future::Future;
+use std::num::NonZeroU64;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -41,6 +50,42 @@ pub const SPIN: Duration = Duration::from_micros(200);
 /// a task woken from another thread (an eventfd write and a thread wake-up). The task spins
 /// on its worker for the rest, so arriving early costs at most this much CPU.
 pub const LEAD: Duration = Duration::from_micros(60);
+
+/// The nice value the timer thread (and [`boost_current_thread`]'s threads) asks for: well
+/// above the default 0 of the processes sharing the machine, not the maximum (-20), which
+/// is left to what an operator sets.
+pub const BOOST_NICE: i32 = -10;
+
+/// Whether the timer thread boosts itself ([`set_boost`]); on by default.
+static BOOST: AtomicBool = AtomicBool::new(true);
+/// Whether the timer thread's last boost was granted: `None` before it tried.
+static GRANTED: Mutex<Option<bool>> = Mutex::new(None);
+
+/// Turns the timer thread's precise wake-ups and priority on or off (for benchmarks that
+/// compare both in one process); it takes effect at the thread's next wake-up.
+pub fn set_boost(on: bool) {
+    BOOST.store(on, Ordering::Release);
+    if let Some(t) = TIMER.get() {
+        t.changed.store(true, Ordering::Release);
+        t.thread.unpark();
+    }
+}
+
+/// Whether the timer thread got its precise wake-ups and priority: `None` until it started
+/// or while the boost is off.
+pub fn boosted() -> Option<bool> {
+    *GRANTED.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Asks for a 1 ns timer slack and nice [`BOOST_NICE`] for the calling thread (`on`), or
+/// the defaults back (50 µs, nice 0); true when the kernel granted the priority.
+pub fn boost_current_thread(on: bool) -> bool {
+    let slack = if on { NonZeroU64::new(1) } else { None };
+    // Timer slack is the calling thread's own; setting it never needs a privilege.
+    let _ = rustix::thread::set_current_timer_slack(slack);
+    let tid = rustix::thread::gettid();
+    rustix::process::setpriority_process(Some(tid), if on { BOOST_NICE } else { 0 }).is_ok()
+}
 
 /// Sleeps until `deadline`: returns at once if it has passed.
 pub fn sleep_until(deadline: Instant) -> Sleep {
@@ -207,8 +252,9 @@ struct Timer {
     thread: Thread,
 }
 
+static TIMER: OnceLock<Timer> = OnceLock::new();
+
 fn timer() -> &'static Timer {
-    static TIMER: OnceLock<Timer> = OnceLock::new();
     TIMER.get_or_init(|| {
         let (tx, rx) = std::sync::mpsc::channel::<Thread>();
         let spawned = std::thread::Builder::new()
@@ -253,7 +299,14 @@ impl Timer {
 fn run_timer() {
     let t = timer();
     let mut due = Vec::new();
+    let mut boost = None;
     loop {
+        let want = BOOST.load(Ordering::Acquire);
+        if boost != Some(want) {
+            let granted = boost_current_thread(want);
+            *GRANTED.lock().unwrap_or_else(|p| p.into_inner()) = want.then_some(granted);
+            boost = Some(want);
+        }
         let next = {
             let mut heap = t.heap.lock().unwrap_or_else(|p| p.into_inner());
             // Under the lock: an insert either is in the heap now or sets the flag after this.
