@@ -138,6 +138,7 @@ fn fire_and_forget(agent: &Arc<Agent>, service: &str, endpoint: &str, priority: 
             match agent.peers.get(&service).and_then(|p| p.pick()) {
                 None => Err((0, Cause::Connection)),
                 Some(peer) => {
+                    let sent = Instant::now();
                     let r = outbound(&agent.client, &peer.peer().url, &endpoint, priority)
                         .send()
                         .await;
@@ -145,7 +146,14 @@ fn fire_and_forget(agent: &Arc<Agent>, service: &str, endpoint: &str, priority: 
                         Ok(resp) => {
                             let status = resp.status().as_u16();
                             let cause = resp.headers().get(wire::CAUSE_HEADER).and_then(cause_of);
-                            resp.bytes().await.map(|_| (status, cause))
+                            let served = resp.headers().get(wire::SERVED_HEADER).cloned();
+                            let body = resp.bytes().await;
+                            if body.is_ok()
+                                && let Some(hop) = wire::hop_s(sent.elapsed(), served.as_ref())
+                            {
+                                agent.metrics.hop(hop);
+                            }
+                            body.map(|_| (status, cause))
                         }
                         Err(e) => Err(e),
                     };
@@ -258,10 +266,15 @@ pub fn ejection_failure(outcome: Result<(), (u16, Cause)>) -> bool {
 async fn exchange(agent: &Agent, call: &Call, url: &str, priority: u8) -> Result<(), (u16, Cause)> {
     let request = outbound(&agent.client, url, &call.endpoint, priority);
     let exchange = async {
+        let sent = Instant::now();
         let resp = request.send().await?;
         let status = resp.status().as_u16();
         let cause = resp.headers().get(wire::CAUSE_HEADER).and_then(cause_of);
+        let served = resp.headers().get(wire::SERVED_HEADER).cloned();
         resp.bytes().await?;
+        if let Some(hop) = wire::hop_s(sent.elapsed(), served.as_ref()) {
+            agent.metrics.hop(hop);
+        }
         Ok::<_, reqwest::Error>((status, cause))
     };
     let result = match call.timeout_s {

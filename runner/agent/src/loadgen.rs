@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chaos_plan::{Arrivals, Load, Plan, RatePiece, Spike, Workload};
-use chaos_report::{Cause, Recorder, Recording, SubjectKey};
+use chaos_report::{Cause, Latency, Recorder, Recording, SparseLatency, SubjectKey};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio::sync::watch;
@@ -66,6 +66,8 @@ pub struct LoadgenStats {
 struct Counters {
     connections: AtomicU64,
     overflow_workers: AtomicU64,
+    /// What each answered request's hop to the entry replica cost (`conn::Open::send`).
+    hop: Mutex<Latency>,
 }
 
 /// The load generator of one run.
@@ -127,6 +129,16 @@ impl Loadgen {
             connections: self.counters.connections.load(Ordering::Relaxed),
             overflow_workers: self.counters.overflow_workers.load(Ordering::Relaxed),
         }
+    }
+
+    /// What the hop to the entry replicas cost each answered request so far, beyond the
+    /// replica's own time: the network as the load generator meets it.
+    pub fn hop(&self) -> SparseLatency {
+        self.counters
+            .hop
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .to_sparse()
     }
 
     /// Runs every workload from `t0` until the plan's duration (or until `stop` turns true),
@@ -279,7 +291,7 @@ impl Ctx {
                     _ => (drain_left, Cause::Unfinished),
                 };
                 let exchange =
-                    conns.exchange(&peer.peer().url, &self.target, &self.counters.connections);
+                    conns.exchange(&peer.peer().url, &self.target, &self.counters);
                 match tokio::time::timeout(Duration::from_secs_f64(limit), exchange).await {
                     Ok(Ok(answer)) => exec::classify(Ok(answer)).map_err(|(_, c)| c),
                     Ok(Err(c)) => Err(c),

@@ -116,6 +116,14 @@ pub struct MetricsSnapshot {
     pub memory_bytes: u64,
     pub received: Vec<ReceivedMetrics>,
     pub sent: Vec<SentMetrics>,
+    /// What each answered call or send cost beyond the callee's own time (`wire::hop_s`),
+    /// since start: the network hop as this caller measured it.
+    #[serde(default, skip_serializing_if = "no_hops")]
+    pub hop: SparseLatency,
+}
+
+fn no_hops(h: &SparseLatency) -> bool {
+    h.buckets.is_empty()
 }
 
 #[derive(Default)]
@@ -153,6 +161,7 @@ impl Acc {
 struct Inner {
     received: BTreeMap<String, Acc>,
     sent: BTreeMap<(String, String), Acc>,
+    hop: Latency,
     /// Requests received and not answered yet, by endpoint.
     in_flight: BTreeMap<String, u64>,
     busy: u32,
@@ -197,6 +206,7 @@ impl Metrics {
             inner: Mutex::new(Inner {
                 received: BTreeMap::new(),
                 sent: BTreeMap::new(),
+                hop: Latency::new(),
                 in_flight: BTreeMap::new(),
                 busy: 0,
                 waiting: 0,
@@ -225,6 +235,13 @@ impl Metrics {
                 .entry((service.to_string(), endpoint.to_string()))
                 .or_default()
                 .add(latency_s, outcome);
+        }
+    }
+
+    /// One hop's cost, in seconds (see [`MetricsSnapshot::hop`]).
+    pub fn hop(&self, hop_s: f64) {
+        if let Ok(mut i) = self.inner.lock() {
+            i.hop.record_s(hop_s);
         }
     }
 
@@ -276,7 +293,9 @@ impl Metrics {
     }
 
     pub fn snapshot(&self, memory_bytes: u64) -> MetricsSnapshot {
-        let (received, sent, busy_s, queue_area_s, busy_now, waiting_now) = match self.inner.lock()
+        let (received, sent, hop, busy_s, queue_area_s, busy_now, waiting_now) = match self
+            .inner
+            .lock()
         {
             Ok(mut i) => {
                 i.integrate();
@@ -297,9 +316,18 @@ impl Metrics {
                         stats: a.snapshot(),
                     })
                     .collect();
-                (r, s, i.busy_s, i.queue_area_s, i.busy, i.waiting)
+                let hop = i.hop.to_sparse();
+                (r, s, hop, i.busy_s, i.queue_area_s, i.busy, i.waiting)
             }
-            Err(_) => (Vec::new(), Vec::new(), 0.0, 0.0, 0, 0),
+            Err(_) => (
+                Vec::new(),
+                Vec::new(),
+                SparseLatency::default(),
+                0.0,
+                0.0,
+                0,
+                0,
+            ),
         };
         MetricsSnapshot {
             service: self.service.clone(),
@@ -314,6 +342,7 @@ impl Metrics {
             memory_bytes,
             received,
             sent,
+            hop,
         }
     }
 }

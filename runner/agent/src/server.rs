@@ -315,15 +315,21 @@ async fn serve_endpoint(State(agent): State<Arc<Agent>>, req: Request<Body>) -> 
     let in_flight = agent.metrics.in_flight(&endpoint.name);
     let outcome = handle(&agent, endpoint, priority).await;
     drop(in_flight);
+    let served = start.elapsed();
     agent.metrics.received(
         &endpoint.name,
-        start.elapsed().as_secs_f64(),
+        served.as_secs_f64(),
         outcome.map_err(|f| f.cause),
     );
-    match outcome {
+    let mut r = match outcome {
         Ok(()) => (StatusCode::OK, "ok").into_response(),
         Err(f) => failure_response(f),
-    }
+    };
+    r.headers_mut().insert(
+        HeaderName::from_static(wire::SERVED_HEADER),
+        wire::served_value(served),
+    );
+    r
 }
 
 async fn handle(agent: &Arc<Agent>, endpoint: &Endpoint, priority: u8) -> Result<(), Failure> {

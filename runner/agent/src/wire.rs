@@ -5,6 +5,9 @@
 //! so that logs, `curl` and `wrk` read naturally. A failed answer names its cause in
 //! `x-chaos-cause` so the caller can count it by cause. A request's priority (issue 14)
 //! travels in `x-chaos-priority`, absent for 0 so requests without priorities are unchanged.
+//! Every answer says in `x-chaos-served-us` how long the replica held the request (from the
+//! moment its handler saw it to the answer), so the caller can tell its own wait apart from
+//! the network hop around it (`hop` in the model; see [`hop_s`]).
 
 use chaos_plan::MAX_PRIORITY;
 use chaos_report::Cause;
@@ -13,6 +16,21 @@ use http::HeaderMap;
 pub const ENDPOINT_HEADER: &str = "x-chaos-endpoint";
 pub const CAUSE_HEADER: &str = "x-chaos-cause";
 pub const PRIORITY_HEADER: &str = "x-chaos-priority";
+pub const SERVED_HEADER: &str = "x-chaos-served-us";
+
+/// The header value for a replica that held a request for `served`, in whole microseconds.
+pub fn served_value(served: std::time::Duration) -> http::HeaderValue {
+    let us = u64::try_from(served.as_micros()).unwrap_or(u64::MAX);
+    http::HeaderValue::from(us)
+}
+
+/// What one hop cost the caller, in seconds: the time it waited for the answer (`waited`)
+/// less the time the replica says it held the request (its [`SERVED_HEADER`]). `None` when
+/// the answer does not say (not an agent); never negative (the two clocks round differently).
+pub fn hop_s(waited: std::time::Duration, served: Option<&http::HeaderValue>) -> Option<f64> {
+    let served_us: u64 = served?.to_str().ok()?.trim().parse().ok()?;
+    Some((waited.as_secs_f64() - served_us as f64 / 1e6).max(0.0))
+}
 
 /// A request's priority: its header, clamped to [`MAX_PRIORITY`]; 0 when absent or unreadable
 /// (a request from curl is the lowest class).
@@ -127,6 +145,19 @@ mod tests {
         assert_eq!(priority_of(&h), MAX_PRIORITY);
         h.insert(PRIORITY_HEADER, http::HeaderValue::from_static("high"));
         assert_eq!(priority_of(&h), 0);
+    }
+
+    #[test]
+    fn a_hop_is_the_wait_less_the_time_served() {
+        use std::time::Duration;
+        assert_eq!(hop_s(Duration::from_millis(3), None), None);
+        let served = served_value(Duration::from_micros(2_750));
+        let hop = hop_s(Duration::from_millis(3), Some(&served)).unwrap();
+        assert!((hop - 250e-6).abs() < 1e-9, "{hop}");
+        // A replica that rounds up past the caller's own measure costs nothing, not less.
+        assert_eq!(hop_s(Duration::from_micros(2_700), Some(&served)), Some(0.0));
+        let garbled = http::HeaderValue::from_static("soon");
+        assert_eq!(hop_s(Duration::from_millis(3), Some(&garbled)), None);
     }
 
     #[test]

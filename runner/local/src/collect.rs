@@ -4,15 +4,41 @@
 use std::collections::BTreeMap;
 
 use chaos_agent::SubjectMetrics;
-use chaos_report::{Recording, SubjectKey};
+use chaos_report::{MeasuredHop, Recording, SparseLatency, SubjectKey};
 
-/// What agents reported as callers, per (window, subject index).
+/// What agents reported as callers, per (window, subject index), and the hops their calls
+/// cost over the whole run.
 #[derive(Debug, Default)]
 pub struct AgentWindows {
     pub by_window: BTreeMap<(usize, usize), SubjectMetrics>,
+    /// Hop buckets (`(lowest µs, count)` as in a `SparseLatency`) of every agent's calls.
+    hops: BTreeMap<u64, u64>,
 }
 
 impl AgentWindows {
+    /// Adds an agent's hops measured since its `earlier` snapshot (`None`: since it started).
+    pub fn add_hops(&mut self, now: &SparseLatency, earlier: Option<&SparseLatency>) {
+        let old: BTreeMap<u64, u64> = earlier
+            .map(|e| e.buckets.iter().copied().collect())
+            .unwrap_or_default();
+        for (v, n) in &now.buckets {
+            let d = n.saturating_sub(old.get(v).copied().unwrap_or(0));
+            if d > 0 {
+                *self.hops.entry(*v).or_default() += d;
+            }
+        }
+    }
+
+    /// The run's hops: the load generator's (`entry`) and every agent's calls.
+    pub fn measured_hop(&self, entry: SparseLatency) -> MeasuredHop {
+        MeasuredHop {
+            entry,
+            calls: SparseLatency {
+                buckets: self.hops.iter().map(|(v, n)| (*v, *n)).collect(),
+            },
+        }
+    }
+
     pub fn add(&mut self, window: usize, subject: usize, m: &SubjectMetrics) {
         if m.requests() > 0 {
             self.by_window.entry((window, subject)).or_default().add(m);
@@ -44,7 +70,7 @@ pub fn endpoint_index(rec_subjects: &[SubjectKey], service: &str, endpoint: &str
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chaos_report::{Cause, SparseLatency};
+    use chaos_report::Cause;
 
     fn m(ok: u64, timeouts: u64, buckets: Vec<(u64, u64)>) -> SubjectMetrics {
         let mut errors = BTreeMap::new();
@@ -56,6 +82,25 @@ mod tests {
             errors,
             latency: SparseLatency { buckets },
         }
+    }
+
+    #[test]
+    fn hops_add_what_each_agent_measured_since_its_last_snapshot() {
+        let mut w = AgentWindows::default();
+        let first = SparseLatency {
+            buckets: vec![(200, 3)],
+        };
+        w.add_hops(&first, None);
+        let second = SparseLatency {
+            buckets: vec![(200, 5), (900, 1)],
+        };
+        w.add_hops(&second, Some(&first));
+        let entry = SparseLatency {
+            buckets: vec![(150, 2)],
+        };
+        let hop = w.measured_hop(entry.clone());
+        assert_eq!(hop.entry, entry);
+        assert_eq!(hop.calls.buckets, vec![(200, 5), (900, 1)]);
     }
 
     #[test]

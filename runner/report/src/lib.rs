@@ -6,6 +6,7 @@ pub mod abort;
 pub mod compare;
 pub mod evaluate;
 pub mod hist;
+pub mod hop;
 pub mod html;
 pub mod junit;
 pub mod live;
@@ -23,8 +24,8 @@ pub use evaluate::{EvalError, Observed, Verdict, evaluate};
 pub use hist::{Latency, SparseLatency, WindowLatency};
 pub use model::Report;
 pub use recording::{
-    AbortRecord, Cause, Recorder, Recording, ServiceSample, Stats, SubjectKey, UnexpectedEvent,
-    WindowSample,
+    AbortRecord, Cause, MeasuredHop, Recorder, Recording, ServiceSample, Stats, SubjectKey,
+    UnexpectedEvent, WindowSample,
 };
 
 /// Evaluates `plan`'s expectations on `rec` and builds the report.

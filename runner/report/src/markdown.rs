@@ -30,6 +30,9 @@ pub fn render(report: &Report) -> String {
         duration(report.duration_s),
         report.expectations.len()
     ));
+    if let Some(h) = &report.hop {
+        out.push_str(&format!("{}\n\n", cell(&crate::hop::line(h))));
+    }
     if let Some(a) = &report.aborted {
         out.push_str(&format!(
             "> **Aborted** at {}: `{}`\n\n",

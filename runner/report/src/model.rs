@@ -57,6 +57,10 @@ pub struct Report {
     /// `--runs N`: the distribution of every expectation over the seeds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runs: Option<crate::multi::RunsSummary>,
+    /// The model's network hop and, in a real run, the measured one. Absent when the
+    /// scenario has no `hop` and nothing was measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hop: Option<crate::hop::HopInfo>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -600,6 +604,7 @@ pub fn build(plan: &Plan, rec: &Recording, verdicts: &[Verdict]) -> Report {
         workload_timeline,
         topology: topology(plan),
         runs: None,
+        hop: crate::hop::info(plan.scenario.hop_s, rec),
     }
 }
 

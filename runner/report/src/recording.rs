@@ -178,6 +178,22 @@ pub struct Recording {
     /// In time order; the simulator has none (it only does what the scenario says).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unexpected: Vec<UnexpectedEvent>,
+    /// The network hop as a real run measured it, for the report to set beside the model's
+    /// (`Scenario::hop_s`); the simulator has none (its hops cost exactly the model's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hop: Option<MeasuredHop>,
+}
+
+/// What each answered attempt of a real run cost beyond the callee's own time: the time from
+/// the caller's send to the end of the answer, less the time the callee says it held the
+/// request (`x-chaos-served-us`). That is the network, both HTTP stacks and the callee's
+/// request handling outside the endpoint, which the simulator models as `hop`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MeasuredHop {
+    /// The load generator's requests to the workloads' entry endpoints.
+    pub entry: SparseLatency,
+    /// Calls and sends from one service to another.
+    pub calls: SparseLatency,
 }
 
 impl Recording {
@@ -388,6 +404,7 @@ impl Recorder {
             services: self.services,
             windows: self.closed,
             unexpected: self.unexpected,
+            hop: None,
         }
     }
 }

@@ -56,6 +56,10 @@ pub fn render(report: &Report, colour: bool) -> String {
     }
     out.push_str(&p.dim(&format!("  {}", facts.join(" · "))));
     out.push('\n');
+    if let Some(h) = &report.hop {
+        out.push_str(&p.dim(&format!("  {}", crate::hop::line(h))));
+        out.push('\n');
+    }
     if let Some(a) = &report.aborted {
         out.push_str(&p.red(&format!("  aborted at {}: {}", duration(a.at_s), a.text)));
         out.push('\n');

@@ -534,7 +534,32 @@ pub fn run(args: Args) -> u8 {
         Format::Text => print!("{}", render_text(&f, &title)),
         Format::Md => print!("{}", render_markdown(&f, &title)),
     }
+    println!("{}", hop_line(plan.scenario.hop_s, &local));
     if f.outside() { exit::FAILED } else { exit::OK }
+}
+
+/// The model's hop beside the one `--local` measured (the mean over the runs of each run's
+/// p50, p99 and mean), so that a gap at the entry reads against what the network cost.
+pub fn hop_line(model_s: f64, local: &[Report]) -> String {
+    let measured: Vec<&chaos_report::hop::HopFigures> = local
+        .iter()
+        .filter_map(|r| r.hop.as_ref()?.measured.as_ref()?.all.as_ref())
+        .collect();
+    let model = format!("hop: model {} ms", num(model_s * 1e3));
+    if measured.is_empty() {
+        return format!("{model}; --local measured none");
+    }
+    let avg = |f: fn(&chaos_report::hop::HopFigures) -> f64| {
+        num(measured.iter().map(|m| f(m)).sum::<f64>() / measured.len() as f64)
+    };
+    format!(
+        "{model}; measured in --local (mean of {} run{}): p50 {} ms, p99 {} ms, mean {} ms",
+        measured.len(),
+        if measured.len() == 1 { "" } else { "s" },
+        avg(|m| m.p50_ms),
+        avg(|m| m.p99_ms),
+        avg(|m| m.mean_ms),
+    )
 }
 
 #[cfg(test)]

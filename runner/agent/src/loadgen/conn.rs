@@ -3,7 +3,8 @@
 //! lookup and no hand-off between tasks.
 
 use std::pin::{Pin, pin};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use bytes::Bytes;
 use chaos_report::Cause;
@@ -15,6 +16,7 @@ use hyper::client::conn::http1::{self, Connection, SendRequest};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
+use super::Counters;
 use crate::wire;
 
 /// What every request of one workload looks like, built once.
@@ -91,7 +93,7 @@ impl Conns {
         &mut self,
         url: &str,
         target: &Target,
-        opened: &AtomicU64,
+        counters: &Counters,
     ) -> Result<(u16, Option<Cause>), Cause> {
         // A request that finds its kept-alive connection closed is sent again on a new one, as
         // reqwest's pool does: the server never saw it.
@@ -101,7 +103,7 @@ impl Conns {
                 Some(i) => i,
                 None => {
                     let o = connect(url).await.map_err(|()| Cause::Connection)?;
-                    opened.fetch_add(1, Ordering::Relaxed);
+                    counters.connections.fetch_add(1, Ordering::Relaxed);
                     self.open.push(o);
                     self.open.len() - 1
                 }
@@ -111,9 +113,16 @@ impl Conns {
             };
             o.busy = true;
             match o.send(target).await {
-                Ok(r) => {
+                Ok((status, cause, hop)) => {
                     o.busy = false;
-                    return Ok(r);
+                    if let Some(hop) = hop {
+                        counters
+                            .hop
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .record_s(hop);
+                    }
+                    return Ok((status, cause));
                 }
                 Err(SendError::NotSent) if !retried => {
                     self.open.swap_remove(i);
@@ -146,7 +155,13 @@ impl Conns {
 }
 
 impl Open {
-    async fn send(&mut self, target: &Target) -> Result<(u16, Option<Cause>), SendError> {
+    /// One exchange: the status, the cause the answer named, and what the hop cost
+    /// ([`wire::hop_s`]: the time from writing the request to the end of the answer, less
+    /// the time the replica held it).
+    async fn send(
+        &mut self,
+        target: &Target,
+    ) -> Result<(u16, Option<Cause>, Option<f64>), SendError> {
         let Open {
             host,
             sender,
@@ -157,6 +172,7 @@ impl Open {
         let req = target.request(host);
         let exchange = async {
             sender.ready().await.map_err(|_| SendError::NotSent)?;
+            let sent = Instant::now();
             let resp = sender.send_request(req).await.map_err(|e| {
                 if e.is_canceled() {
                     SendError::NotSent
@@ -170,11 +186,12 @@ impl Open {
                 .get(wire::CAUSE_HEADER)
                 .and_then(|v| v.to_str().ok())
                 .and_then(wire::cause_from_name);
+            let served = resp.headers().get(wire::SERVED_HEADER).cloned();
             let mut body = resp.into_body();
             while let Some(frame) = body.frame().await {
                 frame.map_err(|_| SendError::Broken)?;
             }
-            Ok((status, cause))
+            Ok((status, cause, wire::hop_s(sent.elapsed(), served.as_ref())))
         };
         let mut exchange = pin!(exchange);
         // The connection is driven here, in the worker's task, while the exchange runs.
