@@ -8,6 +8,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use chaos_grammar::format::format_source;
+use chaos_test_support::{chaos_files, scenario_corpus, spec_examples_dir};
 
 #[test]
 fn fmt_fixtures() {
@@ -17,24 +18,12 @@ fn fmt_fixtures() {
     });
 }
 
+/// The parser's and formatter's fixtures and every scenario of the repository.
 fn all_sources() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut files = Vec::new();
-    for dir in [
-        root.join("tests/fixtures/parse/ok"),
-        root.join("tests/fixtures/fmt"),
-        root.join("../scenarios/spec"),
-        root.join("../scenarios"),
-        root.join("../scenarios/topology"),
-    ] {
-        let entries = fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
-        for e in entries {
-            let p = e.unwrap().path();
-            if p.extension().is_some_and(|x| x == "chaos") {
-                files.push(p);
-            }
-        }
-    }
+    let mut files = chaos_files(&root.join("tests/fixtures/parse/ok"));
+    files.extend(chaos_files(&root.join("tests/fixtures/fmt")));
+    files.extend(scenario_corpus());
     files.sort();
     assert!(files.len() > 20);
     files
@@ -59,10 +48,7 @@ fn fmt_is_idempotent_and_keeps_the_tree() {
 fn spec_examples_are_already_canonical_modulo_blank_lines() {
     // The spec examples are the house style: formatting changes at most their alignment of
     // trailing comments.
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/spec");
-    let entries = fs::read_dir(&root).unwrap_or_else(|e| panic!("{}: {e}", root.display()));
-    for e in entries {
-        let p = e.unwrap().path();
+    for p in chaos_files(&spec_examples_dir()) {
         let src = fs::read_to_string(&p).unwrap();
         let out = format_source(&src).unwrap();
         let squash = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
