@@ -177,9 +177,11 @@ impl Walker {
                     for Spanned { node, .. } in &s.settings {
                         use chaos_grammar::ast::ScenarioSetting as S;
                         match node {
-                            S::Duration(v) | S::Warmup(v) | S::Seed(v) | S::Window(v) => {
-                                self.value(v)
-                            }
+                            S::Duration(v)
+                            | S::Warmup(v)
+                            | S::Seed(v)
+                            | S::Window(v)
+                            | S::Hop(v) => self.value(v),
                         }
                     }
                 }
