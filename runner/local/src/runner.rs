@@ -31,13 +31,13 @@ use std::time::{Duration, Instant};
 
 use chaos_agent::loadgen::Loadgen;
 use chaos_agent::{FaultRequest, MetricsSnapshot, PeersRequest};
-use chaos_plan::{Action, Plan, ReplicaSubset, Replicas};
+use chaos_plan::{Action, Conductor, Decision, Due, Plan, ReplicaSubset, Replicas};
 use chaos_report::recording::AbortRecord;
 use chaos_report::{Recorder, Recording, ServiceSample, UnexpectedEvent};
 use futures::future::join_all;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use tokio::sync::{mpsc, watch};
 
 use crate::collect::{AgentWindows, endpoint_index};
@@ -49,32 +49,33 @@ use crate::{LocalError, Options, RunStats, Warn};
 /// Grace between taking a scaled-in replica out of its callers' sets and stopping it.
 const SCALE_IN_GRACE_S: f64 = 1.0;
 
+/// What happens to an agent process later: the local stand-in for what a kubelet and a
+/// Deployment do in a cluster. What the plan decides (faults, windows, autoscale ticks,
+/// aborts, the end) comes from the [`Conductor`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Ev {
-    // Order matters at equal times: faults end, then start, before metrics are read.
-    FaultEnd { fault: usize, occ: usize },
-    FaultStart { fault: usize, occ: usize },
+enum SlotEv {
     Restart { slot: usize },
     Join { slot: usize },
     Stop { slot: usize },
-    // Metrics before the autoscaler, so a tick sees the window that just ended.
-    Scrape { window: usize },
-    Autoscale { service: usize },
 }
 
 struct Queue {
-    heap: BinaryHeap<Reverse<(u64, Ev)>>,
+    heap: BinaryHeap<Reverse<(u64, SlotEv)>>,
 }
 
 impl Queue {
-    fn push(&mut self, t_s: f64, ev: Ev) {
+    fn push(&mut self, t_s: f64, ev: SlotEv) {
         self.heap.push(Reverse(((t_s.max(0.0) * 1e6) as u64, ev)));
     }
     fn peek_s(&self) -> Option<f64> {
         self.heap.peek().map(|Reverse((t, _))| *t as f64 / 1e6)
     }
-    fn pop(&mut self) -> Option<(f64, Ev)> {
-        self.heap.pop().map(|Reverse((t, e))| (t as f64 / 1e6, e))
+    /// The next event due at or before `now_s`.
+    fn pop_due(&mut self, now_s: f64) -> Option<SlotEv> {
+        if self.peek_s()? > now_s {
+            return None;
+        }
+        self.heap.pop().map(|Reverse((_, e))| e)
     }
 }
 
@@ -103,6 +104,7 @@ struct Run<'a> {
     loadgen: Arc<Loadgen>,
     recorder: Arc<Mutex<Recorder>>,
     t0: Instant,
+    conductor: Conductor,
     queue: Queue,
     active: BTreeMap<String, Active>,
     prev: BTreeMap<usize, MetricsSnapshot>,
@@ -188,6 +190,7 @@ pub async fn drive(
         loadgen,
         recorder,
         t0,
+        conductor: Conductor::new(plan, opts.seed),
         queue: Queue {
             heap: BinaryHeap::new(),
         },
@@ -206,55 +209,31 @@ pub async fn drive(
         seed: opts.seed,
     };
     run.reset_max_live();
-    for (f, fault) in plan.faults.iter().enumerate() {
-        for (k, occ) in fault.occurrences.iter().enumerate() {
-            run.queue
-                .push(occ.start_s, Ev::FaultStart { fault: f, occ: k });
-            if occ.end_s > occ.start_s {
-                run.queue.push(occ.end_s, Ev::FaultEnd { fault: f, occ: k });
-            }
-        }
-    }
-    for (i, s) in plan.services.iter().enumerate() {
-        if let Replicas::Autoscale { interval_s, .. } = s.replicas
-            && interval_s > 0.0
-        {
-            run.queue.push(interval_s, Ev::Autoscale { service: i });
-        }
-    }
-    let w = plan.scenario.window_s;
-    run.queue.push(w, Ev::Scrape { window: 0 });
 
     let duration = plan.scenario.duration_s;
     let mut load_done = false;
     let mut supervise = tokio::time::interval(Duration::from_millis(50));
     loop {
-        if load_done && (run.now_s() >= duration || run.aborted.is_some()) {
+        // The conductor stops the load at `duration` (or at an abort); the run ends once the
+        // load generator has drained what it sent.
+        if load_done && run.conductor.stopped() {
             break;
         }
         let next = run
-            .queue
-            .peek_s()
+            .conductor
+            .next_due()
             .unwrap_or(f64::INFINITY)
+            .min(run.queue.peek_s().unwrap_or(f64::INFINITY))
             .min(duration.max(run.now_s()) + 3600.0);
         let at = tokio::time::Instant::from_std(t0 + Duration::from_secs_f64(next.max(0.0)));
         tokio::select! {
             _ = tokio::time::sleep_until(at) => {
-                if let Some((t, ev)) = run.queue.pop() {
-                    run.handle(t, ev).await?;
-                    if let (Some(o), Ev::Scrape { .. }) = (&opts.observer, ev) {
-                        run.observe(o);
-                    }
-                    if run.aborted.is_none() && matches!(ev, Ev::Scrape { .. }) {
-                        // Checked on what the load generator saw (workloads and the endpoints
-                        // they target); agents' figures are merged after the run.
-                        run.aborted = run.recorder.lock().ok().and_then(|r| r.abort_fired().cloned());
-                        if let Some(a) = &run.aborted {
-                            tracing::warn!("abort fired at {:.1}s: {}", a.at_s, a.text);
-                            let _ = stop_tx.send(true);
-                            runner_revert(&mut run).await;
-                        }
-                    }
+                let now = run.now_s();
+                while let Some(ev) = run.queue.pop_due(now) {
+                    run.handle(ev).await?;
+                }
+                while let Some(due) = run.conductor.poll(now) {
+                    run.carry_out(due, opts, &stop_tx).await?;
                 }
             }
             r = &mut load.0, if !load_done => {
@@ -271,6 +250,7 @@ pub async fn drive(
     let _ = stop_tx.send(true);
     // What agents measured since the last window boundary.
     let end = run.now_s();
+    let w = plan.scenario.window_s;
     run.scrape((end / w).floor() as usize).await;
     let ended_s = duration.min(end);
     let recorder = std::mem::replace(
@@ -279,14 +259,7 @@ pub async fn drive(
     );
     let mut recording = recorder.finish(ended_s, plan.horizon_s(), None);
     run.agent_windows.merge_into(&mut recording);
-    recording.hop = Some(run.agent_windows.measured_hop(run.loadgen.hop()));
     Ok((recording, run.stats))
-}
-
-/// Reverts every fault in force (an abort) and forgets them, so restarts do not reinstall them.
-async fn runner_revert(run: &mut Run<'_>) {
-    run.active.clear();
-    revert_all(run.fleet).await;
 }
 
 impl Run<'_> {
@@ -307,30 +280,65 @@ impl Run<'_> {
         *m = (*m).max(n);
     }
 
-    async fn handle(&mut self, t: f64, ev: Ev) -> Result<(), LocalError> {
-        match ev {
-            Ev::FaultStart { .. } | Ev::FaultEnd { .. } if self.aborted.is_some() => {}
-            Ev::FaultStart { fault, occ } => {
-                self.fault_start(fault, occ).await;
-                self.stats.fault_lateness_s.push(self.now_s() - t);
-            }
-            Ev::FaultEnd { fault, occ } => {
-                self.fault_end(fault, occ).await;
-                self.stats.fault_lateness_s.push(self.now_s() - t);
-            }
-            Ev::Scrape { window } => {
+    /// Carries out one of the conductor's decisions.
+    async fn carry_out(
+        &mut self,
+        due: Due,
+        opts: &Options,
+        stop_tx: &watch::Sender<bool>,
+    ) -> Result<(), LocalError> {
+        match due.decision {
+            Decision::ReadWindow { window } => {
                 self.scrape(window).await;
-                let next = window + 1;
-                let w = self.plan.scenario.window_s;
-                if (next as f64 + 1.0) * w <= self.plan.horizon_s() + w {
-                    self.queue
-                        .push((next as f64 + 1.0) * w, Ev::Scrape { window: next });
+                if let Some(o) = &opts.observer {
+                    self.observe(o);
                 }
             }
-            Ev::Restart { slot } => self.start_slot(slot, 0.0)?,
-            Ev::Join { slot } => self.join(slot).await,
-            Ev::Stop { slot } => self.fleet.kill(slot).await,
-            Ev::Autoscale { service } => self.autoscale(service).await?,
+            Decision::CheckAbort { .. } => {
+                // Checked on what the load generator saw (workloads and the endpoints they
+                // target); agents' figures are merged after the run.
+                let fired = self
+                    .recorder
+                    .lock()
+                    .ok()
+                    .and_then(|r| r.abort_fired().cloned());
+                if let Some(a) = fired {
+                    tracing::warn!("abort fired at {:.1}s: {}", a.at_s, a.text);
+                    self.aborted = Some(a);
+                    // The conductor answers with the reverts and the stop.
+                    self.conductor.abort(self.now_s());
+                }
+            }
+            Decision::RevertFault { fault, occurrence } => {
+                self.fault_end(fault, occurrence).await;
+                self.stats.fault_lateness_s.push(self.now_s() - due.at_s);
+            }
+            Decision::Kill { service, count, .. } => {
+                if let Some(s) = self.plan.services.get(service) {
+                    let name = s.name.clone();
+                    self.kill(count, &name).await;
+                }
+                self.stats.fault_lateness_s.push(self.now_s() - due.at_s);
+            }
+            Decision::StartFault { fault, occurrence } => {
+                self.fault_start(fault, occurrence).await;
+                self.stats.fault_lateness_s.push(self.now_s() - due.at_s);
+            }
+            Decision::Autoscale { service } => self.autoscale(service).await?,
+            Decision::Stop { aborted } => {
+                if aborted {
+                    let _ = stop_tx.send(true);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn handle(&mut self, ev: SlotEv) -> Result<(), LocalError> {
+        match ev {
+            SlotEv::Restart { slot } => self.start_slot(slot, 0.0)?,
+            SlotEv::Join { slot } => self.join(slot).await,
+            SlotEv::Stop { slot } => self.fleet.kill(slot).await,
         }
         Ok(())
     }
@@ -376,7 +384,7 @@ impl Run<'_> {
             Ready::Up(slot) => {
                 let at = self.join_at.remove(&slot).unwrap_or(0.0);
                 if at > self.now_s() {
-                    self.queue.push(at, Ev::Join { slot });
+                    self.queue.push(at, SlotEv::Join { slot });
                 } else {
                     self.join(slot).await;
                 }
@@ -540,7 +548,7 @@ impl Run<'_> {
         self.push_peers(&service).await;
         let restart = self.plan.service(&service).map_or(5.0, |s| s.restart_s);
         let t = self.now_s() + restart;
-        self.queue.push(t, Ev::Restart { slot });
+        self.queue.push(t, SlotEv::Restart { slot });
         self.prev.remove(&slot);
     }
 
@@ -667,15 +675,11 @@ impl Run<'_> {
             .collect()
     }
 
+    /// Installs the occurrence's timed actions (its kills are decisions of their own).
     async fn fault_start(&mut self, fault: usize, occ: usize) {
         let Some(f) = self.plan.faults.get(fault) else {
             return;
         };
-        for action in f.actions.clone() {
-            if let Action::Kill { count, services } = action {
-                self.kill(count, &services).await;
-            }
-        }
         let mut sends = Vec::new();
         for a in self.requests_of(fault, occ) {
             for s in &a.services {
@@ -733,14 +737,9 @@ impl Run<'_> {
         join_all(sends).await;
     }
 
-    /// `kill COUNT of random(services)`: one service picked per occurrence, then replicas.
-    async fn kill(&mut self, count: u32, services: &[String]) {
-        let Some(service) = services
-            .get(self.rng.random_range(0..services.len().max(1)))
-            .cloned()
-        else {
-            return;
-        };
+    /// Kills `count` live replicas of `service` (the conductor picked the service of a
+    /// `random(...)` kill), picked at random.
+    async fn kill(&mut self, count: u32, service: &str) {
         let mut live: Vec<usize> = (0..self.fleet.slots.len())
             .filter(|&i| self.fleet.slots[i].live && self.fleet.slots[i].service == service)
             .collect();
@@ -759,7 +758,7 @@ impl Run<'_> {
             max,
             rule,
             delay_s,
-            interval_s,
+            ..
         } = s.replicas
         else {
             return Ok(());
@@ -792,13 +791,11 @@ impl Run<'_> {
                     self.fleet.slots[slot].live = false;
                     self.health.removed(slot);
                     self.queue
-                        .push(self.now_s() + SCALE_IN_GRACE_S, Ev::Stop { slot });
+                        .push(self.now_s() + SCALE_IN_GRACE_S, SlotEv::Stop { slot });
                 }
                 self.push_peers(&name).await;
             }
         }
-        self.queue
-            .push(self.now_s() + interval_s, Ev::Autoscale { service });
         Ok(())
     }
 
@@ -865,8 +862,6 @@ impl Run<'_> {
                         .add(window, j, &sent.stats.since(&before));
                 }
             }
-            self.agent_windows
-                .add_hops(&snap.hop, prev.map(|p| &p.hop));
             *busy.entry(snap.service.clone()).or_default() +=
                 snap.busy_s - prev.map_or(0.0, |p| p.busy_s);
             *queue.entry(snap.service.clone()).or_default() +=
