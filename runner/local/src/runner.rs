@@ -259,6 +259,7 @@ pub async fn drive(
     );
     let mut recording = recorder.finish(ended_s, plan.horizon_s(), None);
     run.agent_windows.merge_into(&mut recording);
+    recording.hop = Some(run.agent_windows.measured_hop(run.loadgen.hop()));
     Ok((recording, run.stats))
 }
 
@@ -862,6 +863,8 @@ impl Run<'_> {
                         .add(window, j, &sent.stats.since(&before));
                 }
             }
+            self.agent_windows
+                .add_hops(&snap.hop, prev.map(|p| &p.hop));
             *busy.entry(snap.service.clone()).or_default() +=
                 snap.busy_s - prev.map_or(0.0, |p| p.busy_s);
             *queue.entry(snap.service.clone()).or_default() +=
