@@ -12,8 +12,8 @@
 //! - send: like the load generator's open loop: one current-thread event loop per core, each
 //!   with workers that take the next planned Poisson arrival at RATE and sleep until it.
 //!
-//! Each phase runs SECONDS (default 15), the two timers taking turns in 3 s blocks so that
-//! both see the same load, and prints p50, p99, p99.9 and max of the error in µs
+//! Each phase runs SECONDS (default 15), the three timers (tokio's, the clock without and
+//! with its boost) taking turns in 3 s blocks so that all see the same load, and prints p50, p99, p99.9 and max of the error in µs
 //! and the process's CPU time over the phase (user + system, from /proc/self/stat).
 
 use std::sync::{Arc, Mutex};
@@ -26,13 +26,41 @@ use rand::{Rng, SeedableRng};
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Timer {
     Tokio,
+    /// The clock without its boost: default timer slack and priority (before 2 Dec 10:55).
     Clock,
+    /// The clock with its timer thread and the runtime's workers boosted
+    /// (`clock::boost_current_thread`: 1 ns timer slack, nice `clock::BOOST_NICE`).
+    Boosted,
+}
+
+const TIMERS: [Timer; 3] = [Timer::Tokio, Timer::Clock, Timer::Boosted];
+
+impl Timer {
+    fn name(self) -> &'static str {
+        match self {
+            Timer::Tokio => "tokio::time",
+            Timer::Clock => "clock",
+            Timer::Boosted => "clock, boosted",
+        }
+    }
+
+    /// Sets the clock's boost for this phase; the runtime's threads follow through
+    /// [`Timer::on_thread_start`].
+    fn prepare(self) {
+        clock::set_boost(self == Timer::Boosted);
+    }
+
+    fn on_thread_start(self) -> impl Fn() + Send + Sync + 'static {
+        move || {
+            clock::boost_current_thread(self == Timer::Boosted);
+        }
+    }
 }
 
 async fn sleep_until(timer: Timer, at: Instant) {
     match timer {
         Timer::Tokio => tokio::time::sleep_until(at.into()).await,
-        Timer::Clock => clock::sleep_until(at).await,
+        Timer::Clock | Timer::Boosted => clock::sleep_until(at).await,
     }
 }
 
@@ -56,8 +84,10 @@ fn cpu_s() -> f64 {
 }
 
 fn work_phase(timer: Timer, secs: f64, rate: f64) -> Vec<f64> {
+    timer.prepare();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .on_thread_start(timer.on_thread_start())
         .build()
         .expect("runtime");
     rt.block_on(async move {
@@ -91,6 +121,7 @@ fn work_phase(timer: Timer, secs: f64, rate: f64) -> Vec<f64> {
 
 fn send_phase(timer: Timer, secs: f64, rate: f64) -> Vec<f64> {
     let mut rng = StdRng::seed_from_u64(2);
+    timer.prepare();
     let mut planned = Vec::new();
     let mut t = 0.0;
     loop {
@@ -112,6 +143,7 @@ fn send_phase(timer: Timer, secs: f64, rate: f64) -> Vec<f64> {
             let (pending, errors) = (pending.clone(), errors.clone());
             let share = workers / threads + usize::from(k < workers % threads);
             std::thread::spawn(move || {
+                timer.on_thread_start()();
                 let rt = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
@@ -175,6 +207,14 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let secs: f64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(15.0);
     let rate: f64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(150.0);
+    clock::set_boost(true);
+    // Wakes the timer thread once, so that it has tried its boost.
+    futures::executor::block_on(clock::sleep(Duration::from_millis(1)));
+    println!(
+        "clock boost (1 ns timer slack, nice {}) granted: {:?}",
+        clock::BOOST_NICE,
+        clock::boosted()
+    );
     let (gaps, share, max) = hiccups(3.0);
     println!(
         "a spinning thread lost the CPU {gaps} times over 100 µs in 3 s ({:.1}% of the time, longest {:.0} µs)",
@@ -187,7 +227,7 @@ fn main() {
     println!(
         "| what | timer | samples | p50 | p90 | p99 | p99.9 | max | ≤ 100 µs | cpu (% of one core) |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
-    // The two timers take turns in blocks of ROUND seconds, so both see the same load on a
+    // The timers take turns in blocks of ROUND seconds, so both see the same load on a
     // shared machine; each phase's figures pool its blocks.
     const ROUND: f64 = 3.0;
     let rounds = (secs / ROUND).ceil().max(1.0) as usize;
@@ -195,18 +235,18 @@ fn main() {
         ("work sleeps", work_phase as fn(Timer, f64, f64) -> Vec<f64>),
         ("loadgen sends", send_phase),
     ] {
-        let mut errors = [Vec::new(), Vec::new()];
-        let mut cpu = [0.0; 2];
-        let mut wall = [0.0; 2];
+        let mut errors = [Vec::new(), Vec::new(), Vec::new()];
+        let mut cpu = [0.0; 3];
+        let mut wall = [0.0; 3];
         for _ in 0..rounds {
-            for (i, timer) in [Timer::Tokio, Timer::Clock].into_iter().enumerate() {
+            for (i, timer) in TIMERS.into_iter().enumerate() {
                 let (c0, w0) = (cpu_s(), Instant::now());
                 errors[i].extend(phase(timer, secs / rounds as f64, rate));
                 cpu[i] += cpu_s() - c0;
                 wall[i] += w0.elapsed().as_secs_f64();
             }
         }
-        for (i, name) in ["tokio::time", "clock"].into_iter().enumerate() {
+        for (i, name) in TIMERS.map(Timer::name).into_iter().enumerate() {
             let e = &mut errors[i];
             e.sort_by(f64::total_cmp);
             let us = |x: f64| format!("{:.0}", x * 1e6);
