@@ -7,31 +7,10 @@
 use std::path::{Path, PathBuf};
 
 use chaos_sim::{SimOptions, simulate_with};
-
-struct FsLoader;
-
-impl chaos_compiler::Loader for FsLoader {
-    fn load(&self, path: &Path) -> std::io::Result<String> {
-        std::fs::read_to_string(path)
-    }
-}
-
-fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    v.retain(|p| p.extension().is_some_and(|e| e == "chaos"));
-    v.sort();
-    v
-}
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use chaos_test_support::{chaos_files, plan_from_file, scenarios_dir, spec_examples_dir};
 
 fn spec_examples() -> Vec<PathBuf> {
-    let examples = files(&root().join("scenarios/spec"));
+    let examples = chaos_files(&spec_examples_dir());
     assert!(examples.len() >= 3, "scenarios/spec/: {examples:?}");
     examples
 }
@@ -43,14 +22,7 @@ fn check(path: &Path) {
         .next()
         .and_then(|l| l.strip_prefix("# expect-exit:"))
         .and_then(|v| v.trim().parse().ok());
-    let compiled = chaos_compiler::compile(path, &FsLoader, &[]);
-    let plan = compiled.plan.unwrap_or_else(|| {
-        panic!(
-            "{} does not compile: {:?}",
-            path.display(),
-            compiled.diagnostics
-        )
-    });
+    let plan = plan_from_file(path);
     let (rec, stats) = simulate_with(
         &plan,
         plan.scenario.seed,
@@ -93,7 +65,7 @@ fn spec_examples_end_with_their_exit_codes() {
 
 #[test]
 fn repo_scenarios_simulate() {
-    let scenarios = files(&root().join("scenarios"));
+    let scenarios = chaos_files(&scenarios_dir());
     assert!(scenarios.iter().any(|p| p.ends_with("ms-ref-1.chaos")));
     for p in scenarios {
         check(&p);
@@ -106,8 +78,7 @@ fn mm1_example_matches_theory() {
         .into_iter()
         .find(|p| p.ends_with("mm1.chaos"))
         .expect("scenarios/spec/mm1.chaos");
-    let compiled = chaos_compiler::compile(&path, &FsLoader, &[]);
-    let plan = compiled.plan.unwrap();
+    let plan = plan_from_file(&path);
     let verdicts = chaos_report::evaluate(&plan, &chaos_sim::simulate(&plan, 1).unwrap()).unwrap();
     let mean = verdicts[0].observed.value().unwrap();
     let p99 = verdicts[1].observed.value().unwrap();

@@ -26,6 +26,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use chaos_test_support::{chaos_files, plan_or_library, scenarios_dir};
 use proptest::prelude::*;
 
 /// A case taking longer than this (wall clock) is reported as a hang.
@@ -115,34 +116,19 @@ proptest! {
     }
 }
 
-struct FsLoader;
-
-impl chaos_compiler::Loader for FsLoader {
-    fn load(&self, path: &std::path::Path) -> std::io::Result<String> {
-        std::fs::read_to_string(path)
-    }
-}
-
 /// The same properties on every hand-written scenario: the regression fixtures
 /// (`tests/fixtures/*/`) and the repo's `scenarios/`.
 #[test]
 fn fixtures_and_scenarios_hold_every_property() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut dirs = vec![root.join("../../scenarios")];
+    let mut dirs = vec![scenarios_dir()];
     for d in std::fs::read_dir(root.join("tests/fixtures")).unwrap() {
         dirs.push(d.unwrap().path());
     }
     let mut n = 0;
     for dir in dirs {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        let mut files: Vec<_> = entries.map(|e| e.unwrap().path()).collect();
-        files.retain(|p| p.extension().is_some_and(|e| e == "chaos"));
-        files.sort();
-        for path in files {
-            let compiled = chaos_compiler::compile(&path, &FsLoader, &[]);
-            let Some(plan) = compiled.plan else {
+        for path in chaos_files(&dir) {
+            let Some(plan) = plan_or_library(&path) else {
                 continue; // a library file (no scenario)
             };
             let text = std::fs::read_to_string(&path).unwrap();

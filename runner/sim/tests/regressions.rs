@@ -11,6 +11,7 @@ use std::time::Duration;
 use chaos_plan::{MIN_RESTART_S, MIN_ROUND_TRIP_S, Plan};
 use chaos_report::{Cause, Recording, Stats, SubjectKey};
 use chaos_sim::{RunStats, SimError, SimOptions, simulate_with};
+use chaos_test_support::plan_from_file;
 
 /// Far above what these take even in a debug build (well under a second in release).
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -19,10 +20,7 @@ fn compile(name: &str) -> Plan {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/regressions")
         .join(name);
-    let text = std::fs::read_to_string(&path).unwrap();
-    let compiled = chaos_compiler::compile_str(name, &text, &[]);
-    assert!(!compiled.has_errors(), "{name}: {:?}", compiled.diagnostics);
-    compiled.plan.unwrap()
+    plan_from_file(&path)
 }
 
 fn simulate(plan: &Plan, opts: SimOptions) -> Result<(Recording, RunStats), SimError> {
