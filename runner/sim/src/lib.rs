@@ -83,6 +83,12 @@ pub enum TraceEvent {
         at_s: f64,
         state: BreakerState,
     },
+    /// A fault started, was reverted or killed replicas, named as the conductor of
+    /// `--local` and `--cluster` names it ([`chaos_plan::Conductor`]).
+    Fault {
+        at_s: f64,
+        decision: chaos_plan::Decision,
+    },
 }
 
 /// Figures about a run that are not part of the recording.

@@ -2,7 +2,8 @@
 //! ([`chaos_plan::pick_replicas`]), replica kills and restarts, memory growth up to its
 //! limit, and the autoscaler.
 
-use chaos_plan::{HealthTracker, Replicas};
+use chaos_plan::conduct::{EdgeKind, fault_edges};
+use chaos_plan::{Decision, HealthTracker, Replicas};
 use chaos_report::Cause;
 use rand::Rng as _;
 
@@ -11,6 +12,31 @@ use crate::engine::Event;
 use crate::model::ActionModel;
 
 impl Sim<'_> {
+    /// Queues every fault start and end in the order every mode carries them out at one
+    /// instant ([`chaos_plan::conduct::fault_edges`]: ends before starts, each in declaration
+    /// order); the event queue keeps insertion order among equal instants.
+    pub(super) fn schedule_faults(&mut self) {
+        let edges = fault_edges(self.m.faults.iter().map(|f| f.occurrences.iter().copied()));
+        for e in edges {
+            let (fault, occ) = (e.fault as u32, e.occurrence as u32);
+            let event = match e.kind {
+                EdgeKind::Start => Event::FaultStart { fault, occ },
+                EdgeKind::End => Event::FaultEnd { fault, occ },
+            };
+            self.q.push(e.at_s, event);
+        }
+    }
+
+    /// Traces a fault decision as the conductor of real runs names it.
+    fn note_fault(&mut self, decision: Decision) {
+        if self.opts.trace {
+            self.stats.trace.push(crate::TraceEvent::Fault {
+                at_s: self.now,
+                decision,
+            });
+        }
+    }
+
     pub(super) fn fault_start(&mut self, fault: u32, occ: u32) {
         if self.faults_off {
             return;
@@ -19,12 +45,24 @@ impl Sim<'_> {
         for a in 0..self.m.faults[fault as usize].actions.len() {
             if let ActionModel::Kill { count, services } = &self.m.faults[fault as usize].actions[a]
             {
+                let count = *count;
                 let rng = &mut self.rng_fault[fault as usize];
                 let svc = services[rng.random_range(0..services.len())];
-                self.kill_some(fault, svc, *count);
+                self.note_fault(Decision::Kill {
+                    fault: fault as usize,
+                    occurrence: occ as usize,
+                    action: a,
+                    service: svc as usize,
+                    count,
+                });
+                self.kill_some(fault, svc, count);
             }
         }
         if e > s {
+            self.note_fault(Decision::StartFault {
+                fault: fault as usize,
+                occurrence: occ as usize,
+            });
             let fm = &self.m.faults[fault as usize];
             let picks = (0..fm.actions.len())
                 .map(|a| {
@@ -65,6 +103,10 @@ impl Sim<'_> {
             .position(|a| (a.fault, a.occ) == (fault, occ))
         {
             self.active.remove(i);
+            self.note_fault(Decision::RevertFault {
+                fault: fault as usize,
+                occurrence: occ as usize,
+            });
             self.recompute_faults();
         }
     }
@@ -72,6 +114,15 @@ impl Sim<'_> {
     /// Ends every active fault now and ignores those still to come (after an abort).
     pub(super) fn revert_faults(&mut self) {
         self.faults_off = true;
+        let mut active: Vec<(u32, u32)> = self.active.iter().map(|a| (a.fault, a.occ)).collect();
+        // Declaration order, as the conductor reverts them.
+        active.sort_unstable();
+        for (fault, occurrence) in active {
+            self.note_fault(Decision::RevertFault {
+                fault: fault as usize,
+                occurrence: occurrence as usize,
+            });
+        }
         self.active.clear();
         self.recompute_faults();
     }

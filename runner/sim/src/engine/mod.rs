@@ -678,26 +678,7 @@ impl<'a> Sim<'a> {
         for w in 0..self.m.workloads.len() as u32 {
             self.schedule_workload(w);
         }
-        for (fi, f) in self.m.faults.iter().enumerate() {
-            for (oi, &(s, e)) in f.occurrences.iter().enumerate() {
-                self.q.push(
-                    s,
-                    Event::FaultStart {
-                        fault: fi as u32,
-                        occ: oi as u32,
-                    },
-                );
-                if e > s {
-                    self.q.push(
-                        e,
-                        Event::FaultEnd {
-                            fault: fi as u32,
-                            occ: oi as u32,
-                        },
-                    );
-                }
-            }
-        }
+        self.schedule_faults();
         for (si, s) in self.m.services.iter().enumerate() {
             if let chaos_plan::Replicas::Autoscale { interval_s, .. } = s.replicas {
                 self.q.push(interval_s, Event::Autoscale { svc: si as u32 });
