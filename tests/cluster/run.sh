@@ -8,6 +8,7 @@
 #                        takes a Pod under loss out of its Service
 #   eject.chaos          callers reach the callee's Pods by the IPs the runner pushes, and eject
 #                        the one answering 503
+#   loadgen-pods.chaos   with --loadgen-pods 3 the merged report gives what 1 Pod gives (same seed)
 #   faults.chaos         each fault kind (latency, errors, partition, cpu, loss, memory) judged by
 #                        its expectations: exit 0 only if every one took effect
 #   scenarios/*.chaos    with CHAOS_CLUSTER_ALL=1: to the exit code on their first line (shortened
@@ -199,6 +200,10 @@ assert 1 <= injected <= 20, injected
 PY
 no_agents_left eject.chaos
 echo "ok   eject.chaos: front called back's Pods by the pushed IPs and ejected the bad one"
+
+# --- several load generator Pods (issue 11): tests/cluster/loadgen-pods.sh ------------------------
+. tests/cluster/loadgen-pods.sh
+loadgen_pods_case "$ci"
 
 # --- the scenarios ------------------------------------------------------------------------------
 # Each takes its `duration` in wall time plus ~20 s of rollout and cleanup. None fits CI's

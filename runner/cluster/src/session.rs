@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use chaos_k8s::manifests::{AGENT_PORT, LOADGEN_PORT, RUN_ID_LABEL, selector_string};
+use chaos_k8s::manifests::{AGENT_PORT, RUN_ID_LABEL, selector_string};
 use chaos_k8s::schedule::{Entry, Step, Target};
 use chaos_k8s::{Bundle, ServiceObjects};
 use chaos_plan::{Plan, Replicas};
@@ -14,7 +14,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::Client;
-use kube::api::{Api, DeleteParams, ListParams, LogParams, Patch, PatchParams};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -25,7 +25,9 @@ use crate::collect::{self, Samples};
 use crate::connect::Connection;
 use crate::error::{Call, ClusterError};
 use crate::events::{self, About};
-use crate::pod::{LoadgenStatus, STATUS_PATH, STOP_PATH, rfc3339_ms};
+use crate::pod::rfc3339_ms;
+
+mod loadgen;
 
 /// The field manager of every server-side apply.
 pub const FIELD_MANAGER: &str = "chaos";
@@ -146,22 +148,13 @@ impl<'a> Session<'a> {
     async fn execute_in_namespace(&mut self) -> Result<Recording, ClusterError> {
         self.apply_objects().await?;
         self.wait_for_rollouts().await?;
-        let (loadgen_pod, t0) = self.start_loadgen().await?;
+        let (loadgen_pods, t0) = self.start_loadgen().await?;
         if let Some(o) = &self.options.observer {
             o.started();
         }
-        let samples = self.follow_schedule(&loadgen_pod, t0).await?;
+        let samples = self.follow_schedule(&loadgen_pods, t0).await?;
         self.revert_all().await?;
-        let logs = Api::<Pod>::namespaced(self.client.clone(), self.ns())
-            .logs(
-                &loadgen_pod,
-                &LogParams {
-                    container: Some("loadgen".to_string()),
-                    ..LogParams::default()
-                },
-            )
-            .await
-            .map_err(|e| self.call("get", "pods/log").error(e))?;
+        let logs = self.loadgen_logs(&loadgen_pods).await?;
         let mut recording = collect::recording(self.plan, self.options.seed, &logs, &samples)?;
         self.finish_watching(&mut recording);
         Ok(recording)
@@ -423,138 +416,11 @@ impl<'a> Session<'a> {
         }
     }
 
-    fn loadgen_selector(&self) -> String {
-        let labels = self
-            .bundle
-            .objects
-            .loadgen
-            .metadata
-            .labels
-            .clone()
-            .unwrap_or_default();
-        let keep = ["app.kubernetes.io/name", RUN_ID_LABEL];
-        selector_string(
-            &labels
-                .into_iter()
-                .filter(|(k, _)| keep.contains(&k.as_str()))
-                .collect(),
-        )
-    }
-
-    /// Starts the Job; time 0 of the schedule is when its load generator started sending.
-    async fn start_loadgen(&self) -> Result<(String, Instant), ClusterError> {
-        self.apply("jobs.batch", &self.bundle.objects.loadgen)
-            .await?;
-        self.say("started the load generator");
-        let started = Instant::now();
-        loop {
-            let pods = self.run_pods(&self.loadgen_selector()).await?;
-            Self::check_pods(&pods)?;
-            if let Some(p) = pods.iter().find(|p| {
-                matches!(
-                    p.status.as_ref().and_then(|s| s.phase.as_deref()),
-                    Some("Running" | "Succeeded" | "Failed")
-                )
-            }) {
-                let name = p.metadata.name.clone().unwrap_or_default();
-                let t0 = self.time_zero(&name, started).await?;
-                return Ok((name, t0));
-            }
-            if started.elapsed() > self.timeout() {
-                return Err(ClusterError::RolloutTimeout {
-                    deployment: format!("job/{}", chaos_k8s::manifests::LOADGEN_JOB),
-                    ready: 0,
-                    wanted: 1,
-                    waited_s: started.elapsed().as_secs(),
-                    reason: Self::pod_reason(&pods),
-                });
-            }
-            tokio::time::sleep(TICK).await;
-        }
-    }
-
-    /// Time 0 on this machine's clock: the load generator says how long ago (on its own
-    /// monotonic clock) it started; half the round trip of that answer is the uncertainty.
-    async fn time_zero(&self, pod: &str, since: Instant) -> Result<Instant, ClusterError> {
-        let mut last_error: Option<String> = None;
-        loop {
-            let asked = Instant::now();
-            match self.loadgen_status(pod, 0).await {
-                Ok(LoadgenStatus {
-                    elapsed_s: Some(elapsed),
-                    started_at,
-                    ..
-                }) => {
-                    let answered = Instant::now();
-                    let middle = asked + (answered - asked) / 2;
-                    let ago = Duration::from_secs_f64(elapsed.max(0.0));
-                    self.say(&format!(
-                        "load started at {} (time 0, ±{} ms)",
-                        started_at.unwrap_or_default(),
-                        (answered - asked).as_millis().div_ceil(2)
-                    ));
-                    return Ok(middle.checked_sub(ago).unwrap_or(middle));
-                }
-                // Not sending yet (waiting for its targets), or its server is not up yet.
-                Ok(_) | Err(AgentError::Gone) => {}
-                Err(AgentError::Failed(m)) => {
-                    tracing::debug!("load generator status: {m}");
-                    last_error = Some(m);
-                }
-            }
-            let job = Api::<Job>::namespaced(self.client.clone(), self.ns())
-                .get(chaos_k8s::manifests::LOADGEN_JOB)
-                .await
-                .map_err(|e| self.call("get", "jobs.batch").error(e))?;
-            let status = job.status.unwrap_or_default();
-            if status.failed.unwrap_or(0) > 0 || status.succeeded.unwrap_or(0) > 0 {
-                return Err(ClusterError::Loadgen(format!(
-                    "it ended before it said that it started sending; last lines of its log:\n{}",
-                    self.log_tail(pod).await
-                )));
-            }
-            if since.elapsed() > self.timeout() {
-                return Err(ClusterError::Loadgen(format!(
-                    "it did not start sending within {} s (it waits for its targets' health checks){}; last lines of its log:\n{}",
-                    since.elapsed().as_secs(),
-                    last_error
-                        .map(|m| format!("; its status API answered: {m}"))
-                        .unwrap_or_default(),
-                    self.log_tail(pod).await
-                )));
-            }
-            tokio::time::sleep(TICK).await;
-        }
-    }
-
-    async fn log_tail(&self, pod: &str) -> String {
-        let logs = Api::<Pod>::namespaced(self.client.clone(), self.ns())
-            .logs(pod, &LogParams::default())
-            .await
-            .unwrap_or_default();
-        let tail: Vec<&str> = logs.lines().rev().take(5).collect();
-        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-    }
-
-    async fn loadgen_status(&self, pod: &str, from: usize) -> Result<LoadgenStatus, AgentError> {
-        let text = self
-            .proxy(
-                pod,
-                LOADGEN_PORT,
-                "GET",
-                &format!("{STATUS_PATH}?from={from}"),
-                None,
-            )
-            .await?;
-        serde_json::from_str(&text)
-            .map_err(|e| AgentError::Failed(format!("unreadable load generator status: {e}")))
-    }
-
     /// Feeds the abort watcher every window that both the load generator and the agents
     /// have reported (`scraped` windows of agent metrics so far); on an abort, stops the run.
     async fn watch_aborts(
         &mut self,
-        pod: &str,
+        pods: &[String],
         samples: &Samples,
         scraped: usize,
     ) -> Result<(), ClusterError> {
@@ -562,8 +428,9 @@ impl<'a> Session<'a> {
         if !watching || self.aborted.is_some() || self.watched >= scraped {
             return Ok(());
         }
-        let status = match self.loadgen_status(pod, self.watched).await {
-            Ok(s) => s,
+        let from = self.watched;
+        let windows = match self.loadgen_windows(pods, from).await {
+            Ok(w) => w,
             // Read again at the next tick; the final Recording is watched too.
             Err(AgentError::Gone) => return Ok(()),
             Err(AgentError::Failed(m)) => {
@@ -574,8 +441,8 @@ impl<'a> Session<'a> {
         let subjects = subjects_of(self.plan);
         let services: Vec<String> = self.plan.services.iter().map(|s| s.name.clone()).collect();
         let window_s = self.plan.scenario.window_s;
-        for (i, mut window) in status.windows.into_iter().enumerate() {
-            let w = status.from + i;
+        for (i, mut window) in windows.into_iter().enumerate() {
+            let w = from + i;
             if w != self.watched || w >= scraped {
                 break;
             }
@@ -586,7 +453,7 @@ impl<'a> Session<'a> {
             }
             if let Some(a) = self.watcher.observe(&window, window.start_s + window_s) {
                 let a = a.clone();
-                self.abort(pod, a).await?;
+                self.abort(pods, a).await?;
                 break;
             }
         }
@@ -595,7 +462,7 @@ impl<'a> Session<'a> {
 
     /// `abort when` fired: faults are reverted at once and the load generator stops sending;
     /// the run then ends as usual (collect, report, clean up).
-    async fn abort(&mut self, pod: &str, a: AbortRecord) -> Result<(), ClusterError> {
+    async fn abort(&mut self, pods: &[String], a: AbortRecord) -> Result<(), ClusterError> {
         self.say(&format!(
             "abort at {:.0}s: {}; reverting faults and stopping the load",
             a.at_s, a.text
@@ -614,14 +481,7 @@ impl<'a> Session<'a> {
         .await;
         self.aborted = Some(a);
         self.revert_all().await?;
-        match self.proxy(pod, LOADGEN_PORT, "POST", STOP_PATH, None).await {
-            Ok(_) => Ok(()),
-            // It finished on its own meanwhile.
-            Err(AgentError::Gone) => Ok(()),
-            Err(AgentError::Failed(m)) => Err(ClusterError::Loadgen(format!(
-                "it could not be stopped after the abort: {m}"
-            ))),
-        }
+        self.stop_loadgens(pods).await
     }
 
     /// The plan's autoscale rule for one service, from the agents' utilisation since the last
@@ -672,7 +532,7 @@ impl<'a> Session<'a> {
     /// Applies and reverts faults on time until the load generator finishes; samples replicas.
     async fn follow_schedule(
         &mut self,
-        loadgen_pod: &str,
+        loadgen_pods: &[String],
         t0: Instant,
     ) -> Result<Samples, ClusterError> {
         let entries = &self.bundle.schedule.entries;
@@ -688,7 +548,6 @@ impl<'a> Session<'a> {
         let mut next = 0;
         let mut samples = Samples::new(self.plan);
         let deadline = self.plan.horizon_s() + 300.0;
-        let jobs = Api::<Job>::namespaced(self.client.clone(), self.ns());
         let mut last_sample = -1.0;
         let window_s = self.plan.scenario.window_s.max(0.1);
         let mut scraped = 0usize;
@@ -733,7 +592,7 @@ impl<'a> Session<'a> {
                     self.scrape(&pods, scraped, window_s, &mut samples).await;
                     scraped += 1;
                 }
-                self.watch_aborts(loadgen_pod, &samples, scraped).await?;
+                self.watch_aborts(loadgen_pods, &samples, scraped).await?;
                 for (s, k, interval_s) in &autoscaled {
                     let due = ticks.entry(s.clone()).or_insert(*interval_s);
                     if now >= *due {
@@ -741,12 +600,8 @@ impl<'a> Session<'a> {
                         self.autoscale(s, k, &mut samples).await?;
                     }
                 }
-                let job = jobs
-                    .get(chaos_k8s::manifests::LOADGEN_JOB)
-                    .await
-                    .map_err(|e| self.call("get", "jobs.batch").error(e))?;
-                let status = job.status.unwrap_or_default();
-                if status.succeeded.unwrap_or(0) > 0 {
+                let status = self.loadgen_job_status().await?;
+                if self.loadgen_succeeded(&status) {
                     let interval = (now - scraped as f64 * window_s).max(0.0);
                     self.scrape(&pods, scraped, interval, &mut samples).await;
                     self.loadgen_finished = true;
@@ -757,7 +612,7 @@ impl<'a> Session<'a> {
                     self.loadgen_finished = true;
                     return Err(ClusterError::Loadgen(format!(
                         "its Job failed; last lines of its log:\n{}",
-                        self.log_tail(loadgen_pod).await
+                        self.log_tails(loadgen_pods).await
                     )));
                 }
             }
