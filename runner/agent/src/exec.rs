@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chaos_plan::{Backoff, Call, Jitter, Step};
+use chaos_plan::{Call, Step};
 use chaos_report::Cause;
 use futures::future::{BoxFuture, join_all};
 use rand::Rng;
@@ -178,36 +178,15 @@ pub async fn call(agent: &Agent, call: &Call, priority: u8) -> Result<(), Cause>
         let outcome = attempt(agent, call, priority).await;
         match outcome {
             Ok(()) => return Ok(()),
-            Err((s, c)) if retry < call.retry.retries && retryable(s, c) => {
+            Err((s, c)) if c != Cause::CircuitOpen && call.retry.retries_after(retry + 1, s) => {
                 retry += 1;
-                let d = jittered(
-                    &call.retry.backoff,
-                    call.retry.jitter,
-                    retry,
-                    &mut rand::rng(),
-                );
+                let d = call.retry.backoff_s(retry, &mut rand::rng());
                 if d > 0.0 {
                     crate::clock::sleep_s(d).await;
                 }
             }
             Err((_, c)) => return Err(c),
         }
-    }
-}
-
-/// Timeouts, 5xx, 429 and connection errors (status 0) are retried; an open breaker and
-/// other statuses (a `fail ... status 404`) are not.
-pub fn retryable(status: u16, cause: Cause) -> bool {
-    cause != Cause::CircuitOpen && (status == 0 || status == 429 || status >= 500)
-}
-
-/// Backoff before retry `n` (1-based) with the plan's jitter.
-pub fn jittered<R: Rng + ?Sized>(backoff: &Backoff, jitter: Jitter, n: u32, rng: &mut R) -> f64 {
-    let d = backoff.delay_s(n).max(0.0);
-    match jitter {
-        Jitter::None => d,
-        Jitter::Full => d * rng.random::<f64>(),
-        Jitter::Equal => d / 2.0 + d / 2.0 * rng.random::<f64>(),
     }
 }
 
@@ -227,14 +206,16 @@ async fn attempt_inner(agent: &Agent, call: &Call, priority: u8) -> Result<(), (
     if agent.faults.partitioned(&call.service) {
         return Err((0, Cause::Connection));
     }
-    if let Some(cb) = &call.circuit_breaker
-        && !agent.breaker_admit(&call.service, cb)
-    {
-        return Err((0, Cause::CircuitOpen));
-    }
+    let admission = match &call.circuit_breaker {
+        Some(cb) => match agent.breaker_admit(&call.service, cb) {
+            Some(a) => Some(a),
+            None => return Err((0, Cause::CircuitOpen)),
+        },
+        None => None,
+    };
     let outcome = send(agent, call, priority).await;
-    if call.circuit_breaker.is_some() {
-        agent.breaker_record(&call.service, outcome.is_err());
+    if let Some(a) = admission {
+        agent.breaker_record(&call.service, a, outcome.is_err());
     }
     outcome
 }
@@ -331,35 +312,6 @@ pub fn classify(result: Result<(u16, Option<Cause>), reqwest::Error>) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::SeedableRng;
-    use rand::rngs::StdRng;
-
-    #[test]
-    fn jitter_stays_within_its_range() {
-        let b = Backoff::Exponential {
-            base_s: 0.05,
-            max_s: Some(1.0),
-        };
-        let mut rng = StdRng::seed_from_u64(3);
-        assert_eq!(jittered(&b, Jitter::None, 3, &mut rng), 0.2);
-        for _ in 0..1000 {
-            let f = jittered(&b, Jitter::Full, 3, &mut rng);
-            assert!((0.0..=0.2).contains(&f));
-            let e = jittered(&b, Jitter::Equal, 3, &mut rng);
-            assert!((0.1..=0.2).contains(&e));
-        }
-        assert_eq!(jittered(&b, Jitter::None, 10, &mut rng), 1.0);
-    }
-
-    #[test]
-    fn retries_follow_the_plan() {
-        assert!(retryable(0, Cause::Timeout));
-        assert!(retryable(0, Cause::Connection));
-        assert!(retryable(503, Cause::Rejected));
-        assert!(retryable(429, Cause::RateLimited));
-        assert!(!retryable(404, Cause::Failed));
-        assert!(!retryable(0, Cause::CircuitOpen));
-    }
 
     #[test]
     fn ejection_counts_silence_and_5xx_only() {

@@ -14,10 +14,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chaos_plan::{Arrivals, Load, Plan, RatePiece, Spike, Workload};
+use chaos_plan::{
+    ArrivalTimes, Arrivals, Load, Plan, RateFn, RatePiece, Spike, UsersRamp, Workload,
+};
 use chaos_report::{Cause, Latency, Recorder, Recording, SparseLatency, SubjectKey};
+use rand::SeedableRng;
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -27,11 +29,9 @@ use crate::exec;
 
 mod batch;
 mod conn;
-mod share;
 
 use batch::Batch;
 use conn::{Conns, Target};
-pub use share::{Share, ShareError};
 
 /// Most connections one open-loop workload opens: past it, a send due while every worker
 /// waits on an answer waits for the first free one (its lateness counts in its latency).
@@ -78,7 +78,6 @@ pub struct Loadgen {
     targets: BTreeMap<String, Arc<PeerSet>>,
     seed: u64,
     counters: Arc<Counters>,
-    share: Share,
 }
 
 /// Where each workload's results go in the recorder.
@@ -118,14 +117,28 @@ impl Loadgen {
             targets: sets,
             seed,
             counters: Arc::new(Counters::default()),
-            share: Share::WHOLE,
         })
     }
 
-    /// Sends only `share` of every workload (see [`Share`]); by default all of it.
-    pub fn with_share(mut self, share: Share) -> Loadgen {
-        self.share = share;
-        self
+    /// The planned send instants of workload number `workload` of the plan (`None` for a
+    /// closed one): the plan's, from the workload's own stream of the run seed, the instants
+    /// the simulator sends at.
+    pub fn schedule(&self, workload: usize) -> Option<Schedule> {
+        match &self.plan.workloads.get(workload)?.load {
+            Load::Open {
+                rate,
+                spikes,
+                arrivals,
+            } => Some(Schedule::of_workload(
+                rate,
+                spikes,
+                *arrivals,
+                self.plan.scenario.duration_s,
+                self.seed,
+                workload,
+            )),
+            Load::Closed { .. } => None,
+        }
     }
 
     /// The live replicas of a target service, to update when replicas die or come back.
@@ -194,24 +207,12 @@ impl Loadgen {
                 stopped: stopped.clone(),
                 counters: self.counters.clone(),
             });
-            let seed = self
-                .seed
-                .wrapping_add(i as u64)
-                .wrapping_mul(0x9E37_79B9_7F4A_7C15);
             match &w.load {
-                Load::Open {
-                    rate,
-                    spikes,
-                    arrivals,
-                } => {
-                    let schedule = Schedule::new(
-                        rate.clone(),
-                        spikes.clone(),
-                        *arrivals,
-                        ctx.duration_s,
-                        seed,
-                    );
-                    tasks.spawn(open_loop(ctx, schedule, self.share));
+                Load::Open { .. } => {
+                    let Some(schedule) = self.schedule(i) else {
+                        continue;
+                    };
+                    tasks.spawn(open_loop(ctx, schedule));
                 }
                 Load::Closed {
                     users_from,
@@ -220,15 +221,13 @@ impl Loadgen {
                     ramp_s,
                     think,
                 } => {
-                    let users = Users {
+                    let users = UsersRamp {
                         from: *users_from,
                         to: *users_to,
                         start_s: *ramp_start_s,
                         ramp_s: *ramp_s,
                     };
-                    let ours =
-                        (0..users.from.max(users.to)).filter(|&u| self.share.takes(u.into()));
-                    for u in ours {
+                    for u in 0..users.from.max(users.to) {
                         tasks.spawn(closed_user(ctx.clone(), users, u, think.clone()));
                     }
                 }
@@ -302,8 +301,7 @@ impl Ctx {
                     }
                     _ => (drain_left, Cause::Unfinished),
                 };
-                let exchange =
-                    conns.exchange(&peer.peer().url, &self.target, &self.counters);
+                let exchange = conns.exchange(&peer.peer().url, &self.target, &self.counters);
                 match tokio::time::timeout(Duration::from_secs_f64(limit), exchange).await {
                     Ok(Ok(answer)) => exec::classify(Ok(answer)).map_err(|(_, c)| c),
                     Ok(Err(c)) => Err(c),
@@ -318,36 +316,16 @@ impl Ctx {
     }
 }
 
-/// The planned arrivals not yet taken by a worker: this generator's share of them.
+/// The planned arrivals not yet taken by a worker.
 struct Pending {
     schedule: Schedule,
     next: Option<f64>,
-    share: Share,
-    /// Arrivals drawn from the whole stream so far, every generator's.
-    drawn: u64,
 }
 
 impl Pending {
-    fn new(schedule: Schedule, share: Share) -> Pending {
-        let mut p = Pending {
-            schedule,
-            next: None,
-            share,
-            drawn: 0,
-        };
-        p.next = p.draw();
-        p
-    }
-
-    fn draw(&mut self) -> Option<f64> {
-        let schedule = &mut self.schedule;
-        self.share
-            .next_of(&mut self.drawn, || schedule.next_arrival())
-    }
-
     fn claim(&mut self) -> Option<f64> {
         let t = self.next?;
-        self.next = self.draw();
+        self.next = self.schedule.next_arrival();
         Some(t)
     }
 }
@@ -410,10 +388,11 @@ fn loop_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
 }
 
-async fn open_loop(ctx: Arc<Ctx>, schedule: Schedule, share: Share) {
-    let n = initial_workers(schedule.peak_rate() / f64::from(share.of()));
+async fn open_loop(ctx: Arc<Ctx>, mut schedule: Schedule) {
+    let n = initial_workers(schedule.peak_rate());
+    let next = schedule.next_arrival();
     let pool = Arc::new(Pool {
-        pending: Mutex::new(Pending::new(schedule, share)),
+        pending: Mutex::new(Pending { schedule, next }),
         idle: AtomicUsize::new(n),
         workers: AtomicUsize::new(n),
         last_answer_s: AtomicU64::new(0.0f64.to_bits()),
@@ -522,39 +501,7 @@ async fn open_worker(ctx: Arc<Ctx>, pool: Arc<Pool>, mut first: Option<f64>) {
     }
 }
 
-/// Number of closed-loop users over time.
-#[derive(Debug, Clone, Copy)]
-pub struct Users {
-    pub from: u32,
-    pub to: u32,
-    pub start_s: f64,
-    pub ramp_s: f64,
-}
-
-impl Users {
-    pub fn at(&self, t: f64) -> f64 {
-        let (from, to) = (f64::from(self.from), f64::from(self.to));
-        if t < self.start_s {
-            from
-        } else if self.ramp_s <= 0.0 || t >= self.start_s + self.ramp_s {
-            to
-        } else {
-            from + (to - from) * (t - self.start_s) / self.ramp_s
-        }
-    }
-    /// When user `i` (0-based) becomes active during an increasing ramp.
-    pub fn activation_s(&self, i: u32) -> f64 {
-        if i < self.from || self.to <= self.from {
-            return 0.0;
-        }
-        self.start_s + self.ramp_s * f64::from(i + 1 - self.from) / f64::from(self.to - self.from)
-    }
-    pub fn active(&self, i: u32, t: f64) -> bool {
-        f64::from(i) + 1.0 <= self.at(t) + 1e-9
-    }
-}
-
-async fn closed_user(ctx: Arc<Ctx>, users: Users, i: u32, think: chaos_plan::Dist) {
+async fn closed_user(ctx: Arc<Ctx>, users: UsersRamp, i: u32, think: chaos_plan::Dist) {
     let mut rng = StdRng::from_rng(&mut rand::rng());
     let mut conns = Conns::default();
     let mut batch = Batch::new(ctx.recorder.clone());
@@ -564,7 +511,7 @@ async fn closed_user(ctx: Arc<Ctx>, users: Users, i: u32, think: chaos_plan::Dis
             return;
         }
         if !users.active(i, now) {
-            let on = users.activation_s(i);
+            let on = users.joins_s(i);
             if users.to <= users.from || on <= now || on >= ctx.duration_s {
                 return;
             }
@@ -593,118 +540,53 @@ async fn wait_until(at: tokio::time::Instant) {
     crate::clock::sleep_until(at.into_std()).await;
 }
 
-/// Planned arrival times of an open-loop workload: piecewise-linear rate plus spikes.
+/// Planned arrival instants of an open-loop workload: the plan's [`ArrivalTimes`], the
+/// instants the simulator sends at for the same run seed.
 pub struct Schedule {
-    rate: Vec<RatePiece>,
-    spikes: Vec<Spike>,
-    arrivals: Arrivals,
-    duration_s: f64,
-    t: f64,
-    rng: StdRng,
+    times: ArrivalTimes,
 }
 
 impl Schedule {
+    /// The instants of workload number `workload` of the plan (its rate, spikes and arrival
+    /// process) over `[0, duration_s)`, in a run with `run_seed`.
+    pub fn of_workload(
+        rate: &[RatePiece],
+        spikes: &[Spike],
+        arrivals: Arrivals,
+        duration_s: f64,
+        run_seed: u64,
+        workload: usize,
+    ) -> Schedule {
+        let rate = RateFn::new(rate, spikes, duration_s);
+        Schedule {
+            times: ArrivalTimes::new(rate, arrivals, run_seed, workload),
+        }
+    }
+
+    /// The instants of a plan's first workload with this load.
     pub fn new(
         rate: Vec<RatePiece>,
         spikes: Vec<Spike>,
         arrivals: Arrivals,
         duration_s: f64,
-        seed: u64,
+        run_seed: u64,
     ) -> Schedule {
-        Schedule {
-            rate,
-            spikes,
-            arrivals,
-            duration_s,
-            t: 0.0,
-            rng: StdRng::seed_from_u64(seed),
-        }
+        Schedule::of_workload(&rate, &spikes, arrivals, duration_s, run_seed, 0)
     }
 
-    /// An upper bound of the rate over the whole run (every spike at once on the highest piece).
+    /// The highest rate of the run.
     pub fn peak_rate(&self) -> f64 {
-        let base = self
-            .rate
-            .iter()
-            .map(|p| p.from_per_s.max(p.to_per_s))
-            .fold(0.0, f64::max);
-        let spikes: f64 = self.spikes.iter().map(|s| s.rate_per_s.max(0.0)).sum();
-        base + spikes
+        self.times.rate().peak()
     }
 
     /// Requests per second at `t`.
     pub fn rate_at(&self, t: f64) -> f64 {
-        let base: f64 = self
-            .rate
-            .iter()
-            .filter(|p| p.start_s <= t && t < p.end_s)
-            .map(|p| {
-                let len = p.end_s - p.start_s;
-                if len <= 0.0 {
-                    p.from_per_s
-                } else {
-                    p.from_per_s + (p.to_per_s - p.from_per_s) * (t - p.start_s) / len
-                }
-            })
-            .next()
-            .unwrap_or(0.0);
-        let spikes: f64 = self
-            .spikes
-            .iter()
-            .filter(|s| s.start_s <= t && t < s.end_s)
-            .map(|s| s.rate_per_s)
-            .sum();
-        (base + spikes).max(0.0)
-    }
-
-    /// The next time after `t` at which the rate function changes shape.
-    fn next_change(&self, t: f64) -> f64 {
-        self.rate
-            .iter()
-            .flat_map(|p| [p.start_s, p.end_s])
-            .chain(self.spikes.iter().flat_map(|s| [s.start_s, s.end_s]))
-            .filter(|&x| x > t)
-            .fold(self.duration_s, f64::min)
+        self.times.rate().at(t)
     }
 
     /// The next planned send time, or `None` at the end of the run.
     pub fn next_arrival(&mut self) -> Option<f64> {
-        loop {
-            if self.t >= self.duration_s {
-                return None;
-            }
-            let change = self.next_change(self.t);
-            match self.arrivals {
-                Arrivals::Uniform => {
-                    let r = self.rate_at(self.t);
-                    if r <= 0.0 {
-                        self.t = change;
-                        continue;
-                    }
-                    self.t += 1.0 / r;
-                    return (self.t < self.duration_s).then_some(self.t);
-                }
-                Arrivals::Poisson => {
-                    // Thinning against the highest rate of this linear stretch: exact for ramps.
-                    let r_max = self
-                        .rate_at(self.t)
-                        .max(self.rate_at((change - 1e-9).max(self.t)));
-                    if r_max <= 0.0 {
-                        self.t = change;
-                        continue;
-                    }
-                    let gap = -(1.0 - self.rng.random::<f64>()).ln() / r_max;
-                    if self.t + gap >= change {
-                        self.t = change;
-                        continue;
-                    }
-                    self.t += gap;
-                    if self.rng.random::<f64>() * r_max < self.rate_at(self.t) {
-                        return Some(self.t);
-                    }
-                }
-            }
-        }
+        self.times.next()
     }
 }
 
@@ -771,34 +653,13 @@ pub async fn run_to_recording(
     run_with_stats(plan, targets, seed).await.map(|(r, _)| r)
 }
 
-/// [`run_to_recording`] sending only `share` of the load.
-pub async fn run_shared(
-    plan: Arc<Plan>,
-    targets: &BTreeMap<String, Vec<String>>,
-    seed: u64,
-    share: Share,
-) -> Result<Recording, LoadgenError> {
-    run_with_stats_shared(plan, targets, seed, share)
-        .await
-        .map(|(r, _)| r)
-}
-
 /// [`run_to_recording`], with how many connections and workers it took.
 pub async fn run_with_stats(
     plan: Arc<Plan>,
     targets: &BTreeMap<String, Vec<String>>,
     seed: u64,
 ) -> Result<(Recording, LoadgenStats), LoadgenError> {
-    run_with_stats_shared(plan, targets, seed, Share::WHOLE).await
-}
-
-async fn run_with_stats_shared(
-    plan: Arc<Plan>,
-    targets: &BTreeMap<String, Vec<String>>,
-    seed: u64,
-    share: Share,
-) -> Result<(Recording, LoadgenStats), LoadgenError> {
-    let lg = Loadgen::new(plan.clone(), targets, seed)?.with_share(share);
+    let lg = Loadgen::new(plan.clone(), targets, seed)?;
     let recorder = Arc::new(Mutex::new(Recorder::new(&plan, "loadgen", seed)));
     let (_tx, rx) = watch::channel(false);
     lg.run(Instant::now(), recorder.clone(), rx).await;
@@ -882,15 +743,16 @@ mod tests {
     }
 
     fn pool(rate: f64) -> Pool {
-        let schedule = Schedule::new(
+        let mut schedule = Schedule::new(
             vec![piece(0.0, 10.0, rate, rate)],
             vec![],
             Arrivals::Uniform,
             10.0,
             1,
         );
+        let next = schedule.next_arrival();
         Pool {
-            pending: Mutex::new(Pending::new(schedule, Share::WHOLE)),
+            pending: Mutex::new(Pending { schedule, next }),
             idle: AtomicUsize::new(0),
             workers: AtomicUsize::new(0),
             last_answer_s: AtomicU64::new(0.0f64.to_bits()),
@@ -910,23 +772,6 @@ mod tests {
     }
 
     #[test]
-    fn shares_of_a_seeded_stream_partition_it() {
-        let stream = |share: Share| {
-            let rate = vec![piece(0.0, 10.0, 50.0, 300.0)];
-            let schedule = Schedule::new(rate, vec![], Arrivals::Poisson, 10.0, 42);
-            let mut p = Pending::new(schedule, share);
-            std::iter::from_fn(move || p.claim()).collect::<Vec<f64>>()
-        };
-        let whole = stream(Share::WHOLE);
-        let mut merged: Vec<f64> = (0..3)
-            .flat_map(|i| stream(Share::new(i, 3).unwrap()))
-            .collect();
-        merged.sort_by(f64::total_cmp);
-        assert!(whole.len() > 1000);
-        assert_eq!(merged, whole);
-    }
-
-    #[test]
     fn the_pool_needs_workers_only_for_slow_answers() {
         let p = pool(1000.0);
         // Fast answers: the floor of 8 workers is enough.
@@ -939,26 +784,5 @@ mod tests {
         assert_eq!(p.needed(1000.0), 1008);
         assert_eq!(initial_workers(30_000.0), 60);
         assert_eq!(initial_workers(10.0), 8);
-    }
-
-    #[test]
-    fn users_ramp_up_one_by_one() {
-        let u = Users {
-            from: 2,
-            to: 6,
-            start_s: 10.0,
-            ramp_s: 40.0,
-        };
-        assert!(u.active(1, 0.0) && !u.active(2, 0.0));
-        assert_eq!(u.activation_s(2), 20.0);
-        assert!(u.active(2, 20.0) && !u.active(3, 20.0));
-        assert!(u.active(5, 50.0));
-        let down = Users {
-            from: 4,
-            to: 1,
-            start_s: 0.0,
-            ramp_s: 3.0,
-        };
-        assert!(!down.active(3, 1.5) && down.active(0, 100.0));
     }
 }

@@ -18,7 +18,7 @@ use tokio::net::TcpListener;
 
 use crate::admission::{Admission, Admit, Refused};
 use crate::balance::PeerSet;
-use crate::breaker::Breaker;
+use crate::breaker::Breakers;
 use crate::control;
 use crate::exec::{self, Failure};
 use crate::faults::Faults;
@@ -63,7 +63,7 @@ pub struct Agent {
     pub metrics: Metrics,
     pub peers: BTreeMap<String, PeerSet>,
     pub client: reqwest::Client,
-    breakers: Mutex<BTreeMap<String, Breaker>>,
+    breakers: Breakers,
     /// Workers and the wait queue (priorities, discipline, shedding).
     admission: Arc<Admission>,
     /// The rate limit's bucket, on the clock of `started`.
@@ -110,7 +110,7 @@ impl Agent {
             metrics: Metrics::new(&service.name, &cfg.replica, service.workers),
             peers,
             client: http_client(),
-            breakers: Mutex::new(BTreeMap::new()),
+            breakers: Breakers::default(),
             admission: Admission::new(service.workers, service.queue, service.discipline),
             bucket,
             started: Instant::now(),
@@ -126,25 +126,19 @@ impl Agent {
         self.started.elapsed().as_secs_f64()
     }
 
-    pub fn breaker_admit(&self, callee: &str, cfg: &CircuitBreaker) -> bool {
-        let now = self.now_s();
-        self.breakers
-            .lock()
-            .map(|mut b| {
-                b.entry(callee.to_string())
-                    .or_insert_with(|| Breaker::new(cfg.clone()))
-                    .admit(now)
-            })
-            .unwrap_or(true)
+    /// May an attempt to `callee` go out now? `None`: the circuit is open.
+    pub fn breaker_admit(
+        &self,
+        callee: &str,
+        cfg: &CircuitBreaker,
+    ) -> Option<chaos_plan::Admission> {
+        self.breakers.admit(callee, cfg, self.now_s())
     }
 
-    pub fn breaker_record(&self, callee: &str, failed: bool) {
-        let now = self.now_s();
-        if let Ok(mut b) = self.breakers.lock()
-            && let Some(b) = b.get_mut(callee)
-        {
-            b.record(now, failed);
-        }
+    /// The outcome of an attempt to `callee` that the breaker let through as `admission`.
+    pub fn breaker_record(&self, callee: &str, admission: chaos_plan::Admission, failed: bool) {
+        self.breakers
+            .record(callee, self.now_s(), admission, failed);
     }
 }
 

@@ -511,25 +511,16 @@ pub fn build(plan: &Plan, rec: &Recording, verdicts: &[Verdict]) -> Report {
             let send_end = end.min(span.ended_s);
             let (offered_per_s, users) = match load {
                 Some(Load::Open { rate, spikes, .. }) => {
-                    let r = if send_end > start {
-                        offered_rate(rate, spikes, start, send_end)
-                    } else {
-                        0.0
-                    };
+                    // The rate the arrivals of every mode follow (`chaos_plan::ArrivalTimes`).
+                    let r = chaos_plan::RateFn::new(rate, spikes, plan.scenario.duration_s)
+                        .mean_over(start, send_end);
                     (Some(round3(r)), None)
                 }
-                Some(Load::Closed {
-                    users_from,
-                    users_to,
-                    ramp_start_s,
-                    ramp_s,
-                    ..
-                }) => {
+                Some(load @ Load::Closed { .. }) => {
                     let mid = start + (end - start) / 2.0;
-                    let u = if mid >= span.ended_s {
-                        0.0
-                    } else {
-                        users_at(*users_from, *users_to, *ramp_start_s, *ramp_s, mid)
+                    let u = match chaos_plan::UsersRamp::of_load(load) {
+                        Some(users) if mid < span.ended_s => users.at(mid),
+                        _ => 0.0,
                     };
                     (None, Some(round3(u)))
                 }
@@ -605,54 +596,6 @@ pub fn build(plan: &Plan, rec: &Recording, verdicts: &[Verdict]) -> Report {
         topology: topology(plan),
         runs: None,
         hop: crate::hop::info(plan.scenario.hop_s, rec),
-    }
-}
-
-/// The mean planned arrival rate over `[a, b)`: the rate pieces (linear) plus spikes.
-pub fn offered_rate(
-    rate: &[chaos_plan::RatePiece],
-    spikes: &[chaos_plan::Spike],
-    a: f64,
-    b: f64,
-) -> f64 {
-    if b <= a {
-        return 0.0;
-    }
-    let mut total = 0.0;
-    for p in rate {
-        let lo = p.start_s.max(a);
-        let hi = p.end_s.min(b);
-        if hi <= lo {
-            continue;
-        }
-        let len = p.end_s - p.start_s;
-        let at = |t: f64| {
-            if len > 0.0 {
-                p.from_per_s + (p.to_per_s - p.from_per_s) * (t - p.start_s) / len
-            } else {
-                p.to_per_s
-            }
-        };
-        total += (at(lo) + at(hi)) / 2.0 * (hi - lo);
-    }
-    for s in spikes {
-        let lo = s.start_s.max(a);
-        let hi = s.end_s.min(b);
-        if hi > lo {
-            total += s.rate_per_s * (hi - lo);
-        }
-    }
-    total / (b - a)
-}
-
-fn users_at(from: u32, to: u32, ramp_start_s: f64, ramp_s: f64, t: f64) -> f64 {
-    let (from, to) = (f64::from(from), f64::from(to));
-    if t < ramp_start_s {
-        from
-    } else if ramp_s <= 0.0 || t >= ramp_start_s + ramp_s {
-        to
-    } else {
-        from + (to - from) * (t - ramp_start_s) / ramp_s
     }
 }
 
