@@ -8,11 +8,16 @@
 #                        takes a Pod under loss out of its Service
 #   eject.chaos          callers reach the callee's Pods by the IPs the runner pushes, and eject
 #                        the one answering 503
+#   loadgen-pods.chaos   with --loadgen-pods 3 the merged report gives what 1 Pod gives (same seed)
 #   faults.chaos         each fault kind (latency, errors, partition, cpu, loss, memory) judged by
 #                        its expectations: exit 0 only if every one took effect
-#   scenarios/*.chaos    with CHAOS_CLUSTER_ALL=1: to the exit code on their first line (shortened
-#                        with --set where they have parameters); otherwise each is named, skipped,
-#                        with why (none fits CI's time on two shared cores today)
+#   autoscale.sh         the plan's autoscale rule through deployments/scale, traffic on the new
+#                        Pods; a re-run into the kept namespace refused
+#   ssa.sh               other field managers during a run: a label beside ours, replicas refused
+#                        (conflict with chaos), kubectl scale and a forced apply reported, not undone
+#   scenarios.sh         the scenarios of scenarios/ to the exit code on their first line: the CI
+#                        list there, two at a time; the rest named, skipped, with why
+#                        (CHAOS_CLUSTER_ALL=1 runs them all)
 #   abort.chaos          `abort when` fires: exit 1, the run ends early, faults reverted
 #   keep.chaos --keep    the namespace and its Pods stay, no fault left on any agent
 #   keep.chaos + SIGTERM exit 3, faults reverted, the namespace finalized, no process left
@@ -200,33 +205,18 @@ PY
 no_agents_left eject.chaos
 echo "ok   eject.chaos: front called back's Pods by the pushed IPs and ejected the bad one"
 
+# --- autoscaling through the scale subresource; a re-run into a kept namespace -------------------
+. tests/cluster/autoscale.sh
+
+# --- server-side apply and scales by other writers during a run -----------------------------------
+. tests/cluster/ssa.sh
+
+# --- several load generator Pods (issue 11): tests/cluster/loadgen-pods.sh ------------------------
+. tests/cluster/loadgen-pods.sh
+loadgen_pods_case "$ci"
+
 # --- the scenarios ------------------------------------------------------------------------------
-# Each takes its `duration` in wall time plus ~20 s of rollout and cleanup. None fits CI's
-# cluster step on two shared cores today; each is named with why, and CHAOS_CLUSTER_ALL=1 runs
-# them all (shortened through their parameters where they have any).
-declare -A SET=(
-  [scenarios/ms-ref-1.chaos]="--set run=40s --set fault_at=10s --set fault_for=10s --set rate=100/s"
-)
-declare -A WHY=(
-  # measured on the testbed, debug agents, load average 7-8 on 2 cores: exit 0 once, exit 1 once
-  # (14.9% errors: the spinning `cpu x3` fault starves every process and its 50 ms call timeouts fire)
-  [scenarios/ms-ref-1.chaos]="even shortened (${SET[scenarios/ms-ref-1.chaos]}) its 50 ms call timeouts do not hold on two shared cores while its cpu fault spins (measured: exit 0 once, exit 1 with 14.9% errors once)"
-)
-for f in scenarios/*.chaos; do
-  want=$(want_exit "$f")
-  [ -n "$want" ] || continue
-  if [ "${CHAOS_CLUSTER_ALL:-}" != 1 ]; then
-    why=${WHY[$f]:-"its duration ($(grep -m1 -oE '^\s*duration\s+\S+' "$f" | awk '{print $2}')) is fixed (no parameter shortens it) and CI's cluster step has ~15 minutes"}
-    echo "!!! SKIPPED $f on the cluster: $why; CHAOS_CLUSTER_ALL=1 runs it"
-    continue
-  fi
-  name=$(basename "$f" .chaos)
-  # shellcheck disable=SC2086 # the --set words
-  run "$ci" "$name" "$f" ${SET[$f]:-}
-  [ "$got" = "$want" ] || fail "chaos run --cluster $f ${SET[$f]:-} exited $got, expected $want"
-  no_agents_left "$f"
-  echo "ok   $f ${SET[$f]:-} --cluster (exit $got)"
-done
+. tests/cluster/scenarios.sh
 
 # --- abort when ------------------------------------------------------------------------------------
 run "$ci" abort tests/cluster/abort.chaos

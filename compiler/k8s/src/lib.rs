@@ -8,6 +8,7 @@ pub mod manifests;
 pub mod monitor;
 pub mod names;
 pub mod schedule;
+pub mod sizing;
 
 use chaos_plan::Plan;
 use serde::Serialize;
@@ -28,6 +29,9 @@ pub struct Options {
     pub namespace: Option<String>,
     /// Labelled on every object; the cluster runner only ever touches objects carrying it.
     pub run_id: String,
+    /// Load generator Pods (the Job's `parallelism`), each sending its share of every
+    /// workload; `None`: [`sizing::default_pods`] from the plan's peak offered rate.
+    pub loadgen_pods: Option<u32>,
 }
 
 /// The files `chaos compile --target k8s` writes.
@@ -49,6 +53,8 @@ pub enum Error {
     InvalidNamespace(String),
     #[error("image must not be empty")]
     EmptyImage,
+    #[error("{0} load generator Pods: use 1 to {max}", max = sizing::MAX_PODS)]
+    LoadgenPods(u32),
     #[error(
         "services `{first}` and `{second}` would both be named `{kubernetes}` in Kubernetes; rename one of them"
     )]
@@ -80,6 +86,7 @@ pub fn build(plan: &Plan, options: &Options, token: &str) -> Result<Bundle, Erro
         image: &options.image,
         part_of,
         names: &service_names,
+        loadgen_pods: loadgen_pods(plan, options)?,
     };
     let objects = manifests::build(&cx, token);
     let target = |service: &str| {
@@ -112,8 +119,18 @@ pub fn service_monitor(plan: &Plan, options: &Options) -> Result<String, Error> 
         image: &options.image,
         part_of,
         names: &service_names,
+        loadgen_pods: loadgen_pods(plan, options)?,
     };
     yaml(&monitor::service_monitor(&cx))
+}
+
+/// The Pods of the load generator Job: the user's number, checked, or the plan's default.
+pub fn loadgen_pods(plan: &Plan, options: &Options) -> Result<u32, Error> {
+    match options.loadgen_pods {
+        Some(n) if (1..=sizing::MAX_PODS).contains(&n) => Ok(n),
+        Some(n) => Err(Error::LoadgenPods(n)),
+        None => Ok(sizing::default_pods(plan)),
+    }
 }
 
 /// The run's namespace, the Kubernetes name of each service and the `part-of` label.

@@ -13,9 +13,9 @@ use k8s_openapi::api::autoscaling::v2::{
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EnvVar, EnvVarSource,
-    HTTPGetAction, Namespace, PodSecurityContext, PodSpec, PodTemplateSpec, Probe,
-    ResourceRequirements, SeccompProfile, Secret, SecretKeySelector, SecurityContext, Service,
-    ServicePort, ServiceSpec, Volume, VolumeMount,
+    HTTPGetAction, Namespace, ObjectFieldSelector, PodSecurityContext, PodSpec, PodTemplateSpec,
+    Probe, ResourceRequirements, SeccompProfile, Secret, SecretKeySelector, SecurityContext,
+    Service, ServicePort, ServiceSpec, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
@@ -30,6 +30,11 @@ pub const TOKEN_SECRET: &str = "chaos-token";
 pub const TOKEN_KEY: &str = "token";
 pub const TOKEN_ENV: &str = "CHAOS_TOKEN";
 pub const LOADGEN_JOB: &str = "loadgen";
+/// The env var holding a load generator Pod's completion index (0..N) in the Indexed Job,
+/// the name the Job controller itself uses.
+pub const COMPLETION_INDEX_ENV: &str = "JOB_COMPLETION_INDEX";
+/// The annotation (and label) the Job controller puts a Pod's completion index in.
+pub const COMPLETION_INDEX_ANNOTATION: &str = "batch.kubernetes.io/job-completion-index";
 /// Port of the load generator's status API (start instant, windows so far, stop), which
 /// `chaos run --cluster` reads through the Pod proxy.
 pub const LOADGEN_PORT: i32 = 8081;
@@ -78,6 +83,8 @@ pub(crate) struct Context<'a> {
     pub part_of: String,
     /// (plan name, kubernetes name) per service.
     pub names: &'a [(String, String)],
+    /// The load generator Job's Pods.
+    pub loadgen_pods: u32,
 }
 
 impl Context<'_> {
@@ -448,14 +455,35 @@ fn loadgen_job(cx: &Context<'_>) -> Job {
         format!("0.0.0.0:{LOADGEN_PORT}"),
         "--token-env".to_string(),
         TOKEN_ENV.to_string(),
+        // Pod I of N sends arrivals I, I + N, I + 2N, ... of every workload's stream.
+        "--share".to_string(),
+        format!("$({COMPLETION_INDEX_ENV})/{}", cx.loadgen_pods),
     ]);
+    if cx.loadgen_pods > 1 {
+        // Several Pods start when the runner says, at one instant (`chaos run --cluster`
+        // waits until all are ready), not each when its own process is up.
+        args.push("--wait-for-start".to_string());
+    }
+    // What the Job controller would add by itself, written out so the manifest says where
+    // `$(JOB_COMPLETION_INDEX)` comes from.
+    let index_env = EnvVar {
+        name: COMPLETION_INDEX_ENV.to_string(),
+        value_from: Some(EnvVarSource {
+            field_ref: Some(ObjectFieldSelector {
+                field_path: format!("metadata.annotations['{COMPLETION_INDEX_ANNOTATION}']"),
+                ..ObjectFieldSelector::default()
+            }),
+            ..EnvVarSource::default()
+        }),
+        ..EnvVar::default()
+    };
     let container = Container {
         name: "loadgen".to_string(),
         image: Some(cx.image.to_string()),
         image_pull_policy: Some("IfNotPresent".to_string()),
         command: Some(vec!["chaos".to_string()]),
         args: Some(args),
-        env: Some(vec![token_env()]),
+        env: Some(vec![token_env(), index_env]),
         ports: Some(vec![ContainerPort {
             name: Some("status".to_string()),
             container_port: LOADGEN_PORT,
@@ -477,6 +505,9 @@ fn loadgen_job(cx: &Context<'_>) -> Job {
     Job {
         metadata: cx.meta(LOADGEN_JOB, labels.clone()),
         spec: Some(JobSpec {
+            completion_mode: Some("Indexed".to_string()),
+            completions: Some(to_i32(cx.loadgen_pods)),
+            parallelism: Some(to_i32(cx.loadgen_pods)),
             backoff_limit: Some(0),
             active_deadline_seconds: Some(deadline),
             template: PodTemplateSpec {

@@ -12,6 +12,7 @@ fn options() -> Options {
         image: chaos_k8s::DEFAULT_IMAGE.to_string(),
         namespace: None,
         run_id: "r20261122".to_string(),
+        loadgen_pods: None,
     }
 }
 
@@ -92,6 +93,7 @@ fn options_override_image_and_namespace() {
         image: "registry.example/chaos:dev".into(),
         namespace: Some("mine".into()),
         run_id: "x1".into(),
+        loadgen_pods: None,
     };
     let out = compile(&plan, &opts).unwrap();
     let docs = docs(&out.manifests_yaml);
@@ -339,4 +341,48 @@ fn the_service_monitor_selects_every_agent_service_of_the_run() {
         chaos_k8s::service_monitor(&plan, &bad),
         Err(Error::InvalidRunId(_))
     ));
+}
+
+#[test]
+fn several_load_generator_pods_make_an_indexed_job() {
+    let plan = support::mm1();
+    let three = Options {
+        loadgen_pods: Some(3),
+        ..options()
+    };
+    let out = compile(&plan, &three).unwrap();
+    let docs = docs(&out.manifests_yaml);
+    let job = docs.last().unwrap();
+    insta::assert_yaml_snapshot!("mm1.loadgen-job-3-pods", job["spec"]);
+    let spec = &job["spec"];
+    assert_eq!(spec["completionMode"], "Indexed");
+    assert_eq!(
+        (spec["parallelism"].as_i64(), spec["completions"].as_i64()),
+        (Some(3), Some(3))
+    );
+    let args: Vec<&str> = spec["template"]["spec"]["containers"][0]["args"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert!(
+        args.windows(2)
+            .any(|w| w == ["--share", "$(JOB_COMPLETION_INDEX)/3"]),
+        "{args:?}"
+    );
+    assert!(args.contains(&"--wait-for-start"), "{args:?}");
+
+    // One Pod (the default for a plan this slow) starts on its own.
+    let one = compile(&plan, &options()).unwrap();
+    assert!(one.manifests_yaml.contains("$(JOB_COMPLETION_INDEX)/1"));
+    assert!(!one.manifests_yaml.contains("--wait-for-start"));
+
+    for bad in [0, chaos_k8s::sizing::MAX_PODS + 1] {
+        let o = Options {
+            loadgen_pods: Some(bad),
+            ..options()
+        };
+        assert!(matches!(compile(&plan, &o), Err(Error::LoadgenPods(n)) if n == bad));
+    }
 }

@@ -17,6 +17,7 @@ fn probe(health_check: Option<HealthCheck>) -> Probe {
         image: chaos_k8s::DEFAULT_IMAGE.to_string(),
         namespace: None,
         run_id: "r1".to_string(),
+        loadgen_pods: None,
     };
     let bundle = build(&plan, &options, "token").unwrap();
     let deployment = &bundle.objects.services[0].deployment;

@@ -45,6 +45,7 @@ fn options() -> chaos_k8s::Options {
         image: chaos_k8s::DEFAULT_IMAGE.to_string(),
         namespace: None,
         run_id: "r20261122".to_string(),
+        loadgen_pods: None,
     }
 }
 

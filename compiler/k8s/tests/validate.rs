@@ -22,6 +22,7 @@ fn manifests_pass_kubernetes_validate() {
         image: chaos_k8s::DEFAULT_IMAGE.to_string(),
         namespace: None,
         run_id: "r20261122".to_string(),
+        loadgen_pods: None,
     };
     let mut files = Vec::new();
     for (name, plan) in support::all() {

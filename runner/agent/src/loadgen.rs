@@ -18,8 +18,8 @@ use chaos_plan::{
     ArrivalTimes, Arrivals, Load, Plan, RateFn, RatePiece, Spike, UsersRamp, Workload,
 };
 use chaos_report::{Cause, Latency, Recorder, Recording, SparseLatency, SubjectKey};
-use rand::SeedableRng;
 use rand::rngs::StdRng;
+use rand::SeedableRng;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -29,9 +29,11 @@ use crate::exec;
 
 mod batch;
 mod conn;
+mod share;
 
 use batch::Batch;
 use conn::{Conns, Target};
+pub use share::{Share, ShareError};
 
 /// Most connections one open-loop workload opens: past it, a send due while every worker
 /// waits on an answer waits for the first free one (its lateness counts in its latency).
@@ -78,6 +80,7 @@ pub struct Loadgen {
     targets: BTreeMap<String, Arc<PeerSet>>,
     seed: u64,
     counters: Arc<Counters>,
+    share: Share,
 }
 
 /// Where each workload's results go in the recorder.
@@ -117,7 +120,14 @@ impl Loadgen {
             targets: sets,
             seed,
             counters: Arc::new(Counters::default()),
+            share: Share::WHOLE,
         })
+    }
+
+    /// Sends only `share` of every workload (see [`Share`]); by default all of it.
+    pub fn with_share(mut self, share: Share) -> Loadgen {
+        self.share = share;
+        self
     }
 
     /// The planned send instants of workload number `workload` of the plan (`None` for a
@@ -212,7 +222,7 @@ impl Loadgen {
                     let Some(schedule) = self.schedule(i) else {
                         continue;
                     };
-                    tasks.spawn(open_loop(ctx, schedule));
+                    tasks.spawn(open_loop(ctx, schedule, self.share));
                 }
                 Load::Closed {
                     users_from,
@@ -227,7 +237,9 @@ impl Loadgen {
                         start_s: *ramp_start_s,
                         ramp_s: *ramp_s,
                     };
-                    for u in 0..users.from.max(users.to) {
+                    let ours =
+                        (0..users.from.max(users.to)).filter(|&u| self.share.takes(u.into()));
+                    for u in ours {
                         tasks.spawn(closed_user(ctx.clone(), users, u, think.clone()));
                     }
                 }
@@ -316,16 +328,36 @@ impl Ctx {
     }
 }
 
-/// The planned arrivals not yet taken by a worker.
+/// The planned arrivals not yet taken by a worker: this generator's share of them.
 struct Pending {
     schedule: Schedule,
     next: Option<f64>,
+    share: Share,
+    /// Arrivals drawn from the whole stream so far, every generator's.
+    drawn: u64,
 }
 
 impl Pending {
+    fn new(schedule: Schedule, share: Share) -> Pending {
+        let mut p = Pending {
+            schedule,
+            next: None,
+            share,
+            drawn: 0,
+        };
+        p.next = p.draw();
+        p
+    }
+
+    fn draw(&mut self) -> Option<f64> {
+        let schedule = &mut self.schedule;
+        self.share
+            .next_of(&mut self.drawn, || schedule.next_arrival())
+    }
+
     fn claim(&mut self) -> Option<f64> {
         let t = self.next?;
-        self.next = self.schedule.next_arrival();
+        self.next = self.draw();
         Some(t)
     }
 }
@@ -388,11 +420,10 @@ fn loop_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
 }
 
-async fn open_loop(ctx: Arc<Ctx>, mut schedule: Schedule) {
-    let n = initial_workers(schedule.peak_rate());
-    let next = schedule.next_arrival();
+async fn open_loop(ctx: Arc<Ctx>, schedule: Schedule, share: Share) {
+    let n = initial_workers(schedule.peak_rate() / f64::from(share.of()));
     let pool = Arc::new(Pool {
-        pending: Mutex::new(Pending { schedule, next }),
+        pending: Mutex::new(Pending::new(schedule, share)),
         idle: AtomicUsize::new(n),
         workers: AtomicUsize::new(n),
         last_answer_s: AtomicU64::new(0.0f64.to_bits()),
@@ -653,13 +684,34 @@ pub async fn run_to_recording(
     run_with_stats(plan, targets, seed).await.map(|(r, _)| r)
 }
 
+/// [`run_to_recording`] sending only `share` of the load.
+pub async fn run_shared(
+    plan: Arc<Plan>,
+    targets: &BTreeMap<String, Vec<String>>,
+    seed: u64,
+    share: Share,
+) -> Result<Recording, LoadgenError> {
+    run_with_stats_shared(plan, targets, seed, share)
+        .await
+        .map(|(r, _)| r)
+}
+
 /// [`run_to_recording`], with how many connections and workers it took.
 pub async fn run_with_stats(
     plan: Arc<Plan>,
     targets: &BTreeMap<String, Vec<String>>,
     seed: u64,
 ) -> Result<(Recording, LoadgenStats), LoadgenError> {
-    let lg = Loadgen::new(plan.clone(), targets, seed)?;
+    run_with_stats_shared(plan, targets, seed, Share::WHOLE).await
+}
+
+async fn run_with_stats_shared(
+    plan: Arc<Plan>,
+    targets: &BTreeMap<String, Vec<String>>,
+    seed: u64,
+    share: Share,
+) -> Result<(Recording, LoadgenStats), LoadgenError> {
+    let lg = Loadgen::new(plan.clone(), targets, seed)?.with_share(share);
     let recorder = Arc::new(Mutex::new(Recorder::new(&plan, "loadgen", seed)));
     let (_tx, rx) = watch::channel(false);
     lg.run(Instant::now(), recorder.clone(), rx).await;
@@ -743,16 +795,15 @@ mod tests {
     }
 
     fn pool(rate: f64) -> Pool {
-        let mut schedule = Schedule::new(
+        let schedule = Schedule::new(
             vec![piece(0.0, 10.0, rate, rate)],
             vec![],
             Arrivals::Uniform,
             10.0,
             1,
         );
-        let next = schedule.next_arrival();
         Pool {
-            pending: Mutex::new(Pending { schedule, next }),
+            pending: Mutex::new(Pending::new(schedule, Share::WHOLE)),
             idle: AtomicUsize::new(0),
             workers: AtomicUsize::new(0),
             last_answer_s: AtomicU64::new(0.0f64.to_bits()),
@@ -769,6 +820,23 @@ mod tests {
         }
         assert!((999..=1000).contains(&all.len()), "{}", all.len());
         assert!(all.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn shares_of_a_seeded_stream_partition_it() {
+        let stream = |share: Share| {
+            let rate = vec![piece(0.0, 10.0, 50.0, 300.0)];
+            let schedule = Schedule::new(rate, vec![], Arrivals::Poisson, 10.0, 42);
+            let mut p = Pending::new(schedule, share);
+            std::iter::from_fn(move || p.claim()).collect::<Vec<f64>>()
+        };
+        let whole = stream(Share::WHOLE);
+        let mut merged: Vec<f64> = (0..3)
+            .flat_map(|i| stream(Share::new(i, 3).unwrap()))
+            .collect();
+        merged.sort_by(f64::total_cmp);
+        assert!(whole.len() > 1000);
+        assert_eq!(merged, whole);
     }
 
     #[test]

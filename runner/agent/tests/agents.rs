@@ -9,7 +9,7 @@ use chaos_plan::*;
 use chaos_report::Cause;
 
 mod common;
-use common::{client, endpoint, plan, service, work};
+use common::{client, endpoint, on, plan, service, work};
 
 const TOKEN: &str = "secret";
 
@@ -32,52 +32,16 @@ fn call(service: &str, endpoint: &str, timeout_s: Option<f64>, retries: u32) -> 
 /// Sends one request to `endpoint`; returns status, cause header and seconds taken.
 async fn hit(r: &Running, endpoint: &str) -> (u16, Option<String>, f64) {
     let t = Instant::now();
-    let resp = chaos_agent::exec::outbound(&client(), &format!("http://{}", r.addr), endpoint, 0)
-        .send()
-        .await
-        .unwrap();
-    let cause = resp
-        .headers()
-        .get("x-chaos-cause")
-        .map(|v| v.to_str().unwrap().to_string());
-    (resp.status().as_u16(), cause, t.elapsed().as_secs_f64())
+    let (status, cause) = common::hit(r, endpoint, 0).await;
+    (status, cause, t.elapsed().as_secs_f64())
 }
 
 async fn metrics(r: &Running) -> MetricsSnapshot {
-    client()
-        .get(format!("http://{}/_chaos/metrics", r.addr))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    common::metrics_with(r, TOKEN).await
 }
 
 async fn install(r: &Running, id: &str, action: Action) -> u16 {
-    let body = FaultRequest {
-        id: id.into(),
-        action,
-        peers: vec![],
-    };
-    client()
-        .post(format!("http://{}/_chaos/faults", r.addr))
-        .bearer_auth(TOKEN)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
-}
-
-fn on(service: &str) -> Target {
-    Target {
-        service: service.into(),
-        endpoint: None,
-        replicas: None,
-    }
+    common::install_with(r, TOKEN, id, action).await
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use chaos_agent::{FaultRequest, Running};
+use chaos_agent::Running;
 use chaos_plan::*;
 
 mod common;
@@ -74,12 +74,7 @@ fn plan() -> Plan {
 }
 
 async fn hit(r: &Running, endpoint: &str) -> u16 {
-    chaos_agent::exec::outbound(&client(), &format!("http://{}", r.addr), endpoint, 0)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    common::hit(r, endpoint, 0).await.0
 }
 
 async fn scrape(r: &Running) -> String {
@@ -111,20 +106,7 @@ fn value(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
 }
 
 async fn install(r: &Running, id: &str, action: Action) {
-    let body = FaultRequest {
-        id: id.into(),
-        action,
-        peers: vec![],
-    };
-    let s = client()
-        .post(format!("http://{}/_chaos/faults", r.addr))
-        .bearer_auth(TOKEN)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .status();
-    assert_eq!(s.as_u16(), 201);
+    assert_eq!(common::install_with(r, TOKEN, id, action).await, 201);
 }
 
 #[tokio::test]

@@ -5,12 +5,12 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chaos_agent::{FaultRequest, MetricsSnapshot, Running};
+use chaos_agent::{MetricsSnapshot, Running};
 use chaos_plan::*;
 use chaos_report::Cause;
 
 mod common;
-use common::{client, endpoint, plan, service, work};
+use common::{client, endpoint, hit, on, plan, service, work};
 
 const TOKEN: &str = "secret";
 
@@ -30,30 +30,8 @@ async fn start(plan: &Plan, service: &str, peers: &[(&str, &Running)]) -> Runnin
     common::start(plan, service, peers, TOKEN).await
 }
 
-/// One request at `priority`: status and cause header.
-async fn hit(r: &Running, endpoint: &str, priority: u8) -> (u16, Option<String>) {
-    let resp =
-        chaos_agent::exec::outbound(&client(), &format!("http://{}", r.addr), endpoint, priority)
-            .send()
-            .await
-            .unwrap();
-    let cause = resp
-        .headers()
-        .get("x-chaos-cause")
-        .map(|v| v.to_str().unwrap().to_string());
-    (resp.status().as_u16(), cause)
-}
-
 async fn metrics(r: &Running) -> MetricsSnapshot {
-    client()
-        .get(format!("http://{}/_chaos/metrics", r.addr))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    common::metrics_with(r, TOKEN).await
 }
 
 /// Waits until the agent has `busy` requests in service and `waiting` queued.
@@ -69,28 +47,7 @@ async fn until(r: &Running, busy: u32, waiting: u32) {
 }
 
 async fn install(r: &Running, id: &str, action: Action) {
-    let body = FaultRequest {
-        id: id.into(),
-        action,
-        peers: vec![],
-    };
-    let s = client()
-        .post(format!("http://{}/_chaos/faults", r.addr))
-        .bearer_auth(TOKEN)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .status();
-    assert_eq!(s.as_u16(), 201);
-}
-
-fn on(service: &str) -> Target {
-    Target {
-        service: service.into(),
-        endpoint: None,
-        replicas: None,
-    }
+    assert_eq!(common::install_with(r, TOKEN, id, action).await, 201);
 }
 
 /// Starts `label`'s request now, in the background; its label goes to `done` when answered.

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use chaos_agent::{MetricsSnapshot, SubjectMetrics};
 use chaos_plan::Plan;
-use chaos_report::{Recording, SubjectKey, WindowSample};
+use chaos_report::{Recording, Stats, SubjectKey, WindowSample};
 
 use crate::ClusterError;
 
@@ -162,14 +162,83 @@ impl Samples {
     }
 }
 
-/// The load generator prints one JSON document (a [`Recording`]) on stdout; the Pod's log may
-/// also hold its stderr lines, so the last complete JSON document in the log is taken.
+/// Each load generator Pod prints one JSON document (a [`Recording`] of its share of the
+/// load) on stdout; their windows are merged by index ([`add_window`]), then what the runner
+/// sampled is added.
 pub(crate) fn recording(
     plan: &Plan,
     seed: u64,
-    logs: &str,
+    logs: &[String],
     samples: &Samples,
 ) -> Result<Recording, ClusterError> {
+    let mut pods = logs.iter().enumerate().map(|(i, log)| {
+        pod_recording(log).map_err(|e| match (e, logs.len()) {
+            (e, 1) => e,
+            (ClusterError::Loadgen(m), _) => {
+                ClusterError::Loadgen(format!("load generator Pod {i}: {m}"))
+            }
+            (e, _) => e,
+        })
+    });
+    let Some(first) = pods.next() else {
+        return Err(ClusterError::Loadgen(
+            "no load generator Pod left a log".to_string(),
+        ));
+    };
+    let mut recording = first?;
+    for other in pods {
+        merge_loadgen(&mut recording, other?);
+    }
+    finish(plan, seed, recording, samples)
+}
+
+/// Adds one load generator's Recording to another's: window by index, ending when the later
+/// ends, every unexpected event kept.
+pub(crate) fn merge_loadgen(into: &mut Recording, other: Recording) {
+    // Every Pod closes the same windows (up to the plan's horizon); should one have more, its
+    // extra windows start empty here and take its requests below.
+    if into.windows.len() < other.windows.len() {
+        let n = into.windows.len();
+        into.windows
+            .extend(other.windows[n..].iter().map(|w| WindowSample {
+                start_s: w.start_s,
+                subjects: vec![Stats::default(); w.subjects.len()],
+                services: w.services.clone(),
+            }));
+    }
+    for (w, o) in into.windows.iter_mut().zip(&other.windows) {
+        add_window(w, o);
+    }
+    into.ended_s = into.ended_s.max(other.ended_s);
+    if into.aborted.is_none() {
+        into.aborted = other.aborted;
+    }
+    into.unexpected.extend(other.unexpected);
+}
+
+/// Adds the requests of another load generator's window with the same index: counts summed,
+/// latency histograms merged bucket by bucket (never averaged), so percentiles are those of
+/// all the requests together.
+pub(crate) fn add_window(into: &mut WindowSample, other: &WindowSample) {
+    if into.subjects.len() < other.subjects.len() {
+        into.subjects.resize(other.subjects.len(), Stats::default());
+    }
+    for (a, b) in into.subjects.iter_mut().zip(&other.subjects) {
+        if b.requests() == 0 && b.latency.buckets.is_empty() {
+            continue;
+        }
+        a.add_counts(b);
+        let mut buckets: BTreeMap<u64, u64> = BTreeMap::new();
+        for &(v, n) in a.latency.buckets.iter().chain(&b.latency.buckets) {
+            *buckets.entry(v).or_default() += n;
+        }
+        a.latency.buckets = buckets.into_iter().collect();
+    }
+}
+
+/// The last complete JSON document in a load generator Pod's log (which may also hold its
+/// stderr lines).
+fn pod_recording(logs: &str) -> Result<Recording, ClusterError> {
     let mut found = None;
     let starts = std::iter::once(0).chain(logs.match_indices("\n{").map(|(i, _)| i + 1));
     for start in starts {
@@ -182,13 +251,22 @@ pub(crate) fn recording(
             found = Some(r);
         }
     }
-    let Some(mut recording) = found else {
+    found.ok_or_else(|| {
         let tail: Vec<&str> = logs.lines().rev().take(3).collect();
-        return Err(ClusterError::Loadgen(format!(
+        ClusterError::Loadgen(format!(
             "its output holds no recording (JSON); last lines: {}",
             tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
-        )));
-    };
+        ))
+    })
+}
+
+/// The merged load generators' Recording as the run's: mode, seed, and what the runner sampled.
+fn finish(
+    plan: &Plan,
+    seed: u64,
+    mut recording: Recording,
+    samples: &Samples,
+) -> Result<Recording, ClusterError> {
     recording.mode = "cluster".to_string();
     recording.seed = seed;
     if recording.services.is_empty() {
@@ -259,7 +337,7 @@ mod tests {
         samples.record("api", 0.2, 2);
         samples.record("api", 2.1, 1);
         samples.record("api", 2.6, 1);
-        let r = recording(&plan, 5, &logs, &samples).unwrap();
+        let r = recording(&plan, 5, &[logs], &samples).unwrap();
         assert_eq!((r.mode.as_str(), r.seed), ("cluster", 5));
         assert_eq!(r.windows[0].subjects[0].ok, 1);
         let replicas: Vec<(u32, u32)> = r
@@ -269,7 +347,7 @@ mod tests {
             .collect();
         // Window 1 had no sample: it keeps the last count.
         assert_eq!(replicas, vec![(2, 2), (2, 2), (1, 2), (1, 1)]);
-        assert!(recording(&plan, 5, "no json here\n", &samples).is_err());
+        assert!(recording(&plan, 5, &["no json here\n".to_string()], &samples).is_err());
     }
 
     fn snapshot(instance: u64, ok: u64, busy_s: f64) -> MetricsSnapshot {
@@ -284,6 +362,64 @@ mod tests {
     }
 
     #[test]
+    fn load_generators_merge_into_what_one_records() {
+        let plan = plan();
+        // One stream of answers, dealt to three Pods as `--share I/3` deals arrivals.
+        let answers: Vec<(f64, f64, bool)> = (0..300)
+            .map(|k| (k as f64 * 0.01, 0.001 * (1 + k % 17) as f64, k % 10 == 0))
+            .collect();
+        let record = |rec: &mut Recorder, &(t, latency, failed): &(f64, f64, bool)| {
+            let outcome = if failed {
+                Err(chaos_report::Cause::Timeout)
+            } else {
+                Ok(())
+            };
+            rec.record(0, t, latency, outcome);
+        };
+        let mut alone = Recorder::new(&plan, "loadgen", 1);
+        let mut pods: Vec<Recorder> = (0..3).map(|_| Recorder::new(&plan, "loadgen", 1)).collect();
+        for (k, a) in answers.iter().enumerate() {
+            record(&mut alone, a);
+            record(&mut pods[k % 3], a);
+        }
+        let json = |r: Recorder| serde_json::to_string(&r.finish(3.0, 4.0, None)).unwrap();
+        let logs: Vec<String> = pods
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| format!("chaos loadgen: share {i}/3\n{}", json(p)))
+            .collect();
+        let samples = Samples::new(&plan);
+        let merged = recording(&plan, 1, &logs, &samples).unwrap();
+        let alone = recording(&plan, 1, &[json(alone)], &samples).unwrap();
+        assert_eq!(merged.windows[0].subjects[0].requests(), 100);
+        // Counts summed and histograms merged: the same figures, percentiles included.
+        assert_eq!(merged.windows, alone.windows);
+        let p99 = |r: &Recording| r.windows[1].subjects[0].latency.to_dense().quantile_s(0.99);
+        assert_eq!(p99(&merged), p99(&alone));
+
+        // A Pod without a Recording is named.
+        let broken = vec![logs[0].clone(), "killed\n".to_string()];
+        let e = recording(&plan, 1, &broken, &samples)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("load generator Pod 1"), "{e}");
+    }
+
+    #[test]
+    fn a_longer_load_generator_extends_the_windows() {
+        let plan = plan();
+        let mut short = Recorder::new(&plan, "loadgen", 1).finish(3.0, 4.0, None);
+        let mut long = Recorder::new(&plan, "loadgen", 1);
+        long.record(0, 4.5, 0.002, Ok(()));
+        let long = long.finish(3.0, 5.0, None);
+        assert_eq!((short.windows.len(), long.windows.len()), (4, 5));
+        merge_loadgen(&mut short, long);
+        assert_eq!(short.windows.len(), 5);
+        assert_eq!(short.windows[4].start_s, 4.0);
+        assert_eq!(short.windows[4].subjects[0].ok, 1);
+    }
+
+    #[test]
     fn agent_metrics_become_window_deltas() {
         let plan = plan();
         let rec = Recorder::new(&plan, "loadgen", 1).finish(3.0, 4.0, None);
@@ -293,7 +429,7 @@ mod tests {
         samples.scrape("p1", 1, 1.0, snapshot(7, 15, 1.5));
         // Restarted: counts from zero again.
         samples.scrape("p1", 2, 1.0, snapshot(8, 3, 0.2));
-        let r = recording(&plan, 1, &logs, &samples).unwrap();
+        let r = recording(&plan, 1, &[logs], &samples).unwrap();
         let ok: Vec<u64> = r.windows.iter().map(|w| w.subjects[0].ok).collect();
         assert_eq!(ok, vec![10, 5, 3, 0]);
         let timeouts: Vec<u64> = r

@@ -46,6 +46,9 @@ pub struct Options {
     pub progress: Progress,
     /// Told time 0 and each window as it is read (live views).
     pub observer: Option<chaos_report::live::Observer>,
+    /// Load generator Pods; default from the plan's peak offered rate
+    /// ([`chaos_k8s::sizing::default_pods`]).
+    pub loadgen_pods: Option<u32>,
 }
 
 /// Receives one line per step of the run (applied, rollout counts, faults, cleanup).
@@ -168,6 +171,7 @@ pub async fn run_inner(
             .unwrap_or_else(|| chaos_k8s::DEFAULT_IMAGE.to_string()),
         namespace: options.namespace.clone(),
         run_id,
+        loadgen_pods: options.loadgen_pods,
     };
     let bundle = chaos_k8s::build(&plan, &k8s_options, &random_token())?;
     let mut session = session::Session::new(connection, &bundle, &plan, options);

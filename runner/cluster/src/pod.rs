@@ -2,8 +2,13 @@
 //! runs the workloads and serves a small status API that the runner reads through the API
 //! server's Pod proxy: when the load started (a precise time 0 for the fault schedule), the
 //! timeline windows closed so far (to watch `abort when` during the run), and a stop.
+//!
+//! With several load generator Pods (`--share I/N`, an Indexed Job), each waits, once its
+//! targets are ready, for the runner's start (`--wait-for-start`): the runner starts them all
+//! at one instant, so their windows line up and are merged by index.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -11,7 +16,7 @@ use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use chaos_agent::loadgen::Loadgen;
+use chaos_agent::loadgen::{Loadgen, Share};
 use chaos_plan::Plan;
 use chaos_report::{Recorder, Recording, WindowSample};
 use serde::{Deserialize, Serialize};
@@ -21,6 +26,9 @@ use tokio::sync::watch;
 pub const STATUS_PATH: &str = "/_chaos/loadgen";
 /// `POST`: stop sending now (an abort); in-flight requests still finish, then the Recording is printed.
 pub const STOP_PATH: &str = "/_chaos/loadgen/stop";
+/// `POST` with a [`StartRequest`]: a load generator started with `--wait-for-start` begins
+/// sending `in_s` seconds after this request reached it.
+pub const START_PATH: &str = "/_chaos/loadgen/start";
 /// A window is served once the load generator's clock is this far past its end: a request
 /// answered just before the boundary is recorded a moment later.
 pub const SETTLE_S: f64 = 0.25;
@@ -42,6 +50,17 @@ pub struct LoadgenStatus {
     pub windows: Vec<WindowSample>,
     /// When a stop was asked for (seconds since time 0).
     pub stopped_at_s: Option<f64>,
+    /// Its targets are ready and it waits for [`START_PATH`] (`--wait-for-start`).
+    #[serde(default)]
+    pub waiting: bool,
+}
+
+/// Body of `POST /_chaos/loadgen/start`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct StartRequest {
+    /// Seconds from this request's arrival to the first send: the runner gives every Pod the
+    /// same instant on its own clock, less what has passed since it chose it.
+    pub in_s: f64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -55,6 +74,10 @@ struct Shared {
     recorder: Arc<Mutex<Recorder>>,
     stop: watch::Sender<bool>,
     stopped_at: Mutex<Option<f64>>,
+    /// Ready and waiting for the runner's start.
+    waiting: AtomicBool,
+    /// The instant the runner said to start at.
+    start: watch::Sender<Option<Instant>>,
 }
 
 impl Shared {
@@ -123,8 +146,37 @@ async fn status(
             .stopped_at
             .lock()
             .unwrap_or_else(PoisonError::into_inner),
+        waiting: shared.waiting.load(Ordering::Relaxed),
     })
     .into_response()
+}
+
+async fn start(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Json(body): Json<StartRequest>,
+) -> Response {
+    let arrived = Instant::now();
+    if !shared.authorised(&headers) {
+        return unauthorised();
+    }
+    if shared.elapsed().is_some() {
+        return (
+            StatusCode::CONFLICT,
+            Json(serde_json::json!({ "error": "the load has started already" })),
+        )
+            .into_response();
+    }
+    // At most an hour ahead: anything further is a mistake, not a plan.
+    let in_s = if body.in_s.is_finite() {
+        body.in_s.clamp(0.0, 3600.0)
+    } else {
+        0.0
+    };
+    shared
+        .start
+        .send_replace(Some(arrived + Duration::from_secs_f64(in_s)));
+    Json(serde_json::json!({ "in_s": in_s })).into_response()
 }
 
 async fn stop(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
@@ -150,31 +202,57 @@ impl Drop for AbortOnDrop {
     }
 }
 
+/// How one `chaos loadgen --listen` runs.
+#[derive(Debug, Clone)]
+pub struct LoadgenOptions {
+    pub seed: u64,
+    /// The control token the targets must accept and the status API asks for.
+    pub token: Option<String>,
+    /// How long the targets get to answer their health checks.
+    pub ready_timeout: Duration,
+    /// This Pod's share of the load.
+    pub share: Share,
+    /// Start on the runner's [`START_PATH`], not as soon as the targets are ready.
+    pub wait_for_start: bool,
+}
+
 /// Serves the status API on `listener`, waits for the targets' health checks (and their
-/// acceptance of `token`), runs every workload, and returns what it recorded. A stop ends the
-/// sending early; the Recording's `ended_s` is then the stop time.
+/// acceptance of `token`) and, with `wait_for_start`, for the runner's start, runs its share
+/// of every workload, and returns what it recorded. A stop ends the sending early; the
+/// Recording's `ended_s` is then the stop time.
 pub async fn run_loadgen(
     plan: Arc<Plan>,
     targets: &BTreeMap<String, Vec<String>>,
-    seed: u64,
     listener: tokio::net::TcpListener,
-    token: Option<String>,
-    ready_timeout: Duration,
+    options: LoadgenOptions,
     say: impl Fn(&str),
 ) -> Result<Recording, String> {
-    let loadgen = Loadgen::new(plan.clone(), targets, seed).map_err(|e| e.to_string())?;
+    let LoadgenOptions {
+        seed,
+        token,
+        ready_timeout,
+        share,
+        wait_for_start,
+    } = options;
+    let loadgen = Loadgen::new(plan.clone(), targets, seed)
+        .map_err(|e| e.to_string())?
+        .with_share(share);
     let recorder = Arc::new(Mutex::new(Recorder::new(&plan, "loadgen", seed)));
     let (stop_tx, stop_rx) = watch::channel(false);
+    let (start_tx, start_rx) = watch::channel(None);
     let shared = Arc::new(Shared {
         token: token.clone(),
         started: Mutex::new(None),
         recorder: recorder.clone(),
         stop: stop_tx,
         stopped_at: Mutex::new(None),
+        waiting: AtomicBool::new(false),
+        start: start_tx,
     });
     let app = axum::Router::new()
         .route(STATUS_PATH, axum::routing::get(status))
         .route(STOP_PATH, axum::routing::post(stop))
+        .route(START_PATH, axum::routing::post(start))
         .with_state(shared.clone());
     let _server = AbortOnDrop(tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
@@ -182,6 +260,18 @@ pub async fn run_loadgen(
     chaos_agent::loadgen::wait_ready(targets, ready_timeout).await?;
     if let Some(t) = &token {
         chaos_agent::loadgen::check_token(targets, t).await?;
+    }
+    if wait_for_start {
+        say(&format!(
+            "share {share} of the load; targets ready, waiting for the runner's start"
+        ));
+        shared.waiting.store(true, Ordering::Relaxed);
+        let at = wait_for(start_rx, stop_rx.clone()).await;
+        shared.waiting.store(false, Ordering::Relaxed);
+        if let Some(at) = at {
+            // The precise clock: every Pod wakes within microseconds of the instant.
+            chaos_agent::clock::sleep_until(at).await;
+        }
     }
     let t0 = Instant::now();
     let wall = rfc3339_ms(SystemTime::now());
@@ -204,6 +294,26 @@ pub async fn run_loadgen(
         Recorder::new(&plan, "loadgen", seed),
     );
     Ok(rec.finish(ended_s, plan.horizon_s(), None))
+}
+
+/// The instant the runner's start named, or `None` when a stop came first (the load then
+/// starts and stops at once, so the run still ends with a Recording).
+async fn wait_for(
+    mut start: watch::Receiver<Option<Instant>>,
+    mut stop: watch::Receiver<bool>,
+) -> Option<Instant> {
+    loop {
+        if let Some(at) = *start.borrow_and_update() {
+            return Some(at);
+        }
+        if *stop.borrow_and_update() {
+            return None;
+        }
+        tokio::select! {
+            changed = start.changed() => if changed.is_err() { return None },
+            changed = stop.changed() => if changed.is_err() { return None },
+        }
+    }
 }
 
 /// `2026-11-22T15:44:50.123Z`.
@@ -234,6 +344,22 @@ pub fn rfc3339_ms(t: SystemTime) -> String {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[tokio::test]
+    async fn waits_for_the_start_or_a_stop() {
+        let (start_tx, start_rx) = watch::channel(None);
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let waiter = tokio::spawn(wait_for(start_rx, stop_rx));
+        tokio::task::yield_now().await;
+        let at = Instant::now() + Duration::from_millis(5);
+        start_tx.send_replace(Some(at));
+        assert_eq!(waiter.await.unwrap(), Some(at));
+
+        let (_start_tx, start_rx) = watch::channel(None);
+        let waiter = tokio::spawn(wait_for(start_rx, stop_tx.subscribe()));
+        stop_tx.send_replace(true);
+        assert_eq!(waiter.await.unwrap(), None);
+    }
 
     #[test]
     fn formats_utc_with_milliseconds() {

@@ -4,17 +4,17 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use chaos_k8s::manifests::{AGENT_PORT, LOADGEN_PORT, RUN_ID_LABEL, selector_string};
+use chaos_k8s::manifests::{AGENT_PORT, RUN_ID_LABEL, selector_string};
 use chaos_k8s::schedule::{Entry, Step, Target};
 use chaos_k8s::{Bundle, ServiceObjects};
-use chaos_plan::{Plan, Replicas};
+use chaos_plan::{Conductor, Decision, Plan, Replicas};
 use chaos_report::recording::{AbortRecord, subjects_of};
 use chaos_report::{AbortWatcher, Recording};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::Client;
-use kube::api::{Api, DeleteParams, ListParams, LogParams, Patch, PatchParams};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -25,7 +25,9 @@ use crate::collect::{self, Samples};
 use crate::connect::Connection;
 use crate::error::{Call, ClusterError};
 use crate::events::{self, About};
-use crate::pod::{LoadgenStatus, STATUS_PATH, STOP_PATH, rfc3339_ms};
+use crate::pod::rfc3339_ms;
+
+mod loadgen;
 
 /// The field manager of every server-side apply.
 pub const FIELD_MANAGER: &str = "chaos";
@@ -64,6 +66,8 @@ pub(crate) struct Session<'a> {
     /// The next window to feed the watcher.
     watched: usize,
     aborted: Option<AbortRecord>,
+    /// What is due when: faults, window reads, abort checks, autoscale ticks, the stop.
+    conductor: Conductor,
 }
 
 /// The Pods an `on N of S` occurrence affects.
@@ -113,6 +117,7 @@ impl<'a> Session<'a> {
             ),
             watched: 0,
             aborted: None,
+            conductor: Conductor::new(plan, options.seed),
         }
     }
 
@@ -146,22 +151,13 @@ impl<'a> Session<'a> {
     async fn execute_in_namespace(&mut self) -> Result<Recording, ClusterError> {
         self.apply_objects().await?;
         self.wait_for_rollouts().await?;
-        let (loadgen_pod, t0) = self.start_loadgen().await?;
+        let (loadgen_pods, t0) = self.start_loadgen().await?;
         if let Some(o) = &self.options.observer {
             o.started();
         }
-        let samples = self.follow_schedule(&loadgen_pod, t0).await?;
+        let samples = self.follow_schedule(&loadgen_pods, t0).await?;
         self.revert_all().await?;
-        let logs = Api::<Pod>::namespaced(self.client.clone(), self.ns())
-            .logs(
-                &loadgen_pod,
-                &LogParams {
-                    container: Some("loadgen".to_string()),
-                    ..LogParams::default()
-                },
-            )
-            .await
-            .map_err(|e| self.call("get", "pods/log").error(e))?;
+        let logs = self.loadgen_logs(&loadgen_pods).await?;
         let mut recording = collect::recording(self.plan, self.options.seed, &logs, &samples)?;
         self.finish_watching(&mut recording);
         Ok(recording)
@@ -423,138 +419,11 @@ impl<'a> Session<'a> {
         }
     }
 
-    fn loadgen_selector(&self) -> String {
-        let labels = self
-            .bundle
-            .objects
-            .loadgen
-            .metadata
-            .labels
-            .clone()
-            .unwrap_or_default();
-        let keep = ["app.kubernetes.io/name", RUN_ID_LABEL];
-        selector_string(
-            &labels
-                .into_iter()
-                .filter(|(k, _)| keep.contains(&k.as_str()))
-                .collect(),
-        )
-    }
-
-    /// Starts the Job; time 0 of the schedule is when its load generator started sending.
-    async fn start_loadgen(&self) -> Result<(String, Instant), ClusterError> {
-        self.apply("jobs.batch", &self.bundle.objects.loadgen)
-            .await?;
-        self.say("started the load generator");
-        let started = Instant::now();
-        loop {
-            let pods = self.run_pods(&self.loadgen_selector()).await?;
-            Self::check_pods(&pods)?;
-            if let Some(p) = pods.iter().find(|p| {
-                matches!(
-                    p.status.as_ref().and_then(|s| s.phase.as_deref()),
-                    Some("Running" | "Succeeded" | "Failed")
-                )
-            }) {
-                let name = p.metadata.name.clone().unwrap_or_default();
-                let t0 = self.time_zero(&name, started).await?;
-                return Ok((name, t0));
-            }
-            if started.elapsed() > self.timeout() {
-                return Err(ClusterError::RolloutTimeout {
-                    deployment: format!("job/{}", chaos_k8s::manifests::LOADGEN_JOB),
-                    ready: 0,
-                    wanted: 1,
-                    waited_s: started.elapsed().as_secs(),
-                    reason: Self::pod_reason(&pods),
-                });
-            }
-            tokio::time::sleep(TICK).await;
-        }
-    }
-
-    /// Time 0 on this machine's clock: the load generator says how long ago (on its own
-    /// monotonic clock) it started; half the round trip of that answer is the uncertainty.
-    async fn time_zero(&self, pod: &str, since: Instant) -> Result<Instant, ClusterError> {
-        let mut last_error: Option<String> = None;
-        loop {
-            let asked = Instant::now();
-            match self.loadgen_status(pod, 0).await {
-                Ok(LoadgenStatus {
-                    elapsed_s: Some(elapsed),
-                    started_at,
-                    ..
-                }) => {
-                    let answered = Instant::now();
-                    let middle = asked + (answered - asked) / 2;
-                    let ago = Duration::from_secs_f64(elapsed.max(0.0));
-                    self.say(&format!(
-                        "load started at {} (time 0, ±{} ms)",
-                        started_at.unwrap_or_default(),
-                        (answered - asked).as_millis().div_ceil(2)
-                    ));
-                    return Ok(middle.checked_sub(ago).unwrap_or(middle));
-                }
-                // Not sending yet (waiting for its targets), or its server is not up yet.
-                Ok(_) | Err(AgentError::Gone) => {}
-                Err(AgentError::Failed(m)) => {
-                    tracing::debug!("load generator status: {m}");
-                    last_error = Some(m);
-                }
-            }
-            let job = Api::<Job>::namespaced(self.client.clone(), self.ns())
-                .get(chaos_k8s::manifests::LOADGEN_JOB)
-                .await
-                .map_err(|e| self.call("get", "jobs.batch").error(e))?;
-            let status = job.status.unwrap_or_default();
-            if status.failed.unwrap_or(0) > 0 || status.succeeded.unwrap_or(0) > 0 {
-                return Err(ClusterError::Loadgen(format!(
-                    "it ended before it said that it started sending; last lines of its log:\n{}",
-                    self.log_tail(pod).await
-                )));
-            }
-            if since.elapsed() > self.timeout() {
-                return Err(ClusterError::Loadgen(format!(
-                    "it did not start sending within {} s (it waits for its targets' health checks){}; last lines of its log:\n{}",
-                    since.elapsed().as_secs(),
-                    last_error
-                        .map(|m| format!("; its status API answered: {m}"))
-                        .unwrap_or_default(),
-                    self.log_tail(pod).await
-                )));
-            }
-            tokio::time::sleep(TICK).await;
-        }
-    }
-
-    async fn log_tail(&self, pod: &str) -> String {
-        let logs = Api::<Pod>::namespaced(self.client.clone(), self.ns())
-            .logs(pod, &LogParams::default())
-            .await
-            .unwrap_or_default();
-        let tail: Vec<&str> = logs.lines().rev().take(5).collect();
-        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-    }
-
-    async fn loadgen_status(&self, pod: &str, from: usize) -> Result<LoadgenStatus, AgentError> {
-        let text = self
-            .proxy(
-                pod,
-                LOADGEN_PORT,
-                "GET",
-                &format!("{STATUS_PATH}?from={from}"),
-                None,
-            )
-            .await?;
-        serde_json::from_str(&text)
-            .map_err(|e| AgentError::Failed(format!("unreadable load generator status: {e}")))
-    }
-
     /// Feeds the abort watcher every window that both the load generator and the agents
     /// have reported (`scraped` windows of agent metrics so far); on an abort, stops the run.
     async fn watch_aborts(
         &mut self,
-        pod: &str,
+        pods: &[String],
         samples: &Samples,
         scraped: usize,
     ) -> Result<(), ClusterError> {
@@ -562,8 +431,9 @@ impl<'a> Session<'a> {
         if !watching || self.aborted.is_some() || self.watched >= scraped {
             return Ok(());
         }
-        let status = match self.loadgen_status(pod, self.watched).await {
-            Ok(s) => s,
+        let from = self.watched;
+        let windows = match self.loadgen_windows(pods, from).await {
+            Ok(w) => w,
             // Read again at the next tick; the final Recording is watched too.
             Err(AgentError::Gone) => return Ok(()),
             Err(AgentError::Failed(m)) => {
@@ -574,8 +444,8 @@ impl<'a> Session<'a> {
         let subjects = subjects_of(self.plan);
         let services: Vec<String> = self.plan.services.iter().map(|s| s.name.clone()).collect();
         let window_s = self.plan.scenario.window_s;
-        for (i, mut window) in status.windows.into_iter().enumerate() {
-            let w = status.from + i;
+        for (i, mut window) in windows.into_iter().enumerate() {
+            let w = from + i;
             if w != self.watched || w >= scraped {
                 break;
             }
@@ -586,16 +456,16 @@ impl<'a> Session<'a> {
             }
             if let Some(a) = self.watcher.observe(&window, window.start_s + window_s) {
                 let a = a.clone();
-                self.abort(pod, a).await?;
+                self.abort(a).await;
                 break;
             }
         }
         Ok(())
     }
 
-    /// `abort when` fired: faults are reverted at once and the load generator stops sending;
-    /// the run then ends as usual (collect, report, clean up).
-    async fn abort(&mut self, pod: &str, a: AbortRecord) -> Result<(), ClusterError> {
+    /// `abort when` fired: the conductor reverts the faults in force at once and stops the
+    /// load generator; the run then ends as usual (collect, report, clean up).
+    async fn abort(&mut self, a: AbortRecord) {
         self.say(&format!(
             "abort at {:.0}s: {}; reverting faults and stopping the load",
             a.at_s, a.text
@@ -612,16 +482,9 @@ impl<'a> Session<'a> {
             &message,
         )
         .await;
+        // The reverts and the stop are due at the abort's instant: at once.
+        self.conductor.abort(a.at_s);
         self.aborted = Some(a);
-        self.revert_all().await?;
-        match self.proxy(pod, LOADGEN_PORT, "POST", STOP_PATH, None).await {
-            Ok(_) => Ok(()),
-            // It finished on its own meanwhile.
-            Err(AgentError::Gone) => Ok(()),
-            Err(AgentError::Failed(m)) => Err(ClusterError::Loadgen(format!(
-                "it could not be stopped after the abort: {m}"
-            ))),
-        }
     }
 
     /// The plan's autoscale rule for one service, from the agents' utilisation since the last
@@ -672,81 +535,101 @@ impl<'a> Session<'a> {
     /// Applies and reverts faults on time until the load generator finishes; samples replicas.
     async fn follow_schedule(
         &mut self,
-        loadgen_pod: &str,
+        loadgen_pods: &[String],
         t0: Instant,
     ) -> Result<Samples, ClusterError> {
-        let entries = &self.bundle.schedule.entries;
-        // (time, is revert, entry): reverts first at equal times so back-to-back faults do not overlap.
-        let mut events: Vec<(f64, bool, usize)> = Vec::new();
-        for (i, e) in entries.iter().enumerate() {
-            events.push((e.start_s, false, i));
-            if !matches!(e.revert, Step::Nothing { .. }) {
-                events.push((e.end_s, true, i));
+        // Schedule entries (one per action) of each fault occurrence the conductor names.
+        let mut entries: BTreeMap<(usize, usize), Vec<usize>> = BTreeMap::new();
+        for (i, e) in self.bundle.schedule.entries.iter().enumerate() {
+            if let Some(f) = self.plan.faults.iter().position(|f| f.name == e.fault) {
+                entries.entry((f, e.occurrence)).or_default().push(i);
             }
         }
-        events.sort_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)));
-        let mut next = 0;
         let mut samples = Samples::new(self.plan);
         let deadline = self.plan.horizon_s() + 300.0;
-        let jobs = Api::<Job>::namespaced(self.client.clone(), self.ns());
         let mut last_sample = -1.0;
         let window_s = self.plan.scenario.window_s.max(0.1);
         let mut scraped = 0usize;
-        let autoscaled: Vec<(String, String, f64)> = self
-            .bundle
-            .objects
-            .services
-            .iter()
-            .filter_map(|s| match &self.plan.service(&s.name)?.replicas {
-                Replicas::Autoscale { interval_s, .. } => {
-                    Some((s.name.clone(), s.kubernetes.clone(), interval_s.max(0.5)))
-                }
-                Replicas::Fixed { .. } => None,
-            })
-            .collect();
-        let mut ticks: BTreeMap<String, f64> = BTreeMap::new();
+        // Window reads need the Pods: the latest list, refreshed every tick.
+        let mut pods = self.service_pods().await?;
         loop {
             let now = t0.elapsed().as_secs_f64();
-            while next < events.len() && events[next].0 <= now {
-                let (_, revert, i) = events[next];
-                next += 1;
-                if self.aborted.is_some() {
-                    // Reverted at the abort; nothing starts after it.
-                    continue;
-                }
-                if revert {
-                    self.revert(i).await?
-                } else {
-                    self.start(i).await?
+            while let Some(due) = self.conductor.poll(now) {
+                let of = |fault, occurrence| {
+                    entries
+                        .get(&(fault, occurrence))
+                        .cloned()
+                        .unwrap_or_default()
+                };
+                match due.decision {
+                    Decision::StartFault { fault, occurrence } => {
+                        for i in of(fault, occurrence) {
+                            self.start(i, None).await?;
+                        }
+                    }
+                    Decision::Kill {
+                        fault,
+                        occurrence,
+                        action,
+                        service,
+                        ..
+                    } => {
+                        let plan = self.plan;
+                        let name = plan.services.get(service).map(|s| s.name.as_str());
+                        for i in of(fault, occurrence) {
+                            if action_index(&self.bundle.schedule.entries[i].id) == action {
+                                self.start(i, name).await?;
+                            }
+                        }
+                    }
+                    Decision::RevertFault { fault, occurrence } => {
+                        for i in of(fault, occurrence) {
+                            if !matches!(
+                                self.bundle.schedule.entries[i].revert,
+                                Step::Nothing { .. }
+                            ) {
+                                self.revert(i).await?;
+                            }
+                        }
+                    }
+                    Decision::ReadWindow { window } => {
+                        self.scrape(&pods, window, window_s, &mut samples).await;
+                        scraped = window + 1;
+                    }
+                    Decision::CheckAbort { .. } => {
+                        self.watch_aborts(loadgen_pods, &samples, scraped).await?;
+                    }
+                    Decision::Autoscale { service } => {
+                        let plan = self.plan;
+                        let bundle = self.bundle;
+                        if let Some(s) = plan.services.get(service)
+                            && let Some(k) =
+                                bundle.objects.services.iter().find(|k| k.name == s.name)
+                        {
+                            self.autoscale(&s.name, &k.kubernetes, &mut samples).await?;
+                        }
+                    }
+                    Decision::Stop { aborted } => {
+                        // At `duration` the load generator stops on its own.
+                        if aborted {
+                            self.stop_loadgens(loadgen_pods).await?;
+                        }
+                    }
                 }
             }
             if now - last_sample >= 0.5 {
                 last_sample = now;
-                let pods = self.service_pods().await?;
+                pods = self.service_pods().await?;
                 for (s, list) in &pods {
                     samples.record(s, now, list.iter().filter(|p| p.ready).count() as u32);
                 }
                 self.reconcile(&pods).await?;
                 self.push_peers(&pods).await;
-                // At each window's end, what the agents measured in it.
-                while (scraped + 1) as f64 * window_s <= now {
-                    self.scrape(&pods, scraped, window_s, &mut samples).await;
-                    scraped += 1;
-                }
-                self.watch_aborts(loadgen_pod, &samples, scraped).await?;
-                for (s, k, interval_s) in &autoscaled {
-                    let due = ticks.entry(s.clone()).or_insert(*interval_s);
-                    if now >= *due {
-                        *due += interval_s;
-                        self.autoscale(s, k, &mut samples).await?;
-                    }
-                }
-                let job = jobs
-                    .get(chaos_k8s::manifests::LOADGEN_JOB)
-                    .await
-                    .map_err(|e| self.call("get", "jobs.batch").error(e))?;
-                let status = job.status.unwrap_or_default();
-                if status.succeeded.unwrap_or(0) > 0 {
+                // A window the load generator had not reported at its check is watched as
+                // soon as it has.
+                self.watch_aborts(loadgen_pods, &samples, scraped).await?;
+                let status = self.loadgen_job_status().await?;
+                if self.loadgen_succeeded(&status) {
                     let interval = (now - scraped as f64 * window_s).max(0.0);
                     self.scrape(&pods, scraped, interval, &mut samples).await;
                     self.loadgen_finished = true;
@@ -757,7 +640,7 @@ impl<'a> Session<'a> {
                     self.loadgen_finished = true;
                     return Err(ClusterError::Loadgen(format!(
                         "its Job failed; last lines of its log:\n{}",
-                        self.log_tail(loadgen_pod).await
+                        self.log_tails(loadgen_pods).await
                     )));
                 }
             }
@@ -766,11 +649,12 @@ impl<'a> Session<'a> {
                     "it did not finish within {deadline:.0} s"
                 )));
             }
-            // Wake for the next fault action on time rather than on the next tick.
-            let until_next = events
-                .get(next)
-                .map_or(TICK, |e| {
-                    Duration::from_secs_f64((e.0 - t0.elapsed().as_secs_f64()).max(0.0))
+            // Wake for the conductor's next decision on time rather than on the next tick.
+            let until_next = self
+                .conductor
+                .next_due()
+                .map_or(TICK, |t| {
+                    Duration::from_secs_f64((t - t0.elapsed().as_secs_f64()).max(0.0))
                 })
                 .min(TICK);
             tokio::time::sleep(until_next).await;
@@ -831,7 +715,9 @@ impl<'a> Session<'a> {
             .collect())
     }
 
-    async fn start(&mut self, i: usize) -> Result<(), ClusterError> {
+    /// Carries out entry `i`'s apply step; a kill hits `kill_service`, which the conductor
+    /// picked among the entry's candidates.
+    async fn start(&mut self, i: usize, kill_service: Option<&str>) -> Result<(), ClusterError> {
         let bundle = self.bundle;
         let entry: &Entry = &bundle.schedule.entries[i];
         match &entry.apply {
@@ -906,7 +792,9 @@ impl<'a> Session<'a> {
                 let mut rng = rand::rngs::StdRng::seed_from_u64(
                     self.options.seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
                 );
-                let Some(service) = candidates.get(rng.random_range(0..candidates.len().max(1)))
+                let Some(service) = candidates
+                    .iter()
+                    .find(|t| Some(t.service.as_str()) == kill_service)
                 else {
                     return Ok(());
                 };

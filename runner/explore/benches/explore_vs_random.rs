@@ -8,23 +8,15 @@
 //! Results are written down in runner/explore/BENCH.md.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
 use std::time::Instant;
 
-use chaos_compiler::Loader;
 use chaos_explore::Sources;
 use chaos_explore::explore::{
     self, Config, Limits, Space, Strategy, StrategyKind, Target, Uniform,
 };
+use chaos_test_support::{FsLoader, scenarios_dir};
 
 const PLANTED: &str = include_str!("../tests/fixtures/planted-pair.chaos");
-
-struct Disk;
-impl Loader for Disk {
-    fn load(&self, path: &Path) -> std::io::Result<String> {
-        std::fs::read_to_string(path)
-    }
-}
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -85,8 +77,8 @@ fn main() {
     }
 
     // Variants per second on the shop scenario (every core).
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/shop.chaos");
-    let compiled = chaos_compiler::compile(&root, &Disk, &[]);
+    let root = scenarios_dir().join("shop.chaos");
+    let compiled = chaos_compiler::compile(&root, &FsLoader, &[]);
     let sources = Sources::from_compiled(&root, &compiled).unwrap();
     let shop = Target::new(sources, Vec::new(), None).unwrap();
     let n = env("SHOP_RUNS", 32);

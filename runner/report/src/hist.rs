@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 
 /// Highest latency kept exactly: one day. Longer samples are clamped to it.
 const MAX_US: u64 = 86_400_000_000;
+/// 3 significant digits: the resolution the HDR buckets below give (and the reference's).
+#[cfg(test)]
 const SIGFIG: u8 = 3;
 
 /// Seconds to whole microseconds within the histogram's range (sub-microsecond counts as 1 us).

@@ -62,6 +62,15 @@ pub struct LoadgenArgs {
     /// Serve the status API `chaos run --cluster` reads (start instant, windows, stop) here.
     #[arg(long)]
     listen: Option<SocketAddr>,
+    /// Send only share I of N of the load: arrival k of every workload's stream when
+    /// k mod N = I, closed-loop user u when u mod N = I (one of N load generators, e.g. the
+    /// Pods of an Indexed Job: `--share $(JOB_COMPLETION_INDEX)/N`).
+    #[arg(long, value_name = "I/N", default_value = "0/1")]
+    share: chaos_agent::loadgen::Share,
+    /// With --listen: once the targets are ready, wait for `POST /_chaos/loadgen/start`
+    /// (`chaos run --cluster` starts several load generators at one instant).
+    #[arg(long, requires = "listen")]
+    wait_for_start: bool,
 }
 
 fn parse_pair(s: &str) -> Result<(String, String), String> {
@@ -199,23 +208,22 @@ pub fn run_loadgen(args: LoadgenArgs) -> u8 {
                 .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
             let ready = Duration::from_secs(args.ready_timeout_s);
             let say = |line: &str| eprintln!("chaos loadgen: {line}");
-            return chaos_cluster::pod::run_loadgen(
-                plan.clone(),
-                &targets,
+            let options = chaos_cluster::pod::LoadgenOptions {
                 seed,
-                listener,
-                token.clone(),
-                ready,
-                say,
-            )
-            .await;
+                token: token.clone(),
+                ready_timeout: ready,
+                share: args.share,
+                wait_for_start: args.wait_for_start,
+            };
+            return chaos_cluster::pod::run_loadgen(plan.clone(), &targets, listener, options, say)
+                .await;
         }
         chaos_agent::loadgen::wait_ready(&targets, Duration::from_secs(args.ready_timeout_s))
             .await?;
         if let Some(t) = &token {
             chaos_agent::loadgen::check_token(&targets, t).await?;
         }
-        chaos_agent::loadgen::run_to_recording(plan.clone(), &targets, seed)
+        chaos_agent::loadgen::run_shared(plan.clone(), &targets, seed, args.share)
             .await
             .map_err(|e| e.to_string())
     });

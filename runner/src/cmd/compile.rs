@@ -39,6 +39,10 @@ pub struct Args {
     /// scrapes every agent's /metrics; needs the operator's CRDs in the cluster.
     #[arg(long)]
     pub service_monitor: bool,
+    /// k8s: load generator Pods, each sending an equal share of every workload (default: the
+    /// peak offered rate over 50,000/s per Pod, at least 1).
+    #[arg(long, value_name = "N", value_parser = super::loadgen_pods)]
+    pub loadgen_pods: Option<u32>,
 }
 
 /// Reads scenario files from disk for the compiler (which does no IO itself).
@@ -183,6 +187,7 @@ pub fn run(args: Args) -> u8 {
                 image: args.image.clone(),
                 namespace: args.namespace.clone(),
                 run_id: plan_run_id(&plan),
+                loadgen_pods: args.loadgen_pods,
             };
             let monitor = if args.service_monitor {
                 chaos_k8s::service_monitor(&plan, &options).map(Some)

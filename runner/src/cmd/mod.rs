@@ -112,6 +112,17 @@ pub fn parse_set(s: &str) -> Result<(String, String), String> {
     }
 }
 
+/// `--loadgen-pods N`: 1 to `chaos_k8s::sizing::MAX_PODS`.
+pub fn loadgen_pods(s: &str) -> Result<u32, String> {
+    let max = chaos_k8s::sizing::MAX_PODS;
+    match s.trim().parse::<u32>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "expected a number of Pods from 1 to {max}, found `{s}`"
+        )),
+    }
+}
+
 /// Says plainly that a command is not built yet, instead of pretending.
 #[allow(dead_code)] // every command is built now; kept for the next one
 pub fn not_built(what: &str) -> u8 {

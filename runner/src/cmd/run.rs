@@ -64,6 +64,10 @@ pub struct Args {
     /// --cluster: the agent and load generator image (default: the one matching this version).
     #[arg(long, value_name = "IMAGE")]
     pub image: Option<String>,
+    /// --cluster: load generator Pods, each sending an equal share of every workload
+    /// (default: the peak offered rate over 50,000/s per Pod, at least 1).
+    #[arg(long, value_name = "N", value_parser = super::loadgen_pods)]
+    pub loadgen_pods: Option<u32>,
     /// --cluster: refuse to run unless --context names the cluster. Also on when the
     /// environment sets CHAOS_REQUIRE_CONTEXT=1, so a shared CI config can demand it.
     #[arg(long)]
@@ -118,10 +122,11 @@ pub fn run(args: Args) -> u8 {
             || args.namespace.is_some()
             || args.keep
             || args.image.is_some()
+            || args.loadgen_pods.is_some()
             || args.require_context)
     {
         eprintln!(
-            "error: --context, --namespace, --keep, --image and --require-context apply to --cluster only"
+            "error: --context, --namespace, --keep, --image, --loadgen-pods and --require-context apply to --cluster only"
         );
         return exit::INVALID;
     }
@@ -373,6 +378,7 @@ fn run_cluster(
             || std::env::var("CHAOS_REQUIRE_CONTEXT").is_ok_and(|v| v == "1"),
         progress: chaos_cluster::Progress::new(move |line| say(line)),
         observer: Some(hub.observer()),
+        loadgen_pods: args.loadgen_pods,
         ..Default::default()
     };
     chaos_cluster::run(plan, &options).map_err(|e| {

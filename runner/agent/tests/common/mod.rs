@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use chaos_agent::{AgentConfig, Running};
+use chaos_agent::{AgentConfig, FaultRequest, MetricsSnapshot, Running};
 use chaos_plan::*;
 
 /// A service of one replica, round robin, no rate limit, the defaults of issue 14.
@@ -81,4 +81,58 @@ pub async fn start(plan: &Plan, service: &str, peers: &[(&str, &Running)], token
 
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder().no_proxy().build().unwrap()
+}
+
+/// One request to `endpoint` at `priority`: the status and the `x-chaos-cause` header.
+pub async fn hit(r: &Running, endpoint: &str, priority: u8) -> (u16, Option<String>) {
+    let resp =
+        chaos_agent::exec::outbound(&client(), &format!("http://{}", r.addr), endpoint, priority)
+            .send()
+            .await
+            .unwrap();
+    let cause = resp
+        .headers()
+        .get("x-chaos-cause")
+        .map(|v| v.to_str().unwrap().to_string());
+    (resp.status().as_u16(), cause)
+}
+
+/// The agent's counters through the control API.
+pub async fn metrics_with(r: &Running, token: &str) -> MetricsSnapshot {
+    client()
+        .get(format!("http://{}/_chaos/metrics", r.addr))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Installs a fault through the control API; returns the status.
+pub async fn install_with(r: &Running, token: &str, id: &str, action: Action) -> u16 {
+    let body = FaultRequest {
+        id: id.into(),
+        action,
+        peers: vec![],
+    };
+    client()
+        .post(format!("http://{}/_chaos/faults", r.addr))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// A fault target: every replica and endpoint of `service`.
+pub fn on(service: &str) -> Target {
+    Target {
+        service: service.into(),
+        endpoint: None,
+        replicas: None,
+    }
 }

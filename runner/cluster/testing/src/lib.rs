@@ -1177,6 +1177,7 @@ fn fake_loadgen(shared: &Shared, request: &ProxyRequest) -> ProxyResponse {
                     from,
                     windows: Vec::new(),
                     stopped_at_s: None,
+                    waiting: false,
                 },
                 Some(l) => {
                     let elapsed = l.started.elapsed().as_secs_f64();
@@ -1205,6 +1206,7 @@ fn fake_loadgen(shared: &Shared, request: &ProxyRequest) -> ProxyResponse {
                         from,
                         windows,
                         stopped_at_s: l.stopped_at,
+                        waiting: false,
                     }
                 }
             };
