@@ -82,6 +82,9 @@ pub struct ServiceModel {
 pub struct EndpointModel {
     pub service: u32,
     pub entry: u32,
+    /// A body that is one `work` step and nothing else (a leaf that only works): the index
+    /// into `dists`. Such an execution needs no fiber: its work ends in a `LeafDone`.
+    pub leaf_work: Option<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -350,6 +353,7 @@ impl Model {
                 m.endpoints.push(EndpointModel {
                     service: si as u32,
                     entry: 0,
+                    leaf_work: None,
                 });
             }
         }
@@ -360,6 +364,9 @@ impl Model {
                 m.endpoints[ei].entry = entry;
                 m.emit_seq(plan, si as u32, &e.steps)?;
                 m.code.push(Instr::End);
+                if let [Instr::Work { dist }, Instr::End] = m.code[entry as usize..] {
+                    m.endpoints[ei].leaf_work = Some(dist);
+                }
                 ei += 1;
             }
         }

@@ -324,7 +324,8 @@ impl Sim<'_> {
             .collect();
         for r in running {
             let f = self.reqs.get(r).fiber;
-            if self.fibers.get(f).req == r {
+            // A leaf execution has no fiber.
+            if !super::none(f) && self.fibers.get(f).req == r {
                 self.free_fiber(f);
             }
             self.answer(r, killed);

@@ -303,6 +303,24 @@ impl Sim<'_> {
         let r = self.reqs.get(req);
         let (ep, svc, priority) = (r.endpoint, r.svc, r.priority);
         let req_gen = self.reqs.generation_of(req);
+        if let Some(dist) = self.m.endpoints[ep as usize].leaf_work {
+            // The same draw and the same event, at the same point, as a fiber's `work` step:
+            // the run is unchanged, without a fiber to make, wake and free.
+            let d = self.work_time(dist, svc as usize, ep as usize, req);
+            self.reqs.get_mut(req).fiber = NONE;
+            if d > 0.0 {
+                self.q.push(
+                    self.now + d,
+                    Event::LeafDone {
+                        req,
+                        generation: req_gen,
+                    },
+                );
+            } else {
+                self.complete_exec(req, Ok(()));
+            }
+            return;
+        }
         let token = self.new_token();
         let (f, _) = self.fibers.insert(Fiber {
             token,
@@ -325,6 +343,25 @@ impl Sim<'_> {
         self.run_fiber(f);
     }
 
+    /// A `work` step's duration for an execution of `req` on endpoint `ep`: a draw from the
+    /// service's work stream, scaled by the cpu faults in force (on its replica too).
+    #[inline]
+    fn work_time(&mut self, dist: u32, svc: usize, ep: usize, req: u32) -> f64 {
+        let mut d =
+            self.m.dists[dist as usize].sample(&mut self.rng_work[svc]) * self.ep_faults[ep].cpu;
+        if self.ep_faults[ep].sub_cpu {
+            let ri = self.reqs.get(req).replica;
+            for sf in &self.ep_faults[ep].sub {
+                if let SubKind::Cpu(factor) = sf.kind
+                    && sf.covers(ri)
+                {
+                    d *= factor;
+                }
+            }
+        }
+        d
+    }
+
     /// Runs a fiber's steps until it has to wait or ends.
     pub(super) fn run_fiber(&mut self, f: u32) {
         loop {
@@ -332,18 +369,7 @@ impl Sim<'_> {
             let (pc, svc, ep) = (fb.pc, fb.svc as usize, fb.endpoint as usize);
             match self.m.code[pc as usize] {
                 Instr::Work { dist } => {
-                    let mut d = self.m.dists[dist as usize].sample(&mut self.rng_work[svc])
-                        * self.ep_faults[ep].cpu;
-                    if self.ep_faults[ep].sub_cpu {
-                        let ri = self.reqs.get(fb.req).replica;
-                        for sf in &self.ep_faults[ep].sub {
-                            if let SubKind::Cpu(factor) = sf.kind
-                                && sf.covers(ri)
-                            {
-                                d *= factor;
-                            }
-                        }
-                    }
+                    let d = self.work_time(dist, svc, ep, fb.req);
                     let token = self.new_token();
                     let fb = self.fibers.get_mut(f);
                     fb.pc += 1;
@@ -458,7 +484,7 @@ impl Sim<'_> {
 
     /// The execution ends: its worker goes to the next queued request and the caller gets
     /// the answer.
-    fn complete_exec(&mut self, req: u32, outcome: Outcome) {
+    pub(super) fn complete_exec(&mut self, req: u32, outcome: Outcome) {
         let r = self.reqs.get(req);
         let (s, ri) = (r.svc, r.replica as usize);
         self.release_worker(s, ri);

@@ -43,6 +43,11 @@ pub enum Event {
         fiber: u32,
         token: u64,
     },
+    /// The work of a leaf execution (no fiber: [`crate::model::EndpointModel::leaf_work`]).
+    LeafDone {
+        req: u32,
+        generation: u32,
+    },
     BackoffDone {
         fiber: u32,
         token: u64,
@@ -593,6 +598,11 @@ impl<'a> Sim<'a> {
             Event::WorkDone { fiber, token } => {
                 if self.fiber_waiting(fiber, token) {
                     self.run_fiber(fiber);
+                }
+            }
+            Event::LeafDone { req, generation } => {
+                if self.reqs.is_current(req, generation) {
+                    self.complete_exec(req, Ok(()));
                 }
             }
             Event::BackoffDone { fiber, token } => {
