@@ -29,10 +29,11 @@ pub enum ClusterError {
         namespace: Option<String>,
         message: String,
     },
+    /// The namespace, and whose it is with what to do.
     #[error(
-        "namespace `{0}` already exists; chaos only runs in a namespace it creates (choose another `--namespace` or delete it)"
+        "namespace `{0}` already exists; chaos only runs in a namespace it creates, and never applies into one it did not ({1})"
     )]
-    NamespaceExists(String),
+    NamespaceExists(String, String),
     #[error(
         "pod `{pod}` cannot pull image `{image}`: {reason}: {message}; build it and load it into the cluster (see docs/kubernetes.md) or pass `--image`"
     )]

@@ -9,6 +9,7 @@ mod collect;
 mod connect;
 mod error;
 mod events;
+mod outside;
 pub mod pod;
 mod session;
 

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use chaos_k8s::manifests::{AGENT_PORT, RUN_ID_LABEL, selector_string};
 use chaos_k8s::schedule::{Entry, Step, Target};
 use chaos_k8s::{Bundle, ServiceObjects};
-use chaos_plan::{Conductor, Decision, Plan, Replicas};
-use chaos_report::recording::{AbortRecord, subjects_of};
+use chaos_plan::{Plan, Replicas};
+use chaos_report::recording::{AbortRecord, UnexpectedEvent, subjects_of};
 use chaos_report::{AbortWatcher, Recording};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
@@ -25,6 +25,7 @@ use crate::collect::{self, Samples};
 use crate::connect::Connection;
 use crate::error::{Call, ClusterError};
 use crate::events::{self, About};
+use crate::outside::ReplicaWatch;
 use crate::pod::rfc3339_ms;
 
 mod loadgen;
@@ -66,8 +67,11 @@ pub(crate) struct Session<'a> {
     /// The next window to feed the watcher.
     watched: usize,
     aborted: Option<AbortRecord>,
-    /// What is due when: faults, window reads, abort checks, autoscale ticks, the stop.
-    conductor: Conductor,
+    /// Time 0, once the load generator started: a fault's lateness is counted from it.
+    t0: Option<Instant>,
+    /// Replica counts changed from outside the run (`kubectl scale`, …), noticed and reported.
+    replicas: ReplicaWatch,
+    outside: Vec<UnexpectedEvent>,
 }
 
 /// The Pods an `on N of S` occurrence affects.
@@ -117,7 +121,16 @@ impl<'a> Session<'a> {
             ),
             watched: 0,
             aborted: None,
-            conductor: Conductor::new(plan, options.seed),
+            t0: None,
+            replicas: ReplicaWatch::new(
+                plan,
+                bundle
+                    .objects
+                    .services
+                    .iter()
+                    .map(|s| (s.name.as_str(), s.kubernetes.as_str())),
+            ),
+            outside: Vec::new(),
         }
     }
 
@@ -159,6 +172,10 @@ impl<'a> Session<'a> {
         self.revert_all().await?;
         let logs = self.loadgen_logs(&loadgen_pods).await?;
         let mut recording = collect::recording(self.plan, self.options.seed, &logs, &samples)?;
+        recording.unexpected.append(&mut self.outside);
+        recording
+            .unexpected
+            .sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
         self.finish_watching(&mut recording);
         Ok(recording)
     }
@@ -193,13 +210,21 @@ impl<'a> Session<'a> {
             namespace: None,
             server: &self.server,
         };
-        if api
-            .get_opt(self.ns())
-            .await
-            .map_err(|e| call.error(e))?
-            .is_some()
-        {
-            return Err(ClusterError::NamespaceExists(self.ns().to_string()));
+        if let Some(existing) = api.get_opt(self.ns()).await.map_err(|e| call.error(e))? {
+            // Re-running into a kept run's namespace is the likely case: say whose it is.
+            let whose = match existing
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(RUN_ID_LABEL))
+            {
+                Some(run) => format!(
+                    "it holds chaos run `{run}` (kept with `--keep`, or its runner was killed): delete it with `kubectl delete namespace {}` or `chaos cleanup`, or choose another `--namespace`",
+                    self.ns()
+                ),
+                None => "choose another `--namespace` or delete it".to_string(),
+            };
+            return Err(ClusterError::NamespaceExists(self.ns().to_string(), whose));
         }
         let call = Call {
             verb: "create",
@@ -456,16 +481,16 @@ impl<'a> Session<'a> {
             }
             if let Some(a) = self.watcher.observe(&window, window.start_s + window_s) {
                 let a = a.clone();
-                self.abort(a).await;
+                self.abort(pods, a).await?;
                 break;
             }
         }
         Ok(())
     }
 
-    /// `abort when` fired: the conductor reverts the faults in force at once and stops the
-    /// load generator; the run then ends as usual (collect, report, clean up).
-    async fn abort(&mut self, a: AbortRecord) {
+    /// `abort when` fired: faults are reverted at once and the load generator stops sending;
+    /// the run then ends as usual (collect, report, clean up).
+    async fn abort(&mut self, pods: &[String], a: AbortRecord) -> Result<(), ClusterError> {
         self.say(&format!(
             "abort at {:.0}s: {}; reverting faults and stopping the load",
             a.at_s, a.text
@@ -482,15 +507,15 @@ impl<'a> Session<'a> {
             &message,
         )
         .await;
-        // The reverts and the stop are due at the abort's instant: at once.
-        self.conductor.abort(a.at_s);
         self.aborted = Some(a);
+        self.revert_all().await?;
+        self.stop_loadgens(pods).await
     }
 
     /// The plan's autoscale rule for one service, from the agents' utilisation since the last
     /// tick: sets the Deployment's replicas through its scale subresource.
     async fn autoscale(
-        &self,
+        &mut self,
         service: &str,
         kubernetes: &str,
         samples: &mut Samples,
@@ -504,17 +529,25 @@ impl<'a> Session<'a> {
             return Ok(());
         };
         let api = Api::<Deployment>::namespaced(self.client.clone(), self.ns());
-        let scale = api
-            .get_scale(kubernetes)
+        let deployment = api
+            .get(kubernetes)
             .await
-            .map_err(|e| self.call("get", "deployments.apps/scale").error(e))?;
-        let current = scale.spec.and_then(|s| s.replicas).unwrap_or(0).max(0) as u32;
+            .map_err(|e| self.call("get", "deployments.apps").error(e))?;
+        // A scale from outside since the last look is said before the rule acts on it.
+        self.note_outside(std::slice::from_ref(&deployment));
+        let current = deployment.spec.replicas.unwrap_or(0).max(0) as u32;
         let want = rule.desired(current, utilisation, min, max);
         if want != current {
             let patch = serde_json::json!({ "spec": { "replicas": want } });
-            api.patch_scale(kubernetes, &PatchParams::default(), &Patch::Merge(&patch))
+            // Under our field manager, so a scale from outside is told apart from ours.
+            let params = PatchParams {
+                field_manager: Some(FIELD_MANAGER.to_string()),
+                ..PatchParams::default()
+            };
+            api.patch_scale(kubernetes, &params, &Patch::Merge(&patch))
                 .await
                 .map_err(|e| self.call("patch", "deployments.apps/scale").error(e))?;
+            self.replicas.set_by_run(kubernetes, want);
             self.say(&format!(
                 "autoscale {service}: {current} -> {want} replicas (worker utilisation {:.0}%, {})",
                 utilisation * 100.0,
@@ -532,102 +565,106 @@ impl<'a> Session<'a> {
         Ok(())
     }
 
+    /// Replica counts changed from outside the run: said at once, and kept for the report.
+    fn note_outside(&mut self, deployments: &[Deployment]) {
+        let at_s = self.t0.map_or(0.0, |t| t.elapsed().as_secs_f64());
+        for e in self.replicas.check(deployments, at_s) {
+            self.say(&format!(
+                "unexpected: {} of {} {} (at {at_s:.1} s)",
+                e.replica, e.service, e.what
+            ));
+            self.outside.push(e);
+        }
+    }
+
+    /// Lists the Deployments of the run's namespace (all its own) to notice replica counts changed from outside the run.
+    async fn watch_replicas(&mut self) -> Result<(), ClusterError> {
+        let list = Api::<Deployment>::namespaced(self.client.clone(), self.ns())
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| self.call("list", "deployments.apps").error(e))?;
+        self.note_outside(&list.items);
+        Ok(())
+    }
+
     /// Applies and reverts faults on time until the load generator finishes; samples replicas.
     async fn follow_schedule(
         &mut self,
         loadgen_pods: &[String],
         t0: Instant,
     ) -> Result<Samples, ClusterError> {
-        // Schedule entries (one per action) of each fault occurrence the conductor names.
-        let mut entries: BTreeMap<(usize, usize), Vec<usize>> = BTreeMap::new();
-        for (i, e) in self.bundle.schedule.entries.iter().enumerate() {
-            if let Some(f) = self.plan.faults.iter().position(|f| f.name == e.fault) {
-                entries.entry((f, e.occurrence)).or_default().push(i);
+        let entries = &self.bundle.schedule.entries;
+        // (time, is revert, entry): reverts first at equal times so back-to-back faults do not overlap.
+        let mut events: Vec<(f64, bool, usize)> = Vec::new();
+        for (i, e) in entries.iter().enumerate() {
+            events.push((e.start_s, false, i));
+            if !matches!(e.revert, Step::Nothing { .. }) {
+                events.push((e.end_s, true, i));
             }
         }
+        events.sort_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)));
+        let mut next = 0;
         let mut samples = Samples::new(self.plan);
         let deadline = self.plan.horizon_s() + 300.0;
         let mut last_sample = -1.0;
         let window_s = self.plan.scenario.window_s.max(0.1);
         let mut scraped = 0usize;
-        // Window reads need the Pods: the latest list, refreshed every tick.
-        let mut pods = self.service_pods().await?;
+        let autoscaled: Vec<(String, String, f64)> = self
+            .bundle
+            .objects
+            .services
+            .iter()
+            .filter_map(|s| match &self.plan.service(&s.name)?.replicas {
+                Replicas::Autoscale { interval_s, .. } => {
+                    Some((s.name.clone(), s.kubernetes.clone(), interval_s.max(0.5)))
+                }
+                Replicas::Fixed { .. } => None,
+            })
+            .collect();
+        let mut ticks: BTreeMap<String, f64> = BTreeMap::new();
+        self.t0 = Some(t0);
+        let mut replicas_checked = 0.0;
         loop {
             let now = t0.elapsed().as_secs_f64();
-            while let Some(due) = self.conductor.poll(now) {
-                let of = |fault, occurrence| {
-                    entries
-                        .get(&(fault, occurrence))
-                        .cloned()
-                        .unwrap_or_default()
-                };
-                match due.decision {
-                    Decision::StartFault { fault, occurrence } => {
-                        for i in of(fault, occurrence) {
-                            self.start(i, None).await?;
-                        }
-                    }
-                    Decision::Kill {
-                        fault,
-                        occurrence,
-                        action,
-                        service,
-                        ..
-                    } => {
-                        let plan = self.plan;
-                        let name = plan.services.get(service).map(|s| s.name.as_str());
-                        for i in of(fault, occurrence) {
-                            if action_index(&self.bundle.schedule.entries[i].id) == action {
-                                self.start(i, name).await?;
-                            }
-                        }
-                    }
-                    Decision::RevertFault { fault, occurrence } => {
-                        for i in of(fault, occurrence) {
-                            if !matches!(
-                                self.bundle.schedule.entries[i].revert,
-                                Step::Nothing { .. }
-                            ) {
-                                self.revert(i).await?;
-                            }
-                        }
-                    }
-                    Decision::ReadWindow { window } => {
-                        self.scrape(&pods, window, window_s, &mut samples).await;
-                        scraped = window + 1;
-                    }
-                    Decision::CheckAbort { .. } => {
-                        self.watch_aborts(loadgen_pods, &samples, scraped).await?;
-                    }
-                    Decision::Autoscale { service } => {
-                        let plan = self.plan;
-                        let bundle = self.bundle;
-                        if let Some(s) = plan.services.get(service)
-                            && let Some(k) =
-                                bundle.objects.services.iter().find(|k| k.name == s.name)
-                        {
-                            self.autoscale(&s.name, &k.kubernetes, &mut samples).await?;
-                        }
-                    }
-                    Decision::Stop { aborted } => {
-                        // At `duration` the load generator stops on its own.
-                        if aborted {
-                            self.stop_loadgens(loadgen_pods).await?;
-                        }
-                    }
+            while next < events.len() && events[next].0 <= now {
+                let (_, revert, i) = events[next];
+                next += 1;
+                if self.aborted.is_some() {
+                    // Reverted at the abort; nothing starts after it.
+                    continue;
+                }
+                if revert {
+                    self.revert(i).await?
+                } else {
+                    self.start(i).await?
                 }
             }
             if now - last_sample >= 0.5 {
                 last_sample = now;
-                pods = self.service_pods().await?;
+                let pods = self.service_pods().await?;
                 for (s, list) in &pods {
                     samples.record(s, now, list.iter().filter(|p| p.ready).count() as u32);
                 }
                 self.reconcile(&pods).await?;
                 self.push_peers(&pods).await;
-                // A window the load generator had not reported at its check is watched as
-                // soon as it has.
+                // At each window's end, what the agents measured in it.
+                while (scraped + 1) as f64 * window_s <= now {
+                    self.scrape(&pods, scraped, window_s, &mut samples).await;
+                    scraped += 1;
+                }
                 self.watch_aborts(loadgen_pods, &samples, scraped).await?;
+                // Every 2 s: one list of the run's Deployments, whatever their number.
+                if now - replicas_checked >= 2.0 {
+                    replicas_checked = now;
+                    self.watch_replicas().await?;
+                }
+                for (s, k, interval_s) in &autoscaled {
+                    let due = ticks.entry(s.clone()).or_insert(*interval_s);
+                    if now >= *due {
+                        *due += interval_s;
+                        self.autoscale(s, k, &mut samples).await?;
+                    }
+                }
                 let status = self.loadgen_job_status().await?;
                 if self.loadgen_succeeded(&status) {
                     let interval = (now - scraped as f64 * window_s).max(0.0);
@@ -649,12 +686,11 @@ impl<'a> Session<'a> {
                     "it did not finish within {deadline:.0} s"
                 )));
             }
-            // Wake for the conductor's next decision on time rather than on the next tick.
-            let until_next = self
-                .conductor
-                .next_due()
-                .map_or(TICK, |t| {
-                    Duration::from_secs_f64((t - t0.elapsed().as_secs_f64()).max(0.0))
+            // Wake for the next fault action on time rather than on the next tick.
+            let until_next = events
+                .get(next)
+                .map_or(TICK, |e| {
+                    Duration::from_secs_f64((e.0 - t0.elapsed().as_secs_f64()).max(0.0))
                 })
                 .min(TICK);
             tokio::time::sleep(until_next).await;
@@ -715,9 +751,7 @@ impl<'a> Session<'a> {
             .collect())
     }
 
-    /// Carries out entry `i`'s apply step; a kill hits `kill_service`, which the conductor
-    /// picked among the entry's candidates.
-    async fn start(&mut self, i: usize, kill_service: Option<&str>) -> Result<(), ClusterError> {
+    async fn start(&mut self, i: usize) -> Result<(), ClusterError> {
         let bundle = self.bundle;
         let entry: &Entry = &bundle.schedule.entries[i];
         match &entry.apply {
@@ -756,15 +790,22 @@ impl<'a> Session<'a> {
                         self.install(i, &pod.name).await?;
                     }
                 }
+                // From the fault's scheduled instant to the last Pod's answer that it holds it
+                // (bench/cluster.sh reads it).
+                let late = self.lateness(entry.start_s);
                 if subset.is_some() {
                     self.say(&format!(
-                        "fault {} on {} (pods {})",
+                        "fault {} on {} (pods {}), installed {late}",
                         entry.id,
                         names(services),
                         picked_names.join(", ")
                     ));
                 } else {
-                    self.say(&format!("fault {} on {}", entry.id, names(services)));
+                    self.say(&format!(
+                        "fault {} on {}, installed {late}",
+                        entry.id,
+                        names(services)
+                    ));
                 }
                 let pods: Vec<String> = self
                     .installed
@@ -792,9 +833,7 @@ impl<'a> Session<'a> {
                 let mut rng = rand::rngs::StdRng::seed_from_u64(
                     self.options.seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
                 );
-                let Some(service) = candidates
-                    .iter()
-                    .find(|t| Some(t.service.as_str()) == kill_service)
+                let Some(service) = candidates.get(rng.random_range(0..candidates.len().max(1)))
                 else {
                     return Ok(());
                 };
@@ -845,6 +884,17 @@ impl<'a> Session<'a> {
             Step::Remove { .. } | Step::Nothing { .. } => {}
         }
         Ok(())
+    }
+
+    /// How long after its scheduled instant (`at_s` from time 0) this is, in words.
+    fn lateness(&self, at_s: f64) -> String {
+        match self.t0 {
+            Some(t0) => format!(
+                "{:.1} ms after its time",
+                (t0.elapsed().as_secs_f64() - at_s) * 1000.0
+            ),
+            None => "before time 0".to_string(),
+        }
     }
 
     async fn revert(&mut self, i: usize) -> Result<(), ClusterError> {
