@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use chaos_k8s::manifests::{AGENT_PORT, RUN_ID_LABEL, selector_string};
 use chaos_k8s::schedule::{Entry, Step, Target};
 use chaos_k8s::{Bundle, ServiceObjects};
-use chaos_plan::{Plan, Replicas};
+use chaos_plan::{Conductor, Decision, Plan, Replicas};
 use chaos_report::recording::{AbortRecord, UnexpectedEvent, subjects_of};
 use chaos_report::{AbortWatcher, Recording};
 use k8s_openapi::api::apps::v1::Deployment;
@@ -67,6 +67,8 @@ pub(crate) struct Session<'a> {
     /// The next window to feed the watcher.
     watched: usize,
     aborted: Option<AbortRecord>,
+    /// What is due when: faults, window reads, abort checks, autoscale ticks, the stop.
+    conductor: Conductor,
     /// Time 0, once the load generator started: a fault's lateness is counted from it.
     t0: Option<Instant>,
     /// Replica counts changed from outside the run (`kubectl scale`, …), noticed and reported.
@@ -121,6 +123,7 @@ impl<'a> Session<'a> {
             ),
             watched: 0,
             aborted: None,
+            conductor: Conductor::new(plan, options.seed),
             t0: None,
             replicas: ReplicaWatch::new(
                 plan,
@@ -481,16 +484,16 @@ impl<'a> Session<'a> {
             }
             if let Some(a) = self.watcher.observe(&window, window.start_s + window_s) {
                 let a = a.clone();
-                self.abort(pods, a).await?;
+                self.abort(a).await;
                 break;
             }
         }
         Ok(())
     }
 
-    /// `abort when` fired: faults are reverted at once and the load generator stops sending;
-    /// the run then ends as usual (collect, report, clean up).
-    async fn abort(&mut self, pods: &[String], a: AbortRecord) -> Result<(), ClusterError> {
+    /// `abort when` fired: the conductor reverts the faults in force at once and stops the
+    /// load generator; the run then ends as usual (collect, report, clean up).
+    async fn abort(&mut self, a: AbortRecord) {
         self.say(&format!(
             "abort at {:.0}s: {}; reverting faults and stopping the load",
             a.at_s, a.text
@@ -507,9 +510,9 @@ impl<'a> Session<'a> {
             &message,
         )
         .await;
+        // The reverts and the stop are due at the abort's instant: at once.
+        self.conductor.abort(a.at_s);
         self.aborted = Some(a);
-        self.revert_all().await?;
-        self.stop_loadgens(pods).await
     }
 
     /// The plan's autoscale rule for one service, from the agents' utilisation since the last
@@ -593,77 +596,102 @@ impl<'a> Session<'a> {
         loadgen_pods: &[String],
         t0: Instant,
     ) -> Result<Samples, ClusterError> {
-        let entries = &self.bundle.schedule.entries;
-        // (time, is revert, entry): reverts first at equal times so back-to-back faults do not overlap.
-        let mut events: Vec<(f64, bool, usize)> = Vec::new();
-        for (i, e) in entries.iter().enumerate() {
-            events.push((e.start_s, false, i));
-            if !matches!(e.revert, Step::Nothing { .. }) {
-                events.push((e.end_s, true, i));
+        // Schedule entries (one per action) of each fault occurrence the conductor names.
+        let mut entries: BTreeMap<(usize, usize), Vec<usize>> = BTreeMap::new();
+        for (i, e) in self.bundle.schedule.entries.iter().enumerate() {
+            if let Some(f) = self.plan.faults.iter().position(|f| f.name == e.fault) {
+                entries.entry((f, e.occurrence)).or_default().push(i);
             }
         }
-        events.sort_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)));
-        let mut next = 0;
         let mut samples = Samples::new(self.plan);
         let deadline = self.plan.horizon_s() + 300.0;
         let mut last_sample = -1.0;
         let window_s = self.plan.scenario.window_s.max(0.1);
         let mut scraped = 0usize;
-        let autoscaled: Vec<(String, String, f64)> = self
-            .bundle
-            .objects
-            .services
-            .iter()
-            .filter_map(|s| match &self.plan.service(&s.name)?.replicas {
-                Replicas::Autoscale { interval_s, .. } => {
-                    Some((s.name.clone(), s.kubernetes.clone(), interval_s.max(0.5)))
-                }
-                Replicas::Fixed { .. } => None,
-            })
-            .collect();
-        let mut ticks: BTreeMap<String, f64> = BTreeMap::new();
+        // Window reads need the Pods: the latest list, refreshed every tick.
+        let mut pods = self.service_pods().await?;
         self.t0 = Some(t0);
         let mut replicas_checked = 0.0;
         loop {
             let now = t0.elapsed().as_secs_f64();
-            while next < events.len() && events[next].0 <= now {
-                let (_, revert, i) = events[next];
-                next += 1;
-                if self.aborted.is_some() {
-                    // Reverted at the abort; nothing starts after it.
-                    continue;
-                }
-                if revert {
-                    self.revert(i).await?
-                } else {
-                    self.start(i).await?
+            while let Some(due) = self.conductor.poll(now) {
+                let of = |fault, occurrence| {
+                    entries
+                        .get(&(fault, occurrence))
+                        .cloned()
+                        .unwrap_or_default()
+                };
+                match due.decision {
+                    Decision::StartFault { fault, occurrence } => {
+                        for i in of(fault, occurrence) {
+                            self.start(i, None).await?;
+                        }
+                    }
+                    Decision::Kill {
+                        fault,
+                        occurrence,
+                        action,
+                        service,
+                        ..
+                    } => {
+                        let plan = self.plan;
+                        let name = plan.services.get(service).map(|s| s.name.as_str());
+                        for i in of(fault, occurrence) {
+                            if action_index(&self.bundle.schedule.entries[i].id) == action {
+                                self.start(i, name).await?;
+                            }
+                        }
+                    }
+                    Decision::RevertFault { fault, occurrence } => {
+                        for i in of(fault, occurrence) {
+                            if !matches!(
+                                self.bundle.schedule.entries[i].revert,
+                                Step::Nothing { .. }
+                            ) {
+                                self.revert(i).await?;
+                            }
+                        }
+                    }
+                    Decision::ReadWindow { window } => {
+                        self.scrape(&pods, window, window_s, &mut samples).await;
+                        scraped = window + 1;
+                    }
+                    Decision::CheckAbort { .. } => {
+                        self.watch_aborts(loadgen_pods, &samples, scraped).await?;
+                    }
+                    Decision::Autoscale { service } => {
+                        let plan = self.plan;
+                        let bundle = self.bundle;
+                        if let Some(s) = plan.services.get(service)
+                            && let Some(k) =
+                                bundle.objects.services.iter().find(|k| k.name == s.name)
+                        {
+                            self.autoscale(&s.name, &k.kubernetes, &mut samples).await?;
+                        }
+                    }
+                    Decision::Stop { aborted } => {
+                        // At `duration` the load generator stops on its own.
+                        if aborted {
+                            self.stop_loadgens(loadgen_pods).await?;
+                        }
+                    }
                 }
             }
             if now - last_sample >= 0.5 {
                 last_sample = now;
-                let pods = self.service_pods().await?;
+                pods = self.service_pods().await?;
                 for (s, list) in &pods {
                     samples.record(s, now, list.iter().filter(|p| p.ready).count() as u32);
                 }
                 self.reconcile(&pods).await?;
                 self.push_peers(&pods).await;
-                // At each window's end, what the agents measured in it.
-                while (scraped + 1) as f64 * window_s <= now {
-                    self.scrape(&pods, scraped, window_s, &mut samples).await;
-                    scraped += 1;
-                }
+                // A window the load generator had not reported at its check is watched as
+                // soon as it has.
                 self.watch_aborts(loadgen_pods, &samples, scraped).await?;
                 // Every 2 s: one list of the run's Deployments, whatever their number.
                 if now - replicas_checked >= 2.0 {
                     replicas_checked = now;
                     self.watch_replicas().await?;
-                }
-                for (s, k, interval_s) in &autoscaled {
-                    let due = ticks.entry(s.clone()).or_insert(*interval_s);
-                    if now >= *due {
-                        *due += interval_s;
-                        self.autoscale(s, k, &mut samples).await?;
-                    }
                 }
                 let status = self.loadgen_job_status().await?;
                 if self.loadgen_succeeded(&status) {
@@ -686,11 +714,12 @@ impl<'a> Session<'a> {
                     "it did not finish within {deadline:.0} s"
                 )));
             }
-            // Wake for the next fault action on time rather than on the next tick.
-            let until_next = events
-                .get(next)
-                .map_or(TICK, |e| {
-                    Duration::from_secs_f64((e.0 - t0.elapsed().as_secs_f64()).max(0.0))
+            // Wake for the conductor's next decision on time rather than on the next tick.
+            let until_next = self
+                .conductor
+                .next_due()
+                .map_or(TICK, |t| {
+                    Duration::from_secs_f64((t - t0.elapsed().as_secs_f64()).max(0.0))
                 })
                 .min(TICK);
             tokio::time::sleep(until_next).await;
@@ -751,7 +780,9 @@ impl<'a> Session<'a> {
             .collect())
     }
 
-    async fn start(&mut self, i: usize) -> Result<(), ClusterError> {
+    /// Carries out entry `i`'s apply step; a kill hits `kill_service`, which the conductor
+    /// picked among the entry's candidates.
+    async fn start(&mut self, i: usize, kill_service: Option<&str>) -> Result<(), ClusterError> {
         let bundle = self.bundle;
         let entry: &Entry = &bundle.schedule.entries[i];
         match &entry.apply {
@@ -833,7 +864,9 @@ impl<'a> Session<'a> {
                 let mut rng = rand::rngs::StdRng::seed_from_u64(
                     self.options.seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
                 );
-                let Some(service) = candidates.get(rng.random_range(0..candidates.len().max(1)))
+                let Some(service) = candidates
+                    .iter()
+                    .find(|t| Some(t.service.as_str()) == kill_service)
                 else {
                     return Ok(());
                 };
