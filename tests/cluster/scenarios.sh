@@ -10,7 +10,7 @@
 # its parameters).
 
 declare -A CLUSTER_CI=(
-  # measured on the testbed: verdict as expected, run alone and two at a time (docs/kubernetes.md)
+  # measured on the testbed two at a time, at full length: exit codes as expected (docs/kubernetes.md)
   [scenarios/sim-vs-real/fanout.chaos]=1
   [scenarios/sim-vs-real/ramp.chaos]=1
   [scenarios/sim-vs-real/users.chaos]=1
