@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::support::{code, repo_root, run, spec_examples};
+use crate::support::{Scratch, code, repo_root, run, scratch, spec_examples};
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -12,16 +12,17 @@ fn example(name: &str) -> String {
     spec_examples().join(name).display().to_string()
 }
 
-/// A fresh folder under the system temp dir for one test.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("chaos-e2e-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+/// A folder that does not exist yet (the command must create it), inside a fresh scratch
+/// folder that the first value keeps alive.
+fn missing_dir(name: &str) -> (Scratch, PathBuf) {
+    let tmp = scratch(name);
+    let dir = tmp.join("out");
+    (tmp, dir)
 }
 
 #[test]
 fn compile_sim_writes_a_reproducible_plan() {
-    let dir = scratch("sim");
+    let (_tmp, dir) = missing_dir("sim");
     let d = dir.display().to_string();
     let out = run(&[
         "compile",
@@ -64,7 +65,7 @@ fn compile_sim_writes_a_reproducible_plan() {
 
 #[test]
 fn compile_invalid_exits_2_and_writes_nothing() {
-    let dir = scratch("invalid");
+    let (_tmp, dir) = missing_dir("invalid");
     let d = dir.display().to_string();
     let bad = repo_root()
         .join("compiler/tests/fixtures/err/choice-sum.chaos")
@@ -78,7 +79,7 @@ fn compile_invalid_exits_2_and_writes_nothing() {
 
 #[test]
 fn compile_k8s_is_reproducible_or_says_why_not() {
-    let dir = scratch("k8s");
+    let (_tmp, dir) = missing_dir("k8s");
     let d = dir.display().to_string();
     let out = run(&[
         "compile",
@@ -122,7 +123,7 @@ fn compile_k8s_is_reproducible_or_says_why_not() {
 
 #[test]
 fn compile_k8s_service_monitor_appends_one_for_prometheus_operator() {
-    let dir = scratch("k8s-sm");
+    let (_tmp, dir) = missing_dir("k8s-sm");
     let d = dir.display().to_string();
     let args = |extra: &'static [&'static str]| {
         let mut a = vec![
@@ -203,7 +204,7 @@ fn graph_draws_a_library_but_compile_refuses_it_with_a_hint() {
     assert_eq!(code(&out), 0, "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("cluster_s1"));
 
-    let dir = scratch("library");
+    let (_tmp, dir) = missing_dir("library");
     let out = run(&["compile", &lib, "-o", &dir.display().to_string()]);
     assert_eq!(code(&out), 2);
     let err = text(&out.stderr);

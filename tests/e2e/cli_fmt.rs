@@ -2,21 +2,12 @@
 //! a file that does not parse gives exit 2 with `file:line:col`.
 
 use std::fs;
-use std::path::PathBuf;
 
-use super::support::{code, run};
+use super::support::{code, run, scratch};
 
 const MESSY: &str =
     "scenario \"x\" { duration 1m }\nservice s {replicas 2 # two\n endpoint \"GET /\" { } }\n";
 const CANONICAL: &str = "scenario \"x\" {\n  duration 1m\n}\n\nservice s {\n  replicas 2  # two\n  endpoint \"GET /\" { }\n}\n";
-
-/// A fresh directory for one test.
-fn scratch(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("chaos-e2e-fmt-{}-{test}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 fn write(dir: &std::path::Path, name: &str, text: &str) -> String {
     let p = dir.join(name);

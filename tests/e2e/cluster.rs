@@ -7,7 +7,7 @@ use std::time::Duration;
 use chaos_cluster_testing::{FakeApiServer, FakeConfig, FakeView, JobOutcome};
 use chaos_report::{Recorder, SubjectKey};
 
-use crate::support::{chaos, code};
+use crate::support::{chaos, code, free_port, http, scratch};
 
 /// A short scenario: two replicas, one latency fault, one expectation that holds.
 const SCENARIO: &str = r#"
@@ -35,14 +35,7 @@ expect {
 }
 "#;
 
-fn scratch(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("chaos-e2e-cluster-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn runtime() -> tokio::runtime::Runtime {
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -58,7 +51,7 @@ fn config(view: Arc<OnceLock<FakeView>>) -> FakeConfig {
 
 /// Like [`config`]: `windows` windows of ten requests ending with `outcome`; the Job runs `runs_for`
 /// unless stopped.
-fn config_with(
+pub(crate) fn config_with(
     view: Arc<OnceLock<FakeView>>,
     outcome: Result<(), chaos_report::Cause>,
     windows: usize,
@@ -330,38 +323,11 @@ fn run_cluster_abort_reverts_stops_the_load_fails_the_run_and_cleans_up() {
     assert!(server.objects("namespaces").is_empty(), "namespace deleted");
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// One HTTP/1.1 exchange with the control token in `X-Chaos-Token` (as through the API
 /// server's proxy); `None` when nothing listens yet.
 fn exchange(port: u16, method: &str, path: &str, token: Option<&str>) -> Option<(u16, String)> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let auth = token
-        .map(|t| format!("X-Chaos-Token: {t}\r\n"))
-        .unwrap_or_default();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{auth}Content-Length: 0\r\n\r\n"
-    )
-    .ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    let status = text.split(' ').nth(1)?.parse().ok()?;
-    let body = text.split_once("\r\n\r\n")?.1;
-    // Chunked bodies (axum's JSON is not chunked, but be safe): take the JSON part.
-    let body = body
-        .find('{')
-        .map(|i| &body[i..body.rfind('}').map_or(body.len(), |j| j + 1)])
-        .unwrap_or(body);
-    Some((status, body.to_string()))
+    let headers: Vec<(&str, &str)> = token.map(|t| ("X-Chaos-Token", t)).into_iter().collect();
+    http(port, method, path, &headers, "").ok()
 }
 
 #[test]

@@ -6,27 +6,17 @@
 //!
 //! `CHAOS_UPDATE_DOCS=1` copies the screenshot taken during the fault to docs/dashboard.png.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::live::{Reap, scenario};
-use crate::run_sim::out_dir;
-use crate::support::{chaos, repo_root};
+use crate::live::scenario;
+use crate::support::{Reap, browser, chaos, free_port, repo_root, scratch};
 
+/// Chromium, when curl is there too (it reads the dashboard's answers and event stream).
 fn chromium() -> Option<PathBuf> {
-    let p = PathBuf::from("/usr/bin/chromium");
     let curl = Command::new("curl").arg("--version").output().is_ok();
-    (p.exists() && curl).then_some(p)
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    browser::chromium().filter(|_| curl)
 }
 
 fn get(port: u16, path: &str) -> Option<String> {
@@ -62,19 +52,9 @@ fn wait_for(
 }
 
 fn chromium_cmd(bin: &Path, profile: &Path) -> Command {
-    let mut c = Command::new(bin);
-    c.args([
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--no-first-run",
-        "--hide-scrollbars",
-        // The page keeps its event stream open: dump what it shows after two seconds.
-        "--timeout=2000",
-    ])
-    .arg(format!("--user-data-dir={}", profile.display()));
+    let mut c = browser::headless(bin, profile);
+    // The page keeps its event stream open: dump what it shows after two seconds.
+    c.arg("--timeout=2000");
     c
 }
 
@@ -116,7 +96,7 @@ fn the_dashboard_follows_a_local_run_in_headless_chromium() {
         );
         return;
     };
-    let dir = out_dir("dashboard");
+    let dir = scratch("dashboard");
     let profile = dir.join("profile");
     let port = free_port();
     let child = chaos()
@@ -305,7 +285,7 @@ fn after_the_run_the_kept_dashboard_shows_the_report() {
         );
         return;
     };
-    let dir = out_dir("dashboard-keep");
+    let dir = scratch("dashboard-keep");
     let port = free_port();
     let child = chaos()
         .args(["run", "--sim", "--dashboard"])

@@ -3,14 +3,14 @@
 //! definition (across an import on disk), find references, rename, format, shut down.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, ChildStdin, Stdio};
 use std::sync::mpsc::{Receiver, channel};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::support::{chaos, run};
+use crate::support::{chaos, run, scratch};
 
 /// No single answer may take longer than this: a hung server fails the test instead of hanging it.
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -168,14 +168,6 @@ impl Drop for Server {
     }
 }
 
-/// A fresh folder for this test's files.
-fn workdir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("chaos-e2e-lsp-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 fn file_uri(path: &Path) -> String {
     format!("file://{}", path.display())
 }
@@ -231,7 +223,7 @@ expect {
 
 #[test]
 fn an_editor_session_with_chaos_lsp() {
-    let dir = workdir("session");
+    let dir = scratch("lsp-session");
     std::fs::write(dir.join("topology.chaos"), TOPOLOGY).unwrap();
     std::fs::write(dir.join("main.chaos"), MAIN).unwrap();
     let main_uri = file_uri(&dir.join("main.chaos"));

@@ -4,7 +4,7 @@
 //! `runner/src/cmd/fidelity.rs`. Here: the table's shape, and that the exit code is 0 or 1
 //! and says what the table says.
 
-use crate::support::{chaos, code};
+use crate::support::{chaos, code, scratch};
 
 const SCENARIO: &str = r#"
 scenario "fidelity smoke" {
@@ -36,17 +36,10 @@ expect {
 }
 "#;
 
-fn temp_file(name: &str, text: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("chaos-e2e-fidelity-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    let f = d.join(name);
-    std::fs::write(&f, text).unwrap();
-    f
-}
-
 #[test]
 fn fidelity_prints_one_row_per_figure_and_exits_by_the_table() {
-    let file = temp_file("smoke.chaos", SCENARIO);
+    let dir = scratch("fidelity");
+    let file = dir.write("smoke.chaos", SCENARIO);
     let out = chaos()
         .args(["fidelity", file.to_str().unwrap(), "--runs", "1"])
         .output()
@@ -86,7 +79,8 @@ fn fidelity_prints_one_row_per_figure_and_exits_by_the_table() {
 
 #[test]
 fn fidelity_refuses_bad_input_with_2() {
-    let file = temp_file("bad.chaos", "scenario {");
+    let dir = scratch("fidelity-bad");
+    let file = dir.write("bad.chaos", "scenario {");
     let out = chaos()
         .args(["fidelity", file.to_str().unwrap()])
         .output()

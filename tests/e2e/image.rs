@@ -3,7 +3,7 @@
 //! libgcc only, so the binary must need nothing else; and the image's user must be the one the
 //! manifests run as.
 
-use crate::support::repo_root;
+use crate::support::{chaos_bin, repo_root};
 
 /// What `gcr.io/distroless/cc-debian12` provides: glibc (with its split-out libraries) and
 /// libgcc. OpenSSL, for one, is not there: a TLS stack linked dynamically would break the image.
@@ -20,10 +20,7 @@ const IN_DISTROLESS_CC: &[&str] = &[
 
 #[test]
 fn the_binary_needs_no_shared_library_beyond_the_runtime_image() {
-    let out = match std::process::Command::new("ldd")
-        .arg(env!("CARGO_BIN_EXE_chaos"))
-        .output()
-    {
+    let out = match std::process::Command::new("ldd").arg(chaos_bin()).output() {
         Ok(out) if out.status.success() => out,
         // Not a glibc system (no `ldd`): nothing to compare against.
         _ => return,

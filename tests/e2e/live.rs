@@ -6,17 +6,7 @@ use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::thread;
 
-use crate::support::{chaos, repo_root};
-
-/// Kills a child we started when the test ends, however it ends.
-pub struct Reap(pub Child);
-
-impl Drop for Reap {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use crate::support::{Reap, chaos, chaos_bin, repo_root, scratch};
 
 pub fn scenario() -> String {
     repo_root()
@@ -150,12 +140,12 @@ fn on_a_terminal_the_view_is_redrawn_in_place() {
         );
         return;
     }
-    let dir = crate::run_sim::out_dir("live-tty");
+    let dir = scratch("live-tty");
     let file = dir.join("short.chaos");
     std::fs::write(&file, format!("{SHORT}{SHORT_WITH_FAULT}")).unwrap();
     let command = format!(
         "{} run --local --color never {}",
-        env!("CARGO_BIN_EXE_chaos"),
+        chaos_bin().display(),
         file.display()
     );
     let out = std::process::Command::new("script")
@@ -181,7 +171,7 @@ fn on_a_terminal_the_view_is_redrawn_in_place() {
 
 #[test]
 fn quiet_prints_nothing_while_running() {
-    let dir = crate::run_sim::out_dir("live-quiet");
+    let dir = scratch("live-quiet");
     let file = dir.join("quiet.chaos");
     std::fs::write(&file, SHORT).unwrap();
     let out = chaos()
@@ -206,8 +196,7 @@ fn a_cluster_run_shows_its_windows_live() {
     use std::sync::{Arc, OnceLock};
     use std::time::Duration;
 
-    use chaos_cluster_testing::{FakeApiServer, FakeConfig, FakeView, JobOutcome};
-    use chaos_report::{Recorder, SubjectKey};
+    use chaos_cluster_testing::{FakeApiServer, FakeView};
 
     const CLUSTER: &str = r#"
 scenario "live cluster" {
@@ -230,47 +219,13 @@ fault slow at 1s for 2s {
   latency +10ms on api
 }
 "#;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = crate::cluster::runtime();
     let view: Arc<OnceLock<FakeView>> = Arc::new(OnceLock::new());
-    let seen = view.clone();
     // The load generator's stand-in: ten successful requests a window, from the mounted plan.
-    let config = FakeConfig {
-        ready_after: Duration::from_millis(100),
-        job: Arc::new(move |job| {
-            let ns = job["metadata"]["namespace"].as_str().unwrap_or_default();
-            let text = seen
-                .get()
-                .unwrap()
-                .config_map(ns, "chaos-plan", "plan.json")
-                .unwrap();
-            let plan = chaos_plan::Plan::from_json(&text).unwrap();
-            let mut r = Recorder::new(&plan, "loadgen", 4);
-            let users = r
-                .subjects()
-                .iter()
-                .position(|s| matches!(s, SubjectKey::Workload { .. }))
-                .unwrap();
-            for w in 0..4 {
-                for i in 0..10 {
-                    r.record(users, w as f64 + i as f64 / 10.0, 0.002, Ok(()));
-                }
-            }
-            let rec = r.finish(plan.scenario.duration_s, plan.horizon_s(), None);
-            JobOutcome {
-                runs_for: Duration::from_millis(4500),
-                logs: serde_json::to_string(&rec).unwrap() + "\n",
-                succeeded: true,
-            }
-        }),
-        ..FakeConfig::default()
-    };
+    let config = crate::cluster::config_with(view.clone(), Ok(()), 4, Duration::from_millis(4500));
     let server = rt.block_on(FakeApiServer::start(config)).unwrap();
     view.set(server.view()).ok().unwrap();
-    let dir = crate::run_sim::out_dir("live-cluster");
+    let dir = scratch("live-cluster");
     let file = dir.join("cluster.chaos");
     std::fs::write(&file, CLUSTER).unwrap();
     let child = chaos()

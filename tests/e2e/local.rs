@@ -2,25 +2,17 @@
 //! for a few seconds of wall time; assertions are about effects that cannot be absent
 //! (an injected 80ms delay makes p50 at least 80ms), never about how fast the machine is.
 
-use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{chaos, code};
-
-fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("chaos-e2e-local-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+use crate::support::{self, chaos, code, free_port, scratch as temp_dir, wait_until};
 
 /// Runs a scenario with `--local`; returns the exit code, the JSON report and stderr.
-fn run_local(name: &str, scenario: &str) -> (i32, Value, String) {
+pub(crate) fn run_local(name: &str, scenario: &str) -> (i32, Value, String) {
     let dir = temp_dir(name);
     let file = dir.join(format!("{name}.chaos"));
     std::fs::write(&file, scenario).unwrap();
@@ -242,35 +234,13 @@ fn a_scenario_beyond_the_local_limits_is_refused_with_the_limit_named() {
     );
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// One HTTP/1.1 exchange; returns the status and the body.
+/// One HTTP/1.1 exchange with the agent, with its control token when given.
 fn http(port: u16, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut text = String::new();
-    s.read_to_string(&mut text).unwrap();
-    let status = text.split_whitespace().nth(1).unwrap().parse().unwrap();
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|x| x.1.to_string())
-        .unwrap_or_default();
-    (status, body)
+    let bearer = token.map(|t| format!("Bearer {t}"));
+    let mut headers = vec![("Content-Type", "application/json")];
+    headers.extend(bearer.as_deref().map(|b| ("Authorization", b)));
+    support::http(port, method, path, &headers, body)
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
 }
 
 fn wait_healthy(port: u16, agent: &mut Child) {
@@ -367,12 +337,8 @@ fn processes_with(needle: &str) -> Vec<u32> {
     out
 }
 
-fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+fn wait_for(what: &str, secs: u64, f: impl FnMut() -> bool) {
+    wait_until(what, Duration::from_secs(secs), f);
 }
 
 fn long_run(dir: &Path) -> Child {

@@ -2,12 +2,11 @@
 //! through file_sd as they start), and PromQL gives the error rate the report states.
 //! Skipped when the `prometheus` binary is not installed (`scripts/test` installs it).
 
-use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::chaos;
+use crate::support::{Reap, chaos, free_port, scratch};
 
 const SCENARIO: &str = r#"
 scenario "scraped by prometheus" {
@@ -31,24 +30,6 @@ fault flaky at 4s for 10s {
   errors 30% status 503 on api "GET /"
 }
 "#;
-
-/// Kills a child process we started when the test ends, however it ends.
-struct Reap(Child);
-
-impl Drop for Reap {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// `127.0.0.1:PORT` of every `chaos agent` whose parent is `run` (read from /proc, as the
 /// local runner picks the ports itself).
@@ -110,9 +91,7 @@ fn prometheus_scrapes_a_local_run_and_promql_matches_the_report() {
         eprintln!("prometheus or curl not installed (apt-get install prometheus curl); skipped");
         return;
     }
-    let dir = std::env::temp_dir().join(format!("chaos-e2e-prom-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("prom");
     let scenario = dir.join("s.chaos");
     std::fs::write(&scenario, SCENARIO).unwrap();
     let targets = dir.join("targets.json");

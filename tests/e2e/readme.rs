@@ -1,6 +1,6 @@
 //! End-to-end: the README's language tour is a scenario that checks and passes, as it claims.
 
-use crate::support::{code, repo_root, run};
+use crate::support::{code, repo_root, run, scratch};
 
 #[test]
 fn readme_tour_checks_and_passes_its_expectations() {
@@ -11,10 +11,8 @@ fn readme_tour_checks_and_passes_its_expectations() {
         .and_then(|rest| rest.split("\n```").next())
         .expect("README has a ```chaos block")
         .to_string();
-    let dir = std::env::temp_dir().join(format!("chaos-readme-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("tour.chaos");
-    std::fs::write(&file, &tour).unwrap();
+    let dir = scratch("readme");
+    let file = dir.write("tour.chaos", &tour);
     let path = file.to_str().unwrap();
 
     let check = run(&["check", path]);
@@ -32,5 +30,4 @@ fn readme_tour_checks_and_passes_its_expectations() {
         .expect("the tour starts with # expect-exit: N");
     let sim = run(&["run", "--sim", path]);
     assert_eq!(code(&sim), want, "{}", String::from_utf8_lossy(&sim.stdout));
-    let _ = std::fs::remove_dir_all(&dir);
 }

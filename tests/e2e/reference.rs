@@ -19,7 +19,7 @@ fn documented_report() -> Value {
 }
 
 fn real_report() -> Value {
-    let out_dir = crate::run_sim::out_dir("reference-json");
+    let out_dir = crate::support::scratch("reference-json");
     let path = out_dir.join("report.json");
     let out = chaos()
         .current_dir(repo_root())

@@ -2,11 +2,10 @@
 //! and the HTML report opened in headless Chromium (skipped with a message when
 //! `/usr/bin/chromium` is missing; `.ci/run` installs it: `apt-get install -y chromium`).
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
-use crate::run_sim::out_dir;
-use crate::support::{chaos, code, spec_examples};
+use crate::support::browser::{chromium, headless as chromium_cmd};
+use crate::support::{chaos, code, scratch, spec_examples};
 
 fn run_with_reports(example: &str, dir: &Path, extra: &[&str]) -> i32 {
     let file = spec_examples().join(example);
@@ -32,7 +31,7 @@ fn run_with_reports(example: &str, dir: &Path, extra: &[&str]) -> i32 {
 
 #[test]
 fn a_failing_run_writes_every_report() {
-    let dir = out_dir("reports-failing");
+    let dir = scratch("reports-failing");
     assert_eq!(run_with_reports("retry-storm.chaos", &dir, &[]), 1);
     let xml = std::fs::read_to_string(dir.join("r.xml")).unwrap();
     assert_eq!(
@@ -87,7 +86,7 @@ fn a_failing_run_writes_every_report() {
 
 #[test]
 fn compare_shows_both_figures_and_the_difference() {
-    let dir = out_dir("compare");
+    let dir = scratch("compare");
     let file = spec_examples().join("mm1.chaos");
     for seed in ["1", "2"] {
         let out = chaos()
@@ -132,26 +131,6 @@ fn compare_shows_both_figures_and_the_difference() {
     assert_eq!(code(&out), 2, "a .chaos file is not a report");
 }
 
-fn chromium() -> Option<PathBuf> {
-    let p = PathBuf::from("/usr/bin/chromium");
-    p.exists().then_some(p)
-}
-
-fn chromium_cmd(bin: &Path, profile: &Path) -> Command {
-    let mut c = Command::new(bin);
-    c.args([
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--no-first-run",
-        "--hide-scrollbars",
-    ])
-    .arg(format!("--user-data-dir={}", profile.display()));
-    c
-}
-
 #[test]
 fn html_report_renders_in_headless_chromium() {
     let Some(bin) = chromium() else {
@@ -160,7 +139,7 @@ fn html_report_renders_in_headless_chromium() {
         );
         return;
     };
-    let dir = out_dir("html");
+    let dir = scratch("html");
     assert_eq!(run_with_reports("checkout.chaos", &dir, &[]), 0);
     let html = dir.join("r.html");
     let url = format!("file://{}", html.display());

@@ -7,7 +7,9 @@
 use chaos_plan::*;
 use chaos_report::{Recording, Stats, SubjectKey};
 
-use crate::support::{chaos, code};
+// `chaos run --local` on scenario text: the exit code, the JSON report and stderr.
+use crate::local::run_local as run_text;
+use crate::support::chaos_bin;
 
 fn service(name: &str, replicas: u32, workers: u32, endpoints: Vec<Endpoint>) -> Service {
     Service {
@@ -117,7 +119,7 @@ fn run(plan: &Plan) -> Recording {
         plan,
         &chaos_local::Options {
             seed: plan.scenario.seed,
-            chaos_bin: env!("CARGO_BIN_EXE_chaos").into(),
+            chaos_bin: chaos_bin(),
             warn: chaos_local::Warn::default(),
             observer: None,
         },
@@ -486,29 +488,6 @@ fn watermarks_add_one_replica_per_interval() {
     let first_up = counts.iter().find(|&&n| n > 1).copied();
     assert_eq!(first_up, Some(2), "one replica at a time: {counts:?}");
     assert_eq!(counts.iter().max(), Some(&3), "{counts:?}");
-}
-
-/// `chaos run --local` on scenario text; the exit code, the JSON report and stderr.
-fn run_text(name: &str, scenario: &str) -> (i32, serde_json::Value, String) {
-    let dir = std::env::temp_dir().join(format!(
-        "chaos-e2e-resilience-{name}-{}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join(format!("{name}.chaos"));
-    std::fs::write(&file, scenario).unwrap();
-    let report = dir.join("report.json");
-    let out = chaos()
-        .args(["run", file.to_str().unwrap(), "--local", "--report"])
-        .arg(&report)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let json = std::fs::read_to_string(&report)
-        .map(|t| serde_json::from_str(&t).unwrap())
-        .unwrap_or_else(|_| panic!("no report (exit {}): {stderr}", code(&out)));
-    (code(&out), json, stderr)
 }
 
 fn bad_replica_text(eject: &str, expect: &str) -> String {

@@ -1,17 +1,11 @@
 //! End-to-end: `chaos run --sim` on the spec's examples (exit codes are the contract), its
 //! determinism, `--seed`, `--runs`, and the exit codes for invalid input.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use crate::support::{chaos, code, spec_examples};
+use crate::support::{chaos, code, scratch, spec_examples};
 
 /// A fresh folder for one test's output files.
-pub fn out_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("chaos-e2e-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 /// The exit code an example declares on its first line: `# expect-exit: N`.
 fn expected_exit(path: &Path) -> i32 {
@@ -86,7 +80,7 @@ fn retry_storm_example_ends_with_its_exit_code() {
 
 #[test]
 fn same_seed_gives_a_byte_identical_report_and_another_seed_changes_it() {
-    let dir = out_dir("determinism");
+    let dir = scratch("determinism");
     let (a, b, c) = (dir.join("a.json"), dir.join("b.json"), dir.join("c.json"));
     for (p, seed) in [(&a, "5"), (&b, "5"), (&c, "6")] {
         let out = run_example(
@@ -110,7 +104,7 @@ fn same_seed_gives_a_byte_identical_report_and_another_seed_changes_it() {
 
 #[test]
 fn many_seeds_report_a_distribution() {
-    let dir = out_dir("runs");
+    let dir = scratch("runs");
     let report = dir.join("r.json");
     let out = run_example(
         "retry-storm.chaos",
@@ -182,7 +176,7 @@ expect {
 
 #[test]
 fn an_abort_stops_the_run_and_fails_it() {
-    let dir = out_dir("abort");
+    let dir = scratch("abort");
     let file = dir.join("abort.chaos");
     std::fs::write(&file, ABORTING).unwrap();
     let report = dir.join("r.json");
@@ -210,7 +204,7 @@ fn an_abort_stops_the_run_and_fails_it() {
 
 /// Runs `scenario` in `--sim` with a JSON report; returns the exit code, stdout and the report.
 fn sim_report(name: &str, scenario: &str) -> (i32, String, serde_json::Value) {
-    let dir = out_dir(name);
+    let dir = scratch(name);
     let file = dir.join(format!("{name}.chaos"));
     std::fs::write(&file, scenario).unwrap();
     let report = dir.join("r.json");

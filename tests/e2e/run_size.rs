@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::support::{chaos, code, repo_root, run};
+use crate::support::{Scratch, chaos, chaos_files, code, run, scenarios_dir, scratch};
 
 /// The three scenarios of the issue: a billion requests a second for 10 s, 100,000 hours at
 /// 100k/s, and five million users.
@@ -32,18 +32,17 @@ const HUGE: &[(&str, &str)] = &[
     ),
 ];
 
-fn write_huge(name: &str, text: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("chaos-e2e-run-size-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("{name}.chaos"));
-    std::fs::write(&path, text).unwrap();
-    path
+/// Writes the scenario into a fresh scratch folder, which the first value keeps alive.
+fn write_huge(name: &str, text: &str) -> (Scratch, PathBuf) {
+    let dir = scratch(&format!("run-size-{name}"));
+    let path = dir.write(&format!("{name}.chaos"), text);
+    (dir, path)
 }
 
 #[test]
 fn check_warns_about_each_enormous_scenario_and_exits_0() {
     for (name, text) in HUGE {
-        let path = write_huge(name, text);
+        let (_dir, path) = write_huge(name, text);
         let out = run(&["check", &path.display().to_string()]);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(code(&out), 0, "{name}: a warning is not an error\n{err}");
@@ -61,13 +60,10 @@ fn check_warns_about_each_enormous_scenario_and_exits_0() {
 
 #[test]
 fn the_scenarios_in_the_repository_are_not_warned_about() {
-    let mut files: Vec<String> = std::fs::read_dir(repo_root().join("scenarios"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "chaos"))
+    let files: Vec<String> = chaos_files(&scenarios_dir())
+        .iter()
         .map(|p| p.display().to_string())
         .collect();
-    files.sort();
     assert!(!files.is_empty());
     let mut args = vec!["check".to_string()];
     args.extend(files);
@@ -81,7 +77,7 @@ fn the_scenarios_in_the_repository_are_not_warned_about() {
 #[test]
 fn run_sim_warns_before_it_starts() {
     let (name, text) = HUGE[0];
-    let path = write_huge(name, text);
+    let (_dir, path) = write_huge(name, text);
     let mut child = chaos()
         .args(["run", "--sim", &path.display().to_string()])
         .stdout(Stdio::null())

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::support::{chaos, code, repo_root};
+use crate::support::{chaos, chaos_files, code, repo_root, scenarios_dir};
 
 /// Scenarios whose first line does not match what the simulator does yet, with the reason.
 /// `ms-ref-1.chaos` mirrors the SimPy reference model (an overloaded system: its error rate is
@@ -14,16 +14,11 @@ const PENDING: &[&str] = &["ms-ref-1.chaos"];
 
 /// Every `.chaos` file directly in `scenarios/`, except [`PENDING`].
 fn scenario_files() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(repo_root().join("scenarios"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "chaos"))
-        .filter(|p| {
-            !p.file_name()
-                .is_some_and(|n| PENDING.iter().any(|x| n == *x))
-        })
-        .collect();
-    files.sort();
+    let mut files = chaos_files(&scenarios_dir());
+    files.retain(|p| {
+        !p.file_name()
+            .is_some_and(|n| PENDING.iter().any(|x| n == *x))
+    });
     files
 }
 

@@ -3,8 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::run_sim::out_dir;
-use crate::support::{chaos, code, repo_root};
+use crate::support::{chaos, code, repo_root, scratch};
 
 fn fixture(name: &str) -> PathBuf {
     repo_root().join("runner/explore/tests/fixtures").join(name)
@@ -19,7 +18,7 @@ fn text(out: &std::process::Output) -> (String, String) {
 
 #[test]
 fn sweep_finds_the_mm1_boundary_and_writes_json_and_html() {
-    let dir = out_dir("sweep-mm1");
+    let dir = scratch("sweep-mm1");
     let (json, html) = (dir.join("sweep.json"), dir.join("sweep.html"));
     let out = chaos()
         .arg("sweep")
@@ -79,7 +78,7 @@ fn sweep_rejects_an_unknown_param_and_a_bad_range_with_exit_2() {
 
 #[test]
 fn explore_finds_the_planted_pair_and_the_file_it_writes_fails_with_exit_1() {
-    let dir = out_dir("explore-planted");
+    let dir = scratch("explore-planted");
     let (failing, json) = (dir.join("failing.chaos"), dir.join("explore.json"));
     let out = chaos()
         .arg("explore")
@@ -125,7 +124,7 @@ fn explore_finds_the_planted_pair_and_the_file_it_writes_fails_with_exit_1() {
 
 #[test]
 fn explore_spends_its_budget_on_a_robust_scenario_and_exits_0() {
-    let dir = out_dir("explore-robust");
+    let dir = scratch("explore-robust");
     let json = dir.join("explore.json");
     let out = chaos()
         .arg("explore")
