@@ -143,6 +143,10 @@ pub mod codes {
     pub const PARAM_CYCLE: &str = "E0114";
     /// A `queue` discipline other than `fifo` or `lifo`.
     pub const UNKNOWN_DISCIPLINE: &str = "E0115";
+    /// A fault kind in `explore` that is not one (`latency`, `errors`, `kill`, ...).
+    pub const UNKNOWN_FAULT_KIND: &str = "E0116";
+    /// The same (fault kind, target) twice in `explore`, or a second `explore` block.
+    pub const DUPLICATE_EXPLORE: &str = "E0117";
 
     /// A value of the wrong kind: a rate where a duration is wanted, ...
     pub const WRONG_UNIT: &str = "E0201";
@@ -175,6 +179,8 @@ pub mod codes {
     pub const EJECT_MAX: &str = "E0313";
     /// `health_check ... unhealthy 0` or `healthy 0`.
     pub const HEALTH_THRESHOLD: &str = "E0314";
+    /// An `explore` range whose low end is above its high end (`20%..5%`).
+    pub const RANGE_ORDER: &str = "E0315";
 
     /// Endpoints that call each other in a cycle.
     pub const CALL_CYCLE: &str = "E0401";
@@ -201,4 +207,6 @@ pub mod codes {
     /// no other replica to send to), or an `eject ... max` that rounds down to no replica even
     /// at the most replicas: it cannot help.
     pub const SINGLE_REPLICA: &str = "W0008";
+    /// `partition A | B` in `explore` between services that do not call each other.
+    pub const NO_CALL_TO_CUT: &str = "W0009";
 }

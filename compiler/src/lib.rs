@@ -36,6 +36,8 @@ pub struct Compiled {
     /// The services of a library (files without a scenario, workload, fault or expect),
     /// checked and resolved like a plan's, when there is no error: what `chaos graph` draws.
     pub library: Option<Vec<chaos_plan::Service>>,
+    /// The search space of the run's `explore` block (with the plan; runs ignore it).
+    pub explore: Option<chaos_plan::explore::ExploreSpace>,
     /// The syntax tree of each file, by `FileId`; `None` where the file did not parse.
     asts: Vec<Option<ast::File>>,
     root: Option<FileId>,
@@ -81,6 +83,7 @@ pub fn compile(root: &Path, loader: &dyn Loader, sets: &[(String, String)]) -> C
         .then(|| sources.add(Default::default(), "<command line>".to_string(), cmd_text));
     let mut plan = None;
     let mut library = None;
+    let mut explore = None;
     // Name resolution with a file missing or unparsable would only echo that error; an import
     // cycle leaves every file loaded, so checking goes on.
     if diagnostics.iter().all(|d| d.code == codes::IMPORT_CYCLE)
@@ -100,7 +103,10 @@ pub fn compile(root: &Path, loader: &dyn Loader, sets: &[(String, String)]) -> C
         let (out, diags) = lower::lower(&input);
         diagnostics.extend(diags);
         match out.filter(|_| !diagnostics.iter().any(Diagnostic::is_error)) {
-            Some(lower::Output::Run(p)) => plan = Some(p),
+            Some(lower::Output::Run(p, e)) => {
+                plan = Some(p);
+                explore = e;
+            }
             Some(lower::Output::Library(services)) => library = Some(services),
             None => {}
         }
@@ -115,6 +121,7 @@ pub fn compile(root: &Path, loader: &dyn Loader, sets: &[(String, String)]) -> C
         diagnostics,
         plan,
         library,
+        explore,
         asts: loaded.asts,
         root: root_id,
     }

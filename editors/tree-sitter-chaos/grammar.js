@@ -33,6 +33,7 @@ module.exports = grammar({
       $.workload,
       $.fault,
       $.expect,
+      $.explore,
     ),
 
     // ---------------------------------------------------------------------------------------
@@ -77,8 +78,8 @@ module.exports = grammar({
     warmup: $ => seq('warmup', $._value),
     seed: $ => seq('seed', $._value),
     window_width: $ => seq('window', $._value),
-
     hop: $ => seq('hop', $._value),
+
     // ---------------------------------------------------------------------------------------
     // Services
 
@@ -369,5 +370,45 @@ module.exports = grammar({
     ),
     /// `between T and T`
     between: $ => seq('between', field('from', $._value), 'and', field('to', $._value)),
+
+    // ---------------------------------------------------------------------------------------
+    // Explore
+
+    /// `explore { LINES }`: the search space of `chaos explore`.
+    explore: $ => seq('explore', '{', repeat($._explore_line), '}'),
+    /// The fault line comes last, as in the pest grammar: its kind is any name, checked by the
+    /// compiler (`at`, `for`, `partition` and `max_faults` are keywords where a line starts).
+    _explore_line: $ => choice(
+      $.max_faults,
+      $.explore_at,
+      $.explore_for,
+      $.explore_partition,
+      $.explore_fault,
+    ),
+    /// `max_faults N`
+    max_faults: $ => seq('max_faults', $._value),
+    /// `at RANGE`
+    explore_at: $ => seq('at', $.range),
+    /// `for RANGE`
+    explore_for: $ => seq('for', $.range),
+    /// `partition A, B | C` or `partition *`
+    explore_partition: $ => seq('partition', choice($.all, seq($.side, '|', $.side))),
+    /// `KIND [RANGE] on TARGETS [limit SIZE]` (`kill … of TARGETS`)
+    explore_fault: $ => seq(
+      field('kind', $.identifier),
+      optional('+'),
+      optional($.range),
+      choice('on', 'of'),
+      choice($.all, commaSep1(field('service', $.identifier))),
+      optional(seq('limit', field('limit', $._value))),
+    ),
+    /// `up to HIGH`, `LOW..HIGH` or one `VALUE`
+    range: $ => choice(
+      seq('up', 'to', field('high', $._value)),
+      seq(field('low', $._value), '..', field('high', $._value)),
+      field('high', $._value),
+    ),
+    /// `*`: every service (every call edge for `partition`).
+    all: _ => '*',
   },
 });

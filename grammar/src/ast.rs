@@ -74,6 +74,7 @@ pub enum Item {
     Workload(Workload),
     Fault(Fault),
     Expect(Expect),
+    Explore(Explore),
 }
 
 impl Item {
@@ -86,6 +87,7 @@ impl Item {
             Item::Workload(i) => i.span,
             Item::Fault(i) => i.span,
             Item::Expect(i) => i.span,
+            Item::Explore(i) => i.span,
         }
     }
 }
@@ -505,4 +507,59 @@ pub enum WindowSpec {
         from: Value,
         to: Value,
     },
+}
+
+/// `explore { LINES }`: the search space of `chaos explore`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Explore {
+    pub lines: Vec<Spanned<ExploreLine>>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum ExploreLine {
+    /// `max_faults N`
+    MaxFaults(Value),
+    /// `at RANGE`: when added faults start.
+    At(Bounds),
+    /// `for RANGE`: how long they last.
+    For(Bounds),
+    /// `partition A, B | C` (each pair), or `partition *` (`None`: every call edge).
+    Partition {
+        sides: Option<(Vec<Ident>, Vec<Ident>)>,
+    },
+    /// `KIND [RANGE] on TARGETS [limit SIZE]`; the kind is checked by the compiler.
+    Fault {
+        kind: Ident,
+        intensity: Option<Bounds>,
+        targets: ExploreTargets,
+        limit: Option<Value>,
+    },
+}
+
+/// The range of an explore line.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum Bounds {
+    /// `up to HIGH`
+    UpTo(Value),
+    /// `LOW..HIGH`
+    Between(Value, Value),
+    /// `VALUE`
+    Exactly(Value),
+}
+
+impl Bounds {
+    pub fn span(&self) -> Span {
+        match self {
+            Bounds::UpTo(v) | Bounds::Exactly(v) => v.span,
+            Bounds::Between(a, b) => a.span.to(b.span),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum ExploreTargets {
+    /// `*`: every service.
+    All { span: Span },
+    Services(Vec<Ident>),
 }

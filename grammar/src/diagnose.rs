@@ -9,7 +9,7 @@ use crate::parser::Rule;
 
 /// Words that start each kind of statement, for "did you mean" hints.
 const ITEM_WORDS: &[&str] = &[
-    "import", "param", "scenario", "service", "workload", "fault", "expect",
+    "import", "param", "scenario", "service", "workload", "fault", "expect", "explore",
 ];
 const SCENARIO_WORDS: &[&str] = &["duration", "warmup", "seed", "window", "hop"];
 const SERVICE_WORDS: &[&str] = &[
@@ -45,6 +45,18 @@ const ACTION_WORDS: &[&str] = &[
     "loss",
     "memory",
 ];
+const EXPLORE_WORDS: &[&str] = &[
+    "max_faults",
+    "at",
+    "for",
+    "latency",
+    "errors",
+    "kill",
+    "partition",
+    "cpu",
+    "loss",
+    "memory",
+];
 const WINDOW_WORDS: &[&str] = &["overall", "during", "before", "after", "between"];
 const SCHEDULE_WORDS: &[&str] = &["at", "every"];
 
@@ -68,6 +80,19 @@ fn label(rule: Rule) -> String {
         Rule::policy => format!("a call policy ({})", list(POLICY_WORDS)),
         Rule::workload_setting => format!("a workload setting ({})", list(WORKLOAD_WORDS)),
         Rule::action => format!("a fault action ({})", list(ACTION_WORDS)),
+        Rule::explore_line => format!("an explore line ({})", list(EXPLORE_WORDS)),
+        Rule::ex_range | Rule::ex_up_to => {
+            s("a range (`up to 300ms`, `50ms..300ms` or one value such as `20%`)")
+        }
+        Rule::ex_high => s("`..`"),
+        Rule::ex_targets | Rule::star => s("service names (`api, db`) or `*` for every service"),
+        Rule::ex_limit => s("`limit`"),
+        Rule::ex_max_faults => s("`max_faults`"),
+        Rule::ex_at => s("`at`"),
+        Rule::ex_for => s("`for`"),
+        Rule::ex_partition => s("`partition`"),
+        Rule::ex_fault => s("a fault kind (`latency`, `errors`, `kill`, `cpu`, `loss`, `memory`)"),
+        Rule::end_explore => s("`}` to close `explore`"),
         Rule::schedule => s("a schedule (`at 2m`, `at 2m for 30s` or `every 90s`)"),
         Rule::expect_stmt | Rule::check | Rule::condition => {
             s("an expectation such as `p99(gateway) < 800ms`, or `abort when ...`")
@@ -149,6 +174,7 @@ fn rank(rule: Rule) -> u8 {
         | Rule::policy
         | Rule::workload_setting
         | Rule::action
+        | Rule::explore_line
         | Rule::expect_stmt
         | Rule::window => 0,
         Rule::end_scenario
@@ -159,6 +185,7 @@ fn rank(rule: Rule) -> u8 {
         | Rule::end_workload
         | Rule::end_fault
         | Rule::end_expect
+        | Rule::end_explore
         | Rule::EOI => 2,
         _ => 1,
     }
@@ -175,6 +202,7 @@ fn words(rule: Rule) -> Vec<String> {
         Rule::policy => from(POLICY_WORDS),
         Rule::workload_setting => from(WORKLOAD_WORDS),
         Rule::action => from(ACTION_WORDS),
+        Rule::explore_line => from(EXPLORE_WORDS),
         Rule::window => from(WINDOW_WORDS),
         Rule::schedule => from(SCHEDULE_WORDS),
         r => {

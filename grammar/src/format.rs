@@ -298,6 +298,21 @@ impl Printer<'_> {
                     },
                 );
             }
+            Item::Explore(e) => {
+                let open = self.open_brace(e.span.start);
+                self.block(
+                    e.span.start,
+                    open,
+                    e.span.end - 1,
+                    "explore",
+                    e.lines.is_empty(),
+                    |p| {
+                        for l in &e.lines {
+                            p.line(l.span.start, l.span.end, &explore_line(&l.node));
+                        }
+                    },
+                );
+            }
         }
     }
 
@@ -707,5 +722,48 @@ fn window_text(w: &WindowSpec) -> String {
             s
         }
         WindowSpec::Between { from, to } => format!("between {} and {}", from.text, to.text),
+    }
+}
+
+fn explore_line(l: &ExploreLine) -> String {
+    match l {
+        ExploreLine::MaxFaults(v) => format!("max_faults {}", v.text),
+        ExploreLine::At(b) => format!("at {}", bounds(b)),
+        ExploreLine::For(b) => format!("for {}", bounds(b)),
+        ExploreLine::Partition { sides: None } => "partition *".into(),
+        ExploreLine::Partition {
+            sides: Some((a, b)),
+        } => format!("partition {} | {}", names(a), names(b)),
+        ExploreLine::Fault {
+            kind,
+            intensity,
+            targets,
+            limit,
+        } => {
+            let mut s = kind.name.clone();
+            if let Some(b) = intensity {
+                s.push(' ');
+                s.push_str(&bounds(b));
+            }
+            // A kill names the service it kills `of`, every other action the one it is `on`,
+            // as in a fault's actions (either word is accepted).
+            s.push_str(if kind.name == "kill" { " of " } else { " on " });
+            match targets {
+                ExploreTargets::All { .. } => s.push('*'),
+                ExploreTargets::Services(ids) => s.push_str(&names(ids)),
+            }
+            if let Some(v) = limit {
+                s.push_str(&format!(" limit {}", v.text));
+            }
+            s
+        }
+    }
+}
+
+fn bounds(b: &Bounds) -> String {
+    match b {
+        Bounds::UpTo(v) => format!("up to {}", v.text),
+        Bounds::Between(a, b) => format!("{}..{}", a.text, b.text),
+        Bounds::Exactly(v) => v.text.clone(),
     }
 }

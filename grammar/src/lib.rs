@@ -99,6 +99,9 @@ pub const KEYWORDS: &[&str] = &[
     "below",
     "send",
     "priority",
+    "explore",
+    "max_faults",
+    "to",
 ];
 
 #[cfg(test)]

@@ -322,6 +322,9 @@ fn is_token(r: Rule) -> bool {
             | Rule::kw_down
             | Rule::kw_below
             | Rule::kw_send
+            | Rule::kw_explore
+            | Rule::kw_to
+            | Rule::end_explore
     )
 }
 
@@ -556,6 +559,13 @@ fn lower_item(p: P) -> Res<Item> {
                 statements,
                 span: sp,
             })
+        }
+        Rule::explore => {
+            let mut lines = Vec::new();
+            while let Some(l) = k.next() {
+                lines.push(spanned(l, explore_line)?);
+            }
+            Item::Explore(Explore { lines, span: sp })
         }
         r => return Err(ParseError::internal(sp, &format!("unexpected item {r:?}"))),
     })
@@ -928,6 +938,65 @@ fn action(p: P) -> Res<Action> {
                 &format!("unexpected action {r:?}"),
             ));
         }
+    })
+}
+
+fn explore_line(p: P) -> Res<ExploreLine> {
+    let rule = p.as_rule();
+    let mut k = Kids::of(p);
+    Ok(match rule {
+        Rule::ex_max_faults => ExploreLine::MaxFaults(value(k.req("count")?)?),
+        Rule::ex_at => ExploreLine::At(bounds(k.req("range")?)?),
+        Rule::ex_for => ExploreLine::For(bounds(k.req("range")?)?),
+        Rule::ex_partition => {
+            let first = k.req("partition sides")?;
+            let sides = if first.as_rule() == Rule::star {
+                None
+            } else {
+                Some((names(first)?, names(k.req("right side")?)?))
+            };
+            ExploreLine::Partition { sides }
+        }
+        Rule::ex_fault => {
+            let kind = ident(k.req("fault kind")?)?;
+            let intensity = match k.opt(Rule::ex_range) {
+                Some(r) => Some(bounds(r)?),
+                None => None,
+            };
+            let t = only(k.req("targets")?)?;
+            let targets = if t.as_rule() == Rule::star {
+                ExploreTargets::All { span: span(&t) }
+            } else {
+                ExploreTargets::Services(names(t)?)
+            };
+            let limit = opt_value(&mut k, Rule::ex_limit)?;
+            ExploreLine::Fault {
+                kind,
+                intensity,
+                targets,
+                limit,
+            }
+        }
+        r => {
+            return Err(ParseError::internal(
+                k.parent,
+                &format!("unexpected explore line {r:?}"),
+            ));
+        }
+    })
+}
+
+/// `up to HIGH`, `LOW..HIGH` or `VALUE`.
+fn bounds(p: P) -> Res<Bounds> {
+    let mut k = Kids::of(p);
+    let first = k.req("range")?;
+    if first.as_rule() == Rule::ex_up_to {
+        return Ok(Bounds::UpTo(value(only(first)?)?));
+    }
+    let low = value(first)?;
+    Ok(match opt_value(&mut k, Rule::ex_high)? {
+        Some(high) => Bounds::Between(low, high),
+        None => Bounds::Exactly(low),
     })
 }
 

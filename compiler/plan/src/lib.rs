@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 pub mod arrivals;
 pub mod breaker;
 pub mod conduct;
+pub mod explore;
 pub mod resilience;
 mod retry;
 mod rules;

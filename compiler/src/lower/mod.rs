@@ -4,6 +4,7 @@
 mod ctx;
 mod dist;
 mod expect;
+mod explore;
 mod fault;
 mod flow;
 mod params;
@@ -39,8 +40,9 @@ pub(crate) struct Input<'a> {
 
 /// What a file set lowers to when it has no error.
 pub(crate) enum Output {
-    /// A run: a scenario with its services, workloads, faults and expectations.
-    Run(plan::Plan),
+    /// A run: a scenario with its services, workloads, faults and expectations; and the
+    /// search space of its `explore` block, if it has one.
+    Run(plan::Plan, Option<plan::explore::ExploreSpace>),
     /// A library: only services (and params), fully resolved, for drawing.
     Library(Vec<plan::Service>),
 }
@@ -87,6 +89,7 @@ pub(crate) fn lower(input: &Input<'_>) -> (Option<Output>, Vec<Diagnostic>) {
         faults: &faults,
     });
     let expects = expect::lower(&syms, &mut cx, timing.as_ref(), reached.as_deref());
+    let explore = explore::lower(&syms, &mut cx, duration, &services.services);
 
     let mut diags = cx.diags;
     if diags.iter().any(Diagnostic::is_error) {
@@ -117,7 +120,7 @@ pub(crate) fn lower(input: &Input<'_>) -> (Option<Output>, Vec<Diagnostic>) {
         aborts: expects.aborts,
     };
     diags.extend(size::huge_run(&syms, &plan));
-    (Some(Output::Run(plan)), diags)
+    (Some(Output::Run(plan, explore)), diags)
 }
 
 fn scenario(

@@ -60,6 +60,8 @@ pub(crate) struct Symbols<'a> {
     pub param_index: HashMap<&'a str, usize>,
     pub scenario: Option<In<'a, ast::Scenario>>,
     pub expects: Vec<In<'a, ast::Expect>>,
+    /// `explore` blocks (a run has at most one; `explore::lower` says so).
+    pub explores: Vec<In<'a, ast::Explore>>,
     /// Number of endpoints over all services (graph nodes).
     pub nodes: usize,
     /// Node -> (service index, endpoint index).
@@ -156,6 +158,7 @@ impl<'a> Symbols<'a> {
                         }
                     }
                     Item::Expect(e) => s.expects.push(In { file, ast: e }),
+                    Item::Explore(e) => s.explores.push(In { file, ast: e }),
                 }
             }
         }

@@ -28,6 +28,7 @@ pub enum Block {
     Workload,
     Fault,
     Expect,
+    Explore,
     Unknown,
 }
 
@@ -37,6 +38,7 @@ impl Block {
         match self {
             Block::Top => &[
                 "import", "param", "scenario", "service", "workload", "fault", "expect",
+                "explore",
             ],
             Block::Scenario => &["duration", "warmup", "seed", "window", "hop"],
             Block::Service => &[
@@ -73,6 +75,18 @@ impl Block {
                 "memory",
             ],
             Block::Expect => &["abort"],
+            Block::Explore => &[
+                "max_faults",
+                "latency",
+                "errors",
+                "kill",
+                "cpu",
+                "loss",
+                "memory",
+                "partition",
+                "at",
+                "for",
+            ],
             Block::Choice | Block::Unknown => &[],
         }
     }
@@ -107,6 +121,10 @@ fn continuations(head: &str, block: Block) -> &'static [&'static str] {
         ("eject", _) => &["after", "errors", "for", "max"],
         ("fail", _) => &["status"],
         ("errors", Block::Fault) => &["status", "on", "of"],
+        ("latency" | "errors" | "cpu" | "loss", Block::Explore) => &["up", "on"],
+        ("memory", Block::Explore) => &["up", "on", "limit"],
+        ("kill", Block::Explore) => &["up", "of"],
+        ("at" | "for", Block::Explore) => &["up"],
         ("errors", _) => &["status", "on"],
         ("latency" | "cpu" | "loss", Block::Fault) => &["on", "of"],
         ("memory", _) => &["on", "of", "limit"],
@@ -193,7 +211,14 @@ pub fn context(text: &str, offset: usize) -> (Context, chaos_grammar::Span) {
     let block = enclosing_block(text, &before);
     let in_string = partial.is_some_and(|t| t.kind == TokenKind::Str);
     let ctx = match (p1, p2, p3) {
-        (_, "call" | "send" | "target" | "on", _) if block != Block::Service && is_name(p1) => {
+        // `explore` names whole services (no endpoint, no `random(…)`), in lists.
+        ("up", _, _) if block == Block::Explore => Context::Values(&["to"]),
+        ("on" | "of" | "," | "partition" | "|", _, _) if block == Block::Explore => {
+            Context::Services { random: false }
+        }
+        (_, "call" | "send" | "target" | "on", _)
+            if block != Block::Service && block != Block::Explore && is_name(p1) =>
+        {
             Context::Endpoints(p1.to_string())
         }
         // `on N of SERVICE "…"` (not `kill N of SERVICE`, which takes no endpoint).
@@ -284,6 +309,7 @@ fn opener(text: &str, before: &[Token]) -> Block {
             "workload" => Block::Workload,
             "fault" => Block::Fault,
             "expect" => Block::Expect,
+            "explore" => Block::Explore,
             "{" | "}" => Block::Unknown,
             _ => continue,
         };
@@ -335,6 +361,7 @@ fn statement_head(text: &str, before: &[Token], block: Block) -> String {
         "warmup",
         "seed",
         "window",
+        "hop",
         "endpoint",
     ];
     for t in before.iter().rev() {
@@ -361,7 +388,6 @@ fn statement_complete(before: &[Token], text: &str) -> bool {
         }
         _ => false,
     }
-        "hop",
 }
 
 /// The names defined in the document and its imports. While the document does not parse (it

@@ -91,6 +91,22 @@ pub const DOCS: &[Doc] = &[
         "expect { METRIC(SUBJECT) OP VALUE [WINDOW] ...  abort when CONDITION for D }",
         "Expectations checked against the run; each is reported with its observed value, threshold, window and verdict."
     ),
+    doc!(
+        "explore",
+        "explore {\n  max_faults N\n  KIND [up to HIGH | LOW..HIGH | VALUE] on SERVICES | *\n  kill [RANGE] of SERVICES | *\n  partition A | B   partition *\n  at RANGE\n  for RANGE\n}",
+        "The search space of `chaos explore`: the fault kinds and services it may add faults to, their intensity ranges, when they start (`at`), how long they last (`for`), how many at once. A run ignores it. What it leaves out is the default space: every kind on every service, any start, up to a quarter of the run, 2 at once."
+    ),
+    doc!(
+        "max_faults",
+        "max_faults N",
+        "In `explore`: the most faults `chaos explore` adds at once, 1 to 8. `--max-faults` overrides it. Default 2.",
+        COUNT
+    ),
+    doc!(
+        "to",
+        "KIND up to HIGH on SERVICES",
+        "In `explore`: `up to HIGH` tries four levels from nothing up to HIGH (`errors up to 20%`: 5%, 10%, 15%, 20%; `cpu up to x3` from x1)."
+    ),
     // scenario
     doc!(
         "duration",
@@ -116,6 +132,12 @@ pub const DOCS: &[Doc] = &[
         "Width of the timeline buckets in reports and of the windows of `recovery` and `abort`. Default `1s`.",
         DURATION
     ),
+    doc!(
+        "hop",
+        "hop D",
+        "What one network hop costs on top of the callee's own time: the simulator adds it to every call, send and workload request that reaches a replica. Default `0s`; `--local` measures the real one and reports both.",
+        DURATION
+    ),
     // service
     doc!(
         "replicas",
@@ -132,12 +154,6 @@ pub const DOCS: &[Doc] = &[
     doc!(
         "target",
         "target SERVICE \"ENDPOINT\"   (workload)\nautoscale MIN..MAX target RATIO   (service)",
-    doc!(
-        "hop",
-        "hop D",
-        "What one network hop costs on top of the callee's own time: the simulator adds it to every call, send and workload request that reaches a replica. Default `0s`; `--local` measures the real one and reports both.",
-        DURATION
-    ),
         "In a workload: the endpoint its clients call. In `autoscale`: the utilisation the autoscaler aims at.",
         "a service and an endpoint; in autoscale a ratio (`70%`)"
     ),

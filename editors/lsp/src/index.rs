@@ -4,9 +4,9 @@
 use chaos_compiler::{Compiled, FileId};
 use chaos_grammar::Span;
 use chaos_grammar::ast::{
-    Action, AutoscaleRule, CallStep, Condition, Dist, ExpectStmt, File, Item, KillTarget, Policy,
-    Schedule, SegmentLength, ServiceSetting, Spanned, Step, TargetRef, Value, ValueKind,
-    WindowSpec, WorkloadSetting,
+    Action, AutoscaleRule, Bounds, CallStep, Condition, Dist, ExpectStmt, ExploreLine,
+    ExploreTargets, File, Item, KillTarget, Policy, Schedule, SegmentLength, ServiceSetting,
+    Spanned, Step, TargetRef, Value, ValueKind, WindowSpec, WorkloadSetting,
 };
 
 /// What a name refers to.
@@ -240,6 +240,50 @@ impl Walker {
                         }
                     }
                 }
+                Item::Explore(e) => {
+                    for Spanned { node, .. } in &e.lines {
+                        self.explore_line(node);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Services named in `explore` are references (rename and go to definition reach them).
+    fn explore_line(&mut self, line: &ExploreLine) {
+        match line {
+            ExploreLine::MaxFaults(v) => self.value(v),
+            ExploreLine::At(b) | ExploreLine::For(b) => self.bounds(b),
+            ExploreLine::Partition { sides } => {
+                for s in sides.iter().flat_map(|(a, b)| a.iter().chain(b)) {
+                    self.reference(SymbolKey::Service(s.name.clone()), s.span);
+                }
+            }
+            ExploreLine::Fault {
+                intensity,
+                targets,
+                limit,
+                ..
+            } => {
+                if let Some(b) = intensity {
+                    self.bounds(b);
+                }
+                if let ExploreTargets::Services(ids) = targets {
+                    for s in ids {
+                        self.reference(SymbolKey::Service(s.name.clone()), s.span);
+                    }
+                }
+                self.opt(limit.as_ref());
+            }
+        }
+    }
+
+    fn bounds(&mut self, b: &Bounds) {
+        match b {
+            Bounds::UpTo(v) | Bounds::Exactly(v) => self.value(v),
+            Bounds::Between(l, h) => {
+                self.value(l);
+                self.value(h);
             }
         }
     }

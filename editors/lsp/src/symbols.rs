@@ -151,6 +151,21 @@ pub fn document_symbols(analysis: &Analysis) -> Vec<DocumentSymbol> {
                     statements,
                 )
             }
+            Item::Explore(e) => {
+                let head = chaos_grammar::Span::new(
+                    e.span.start,
+                    (e.span.start + "explore".len()).min(e.span.end),
+                );
+                symbol(
+                    "explore".into(),
+                    Some("search space".into()),
+                    SymbolKind::NAMESPACE,
+                    &lines,
+                    e.span,
+                    head,
+                    vec![],
+                )
+            }
         };
         out.push(s);
     }

@@ -11,7 +11,7 @@
 (param_ref) @variable
 
 [
-  "import" "param" "scenario" "service" "workload" "fault" "expect"
+  "import" "param" "scenario" "service" "workload" "fault" "expect" "explore"
 ] @keyword
 
 [
@@ -25,6 +25,7 @@
   "rate" "spike" "at" "arrivals" "users" "think"
   "from" "until" "kill" "of" "partition" "cpu" "loss" "memory" "limit" "on"
   "abort" "when" "during" "before" "between" "and"
+  "max_faults" "to"
 ] @keyword
 
 (overall) @keyword
@@ -40,6 +41,9 @@
 (kill service: (identifier) @type)
 (random (identifier) @type)
 (side (identifier) @type)
+(explore_fault service: (identifier) @type)
+(explore_fault kind: (identifier) @keyword)
+(all) @constant.builtin
 (subject name: (identifier) @type)
 
 (fault name: (identifier) @label)

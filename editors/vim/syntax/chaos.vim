@@ -18,7 +18,7 @@ syntax region chaosString start=+"+ skip=+\\\\\|\\"+ end=+"+ oneline contains=ch
 
 " Items; the name after `service`/`workload`/`fault`/`param` is a definition.
 syntax keyword chaosImport import
-syntax keyword chaosItem scenario endpoint expect
+syntax keyword chaosItem scenario endpoint expect explore
 syntax keyword chaosItem service workload nextgroup=chaosTypeName skipwhite
 syntax keyword chaosItem fault nextgroup=chaosFaultName skipwhite
 syntax keyword chaosItem param nextgroup=chaosParamName skipwhite
@@ -31,6 +31,7 @@ syntax keyword chaosSetting replicas autoscale delay interval workers queue rate
 syntax keyword chaosSetting timeout retry backoff jitter circuit_breaker over min open on_error
 syntax keyword chaosSetting rate spike arrivals users think limit status
 syntax keyword chaosSetting health_check unhealthy healthy eject up above down below priority
+syntax keyword chaosSetting max_faults
 " `max` (of `eject`) is also a metric and an argument name: a match, so that the metric and
 " argument matches below, defined later, win before `(` and `=`.
 syntax match chaosSetting "\<max\>"
@@ -39,7 +40,7 @@ syntax keyword chaosSetting target nextgroup=chaosServiceRef skipwhite
 syntax keyword chaosStep work parallel choice fail
 syntax keyword chaosStep call send nextgroup=chaosServiceRef skipwhite
 syntax keyword chaosAction errors kill partition cpu loss memory
-syntax keyword chaosKeyword at for every from until abort when
+syntax keyword chaosKeyword at for every from until abort when to
 syntax keyword chaosKeyword on of nextgroup=chaosServiceRef skipwhite
 syntax keyword chaosWindow overall between and
 syntax keyword chaosWindow during after before nextgroup=chaosFaultRef skipwhite
@@ -66,7 +67,7 @@ syntax match chaosRatio "\<\d\+\%(\.\d\+\)\=%"
 syntax match chaosRate "\<\d\+\%(\.\d\+\)\=/\%(min\|[smh]\)\>"
 syntax match chaosSize "\<\d\+\%(\.\d\+\)\=\%(KiB\|MiB\|GiB\|TiB\|KB\|MB\|GB\|TB\|B\)\%(/\%(min\|[smh]\)\)\=\>"
 
-syntax match chaosOperator "->\|=>\|<=\|>=\|==\|!=\|[<>|+=]\|\.\."
+syntax match chaosOperator "->\|=>\|<=\|>=\|==\|!=\|[<>|+=*]\|\.\."
 
 highlight default link chaosComment Comment
 highlight default link chaosTodo Todo

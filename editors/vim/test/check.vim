@@ -5,15 +5,15 @@
 let s:groups = {}
 for [s:group, s:words] in [
       \ ['chaosImport', ['import']],
-      \ ['chaosItem', ['scenario', 'endpoint', 'expect', 'service', 'workload', 'fault', 'param']],
+      \ ['chaosItem', ['scenario', 'endpoint', 'expect', 'explore', 'service', 'workload', 'fault', 'param']],
       \ ['chaosSetting', ['duration', 'warmup', 'seed', 'window', 'replicas', 'autoscale', 'delay',
       \   'interval', 'workers', 'queue', 'rate_limit', 'restart', 'balance', 'latency', 'timeout', 'retry',
       \   'backoff', 'jitter', 'circuit_breaker', 'over', 'min', 'open', 'on_error', 'rate', 'spike',
       \   'arrivals', 'users', 'think', 'limit', 'status', 'target', 'health_check', 'unhealthy',
-      \   'healthy', 'eject', 'max', 'up', 'above', 'down', 'below', 'priority']],
+      \   'healthy', 'eject', 'max', 'up', 'above', 'down', 'below', 'priority', 'max_faults']],
       \ ['chaosStep', ['work', 'parallel', 'choice', 'fail', 'call', 'send']],
       \ ['chaosAction', ['errors', 'kill', 'partition', 'cpu', 'loss', 'memory']],
-      \ ['chaosKeyword', ['at', 'for', 'every', 'from', 'until', 'abort', 'when', 'on', 'of']],
+      \ ['chaosKeyword', ['at', 'for', 'every', 'from', 'until', 'abort', 'when', 'on', 'of', 'to']],
       \ ['chaosWindow', ['overall', 'between', 'and', 'during', 'after', 'before']],
       \ ['chaosConstant', ['round_robin', 'least_request', 'poisson', 'none', 'full', 'equal', 'continue',
       \   'random', 'uniform', 'fifo', 'lifo']],

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use chaos_compiler::{Compiled, Loader, MemoryLoader};
 use chaos_plan::Plan;
+use chaos_plan::explore::ExploreSpace;
 
 /// A compilation that did not give a plan.
 #[derive(Debug, thiserror::Error)]
@@ -87,31 +88,49 @@ impl Sources {
         self.compile_text(&self.root_text, sets)
     }
 
+    /// Compiles the root as it is, with the search space of its `explore` block (if any).
+    pub fn compile_with_space(
+        &self,
+        sets: &[(String, String)],
+    ) -> Result<(Plan, Option<ExploreSpace>), CompileFailure> {
+        let compiled = self.compiled(&self.root_text, sets);
+        let explore = compiled.explore.clone();
+        Ok((plan_of(compiled)?, explore))
+    }
+
     /// Compiles with the root's text replaced by `text`.
     pub fn compile_text(
         &self,
         text: &str,
         sets: &[(String, String)],
     ) -> Result<Plan, CompileFailure> {
+        plan_of(self.compiled(text, sets))
+    }
+
+    fn compiled(&self, text: &str, sets: &[(String, String)]) -> Compiled {
         let overlay = Overlay {
             base: &self.loader,
             root: &self.root,
             text,
         };
-        let compiled = chaos_compiler::compile(&self.root, &overlay, sets);
-        match compiled.plan.clone() {
-            Some(plan) if !compiled.has_errors() => Ok(plan),
-            _ => {
-                let summary = compiled
-                    .diagnostics
-                    .iter()
-                    .find(|d| d.is_error())
-                    .map_or_else(|| "it describes no run".to_string(), |d| d.message.clone());
-                Err(CompileFailure {
-                    summary,
-                    compiled: Box::new(compiled),
-                })
-            }
+        chaos_compiler::compile(&self.root, &overlay, sets)
+    }
+}
+
+/// The plan of a compilation, or why there is none.
+fn plan_of(compiled: Compiled) -> Result<Plan, CompileFailure> {
+    match compiled.plan.clone() {
+        Some(plan) if !compiled.has_errors() => Ok(plan),
+        _ => {
+            let summary = compiled
+                .diagnostics
+                .iter()
+                .find(|d| d.is_error())
+                .map_or_else(|| "it describes no run".to_string(), |d| d.message.clone());
+            Err(CompileFailure {
+                summary,
+                compiled: Box::new(compiled),
+            })
         }
     }
 }

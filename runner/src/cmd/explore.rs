@@ -27,11 +27,12 @@ pub enum StrategyArg {
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
-The search space: every fault kind on every service (partitions on every caller-callee edge), \
-starting anywhere in the run, lasting up to a quarter of it, at most --max-faults at once, with \
-the intensities of docs/language.md's examples as upper bounds (latency +300ms, errors 20%, kill 2, \
-cpu x3, loss 10%, memory 20MiB/s limit 512MiB). Every variant runs in --sim with the scenario's \
-seed. A failure is shrunk (fewer faults, shorter, later, gentler) while it still fails.
+The search space: the file's `explore { ... }` block (docs/language.md), and what it leaves out \
+(or all of it, without a block) is the default: every fault kind on every service (partitions on \
+every caller-callee edge), starting anywhere in the run, lasting up to a quarter of it, at most 2 \
+at once, with the intensities of docs/language.md's examples as upper bounds (latency +300ms, \
+errors 20%, kill 2, cpu x3, loss 10%, memory 20MiB/s limit 512MiB). --max-faults overrides the \
+block's `max_faults`. Every variant runs in --sim with the scenario's seed. A failure is shrunk (fewer faults, shorter, later, gentler) while it still fails.
 
 Exit codes: 1 a failing schedule was found (written with -o), 0 the budget ran out without one, \
 2 the scenario or an argument is invalid, 3 a run could not be made.")]
@@ -44,9 +45,9 @@ pub struct Args {
     /// Seed of the search (the simulation uses the scenario's seed, or --sim-seed).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// The most faults added at once.
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=8))]
-    pub max_faults: u32,
+    /// The most faults added at once (overrides the `explore` block's `max_faults`; default 2).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=8))]
+    pub max_faults: Option<u32>,
     /// Simulations to spend shrinking a failure.
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
     pub shrink_budget: u32,
@@ -86,7 +87,7 @@ pub fn run(args: Args) -> u8 {
     };
     let config = Config {
         seed: args.seed,
-        max_faults: args.max_faults as usize,
+        max_faults: args.max_faults.map(|k| k as usize),
         limits: Limits {
             budget: args.budget as usize,
             batch: 8,
@@ -173,7 +174,7 @@ pub fn run(args: Args) -> u8 {
         }
         let comment = format!(
             "Found by `chaos explore --seed {} --max-faults {}` at run {} and shrunk: these faults\nbreak the scenario (`{rerun}` exits 1).",
-            config.seed, config.max_faults, found.at_run
+            config.seed, explored.space.max_faults, found.at_run
         );
         let text = target.reproduction(&explored.space, &smallest.schedule, &comment);
         if let Err(e) = atomic_write(out, text.as_bytes()) {

@@ -41,7 +41,9 @@ impl StrategyKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub seed: u64,
-    pub max_faults: usize,
+    /// `--max-faults`: overrides the `explore` block's `max_faults`; `None`: the block's, or
+    /// [`space::DEFAULT_MAX_FAULTS`].
+    pub max_faults: Option<usize>,
     pub limits: Limits,
     pub strategy: StrategyKind,
     /// Shrink a failure (and measure what each of its faults does).
@@ -52,7 +54,7 @@ impl Default for Config {
     fn default() -> Config {
         Config {
             seed: 1,
-            max_faults: 2,
+            max_faults: None,
             limits: Limits::default(),
             strategy: StrategyKind::Coverage,
             shrink: true,
@@ -118,7 +120,7 @@ pub fn explore(
     config: &Config,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Explored, EvalError> {
-    let space = Space::from_plan(&target.plan, config.max_faults);
+    let space = target.space(config.max_faults);
     let baseline = target.run(&space, &Schedule::default())?;
     let mut strategy = config.strategy.make(space.clone(), config.seed);
     let mut eval = |batch: &[Schedule]| target.run_all(&space, batch);

@@ -37,10 +37,24 @@ pub struct ExploreReport {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct SpaceReport {
-    pub slots: Vec<Slot>,
+    /// Whether the file's `explore` block declared the space (else the default).
+    pub declared: bool,
+    pub slots: Vec<SlotReport>,
+    /// Whole seconds at which added faults may start, `[first, last]`.
+    pub start_s: [u32; 2],
+    /// Whole seconds an added fault may last, `[shortest, longest]`.
+    pub length_s: [u32; 2],
     pub max_len_s: u32,
     pub hot_s: Vec<u32>,
-    pub intensity_max: Vec<String>,
+}
+
+/// One (kind, target) of the space with the gentlest and the strongest action it tries.
+#[derive(Debug, Clone, Serialize)]
+pub struct SlotReport {
+    #[serde(flatten)]
+    pub slot: Slot,
+    pub lowest: String,
+    pub highest: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -142,6 +156,37 @@ pub fn run_report(plan: &Plan, o: &Outcome) -> RunReport {
                 }
             })
             .collect(),
+    }
+}
+
+fn space_report(target: &Target, space: &Space) -> SpaceReport {
+    let at = |slot: usize, level: u8| {
+        action_text(
+            space,
+            &super::schedule::FaultSpec {
+                slot,
+                start_s: 0,
+                len_s: 1,
+                level,
+            },
+        )
+    };
+    SpaceReport {
+        declared: target.explore.is_some(),
+        slots: space
+            .slots
+            .iter()
+            .enumerate()
+            .map(|(i, slot)| SlotReport {
+                slot: slot.clone(),
+                lowest: at(i, 1),
+                highest: at(i, super::space::LEVELS),
+            })
+            .collect(),
+        start_s: [space.first_start_s, space.last_start_s()],
+        length_s: [space.min_len_s, space.max_len_s],
+        max_len_s: space.max_len_s,
+        hot_s: space.hot_s.clone(),
     }
 }
 
@@ -284,19 +329,7 @@ impl ExploreReport {
             failures,
             weaknesses,
             coverage: ex.coverage.clone(),
-            space: SpaceReport {
-                slots: space.slots.clone(),
-                max_len_s: space.max_len_s,
-                hot_s: space.hot_s.clone(),
-                intensity_max: vec![
-                    "latency +300ms".into(),
-                    "errors 20%".into(),
-                    "kill 2".into(),
-                    "cpu x3".into(),
-                    "loss 10%".into(),
-                    "memory 20MiB/s limit 512MiB".into(),
-                ],
-            },
+            space: space_report(target, space),
         }
     }
 

@@ -3,10 +3,7 @@
 use chaos_compiler::quantity::{fmt_seconds, trim};
 use serde::Serialize;
 
-use super::space::{
-    FaultKind, LEVELS, MAX_CPU, MAX_ERRORS_PCT, MAX_LATENCY_MS, MAX_LOSS_PCT, MAX_MEMORY_MIB_S,
-    MEMORY_LIMIT, Space,
-};
+use super::space::{FaultKind, LEVELS, Slot, Space};
 
 /// One added fault. Times are whole seconds; a kill has no length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -31,11 +28,13 @@ impl Schedule {
     pub fn new(mut faults: Vec<FaultSpec>, space: &Space) -> Schedule {
         for f in &mut faults {
             let instant = space.slots.get(f.slot).is_some_and(|s| s.kind.instant());
-            f.start_s = f.start_s.min(space.last_start_s());
+            f.start_s = f
+                .start_s
+                .clamp(space.first_start_s, space.last_start_s().max(space.first_start_s));
             f.len_s = if instant {
                 0
             } else {
-                f.len_s.clamp(1, space.max_len_s)
+                f.len_s.clamp(space.min_len_s.max(1), space.max_len_s.max(1))
             };
             f.level = f.level.clamp(1, LEVELS);
         }
@@ -74,29 +73,38 @@ pub fn action_text(space: &Space, f: &FaultSpec) -> String {
     let Some(slot) = space.slots.get(f.slot) else {
         return String::new();
     };
-    let share = f64::from(f.level) / f64::from(LEVELS);
+    let x = slot.at(f.level);
     let s = &slot.service;
     match slot.kind {
-        FaultKind::Latency => format!(
-            "latency +{}ms on {s}",
-            trim((MAX_LATENCY_MS * share).round())
-        ),
-        FaultKind::Errors => format!("errors {}% on {s}", trim(MAX_ERRORS_PCT * share)),
-        FaultKind::Kill => format!("kill {} of {s}", kill_count(slot.kill_max, f.level)),
+        FaultKind::Latency => format!("latency +{} on {s}", fmt_seconds(x)),
+        FaultKind::Errors => format!("errors {}% on {s}", trim(x * 100.0)),
+        FaultKind::Kill => format!("kill {} of {s}", kill_count(slot, f.level)),
         FaultKind::Partition => format!("partition {}", slot.target()),
-        FaultKind::Cpu => format!("cpu x{} on {s}", trim(1.0 + (MAX_CPU - 1.0) * share)),
-        FaultKind::Loss => format!("loss {}% on {s}", trim(MAX_LOSS_PCT * share)),
+        FaultKind::Cpu => format!("cpu x{} on {s}", trim(x)),
+        FaultKind::Loss => format!("loss {}% on {s}", trim(x * 100.0)),
         FaultKind::Memory => format!(
-            "memory {}MiB/s on {s} limit {MEMORY_LIMIT}",
-            trim(MAX_MEMORY_MIB_S * share)
+            "memory {}/s on {s} limit {}",
+            size_text(x),
+            size_text(slot.limit_bytes)
         ),
     }
 }
 
-/// Replicas a kill of this level takes: at least one.
-pub fn kill_count(kill_max: u32, level: u8) -> u32 {
-    let n = (f64::from(kill_max) * f64::from(level) / f64::from(LEVELS)).ceil() as u32;
-    n.clamp(1, kill_max.max(1))
+/// Bytes as `20MiB` when a whole number of KiB, else as bytes.
+fn size_text(bytes: f64) -> String {
+    const KIB: f64 = 1024.0;
+    let mib = bytes / (KIB * KIB);
+    if (bytes / KIB).fract() == 0.0 {
+        format!("{}MiB", trim(mib))
+    } else {
+        format!("{}B", trim(bytes.max(1.0)))
+    }
+}
+
+/// Replicas a kill of this level takes: at least one, at most the slot's `kill_max`.
+pub fn kill_count(slot: &Slot, level: u8) -> u32 {
+    let n = slot.at(level).ceil().clamp(1.0, f64::from(u32::MAX)) as u32;
+    n.clamp(1, slot.kill_max.max(1))
 }
 
 /// `fault NAME at 1m30s for 45s { ACTION }` (a kill: `at T` only).
@@ -115,16 +123,10 @@ pub fn fault_text(name: &str, space: &Space, f: &FaultSpec) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::space::Slot;
     use super::*;
 
     pub fn space() -> Space {
-        let slot = |kind, service: &str, other: Option<&str>| Slot {
-            kind,
-            service: service.into(),
-            other: other.map(Into::into),
-            kill_max: 2,
-        };
+        let slot = |kind, service: &str, other: Option<&str>| Slot::new(kind, service, other, 2);
         Space {
             slots: vec![
                 slot(FaultKind::Cpu, "w", None),
@@ -135,6 +137,9 @@ mod tests {
             ],
             duration_s: 360,
             warmup_s: 30,
+            first_start_s: 0,
+            max_start_s: 359,
+            min_len_s: 1,
             max_len_s: 90,
             max_faults: 2,
             hot_s: vec![],

@@ -245,6 +245,17 @@ pub struct Coverage {
 
 pub const TIME_SLICES: usize = 20;
 
+/// The twentieths of the run an added fault can be active in: all of them by default, fewer
+/// when `explore`'s `at` and `for` keep faults to part of the run.
+fn reachable_slices(space: &Space) -> usize {
+    let d = f64::from(space.duration_s.max(1));
+    let slice = |t: f64| t / d * TIME_SLICES as f64;
+    let from = slice(f64::from(space.first_start_s)).floor() as usize;
+    let end = f64::from(space.last_start_s().saturating_add(space.max_len_s.max(1)));
+    let to = (slice(end).ceil() as usize).min(TIME_SLICES);
+    to.saturating_sub(from).max(1)
+}
+
 pub fn coverage(space: &Space, tried: &[Schedule]) -> Coverage {
     let n = space.slots.len();
     let mut slots = BTreeSet::new();
@@ -275,6 +286,6 @@ pub fn coverage(space: &Space, tried: &[Schedule]) -> Coverage {
             0
         },
         time_slices_covered: slices.len(),
-        time_slices_total: TIME_SLICES,
+        time_slices_total: reachable_slices(space),
     }
 }

@@ -30,7 +30,7 @@ pub fn candidates(s: &Schedule, space: &Space) -> Vec<Schedule> {
     for (step, fine) in [(2, false), (4, true)] {
         for i in 0..s.len() {
             let f = s.faults[i];
-            let graded = space.slots.get(f.slot).is_some_and(|x| x.kind.graded());
+            let graded = space.slots.get(f.slot).is_some_and(|x| x.graded());
             if f.len_s >= 2 {
                 let cut = (f.len_s / step).max(1);
                 // Shorter (the end earlier), then later-starting (the start later, same end).
@@ -74,12 +74,7 @@ mod tests {
     use crate::explore::space::{FaultKind, Slot};
 
     fn space() -> Space {
-        let slot = |kind| Slot {
-            kind,
-            service: "w".into(),
-            other: None,
-            kill_max: 2,
-        };
+        let slot = |kind| Slot::new(kind, "w", None, 2);
         Space {
             slots: vec![
                 slot(FaultKind::Cpu),
@@ -88,6 +83,9 @@ mod tests {
             ],
             duration_s: 360,
             warmup_s: 30,
+            first_start_s: 0,
+            max_start_s: 359,
+            min_len_s: 1,
             max_len_s: 90,
             max_faults: 3,
             hot_s: vec![],

@@ -47,8 +47,8 @@ fn full(slot: usize, start_s: u32, len_s: u32) -> FaultSpec {
 fn random_fault(space: &Space, rng: &mut ChaCha8Rng) -> FaultSpec {
     FaultSpec {
         slot: rng.random_range(0..space.slots.len().max(1)),
-        start_s: rng.random_range(0..=space.last_start_s()),
-        len_s: rng.random_range(1..=space.max_len_s),
+        start_s: rng.random_range(space.first_start_s..=space.last_start_s().max(space.first_start_s)),
+        len_s: rng.random_range(space.min_len_s..=space.max_len_s.max(space.min_len_s)),
         level: rng.random_range(1..=LEVELS),
     }
 }
@@ -201,7 +201,7 @@ impl Coverage {
             self.observed
                 .iter()
                 .find(|(s, _)| s.len() == 1 && s.faults[0].slot == slot)
-                .map_or(self.space.warmup_s, |(s, _)| s.faults[0].start_s)
+                .map_or(self.space.settled_start_s(), |(s, _)| s.faults[0].start_s)
         };
         let len = self.space.max_len_s;
         let mut combos: Vec<(f64, Schedule)> = Vec::new();
@@ -283,12 +283,18 @@ impl Coverage {
                 };
             }
             1 => {
-                let start = self.rng.random_range(0..=space.last_start_s());
+                let start = self
+                    .rng
+                    .random_range(space.first_start_s..=space.last_start_s().max(space.first_start_s));
                 for f in &mut faults {
                     f.start_s = start;
                 }
             }
-            2 => faults[i].len_s = self.rng.random_range(1..=space.max_len_s),
+            2 => {
+                faults[i].len_s = self
+                    .rng
+                    .random_range(space.min_len_s..=space.max_len_s.max(space.min_len_s));
+            }
             3 if faults.len() < space.max_faults => {
                 let mut f = random_fault(space, &mut self.rng);
                 f.start_s = faults[i].start_s;
@@ -310,9 +316,15 @@ fn anchors(space: &Space, len: u32) -> Vec<u32> {
         .iter()
         .map(|h| h.saturating_sub(len / 4))
         .collect();
-    let room = space.duration_s.saturating_sub(len).max(space.warmup_s);
+    // Spread over the starts allowed, from the end of warmup when it falls inside them.
+    let from = space.settled_start_s();
+    let room = space
+        .duration_s
+        .saturating_sub(len)
+        .min(space.last_start_s())
+        .max(from);
     for k in 0..3u32 {
-        out.push(space.warmup_s + (room.saturating_sub(space.warmup_s)) * k / 2);
+        out.push(from + (room - from) * k / 2);
     }
     out.dedup();
     out
@@ -377,15 +389,13 @@ mod tests {
         Space {
             slots: kinds
                 .iter()
-                .map(|&kind| Slot {
-                    kind,
-                    service: "w".into(),
-                    other: None,
-                    kill_max: 2,
-                })
+                .map(|&kind| Slot::new(kind, "w", None, 2))
                 .collect(),
             duration_s: 360,
             warmup_s: 30,
+            first_start_s: 0,
+            max_start_s: 359,
+            min_len_s: 1,
             max_len_s: 90,
             max_faults: 2,
             hot_s: vec![120],

@@ -3,6 +3,7 @@
 //! simulated with the scenario's own seed.
 
 use chaos_plan::Plan;
+use chaos_plan::explore::ExploreSpace;
 use rayon::prelude::*;
 
 use super::schedule::Schedule;
@@ -17,6 +18,8 @@ pub struct Target {
     pub sets: Vec<(String, String)>,
     /// The plan as written (no added fault).
     pub plan: Plan,
+    /// The search space of the file's `explore` block, if it has one.
+    pub explore: Option<ExploreSpace>,
     /// The simulation seed of every variant.
     pub sim_seed: u64,
     /// Added faults are named `{prefix}_1`, `{prefix}_2`, ...
@@ -29,7 +32,7 @@ impl Target {
         sets: Vec<(String, String)>,
         sim_seed: Option<u64>,
     ) -> Result<Target, CompileFailure> {
-        let plan = sources.compile(&sets)?;
+        let (plan, explore) = sources.compile_with_space(&sets)?;
         let taken = |p: &str| {
             let named = |n: &str| n.starts_with(&format!("{p}_"));
             plan.services.iter().any(|s| named(&s.name))
@@ -46,8 +49,15 @@ impl Target {
             sources,
             sets,
             plan,
+            explore,
             prefix,
         })
+    }
+
+    /// The space to search: the `explore` block's (or the default), with `max_faults` (the
+    /// command line's `--max-faults`) overriding the block's.
+    pub fn space(&self, max_faults: Option<usize>) -> Space {
+        Space::new(&self.plan, self.explore.as_ref(), max_faults)
     }
 
     /// The root text with the schedule's faults appended.
@@ -82,7 +92,8 @@ impl Target {
 
     /// The file `chaos run --sim` reproduces the failure with: the root text (its
     /// `# expect-exit:` line, if any, now saying 1), a comment, the faults; formatted as
-    /// `chaos fmt` would.
+    /// `chaos fmt` would. The `explore` block stays: a run ignores it, and the file stays the
+    /// original plus the faults found.
     pub fn reproduction(&self, space: &Space, s: &Schedule, comment: &str) -> String {
         let mut t = String::new();
         for (i, line) in self.sources.root_text().lines().enumerate() {
