@@ -183,10 +183,10 @@ pub enum ScenarioSetting {
     Warmup(Value),
     Seed(Value),
     Window(Value),
-}
-
     /// `hop D`: the model's cost of one network hop.
     Hop(Value),
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Service {
     pub name: Ident,

@@ -590,6 +590,7 @@ fn scenario_setting(p: P) -> Res<ScenarioSetting> {
         Rule::sc_warmup => ScenarioSetting::Warmup(v),
         Rule::sc_seed => ScenarioSetting::Seed(v),
         Rule::sc_window => ScenarioSetting::Window(v),
+        Rule::sc_hop => ScenarioSetting::Hop(v),
         r => return Err(ParseError::internal(k.parent, &format!("unexpected {r:?}"))),
     })
 }
@@ -600,7 +601,6 @@ fn service_setting(p: P) -> Res<ServiceSetting> {
     Ok(match rule {
         Rule::replicas => ServiceSetting::Replicas(value(k.req("count")?)?),
         Rule::autoscale => {
-        Rule::sc_hop => ScenarioSetting::Hop(v),
             let min = value(k.req("min")?)?;
             let max = value(k.req("max")?)?;
             let rule = k.req("autoscale rule")?;

@@ -151,10 +151,10 @@ fn scenario(
     let mut warmup_value = None;
     let mut seed = Some(DEFAULT_SEED);
     let mut window = Some(DEFAULT_WINDOW_S);
+    let mut hop = Some(plan::HOP_DEFAULT_S);
     for Spanned { node, span } in &sc.ast.settings {
         match node {
             ScenarioSetting::Duration(v) => {
-    let mut hop = Some(plan::HOP_DEFAULT_S);
                 if service::first_time(cx, &mut seen, file, "duration", *span) {
                     duration_seen = true;
                     duration = cx.positive_duration(file, v, "`duration`");
@@ -191,14 +191,14 @@ fn scenario(
                     window = cx.positive_duration(file, v, "`window`");
                 }
             }
-        }
-    }
-    if !duration_seen {
             ScenarioSetting::Hop(v) => {
                 if service::first_time(cx, &mut seen, file, "hop", *span) {
                     hop = cx.duration(file, v, "`hop`");
                 }
             }
+        }
+    }
+    if !duration_seen {
         cx.push(
             Diagnostic::error(
                 codes::MISSING_SETTING,
@@ -231,6 +231,6 @@ fn scenario(
         seed: seed?,
         window_s: window?,
         drain_s: DEFAULT_DRAIN_S,
+        hop_s: hop?,
     })
 }
-        hop_s: hop?,
