@@ -357,7 +357,6 @@ fn completion_offers_what_fits_where_the_cursor_is() {
         ("explore {\n  errors up |\n}", "to"),
         ("explore {\n  errors up to 20% on |\n}", "gateway payments"),
         ("explore {\n  kill up to 2 of payments, |\n}", "gateway payments"),
-        ("explore {\n  partition gateway | |\n}", "gateway payments"),
         (
             "service x {\n  |\n}",
             "replicas autoscale workers queue rate_limit restart balance latency endpoint health_check eject",
