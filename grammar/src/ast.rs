@@ -560,6 +560,8 @@ impl Bounds {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum ExploreTargets {
     /// `*`: every service.
-    All { span: Span },
+    All {
+        span: Span,
+    },
     Services(Vec<Ident>),
 }

@@ -5,8 +5,6 @@ use std::path::Path;
 
 use crate::support::{chaos, code, scratch, spec_examples};
 
-/// A fresh folder for one test's output files.
-
 /// The exit code an example declares on its first line: `# expect-exit: N`.
 fn expected_exit(path: &Path) -> i32 {
     let text = std::fs::read_to_string(path).unwrap();

@@ -163,3 +163,81 @@ fn explore_rejects_invalid_input_with_exit_2() {
         .unwrap();
     assert_eq!(code(&out), 2);
 }
+
+#[test]
+fn explore_searches_only_the_files_explore_block_and_keeps_it_in_the_file_it_writes() {
+    let dir = scratch("explore-block");
+    let (failing, json) = (dir.join("failing.chaos"), dir.join("explore.json"));
+    let out = chaos()
+        .arg("explore")
+        .arg(fixture("narrowed.chaos"))
+        .args(["--budget", "24", "--shrink-budget", "30", "-o"])
+        .arg(&failing)
+        .arg("--report")
+        .arg(&json)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(code(&out), 1, "{stdout}\n{stderr}");
+    assert!(stderr.contains("reproduces"), "{stderr}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["max_faults"], 1, "the block's `max_faults 1`");
+    let space = &report["space"];
+    assert_eq!(space["declared"], true);
+    let slots = space["slots"].as_array().unwrap();
+    assert_eq!(slots.len(), 1, "{space}");
+    assert_eq!(slots[0]["kind"], "errors");
+    assert_eq!(slots[0]["service"], "db");
+    assert_eq!(report["coverage"]["kinds_targets_total"], 1);
+    assert_eq!(space["start_s"], serde_json::json!([20, 60]));
+    let written = std::fs::read_to_string(&failing).unwrap();
+    assert!(written.contains("explore {"), "{written}");
+    for args in [&["check"][..], &["run", "--sim"][..]] {
+        let o = chaos().args(args).arg(&failing).output().unwrap();
+        let want = if args[0] == "check" { 0 } else { 1 };
+        assert_eq!(code(&o), want, "{args:?}: {}", text(&o).1);
+    }
+    // `--max-faults` overrides the block.
+    let over = chaos()
+        .arg("explore")
+        .arg(fixture("narrowed.chaos"))
+        .args([
+            "--budget",
+            "8",
+            "--shrink-budget",
+            "0",
+            "--max-faults",
+            "3",
+            "--report",
+        ])
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert_eq!(code(&over), 1, "{}", text(&over).1);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["max_faults"], 3);
+}
+
+#[test]
+fn an_invalid_explore_block_is_exit_2_with_the_place_and_a_hint() {
+    let dir = scratch("explore-block-invalid");
+    let file = dir.join("bad.chaos");
+    let base = std::fs::read_to_string(fixture("narrowed.chaos")).unwrap();
+    let bad = base.replace("errors 50%..100% on db", "erors 50%..100% on dbb");
+    std::fs::write(&file, bad).unwrap();
+    for cmd in ["check", "explore"] {
+        let out = chaos().arg(cmd).arg(&file).output().unwrap();
+        let (_, stderr) = text(&out);
+        assert_eq!(code(&out), 2, "{cmd}: {stderr}");
+        assert!(
+            stderr.contains("E0116") && stderr.contains("`errors`"),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains("E0101") && stderr.contains("`db`"),
+            "{stderr}"
+        );
+    }
+}

@@ -7,9 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::{Service, Step};
 
 /// A kind of fault `chaos explore` adds.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FaultKind {
     Latency,
@@ -185,9 +183,7 @@ mod tests {
             low: None,
             high: 0.2,
         };
-        let got: Vec<f64> = (1..=4)
-            .map(|l| up_to.at(FaultKind::Errors, l, 4))
-            .collect();
+        let got: Vec<f64> = (1..=4).map(|l| up_to.at(FaultKind::Errors, l, 4)).collect();
         assert_eq!(got, vec![0.05, 0.1, 0.15000000000000002, 0.2]);
         let cpu = Intensity {
             low: None,

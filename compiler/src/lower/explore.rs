@@ -89,7 +89,16 @@ fn block(
                 }
             }
             ExploreLine::Partition { sides } => {
-                partitions(syms, ctx, file, sides.as_ref(), line.span, &edges, &mut seen, &mut out);
+                partitions(
+                    syms,
+                    ctx,
+                    file,
+                    sides.as_ref(),
+                    line.span,
+                    &edges,
+                    &mut seen,
+                    &mut out,
+                );
             }
             ExploreLine::Fault {
                 kind,
@@ -203,11 +212,7 @@ fn lengths(ctx: &mut Ctx, file: FileId, b: &Bounds, d: f64) -> Option<Seconds> {
                     fmt_seconds(d)
                 ),
             )
-            .at(
-                file,
-                high_value.span,
-                format!("at most {}", fmt_seconds(d)),
-            )
+            .at(file, high_value.span, format!("at most {}", fmt_seconds(d)))
             .help("shorten the range or lengthen the scenario's `duration`"),
         );
         return None;
@@ -269,7 +274,10 @@ fn fresh(
         ctx.push(
             Diagnostic::error(
                 codes::DUPLICATE_EXPLORE,
-                format!("`{}` on {target} is in the search space twice", key.0.name()),
+                format!(
+                    "`{}` on {target} is in the search space twice",
+                    key.0.name()
+                ),
             )
             .at(file, span, "again here")
             .also(file, *first, "first here")
@@ -386,9 +394,13 @@ fn fault_line(
         );
         return;
     }
-    let Some(kind) =
-        ctx.keyword_coded(codes::UNKNOWN_FAULT_KIND, file, kind_ident, "fault kind", KINDS)
-    else {
+    let Some(kind) = ctx.keyword_coded(
+        codes::UNKNOWN_FAULT_KIND,
+        file,
+        kind_ident,
+        "fault kind",
+        KINDS,
+    ) else {
         return;
     };
     let intensity = match range {

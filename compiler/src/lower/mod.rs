@@ -39,6 +39,8 @@ pub(crate) struct Input<'a> {
 }
 
 /// What a file set lowers to when it has no error.
+// Made once per compile and moved once: boxing the plan would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Output {
     /// A run: a scenario with its services, workloads, faults and expectations; and the
     /// search space of its `explore` block, if it has one.

@@ -37,8 +37,7 @@ impl Block {
     fn starters(self) -> &'static [&'static str] {
         match self {
             Block::Top => &[
-                "import", "param", "scenario", "service", "workload", "fault", "expect",
-                "explore",
+                "import", "param", "scenario", "service", "workload", "fault", "expect", "explore",
             ],
             Block::Scenario => &["duration", "warmup", "seed", "window", "hop"],
             Block::Service => &[

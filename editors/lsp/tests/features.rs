@@ -242,9 +242,18 @@ fn hover_explains_the_explore_block() {
     let mut world = world();
     let text = "scenario \"s\" { duration 1m }\nservice api { endpoint \"x\" { } }\nworkload w { target api \"x\" rate 1/s }\nexplore {\n  max_faults 2\n  errors up to 20% on *\n}\n";
     world.open(uri("ex.chaos"), text.to_string(), 1);
-    let at = |needle: &str| hover_text(&world, "ex.chaos", pos_of(&world, "ex.chaos", needle, 0, 1));
-    assert!(at("explore").contains("search space of `chaos explore`"), "{}", at("explore"));
-    assert!(at("max_faults").contains("`--max-faults` overrides it"), "{}", at("max_faults"));
+    let at =
+        |needle: &str| hover_text(&world, "ex.chaos", pos_of(&world, "ex.chaos", needle, 0, 1));
+    assert!(
+        at("explore").contains("search space of `chaos explore`"),
+        "{}",
+        at("explore")
+    );
+    assert!(
+        at("max_faults").contains("`--max-faults` overrides it"),
+        "{}",
+        at("max_faults")
+    );
     assert!(at(" to ").contains("four levels"), "{}", at(" to "));
 }
 
@@ -348,15 +357,24 @@ fn completion_offers_what_fits_where_the_cursor_is() {
     let mut world = world();
     let head = "import \"topology.chaos\"\nscenario \"s\" { duration 1m }\n";
     let cases: &[(&str, &str)] = &[
-        ("|", "import param scenario service workload fault expect explore"),
+        (
+            "|",
+            "import param scenario service workload fault expect explore",
+        ),
         (
             "explore {\n  |\n}",
             "max_faults latency errors kill cpu loss memory partition at for",
         ),
-        ("explore {\n  errors |\n}", "up on max_faults latency errors kill cpu loss memory partition at for"),
+        (
+            "explore {\n  errors |\n}",
+            "up on max_faults latency errors kill cpu loss memory partition at for",
+        ),
         ("explore {\n  errors up |\n}", "to"),
         ("explore {\n  errors up to 20% on |\n}", "gateway payments"),
-        ("explore {\n  kill up to 2 of payments, |\n}", "gateway payments"),
+        (
+            "explore {\n  kill up to 2 of payments, |\n}",
+            "gateway payments",
+        ),
         (
             "service x {\n  |\n}",
             "replicas autoscale workers queue rate_limit restart balance latency endpoint health_check eject",

@@ -18,8 +18,8 @@ use chaos_plan::{
     ArrivalTimes, Arrivals, Load, Plan, RateFn, RatePiece, Spike, UsersRamp, Workload,
 };
 use chaos_report::{Cause, Latency, Recorder, Recording, SparseLatency, SubjectKey};
-use rand::rngs::StdRng;
 use rand::SeedableRng;
+use rand::rngs::StdRng;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 

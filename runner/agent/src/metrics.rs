@@ -293,42 +293,40 @@ impl Metrics {
     }
 
     pub fn snapshot(&self, memory_bytes: u64) -> MetricsSnapshot {
-        let (received, sent, hop, busy_s, queue_area_s, busy_now, waiting_now) = match self
-            .inner
-            .lock()
-        {
-            Ok(mut i) => {
-                i.integrate();
-                let r = i
-                    .received
-                    .iter()
-                    .map(|(e, a)| ReceivedMetrics {
-                        endpoint: e.clone(),
-                        stats: a.snapshot(),
-                    })
-                    .collect();
-                let s = i
-                    .sent
-                    .iter()
-                    .map(|((s, e), a)| SentMetrics {
-                        service: s.clone(),
-                        endpoint: e.clone(),
-                        stats: a.snapshot(),
-                    })
-                    .collect();
-                let hop = i.hop.to_sparse();
-                (r, s, hop, i.busy_s, i.queue_area_s, i.busy, i.waiting)
-            }
-            Err(_) => (
-                Vec::new(),
-                Vec::new(),
-                SparseLatency::default(),
-                0.0,
-                0.0,
-                0,
-                0,
-            ),
-        };
+        let (received, sent, hop, busy_s, queue_area_s, busy_now, waiting_now) =
+            match self.inner.lock() {
+                Ok(mut i) => {
+                    i.integrate();
+                    let r = i
+                        .received
+                        .iter()
+                        .map(|(e, a)| ReceivedMetrics {
+                            endpoint: e.clone(),
+                            stats: a.snapshot(),
+                        })
+                        .collect();
+                    let s = i
+                        .sent
+                        .iter()
+                        .map(|((s, e), a)| SentMetrics {
+                            service: s.clone(),
+                            endpoint: e.clone(),
+                            stats: a.snapshot(),
+                        })
+                        .collect();
+                    let hop = i.hop.to_sparse();
+                    (r, s, hop, i.busy_s, i.queue_area_s, i.busy, i.waiting)
+                }
+                Err(_) => (
+                    Vec::new(),
+                    Vec::new(),
+                    SparseLatency::default(),
+                    0.0,
+                    0.0,
+                    0,
+                    0,
+                ),
+            };
         MetricsSnapshot {
             service: self.service.clone(),
             replica: self.replica.clone(),

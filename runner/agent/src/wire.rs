@@ -155,7 +155,10 @@ mod tests {
         let hop = hop_s(Duration::from_millis(3), Some(&served)).unwrap();
         assert!((hop - 250e-6).abs() < 1e-9, "{hop}");
         // A replica that rounds up past the caller's own measure costs nothing, not less.
-        assert_eq!(hop_s(Duration::from_micros(2_700), Some(&served)), Some(0.0));
+        assert_eq!(
+            hop_s(Duration::from_micros(2_700), Some(&served)),
+            Some(0.0)
+        );
         let garbled = http::HeaderValue::from_static("soon");
         assert_eq!(hop_s(Duration::from_millis(3), Some(&garbled)), None);
     }

@@ -35,9 +35,9 @@ use chaos_plan::{Action, Conductor, Decision, Due, Plan, ReplicaSubset, Replicas
 use chaos_report::recording::AbortRecord;
 use chaos_report::{Recorder, Recording, ServiceSample, UnexpectedEvent};
 use futures::future::join_all;
+use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
-use rand::SeedableRng;
 use tokio::sync::{mpsc, watch};
 
 use crate::collect::{AgentWindows, endpoint_index};
@@ -863,8 +863,7 @@ impl Run<'_> {
                         .add(window, j, &sent.stats.since(&before));
                 }
             }
-            self.agent_windows
-                .add_hops(&snap.hop, prev.map(|p| &p.hop));
+            self.agent_windows.add_hops(&snap.hop, prev.map(|p| &p.hop));
             *busy.entry(snap.service.clone()).or_default() +=
                 snap.busy_s - prev.map_or(0.0, |p| p.busy_s);
             *queue.entry(snap.service.clone()).or_default() +=

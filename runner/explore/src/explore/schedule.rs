@@ -28,13 +28,15 @@ impl Schedule {
     pub fn new(mut faults: Vec<FaultSpec>, space: &Space) -> Schedule {
         for f in &mut faults {
             let instant = space.slots.get(f.slot).is_some_and(|s| s.kind.instant());
-            f.start_s = f
-                .start_s
-                .clamp(space.first_start_s, space.last_start_s().max(space.first_start_s));
+            f.start_s = f.start_s.clamp(
+                space.first_start_s,
+                space.last_start_s().max(space.first_start_s),
+            );
             f.len_s = if instant {
                 0
             } else {
-                f.len_s.clamp(space.min_len_s.max(1), space.max_len_s.max(1))
+                f.len_s
+                    .clamp(space.min_len_s.max(1), space.max_len_s.max(1))
             };
             f.level = f.level.clamp(1, LEVELS);
         }

@@ -47,7 +47,8 @@ fn full(slot: usize, start_s: u32, len_s: u32) -> FaultSpec {
 fn random_fault(space: &Space, rng: &mut ChaCha8Rng) -> FaultSpec {
     FaultSpec {
         slot: rng.random_range(0..space.slots.len().max(1)),
-        start_s: rng.random_range(space.first_start_s..=space.last_start_s().max(space.first_start_s)),
+        start_s: rng
+            .random_range(space.first_start_s..=space.last_start_s().max(space.first_start_s)),
         len_s: rng.random_range(space.min_len_s..=space.max_len_s.max(space.min_len_s)),
         level: rng.random_range(1..=LEVELS),
     }
@@ -283,9 +284,9 @@ impl Coverage {
                 };
             }
             1 => {
-                let start = self
-                    .rng
-                    .random_range(space.first_start_s..=space.last_start_s().max(space.first_start_s));
+                let start = self.rng.random_range(
+                    space.first_start_s..=space.last_start_s().max(space.first_start_s),
+                );
                 for f in &mut faults {
                     f.start_s = start;
                 }
