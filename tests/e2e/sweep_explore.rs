@@ -223,21 +223,23 @@ fn explore_searches_only_the_files_explore_block_and_keeps_it_in_the_file_it_wri
 #[test]
 fn an_invalid_explore_block_is_exit_2_with_the_place_and_a_hint() {
     let dir = scratch("explore-block-invalid");
-    let file = dir.join("bad.chaos");
     let base = std::fs::read_to_string(fixture("narrowed.chaos")).unwrap();
-    let bad = base.replace("errors 50%..100% on db", "erors 50%..100% on dbb");
-    std::fs::write(&file, bad).unwrap();
-    for cmd in ["check", "explore"] {
-        let out = chaos().arg(cmd).arg(&file).output().unwrap();
-        let (_, stderr) = text(&out);
-        assert_eq!(code(&out), 2, "{cmd}: {stderr}");
-        assert!(
-            stderr.contains("E0116") && stderr.contains("`errors`"),
-            "{stderr}"
-        );
-        assert!(
-            stderr.contains("E0101") && stderr.contains("`db`"),
-            "{stderr}"
-        );
+    // A misspelt kind stops the line's check there, so an unknown service gets its own file.
+    let cases = [
+        ("kind.chaos", "erors 50%..100% on db", "E0116", "`errors`"),
+        ("service.chaos", "errors 50%..100% on dbb", "E0101", "`db`"),
+    ];
+    for (name, line, code_word, hint) in cases {
+        let file = dir.join(name);
+        std::fs::write(&file, base.replace("errors 50%..100% on db", line)).unwrap();
+        for cmd in ["check", "explore"] {
+            let out = chaos().arg(cmd).arg(&file).output().unwrap();
+            let (_, stderr) = text(&out);
+            assert_eq!(code(&out), 2, "{cmd} {name}: {stderr}");
+            assert!(
+                stderr.contains(code_word) && stderr.contains(hint),
+                "{cmd} {name}: {stderr}"
+            );
+        }
     }
 }
