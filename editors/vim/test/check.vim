@@ -10,7 +10,7 @@ for [s:group, s:words] in [
       \   'interval', 'workers', 'queue', 'rate_limit', 'restart', 'balance', 'latency', 'timeout', 'retry',
       \   'backoff', 'jitter', 'circuit_breaker', 'over', 'min', 'open', 'on_error', 'rate', 'spike',
       \   'arrivals', 'users', 'think', 'limit', 'status', 'target', 'health_check', 'unhealthy',
-      \   'healthy', 'eject', 'max', 'up', 'above', 'down', 'below', 'priority', 'max_faults']],
+      \   'healthy', 'eject', 'max', 'up', 'above', 'down', 'below', 'priority', 'max_faults', 'hop']],
       \ ['chaosStep', ['work', 'parallel', 'choice', 'fail', 'call', 'send']],
       \ ['chaosAction', ['errors', 'kill', 'partition', 'cpu', 'loss', 'memory']],
       \ ['chaosKeyword', ['at', 'for', 'every', 'from', 'until', 'abort', 'when', 'on', 'of', 'to']],
