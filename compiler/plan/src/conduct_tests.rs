@@ -45,6 +45,11 @@ fn fault(name: &str, occurrences: &[(f64, f64)], actions: Vec<Action>) -> Fault 
     }
 }
 
+/// A latency fault on every replica of `api`.
+fn slow_api(name: &str, occurrences: &[(f64, f64)]) -> Fault {
+    fault(name, occurrences, vec![latency("api")])
+}
+
 /// A plan of `duration` seconds, 10 s windows, 5 s drain.
 fn plan(duration_s: f64, services: Vec<Service>, faults: Vec<Fault>) -> Plan {
     Plan {
@@ -71,8 +76,20 @@ fn fixed(name: &str) -> Service {
     service(name, Replicas::Fixed { count: 3 })
 }
 
-/// Every decision up to `until`, polling at each due instant as a runner would.
-fn run_until(c: &mut Conductor, until: f64) -> Vec<(f64, Decision)> {
+/// Every decision due by `now`, in planned order, as a runner that wakes at `now` gets them.
+fn poll_all(c: &mut Conductor, now: f64) -> Vec<(f64, Decision)> {
+    std::iter::from_fn(|| c.poll(now))
+        .map(|d| (d.at_s, d.decision))
+        .collect()
+}
+
+/// Every decision up to `until`, polling at each due instant as a runner would; `react` sees
+/// each one as it comes, as the runner carrying it out would (an abort rule firing).
+fn run_reacting(
+    c: &mut Conductor,
+    until: f64,
+    mut react: impl FnMut(&mut Conductor, Decision),
+) -> Vec<(f64, Decision)> {
     let mut out = Vec::new();
     while let Some(t) = c.next_due() {
         if t > until {
@@ -80,9 +97,23 @@ fn run_until(c: &mut Conductor, until: f64) -> Vec<(f64, Decision)> {
         }
         while let Some(d) = c.poll(t) {
             out.push((d.at_s, d.decision));
+            react(c, d.decision);
         }
     }
     out
+}
+
+/// Every decision up to `until`.
+fn run_until(c: &mut Conductor, until: f64) -> Vec<(f64, Decision)> {
+    run_reacting(c, until, |_, _| {})
+}
+
+/// The decisions at instant `t`, in order.
+fn at(ds: &[(f64, Decision)], t: f64) -> Vec<Decision> {
+    ds.iter()
+        .filter(|(at_s, _)| *at_s == t)
+        .map(|(_, d)| *d)
+        .collect()
 }
 
 fn without_windows(ds: &[(f64, Decision)]) -> Vec<(f64, Decision)> {
@@ -102,20 +133,15 @@ fn at_one_instant_reverts_come_before_starts_each_in_declaration_order() {
         60.0,
         vec![fixed("api")],
         vec![
-            fault("a", &[(20.0, 30.0)], vec![latency("api")]),
-            fault("b", &[(5.0, 20.0)], vec![latency("api")]),
-            fault("c", &[(20.0, 25.0)], vec![latency("api")]),
-            fault("d", &[(15.0, 20.0)], vec![latency("api")]),
+            slow_api("a", &[(20.0, 30.0)]),
+            slow_api("b", &[(5.0, 20.0)]),
+            slow_api("c", &[(20.0, 25.0)]),
+            slow_api("d", &[(15.0, 20.0)]),
         ],
     );
     let mut c = Conductor::new(&p, 7);
-    let at_20: Vec<Decision> = run_until(&mut c, 20.0)
-        .into_iter()
-        .filter(|(t, _)| *t == 20.0)
-        .map(|(_, d)| d)
-        .collect();
     assert_eq!(
-        at_20,
+        at(&run_until(&mut c, 20.0), 20.0),
         vec![
             ReadWindow { window: 1 },
             CheckAbort { window: 1 },
@@ -144,19 +170,15 @@ fn nothing_is_due_before_its_instant_and_late_polls_keep_the_order() {
     let p = plan(
         60.0,
         vec![fixed("api")],
-        vec![fault("a", &[(12.0, 18.0)], vec![latency("api")])],
+        vec![slow_api("a", &[(12.0, 18.0)])],
     );
     let mut c = Conductor::new(&p, 7);
     assert_eq!(c.next_due(), Some(10.0));
     assert_eq!(c.poll(9.999), None, "window 0 ends at 10 s");
     // A runner that wakes late (at 19 s) still gets everything in planned order, each
     // with its planned instant (lateness is the runner's to measure).
-    let mut got = Vec::new();
-    while let Some(d) = c.poll(19.0) {
-        got.push((d.at_s, d.decision));
-    }
     assert_eq!(
-        got,
+        poll_all(&mut c, 19.0),
         vec![
             (10.0, ReadWindow { window: 0 }),
             (10.0, CheckAbort { window: 0 }),
@@ -185,8 +207,8 @@ fn overlapping_faults_are_both_active_between_their_edges() {
         60.0,
         vec![fixed("api")],
         vec![
-            fault("a", &[(5.0, 25.0)], vec![latency("api")]),
-            fault("b", &[(15.0, 35.0)], vec![latency("api")]),
+            slow_api("a", &[(5.0, 25.0)]),
+            slow_api("b", &[(15.0, 35.0)]),
         ],
     );
     let mut c = Conductor::new(&p, 7);
@@ -375,25 +397,18 @@ fn an_abort_reverts_what_is_in_force_stops_the_load_and_starts_nothing_more() {
         100.0,
         vec![fixed("api")],
         vec![
-            fault("a", &[(5.0, 80.0)], vec![latency("api")]),
-            fault("b", &[(15.0, 70.0)], vec![latency("api")]),
-            fault("late", &[(30.0, 40.0)], vec![latency("api")]),
+            slow_api("a", &[(5.0, 80.0)]),
+            slow_api("b", &[(15.0, 70.0)]),
+            slow_api("late", &[(30.0, 40.0)]),
         ],
     );
     let mut c = Conductor::new(&p, 7);
-    let mut got = Vec::new();
-    'run: while let Some(t) = c.next_due() {
-        while let Some(d) = c.poll(t) {
-            got.push((d.at_s, d.decision));
-            // The runner's abort rule fires on window 1 (ending at 20 s).
-            if d.decision == (CheckAbort { window: 1 }) {
-                c.abort(20.5);
-            }
-            if t > 60.0 {
-                break 'run;
-            }
+    let got = run_reacting(&mut c, 70.0, |c, d| {
+        // The runner's abort rule fires on window 1 (ending at 20 s).
+        if d == (CheckAbort { window: 1 }) {
+            c.abort(20.5);
         }
-    }
+    });
     let after: Vec<(f64, Decision)> = got
         .iter()
         .copied()
@@ -455,13 +470,8 @@ fn autoscale_ticks_every_interval_until_the_horizon_after_the_faults_of_the_inst
         .collect();
     // The horizon is 55 s (50 + 5 s drain).
     assert_eq!(ticks, vec![15.0, 30.0, 45.0]);
-    let at_30: Vec<Decision> = ds
-        .iter()
-        .filter(|(t, _)| *t == 30.0)
-        .map(|(_, d)| *d)
-        .collect();
     assert_eq!(
-        at_30,
+        at(&ds, 30.0),
         vec![
             StartFault {
                 fault: 0,
@@ -478,17 +488,12 @@ fn the_load_stops_at_duration_after_the_faults_that_end_there_and_windows_run_to
         30.0,
         vec![fixed("api")],
         // Without `for`: lasts until the end of the run.
-        vec![fault("a", &[(10.0, 30.0)], vec![latency("api")])],
+        vec![slow_api("a", &[(10.0, 30.0)])],
     );
     let mut c = Conductor::new(&p, 7);
     let ds = run_until(&mut c, 1e9);
-    let at_30: Vec<Decision> = ds
-        .iter()
-        .filter(|(t, _)| *t == 30.0)
-        .map(|(_, d)| *d)
-        .collect();
     assert_eq!(
-        at_30,
+        at(&ds, 30.0),
         vec![
             ReadWindow { window: 2 },
             CheckAbort { window: 2 },
