@@ -46,8 +46,16 @@ impl Sim<'_> {
             if let ActionModel::Kill { count, services } = &self.m.faults[fault as usize].actions[a]
             {
                 let count = *count;
-                let rng = &mut self.rng_fault[fault as usize];
-                let svc = services[rng.random_range(0..services.len())];
+                // The conductor's seeded pick, so that one seed kills the same service of a
+                // `random(a, b)` kill in every mode; the replicas stay this mode's own pick.
+                let fm = &self.m.faults[fault as usize];
+                let svc = services[chaos_plan::conduct::kill_candidate(
+                    self.seed,
+                    &fm.name,
+                    occ as usize,
+                    a,
+                    services.len(),
+                )];
                 self.note_fault(Decision::Kill {
                     fault: fault as usize,
                     occurrence: occ as usize,
