@@ -1,7 +1,7 @@
 //! Test support, not the product: what the workspace's tests share instead of copying it —
-//! plans from source text, the scenario corpus, scratch folders, ports and HTTP for servers a
-//! test starts, child processes reaped on drop, headless Chromium. A dev-dependency only; the
-//! `chaos` binary never links it.
+//! plans from source text or built in Rust (`plans`), the scenario corpus, scratch folders,
+//! ports and HTTP for servers a test starts, child processes reaped on drop, headless
+//! Chromium. A dev-dependency only; the `chaos` binary never links it.
 //!
 //! Its helpers panic with a readable message where a test cannot go on: a panic is how a test
 //! fails, and the message is what its reader gets.
@@ -9,6 +9,7 @@
 pub mod browser;
 pub mod corpus;
 pub mod net;
+pub mod plans;
 pub mod process;
 pub mod scratch;
 pub mod source;
