@@ -78,72 +78,49 @@ pub fn default_pods(plan: &Plan) -> u32 {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
+    use chaos_plan::{RatePiece, Spike, Workload};
+    use chaos_test_support::plans::{self, ramp, spike};
 
-    fn plan(workloads: serde_json::Value) -> Plan {
-        serde_json::from_value(serde_json::json!({
-            "version": 2,
-            "scenario": { "name": "s", "duration_s": 10.0, "warmup_s": 0.0, "seed": 1, "window_s": 1.0, "drain_s": 1.0 },
-            "params": [], "services": [{
-                "name": "api", "replicas": { "kind": "fixed", "count": 1 }, "workers": 1, "queue": null,
-                "rate_limit_per_s": null, "restart_s": 1.0, "balance": "round_robin",
-                "latency": { "dist": "constant", "value_s": 0.0 },
-                "endpoints": [{ "name": "GET /", "steps": [] }]
-            }],
-            "workloads": workloads, "faults": [], "expectations": [], "aborts": []
-        }))
-        .unwrap()
+    /// `workloads` on a 10-second scenario of one endpoint, `api`'s `GET /`.
+    fn plan(workloads: Vec<Workload>) -> Plan {
+        let api = plans::service("api", vec![plans::endpoint("GET /", vec![])]);
+        Plan {
+            scenario: plans::scenario(10.0),
+            workloads,
+            ..plans::plan(vec![api])
+        }
     }
 
-    fn open(rate: serde_json::Value, spikes: serde_json::Value) -> serde_json::Value {
-        serde_json::json!({
-            "name": "w", "target": { "service": "api", "endpoint": "GET /" }, "timeout_s": null,
-            "load": { "kind": "open", "rate": rate, "spikes": spikes, "arrivals": "poisson" }
-        })
+    fn open(rate: Vec<RatePiece>, spikes: Vec<Spike>) -> Workload {
+        plans::open("w", ("api", "GET /"), rate, spikes)
     }
 
     #[test]
     fn the_peak_is_where_ramps_and_spikes_meet() {
         // A ramp 0 -> 60k/s over [0, 5), then 20k/s, a 50k/s spike over [4, 6): the peak is
         // just before 5 s (60k + 50k), not at any single piece's own maximum plus the spike.
-        let p = plan(serde_json::json!([open(
-            serde_json::json!([
-                { "start_s": 0.0, "end_s": 5.0, "from_per_s": 0.0, "to_per_s": 60000.0 },
-                { "start_s": 5.0, "end_s": 10.0, "from_per_s": 20000.0, "to_per_s": 20000.0 }
-            ]),
-            serde_json::json!([{ "start_s": 4.0, "end_s": 6.0, "rate_per_s": 50000.0 }])
-        )]));
+        let p = plan(vec![open(
+            vec![
+                ramp(0.0, 5.0, 0.0, 60000.0),
+                ramp(5.0, 10.0, 20000.0, 20000.0),
+            ],
+            vec![spike(4.0, 6.0, 50000.0)],
+        )]);
         assert_eq!(peak_offered_per_s(&p), 110_000.0);
         assert_eq!(default_pods(&p), 3);
     }
 
     #[test]
     fn workloads_add_up_and_closed_loops_count_nothing() {
-        let steady = |r: f64| {
-            open(
-                serde_json::json!([{ "start_s": 0.0, "end_s": 10.0, "from_per_s": r, "to_per_s": r }]),
-                serde_json::json!([]),
-            )
-        };
-        let closed = serde_json::json!({
-            "name": "c", "target": { "service": "api", "endpoint": "GET /" }, "timeout_s": null,
-            "load": { "kind": "closed", "users_from": 500, "users_to": 500, "ramp_start_s": 0.0,
-                      "ramp_s": 0.0, "think": { "dist": "constant", "value_s": 0.0 } }
-        });
-        let p = plan(serde_json::json!([
-            steady(30000.0),
-            steady(20000.0),
-            closed
-        ]));
+        let steady = |r: f64| open(vec![ramp(0.0, 10.0, r, r)], vec![]);
+        let closed = plans::closed("c", ("api", "GET /"), 500);
+        let p = plan(vec![steady(30000.0), steady(20000.0), closed]);
         assert_eq!(peak_offered_per_s(&p), 50_000.0);
         assert_eq!(default_pods(&p), 1);
-        let p = plan(serde_json::json!([steady(30000.0), steady(20001.0)]));
+        let p = plan(vec![steady(30000.0), steady(20001.0)]);
         assert_eq!(default_pods(&p), 2);
-        assert_eq!(default_pods(&plan(serde_json::json!([]))), 1);
-        assert_eq!(
-            default_pods(&plan(serde_json::json!([steady(1e9)]))),
-            MAX_PODS
-        );
+        assert_eq!(default_pods(&plan(vec![])), 1);
+        assert_eq!(default_pods(&plan(vec![steady(1e9)])), MAX_PODS);
     }
 }

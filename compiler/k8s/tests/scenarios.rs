@@ -4,35 +4,19 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
-struct FsLoader;
-
-impl chaos_compiler::Loader for FsLoader {
-    fn load(&self, path: &Path) -> std::io::Result<String> {
-        std::fs::read_to_string(path)
-    }
-}
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use chaos_test_support::{FsLoader, chaos_files, scenarios_dir, spec_examples_dir};
 
 /// `(snapshot name, path)` of every runnable scenario (libraries of shared services have no plan).
 fn scenario_files() -> Vec<(String, PathBuf)> {
     let mut out = Vec::new();
     for (prefix, dir) in [
-        ("scenario", repo().join("scenarios")),
-        ("example", repo().join("scenarios/spec")),
+        ("scenario", scenarios_dir()),
+        ("example", spec_examples_dir()),
     ] {
-        let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
-        let mut files: Vec<PathBuf> = entries
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "chaos"))
-            .collect();
-        files.sort();
-        for f in files {
+        for f in chaos_files(&dir) {
             let stem = f.file_stem().unwrap().to_string_lossy().to_string();
             out.push((format!("{prefix}-{stem}"), f));
         }
