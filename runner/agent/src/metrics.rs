@@ -33,13 +33,11 @@ impl SubjectMetrics {
         for (c, n) in &more.errors {
             *self.errors.entry(*c).or_default() += n;
         }
-        let mut buckets: BTreeMap<u64, u64> = self.latency.buckets.iter().copied().collect();
-        for (v, n) in &more.latency.buckets {
-            *buckets.entry(*v).or_default() += n;
+        let mut buckets: BTreeMap<u64, u64> = self.latency.buckets().collect();
+        for (v, n) in more.latency.buckets() {
+            *buckets.entry(v).or_default() += n;
         }
-        self.latency = SparseLatency {
-            buckets: buckets.into_iter().collect(),
-        };
+        self.latency = SparseLatency::from_buckets(buckets);
     }
 
     /// Adds these attempts to a Recording window's figures for the same subject.
@@ -66,18 +64,16 @@ impl SubjectMetrics {
             })
             .filter(|(_, n)| *n > 0)
             .collect();
-        let old: BTreeMap<u64, u64> = earlier.latency.buckets.iter().copied().collect();
+        let old: BTreeMap<u64, u64> = earlier.latency.buckets().collect();
         let buckets = self
             .latency
-            .buckets
-            .iter()
-            .map(|(v, n)| (*v, n.saturating_sub(old.get(v).copied().unwrap_or(0))))
-            .filter(|(_, n)| *n > 0)
-            .collect();
+            .buckets()
+            .map(|(v, n)| (v, n.saturating_sub(old.get(&v).copied().unwrap_or(0))))
+            .filter(|(_, n)| *n > 0);
         SubjectMetrics {
             ok: self.ok.saturating_sub(earlier.ok),
             errors,
-            latency: SparseLatency { buckets },
+            latency: SparseLatency::from_buckets(buckets),
         }
     }
 }
@@ -123,7 +119,7 @@ pub struct MetricsSnapshot {
 }
 
 fn no_hops(h: &SparseLatency) -> bool {
-    h.buckets.is_empty()
+    h.is_empty()
 }
 
 #[derive(Default)]

@@ -18,13 +18,11 @@ pub struct AgentWindows {
 impl AgentWindows {
     /// Adds an agent's hops measured since its `earlier` snapshot (`None`: since it started).
     pub fn add_hops(&mut self, now: &SparseLatency, earlier: Option<&SparseLatency>) {
-        let old: BTreeMap<u64, u64> = earlier
-            .map(|e| e.buckets.iter().copied().collect())
-            .unwrap_or_default();
-        for (v, n) in &now.buckets {
-            let d = n.saturating_sub(old.get(v).copied().unwrap_or(0));
+        let old: BTreeMap<u64, u64> = earlier.map(|e| e.buckets().collect()).unwrap_or_default();
+        for (v, n) in now.buckets() {
+            let d = n.saturating_sub(old.get(&v).copied().unwrap_or(0));
             if d > 0 {
-                *self.hops.entry(*v).or_default() += d;
+                *self.hops.entry(v).or_default() += d;
             }
         }
     }
@@ -33,9 +31,7 @@ impl AgentWindows {
     pub fn measured_hop(&self, entry: SparseLatency) -> MeasuredHop {
         MeasuredHop {
             entry,
-            calls: SparseLatency {
-                buckets: self.hops.iter().map(|(v, n)| (*v, *n)).collect(),
-            },
+            calls: SparseLatency::from_buckets(self.hops.iter().map(|(v, n)| (*v, *n))),
         }
     }
 
@@ -80,27 +76,24 @@ mod tests {
         SubjectMetrics {
             ok,
             errors,
-            latency: SparseLatency { buckets },
+            latency: SparseLatency::from_buckets(buckets),
         }
     }
 
     #[test]
     fn hops_add_what_each_agent_measured_since_its_last_snapshot() {
         let mut w = AgentWindows::default();
-        let first = SparseLatency {
-            buckets: vec![(200, 3)],
-        };
+        let first = SparseLatency::from_buckets([(200, 3)]);
         w.add_hops(&first, None);
-        let second = SparseLatency {
-            buckets: vec![(200, 5), (900, 1)],
-        };
+        let second = SparseLatency::from_buckets([(200, 5), (900, 1)]);
         w.add_hops(&second, Some(&first));
-        let entry = SparseLatency {
-            buckets: vec![(150, 2)],
-        };
+        let entry = SparseLatency::from_buckets([(150, 2)]);
         let hop = w.measured_hop(entry.clone());
         assert_eq!(hop.entry, entry);
-        assert_eq!(hop.calls.buckets, vec![(200, 5), (900, 1)]);
+        assert_eq!(
+            hop.calls.buckets().collect::<Vec<_>>(),
+            [(200, 5), (900, 1)]
+        );
     }
 
     #[test]

@@ -4,7 +4,10 @@
 //! samples); [`SparseLatency`] keeps only the non-empty buckets, so a run can keep one per
 //! timeline window without its memory growing with the number of requests.
 
-use serde::{Deserialize, Serialize};
+mod sparse;
+
+use sparse::Writer;
+pub use sparse::{Buckets, SparseLatency};
 
 /// Highest latency kept exactly: one day. Longer samples are clamped to it.
 const MAX_US: u64 = 86_400_000_000;
@@ -177,15 +180,18 @@ impl Latency {
     }
 
     pub fn add_sparse(&mut self, other: &SparseLatency) {
-        for &(us, n) in &other.buckets {
+        for (us, n) in other.buckets() {
             self.record_us(us, n);
         }
     }
 
     pub fn to_sparse(&self) -> SparseLatency {
-        SparseLatency {
-            buckets: self.buckets().map(|(i, c)| (hdr_value(i), c)).collect(),
+        let mut bytes = Vec::new();
+        let mut w = Writer::new(&mut bytes);
+        for (i, c) in self.buckets() {
+            w.index(i, c);
         }
+        w.finish()
     }
 
     /// Empties it, touching only the buckets it used.
@@ -206,30 +212,6 @@ impl Latency {
         self.total = 0;
         self.min_us = u64::MAX;
         self.max_us = 0;
-    }
-}
-
-/// Non-empty buckets of a [`Latency`]: `(lowest value in microseconds, count)`, ascending.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct SparseLatency {
-    pub buckets: Vec<(u64, u64)>,
-}
-
-impl SparseLatency {
-    pub fn count(&self) -> u64 {
-        self.buckets.iter().map(|b| b.1).sum()
-    }
-
-    /// Adds one sample (seconds) without re-bucketing; buckets may then repeat or be
-    /// unsorted, which [`SparseLatency::to_dense`] does not mind.
-    pub fn push_s(&mut self, seconds: f64) {
-        self.buckets.push((to_us(seconds), 1));
-    }
-
-    pub fn to_dense(&self) -> Latency {
-        let mut l = Latency::new();
-        l.add_sparse(self);
-        l
     }
 }
 
@@ -274,6 +256,8 @@ pub struct WindowLatency {
     counts: Vec<u64>,
     touched: Vec<u64>,
     n_touched: usize,
+    /// Where a window's buckets are packed before they are copied out at their exact size.
+    scratch: Vec<u8>,
 }
 
 impl Default for WindowLatency {
@@ -289,6 +273,7 @@ impl WindowLatency {
             counts: vec![0; n],
             touched: vec![0; n.div_ceil(64)],
             n_touched: 0,
+            scratch: Vec::new(),
         }
     }
 
@@ -307,20 +292,20 @@ impl WindowLatency {
 
     /// The window's non-empty buckets, ascending; leaves the histogram empty.
     pub fn take_sparse(&mut self) -> SparseLatency {
-        let mut buckets = Vec::with_capacity(self.n_touched);
+        let mut w = Writer::new(&mut self.scratch);
         if self.n_touched > 0 {
-            for (w, word) in self.touched.iter_mut().enumerate() {
+            for (i, word) in self.touched.iter_mut().enumerate() {
                 let mut bits = std::mem::take(word);
                 while bits != 0 {
-                    let i = w * 64 + bits.trailing_zeros() as usize;
+                    let i = i * 64 + bits.trailing_zeros() as usize;
                     bits &= bits - 1;
                     let n = self.counts.get_mut(i).map_or(0, std::mem::take);
-                    buckets.push((hdr_value(i), n));
+                    w.index(i, n);
                 }
             }
         }
         self.n_touched = 0;
-        SparseLatency { buckets }
+        w.finish()
     }
 }
 
@@ -391,7 +376,7 @@ mod tests {
                 )
             })
             .collect();
-        assert_eq!(window.take_sparse().buckets, want);
+        assert_eq!(window.take_sparse().buckets().collect::<Vec<_>>(), want);
         assert_eq!(
             window.take_sparse(),
             SparseLatency::default(),
@@ -427,7 +412,7 @@ mod tests {
                 v.count_at_value(),
             ));
         }
-        assert_eq!(l.to_sparse().buckets, buckets);
+        assert_eq!(l.to_sparse().buckets().collect::<Vec<_>>(), buckets);
     }
 
     fn xorshift(x: &mut u64) -> u64 {
@@ -463,7 +448,7 @@ mod tests {
             merged.add_sparse(&sparse);
             merged.add(&l);
             let mut hm = reference();
-            for &(us, n) in &sparse.buckets {
+            for (us, n) in sparse.buckets() {
                 hm.saturating_record_n(us, n);
             }
             hm.add(&h).unwrap();

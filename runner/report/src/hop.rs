@@ -114,9 +114,7 @@ mod tests {
     }
 
     fn hops(us: &[u64]) -> SparseLatency {
-        SparseLatency {
-            buckets: us.iter().map(|&u| (u, 1)).collect(),
-        }
+        SparseLatency::from_buckets(us.iter().map(|&u| (u, 1)))
     }
 
     #[test]

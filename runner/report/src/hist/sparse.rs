@@ -1,0 +1,311 @@
+//! [`SparseLatency`]: a window's non-empty HDR buckets, packed.
+//!
+//! A run keeps one per subject per timeline window until its report is written: ms-ref-1 at
+//! 1M requests keeps 2.2M buckets, which as `(u64, u64)` pairs were 35 MB, more than half the
+//! process. Buckets come out of a histogram in ascending order and most counts are small, so
+//! each is stored as varints: the distance from the previous bucket's HDR index, then the
+//! count, about 2 bytes a bucket. A value that is not the lowest value of its HDR bucket, or
+//! comes out of order (a late sample appended by [`SparseLatency::push_s`], a bucket read from
+//! another tool's JSON) is stored as itself, so every sequence of `(value, count)` pairs comes
+//! back exactly as it went in, and the JSON is the same as the pairs' (`{"buckets": [[v, n],
+//! ...]}`).
+
+use std::fmt;
+
+use serde::ser::SerializeStruct;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::{Latency, hdr_index, hdr_value, to_us};
+
+/// A bucket's first varint: the index's distance from the previous one, shifted left by one,
+/// or [`LITERAL`], followed by the value itself.
+const LITERAL: u64 = 1;
+
+/// Non-empty buckets of a histogram: `(lowest value in microseconds, count)`, ascending when
+/// they come from [`Latency::to_sparse`] or [`super::WindowLatency::take_sparse`]; in the
+/// order given otherwise. Read them with [`SparseLatency::buckets`].
+#[derive(Clone, Default)]
+pub struct SparseLatency {
+    bytes: Vec<u8>,
+}
+
+impl SparseLatency {
+    /// Keeps these `(value in microseconds, count)` pairs, in this order.
+    pub fn from_buckets(buckets: impl IntoIterator<Item = (u64, u64)>) -> SparseLatency {
+        let mut bytes = Vec::new();
+        let mut w = Writer::new(&mut bytes);
+        for (v, n) in buckets {
+            w.value(v, n);
+        }
+        SparseLatency { bytes }
+    }
+
+    /// The `(value in microseconds, count)` pairs, in the order they were kept.
+    pub fn buckets(&self) -> Buckets<'_> {
+        Buckets {
+            bytes: &self.bytes,
+            index: 0,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    pub fn count(&self) -> u64 {
+        self.buckets().map(|b| b.1).sum()
+    }
+
+    /// Adds one sample (seconds) without re-bucketing; buckets may then repeat or be
+    /// unsorted, which [`SparseLatency::to_dense`] does not mind.
+    pub fn push_s(&mut self, seconds: f64) {
+        // A literal does not depend on the buckets before it, so appending needs no decoding.
+        put_varint(&mut self.bytes, LITERAL);
+        put_varint(&mut self.bytes, to_us(seconds));
+        put_varint(&mut self.bytes, 1);
+    }
+
+    pub fn to_dense(&self) -> Latency {
+        let mut l = Latency::new();
+        l.add_sparse(self);
+        l
+    }
+}
+
+/// Fills a [`SparseLatency`] bucket by bucket, in a buffer the caller may reuse.
+pub(super) struct Writer<'a> {
+    bytes: &'a mut Vec<u8>,
+    /// The HDR index of the last bucket written by index (literals leave it as it was).
+    index: usize,
+}
+
+impl<'a> Writer<'a> {
+    pub(super) fn new(bytes: &'a mut Vec<u8>) -> Writer<'a> {
+        bytes.clear();
+        Writer { bytes, index: 0 }
+    }
+
+    /// The bucket at HDR `index`, which is not below the previous one's.
+    pub(super) fn index(&mut self, index: usize, n: u64) {
+        put_varint(self.bytes, ((index - self.index) as u64) << 1);
+        put_varint(self.bytes, n);
+        self.index = index;
+    }
+
+    /// Any value: by index when it is its bucket's lowest value and in order, else literally.
+    pub(super) fn value(&mut self, v: u64, n: u64) {
+        let i = hdr_index(v);
+        if i >= self.index && hdr_value(i) == v {
+            self.index(i, n);
+        } else {
+            put_varint(self.bytes, LITERAL);
+            put_varint(self.bytes, v);
+            put_varint(self.bytes, n);
+        }
+    }
+
+    /// What was written, in an allocation of exactly its size (the buffer stays for reuse).
+    pub(super) fn finish(self) -> SparseLatency {
+        SparseLatency {
+            bytes: self.bytes.as_slice().to_vec(),
+        }
+    }
+}
+
+fn put_varint(out: &mut Vec<u8>, mut x: u64) {
+    while x >= 0x80 {
+        out.push((x as u8) | 0x80);
+        x >>= 7;
+    }
+    out.push(x as u8);
+}
+
+/// The buckets of a [`SparseLatency`], decoded as they are read.
+#[derive(Clone)]
+pub struct Buckets<'a> {
+    bytes: &'a [u8],
+    index: usize,
+}
+
+impl Buckets<'_> {
+    fn varint(&mut self) -> Option<u64> {
+        let mut x = 0u64;
+        let mut shift = 0u32;
+        loop {
+            let (&b, rest) = self.bytes.split_first()?;
+            self.bytes = rest;
+            x |= u64::from(b & 0x7f) << shift;
+            if b < 0x80 {
+                return Some(x);
+            }
+            shift += 7;
+            if shift > 63 {
+                return None;
+            }
+        }
+    }
+}
+
+impl Iterator for Buckets<'_> {
+    type Item = (u64, u64);
+
+    #[inline]
+    fn next(&mut self) -> Option<(u64, u64)> {
+        let head = self.varint()?;
+        let v = if head == LITERAL {
+            self.varint()?
+        } else {
+            self.index += (head >> 1) as usize;
+            hdr_value(self.index)
+        };
+        Some((v, self.varint()?))
+    }
+}
+
+impl PartialEq for SparseLatency {
+    /// The same pairs in the same order, however they were stored.
+    fn eq(&self, other: &SparseLatency) -> bool {
+        self.bytes == other.bytes || self.buckets().eq(other.buckets())
+    }
+}
+
+impl fmt::Debug for SparseLatency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        struct List<'a>(&'a SparseLatency);
+        impl fmt::Debug for List<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_list().entries(self.0.buckets()).finish()
+            }
+        }
+        f.debug_struct("SparseLatency")
+            .field("buckets", &List(self))
+            .finish()
+    }
+}
+
+impl Serialize for SparseLatency {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        struct Pairs<'a>(&'a SparseLatency);
+        impl Serialize for Pairs<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_seq(self.0.buckets())
+            }
+        }
+        let mut st = s.serialize_struct("SparseLatency", 1)?;
+        st.serialize_field("buckets", &Pairs(self))?;
+        st.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for SparseLatency {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<SparseLatency, D::Error> {
+        /// The stored form, as it is written.
+        #[derive(Deserialize)]
+        #[serde(rename = "SparseLatency")]
+        struct Pairs {
+            buckets: Vec<(u64, u64)>,
+        }
+        Pairs::deserialize(d).map(|p| SparseLatency::from_buckets(p.buckets))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The form this type had before it was packed: what the JSON must stay.
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Plain {
+        buckets: Vec<(u64, u64)>,
+    }
+
+    fn xorshift(x: &mut u64) -> u64 {
+        *x ^= *x << 13;
+        *x ^= *x >> 7;
+        *x ^= *x << 17;
+        *x
+    }
+
+    /// Sorted HDR buckets, values off their buckets' lowest, repeats, disorder, extremes.
+    fn samples() -> Vec<Vec<(u64, u64)>> {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut hdr: Vec<(u64, u64)> = Vec::new();
+        let mut i = 0usize;
+        while i < 28_000 {
+            hdr.push((hdr_value(i), 1 + xorshift(&mut x) % 3));
+            i += 1 + (xorshift(&mut x) % 40) as usize;
+        }
+        let random: Vec<(u64, u64)> = (0..2000)
+            .map(|_| (xorshift(&mut x), xorshift(&mut x)))
+            .collect();
+        vec![
+            vec![],
+            vec![(0, 0)],
+            vec![(u64::MAX, u64::MAX), (0, 1), (u64::MAX, 0)],
+            vec![(1, 1), (1, 1), (2048, 3), (2049, 1), (2048, 2), (1000, 7)],
+            hdr.clone(),
+            hdr.iter().rev().copied().collect(),
+            random,
+        ]
+    }
+
+    #[test]
+    fn keeps_every_sequence_exactly() {
+        for pairs in samples() {
+            let s = SparseLatency::from_buckets(pairs.clone());
+            assert_eq!(s.buckets().collect::<Vec<_>>(), pairs);
+            assert_eq!(s.is_empty(), pairs.is_empty());
+            let sum = pairs.iter().fold(0u64, |a, b| a.wrapping_add(b.1));
+            if pairs.iter().all(|b| b.1 < 1 << 32) {
+                assert_eq!(s.count(), sum);
+            }
+        }
+    }
+
+    #[test]
+    fn json_and_debug_are_the_pairs() {
+        for pairs in samples() {
+            let s = SparseLatency::from_buckets(pairs.clone());
+            let plain = Plain {
+                buckets: pairs.clone(),
+            };
+            let json = serde_json::to_string(&s).unwrap();
+            assert_eq!(json, serde_json::to_string(&plain).unwrap());
+            let back: SparseLatency = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, s);
+            assert_eq!(
+                format!("{s:?}"),
+                format!("{plain:?}").replace("Plain", "SparseLatency")
+            );
+        }
+    }
+
+    #[test]
+    fn sorted_hdr_buckets_take_about_two_bytes() {
+        // A millisecond-scale window: neighbouring 1 us buckets with small counts (the first
+        // bucket's distance from 0 takes two bytes).
+        let pairs: Vec<(u64, u64)> = (1000..1800).map(|v| (v, 1 + v % 5)).collect();
+        let s = SparseLatency::from_buckets(pairs.clone());
+        assert_eq!(s.bytes.len(), 2 * 800 + 1);
+        // Above 2,048 us buckets are 2 us wide, and so on: still two bytes each.
+        let wider: Vec<(u64, u64)> = (1..=800).map(|k| (4096 + 4 * k, 1)).collect();
+        let s = SparseLatency::from_buckets(wider.clone());
+        assert_eq!(s.buckets().collect::<Vec<_>>(), wider);
+        assert_eq!(s.bytes.len(), 2 * 800 + 1);
+    }
+
+    #[test]
+    fn late_samples_append_after_packed_buckets() {
+        let mut s = SparseLatency::from_buckets([(100, 2), (5000, 1)]);
+        s.push_s(0.0001);
+        s.push_s(0.0000015);
+        s.push_s(-1.0);
+        assert_eq!(
+            s.buckets().collect::<Vec<_>>(),
+            [(100, 2), (5000, 1), (100, 1), (2, 1), (1, 1)]
+        );
+        assert_eq!(s.count(), 6);
+        let by_value = SparseLatency::from_buckets(s.buckets());
+        assert_eq!(by_value, s, "equal whatever the storage");
+    }
+}
