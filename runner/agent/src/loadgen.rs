@@ -720,10 +720,13 @@ async fn run_with_stats_shared(
         let mut guard = recorder.lock().unwrap_or_else(|p| p.into_inner());
         std::mem::replace(&mut *guard, Recorder::new(&plan, "loadgen", seed))
     };
-    Ok((
-        rec.finish(plan.scenario.duration_s, plan.horizon_s(), None),
-        lg.stats(),
-    ))
+    let mut recording = rec.finish(plan.scenario.duration_s, plan.horizon_s(), None);
+    // The hop to the entry replicas as this load generator met it (no service calls here).
+    recording.hop = Some(chaos_report::MeasuredHop {
+        entry: lg.hop(),
+        calls: SparseLatency::default(),
+    });
+    Ok((recording, lg.stats()))
 }
 
 #[cfg(test)]

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use chaos_agent::{MetricsSnapshot, SubjectMetrics};
 use chaos_plan::Plan;
-use chaos_report::{Recording, Stats, SubjectKey, WindowSample};
+use chaos_report::{
+    Latency, MeasuredHop, Recording, SparseLatency, Stats, SubjectKey, WindowSample,
+};
 
 use crate::ClusterError;
 
@@ -25,6 +27,9 @@ pub(crate) struct Samples {
     load: BTreeMap<(usize, String), (f64, f64, f64)>,
     /// service → (busy, available) worker-seconds since the autoscaler last looked.
     since_tick: BTreeMap<String, (f64, f64)>,
+    /// (Pod, agent instance) → the hops its calls measured since that instance started (the
+    /// latest snapshot: cumulative, so the run's hops are the sum over instances).
+    hops: BTreeMap<(String, u64), SparseLatency>,
 }
 
 impl Samples {
@@ -37,6 +42,7 @@ impl Samples {
             sent: BTreeMap::new(),
             load: BTreeMap::new(),
             since_tick: BTreeMap::new(),
+            hops: BTreeMap::new(),
         }
     }
 
@@ -105,6 +111,8 @@ impl Samples {
         let tick = self.since_tick.entry(snapshot.service.clone()).or_default();
         tick.0 += busy.max(0.0);
         tick.1 += interval_s.max(0.0) * f64::from(snapshot.workers.max(1));
+        self.hops
+            .insert((pod.to_string(), snapshot.instance), snapshot.hop.clone());
         self.previous.insert(pod.to_string(), snapshot);
     }
 
@@ -146,6 +154,16 @@ impl Samples {
                 s.queue_mean = queue / self.window_s;
             }
         }
+    }
+
+    /// Every agent's calls' hops over the run, as far as scraped (what a killed Pod measured
+    /// after its last scrape is lost, like its attempts).
+    fn call_hops(&self) -> SparseLatency {
+        let mut all = Latency::new();
+        for h in self.hops.values() {
+            all.add_sparse(h);
+        }
+        all.to_sparse()
     }
 
     fn get(&self, window: usize, service: &str) -> Option<(u32, u32)> {
@@ -210,10 +228,25 @@ pub(crate) fn merge_loadgen(into: &mut Recording, other: Recording) {
         add_window(w, o);
     }
     into.ended_s = into.ended_s.max(other.ended_s);
+    into.hop = match (into.hop.take(), other.hop) {
+        (Some(a), Some(b)) => Some(MeasuredHop {
+            entry: summed(&a.entry, &b.entry),
+            calls: summed(&a.calls, &b.calls),
+        }),
+        (a, b) => a.or(b),
+    };
     if into.aborted.is_none() {
         into.aborted = other.aborted;
     }
     into.unexpected.extend(other.unexpected);
+}
+
+/// Two histograms' samples together.
+fn summed(a: &SparseLatency, b: &SparseLatency) -> SparseLatency {
+    let mut l = Latency::new();
+    l.add_sparse(a);
+    l.add_sparse(b);
+    l.to_sparse()
 }
 
 /// Adds the requests of another load generator's window with the same index: counts summed,
@@ -224,15 +257,15 @@ pub(crate) fn add_window(into: &mut WindowSample, other: &WindowSample) {
         into.subjects.resize(other.subjects.len(), Stats::default());
     }
     for (a, b) in into.subjects.iter_mut().zip(&other.subjects) {
-        if b.requests() == 0 && b.latency.buckets.is_empty() {
+        if b.requests() == 0 && b.latency.is_empty() {
             continue;
         }
         a.add_counts(b);
         let mut buckets: BTreeMap<u64, u64> = BTreeMap::new();
-        for &(v, n) in a.latency.buckets.iter().chain(&b.latency.buckets) {
+        for (v, n) in a.latency.buckets().chain(b.latency.buckets()) {
             *buckets.entry(v).or_default() += n;
         }
-        a.latency.buckets = buckets.into_iter().collect();
+        a.latency = chaos_report::SparseLatency::from_buckets(buckets);
     }
 }
 
@@ -272,6 +305,12 @@ fn finish(
     if recording.services.is_empty() {
         recording.services = plan.services.iter().map(|s| s.name.clone()).collect();
     }
+    // The load generators measured the hop to the entry replicas, the agents their calls'.
+    let entry = recording.hop.take().map(|h| h.entry).unwrap_or_default();
+    recording.hop = Some(MeasuredHop {
+        entry,
+        calls: samples.call_hops(),
+    });
     let (subjects, services) = (recording.subjects.clone(), recording.services.clone());
     let n = recording.windows.len();
     for (w, window) in recording.windows.iter_mut().enumerate() {
@@ -417,6 +456,52 @@ mod tests {
         assert_eq!(short.windows.len(), 5);
         assert_eq!(short.windows[4].start_s, 4.0);
         assert_eq!(short.windows[4].subjects[0].ok, 1);
+    }
+
+    fn hops(us: &[(u64, u64)]) -> SparseLatency {
+        let mut l = Latency::new();
+        for &(v, n) in us {
+            l.record_n_s(v as f64 / 1e6, n);
+        }
+        l.to_sparse()
+    }
+
+    fn with_hop(instance: u64, hop: &[(u64, u64)]) -> MetricsSnapshot {
+        let mut s = snapshot(instance, 1, 0.1);
+        s.hop = hops(hop);
+        s
+    }
+
+    #[test]
+    fn the_hop_is_every_load_generators_entries_and_every_agent_instances_calls() {
+        let plan = plan();
+        let pod = |entry: &[(u64, u64)]| {
+            let mut r = Recorder::new(&plan, "loadgen", 1).finish(3.0, 4.0, None);
+            r.hop = Some(MeasuredHop {
+                entry: hops(entry),
+                calls: SparseLatency::default(),
+            });
+            serde_json::to_string(&r).unwrap()
+        };
+        let mut samples = Samples::new(&plan);
+        // Cumulative snapshots: the latest of an instance holds all it measured.
+        samples.scrape("p1", 0, 1.0, with_hop(7, &[(300, 2)]));
+        samples.scrape("p1", 1, 1.0, with_hop(7, &[(300, 5)]));
+        // Restarted: a new instance counts from zero, and the old one's hops stay.
+        samples.scrape("p1", 2, 1.0, with_hop(8, &[(1500, 1)]));
+        samples.scrape("p2", 2, 1.0, with_hop(3, &[(250, 2)]));
+        let logs = vec![pod(&[(200, 3)]), pod(&[(900, 1)])];
+        let hop = recording(&plan, 1, &logs, &samples).unwrap().hop.unwrap();
+        assert_eq!((hop.entry.count(), hop.calls.count()), (4, 8));
+        let q = |h: &SparseLatency, q: f64| (h.to_dense().quantile_s(q).unwrap() * 1e6).round();
+        assert_eq!((q(&hop.entry, 0.5), q(&hop.entry, 0.99)), (200.0, 900.0));
+        assert_eq!((q(&hop.calls, 0.5), q(&hop.calls, 0.99)), (300.0, 1500.0));
+
+        // A load generator of an older version, without a hop: the agents' calls still count.
+        let old = serde_json::to_string(&Recorder::new(&plan, "loadgen", 1).finish(3.0, 4.0, None))
+            .unwrap();
+        let hop = recording(&plan, 1, &[old], &samples).unwrap().hop.unwrap();
+        assert_eq!((hop.entry.count(), hop.calls.count()), (0, 8));
     }
 
     #[test]

@@ -293,7 +293,13 @@ pub async fn run_loadgen(
         &mut *recorder.lock().unwrap_or_else(PoisonError::into_inner),
         Recorder::new(&plan, "loadgen", seed),
     );
-    Ok(rec.finish(ended_s, plan.horizon_s(), None))
+    let mut recording = rec.finish(ended_s, plan.horizon_s(), None);
+    // The hop to the entry replicas as this Pod met it; the runner adds the agents' calls.
+    recording.hop = Some(chaos_report::MeasuredHop {
+        entry: loadgen.hop(),
+        calls: chaos_report::SparseLatency::default(),
+    });
+    Ok(recording)
 }
 
 /// The instant the runner's start named, or `None` when a stop came first (the load then
