@@ -191,51 +191,27 @@ async fn check_every(
 mod tests {
     use super::*;
     use chaos_plan::*;
+    use chaos_test_support::plans;
 
+    /// `api`, checked, and `db`, not: two replicas each.
     fn plan() -> Plan {
         let svc = |name: &str, health_check| Service {
-            name: name.into(),
             replicas: Replicas::Fixed { count: 2 },
-            workers: 1,
-            queue: None,
-            discipline: Discipline::Fifo,
             health_check,
-            eject: None,
-            rate_limit_per_s: None,
-            restart_s: 1.0,
-            balance: Balance::RoundRobin,
-            latency: Dist::ZERO,
-            endpoints: vec![],
+            ..plans::service(name, vec![])
         };
-        Plan {
-            version: PLAN_VERSION,
-            scenario: Scenario {
-                name: "t".into(),
-                duration_s: 1.0,
-                warmup_s: 0.0,
-                seed: 1,
-                window_s: 1.0,
-                drain_s: 1.0,
-                hop_s: 0.0,
-            },
-            params: vec![],
-            services: vec![
-                svc(
-                    "api",
-                    Some(HealthCheck {
-                        every_s: 60.0,
-                        timeout_s: 0.1,
-                        unhealthy: 2,
-                        healthy: 3,
-                    }),
-                ),
-                svc("db", None),
-            ],
-            workloads: vec![],
-            faults: vec![],
-            expectations: vec![],
-            aborts: vec![],
-        }
+        plans::plan(vec![
+            svc(
+                "api",
+                Some(HealthCheck {
+                    every_s: 60.0,
+                    timeout_s: 0.1,
+                    unhealthy: 2,
+                    healthy: 3,
+                }),
+            ),
+            svc("db", None),
+        ])
     }
 
     fn check(slot: usize, generation: u64, passed: bool) -> Checked {

@@ -122,63 +122,23 @@ pub fn check(plan: &Plan, limits: &Limits) -> Result<(), TooLarge> {
 mod tests {
     use super::*;
     use chaos_plan::*;
+    use chaos_test_support::plans;
 
+    /// One service of `replicas`; one workload ramping from `rate / 2` to `rate - 100` with a
+    /// spike of 100/s: `rate` at its peak.
     fn plan(replicas: Replicas, rate: f64) -> Plan {
+        let s = Service {
+            replicas,
+            ..plans::service("s", vec![plans::endpoint("e", vec![plans::work(0.0)])])
+        };
         Plan {
-            version: PLAN_VERSION,
-            scenario: Scenario {
-                name: "t".into(),
-                duration_s: 1.0,
-                warmup_s: 0.0,
-                seed: 1,
-                window_s: 1.0,
-                drain_s: 1.0,
-                hop_s: 0.0,
-            },
-            params: vec![],
-            services: vec![Service {
-                name: "s".into(),
-                replicas,
-                workers: 1,
-                queue: None,
-                rate_limit_per_s: None,
-                restart_s: 1.0,
-                balance: Balance::RoundRobin,
-                latency: Dist::ZERO,
-                endpoints: vec![Endpoint {
-                    name: "e".into(),
-                    steps: vec![Step::Work { dist: Dist::ZERO }],
-                }],
-                discipline: Default::default(),
-                eject: None,
-                health_check: None,
-            }],
-            workloads: vec![Workload {
-                name: "w".into(),
-                target: EndpointRef {
-                    service: "s".into(),
-                    endpoint: "e".into(),
-                },
-                load: Load::Open {
-                    rate: vec![RatePiece {
-                        start_s: 0.0,
-                        end_s: 1.0,
-                        from_per_s: rate / 2.0,
-                        to_per_s: rate - 100.0,
-                    }],
-                    spikes: vec![Spike {
-                        start_s: 0.0,
-                        end_s: 0.5,
-                        rate_per_s: 100.0,
-                    }],
-                    arrivals: Arrivals::Poisson,
-                },
-                timeout_s: None,
-                priority: 0,
-            }],
-            faults: vec![],
-            expectations: vec![],
-            aborts: vec![],
+            workloads: vec![plans::open(
+                "w",
+                ("s", "e"),
+                vec![plans::ramp(0.0, 1.0, rate / 2.0, rate - 100.0)],
+                vec![plans::spike(0.0, 0.5, 100.0)],
+            )],
+            ..plans::plan(vec![s])
         }
     }
 

@@ -2,51 +2,24 @@
 #![allow(clippy::unwrap_used)]
 
 use chaos_plan::*;
+use chaos_test_support::{plans, scratch};
 
+/// Two replicas of one service.
 fn plan() -> Plan {
-    Plan {
-        version: PLAN_VERSION,
-        scenario: Scenario {
-            name: "t".into(),
-            duration_s: 1.0,
-            warmup_s: 0.0,
-            seed: 1,
-            window_s: 1.0,
-            drain_s: 1.0,
-            hop_s: 0.0,
-        },
-        params: vec![],
-        services: vec![Service {
-            name: "s".into(),
-            replicas: Replicas::Fixed { count: 2 },
-            workers: 1,
-            queue: None,
-            rate_limit_per_s: None,
-            restart_s: 1.0,
-            balance: Balance::RoundRobin,
-            latency: Dist::ZERO,
-            endpoints: vec![Endpoint {
-                name: "e".into(),
-                steps: vec![Step::Work { dist: Dist::ZERO }],
-            }],
-            discipline: Default::default(),
-            eject: None,
-            health_check: None,
-        }],
-        workloads: vec![],
-        faults: vec![],
-        expectations: vec![],
-        aborts: vec![],
-    }
+    plans::plan(vec![Service {
+        replicas: Replicas::Fixed { count: 2 },
+        ..plans::service("s", vec![plans::endpoint("e", vec![plans::work(0.0)])])
+    }])
 }
 
 #[test]
 fn an_agent_that_exits_at_start_is_named_with_its_stderr() {
     // `sh -c` stands in for a broken chaos binary: it prints an error and exits.
-    let dir = std::env::temp_dir().join(format!("chaos-local-start-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let fake = dir.join("fake-chaos");
-    std::fs::write(&fake, "#!/bin/sh\necho 'boom: cannot serve' >&2\nexit 7\n").unwrap();
+    let dir = scratch("local-start");
+    let fake = dir.write(
+        "fake-chaos",
+        "#!/bin/sh\necho 'boom: cannot serve' >&2\nexit 7\n",
+    );
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
