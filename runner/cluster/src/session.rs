@@ -4,12 +4,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use chaos_k8s::manifests::{AGENT_PORT, RUN_ID_LABEL, selector_string};
+use chaos_k8s::manifests::{AGENT_PORT, RUN_ID_LABEL};
 use chaos_k8s::schedule::{Entry, Step, Target};
 use chaos_k8s::{Bundle, ServiceObjects};
 use chaos_plan::{Conductor, Decision, Plan, Replicas};
 use chaos_report::recording::{AbortRecord, UnexpectedEvent, subjects_of};
 use chaos_report::{AbortWatcher, Recording};
+use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
@@ -29,12 +30,19 @@ use crate::outside::ReplicaWatch;
 use crate::pod::rfc3339_ms;
 
 mod loadgen;
+mod proxy;
+mod reads;
+
+use proxy::{AgentError, PodProxy};
+use reads::WindowReads;
 
 /// The field manager of every server-side apply.
 pub const FIELD_MANAGER: &str = "chaos";
 /// Header carrying the control token through the API server's proxy (which consumes `Authorization`).
 pub const TOKEN_HEADER: &str = "x-chaos-token";
 const TICK: Duration = Duration::from_millis(200);
+/// Services applied at once.
+const APPLY_IN_FLIGHT: usize = 16;
 const FATAL_WAITING: [&str; 5] = [
     "ImagePullBackOff",
     "ErrImagePull",
@@ -46,6 +54,10 @@ const FATAL_WAITING: [&str; 5] = [
 pub(crate) struct Session<'a> {
     client: Client,
     server: String,
+    /// Requests to the agents and the load generator through the Pod proxy.
+    pods: PodProxy,
+    /// Events being written: off the schedule's path, waited for before the run ends.
+    events: tokio::task::JoinSet<()>,
     bundle: &'a Bundle,
     plan: &'a Plan,
     options: &'a Options,
@@ -99,7 +111,17 @@ impl<'a> Session<'a> {
         plan: &'a Plan,
         options: &'a Options,
     ) -> Session<'a> {
+        let token = bundle
+            .objects
+            .secret
+            .string_data
+            .as_ref()
+            .and_then(|d| d.get(chaos_k8s::manifests::TOKEN_KEY))
+            .cloned()
+            .unwrap_or_default();
         Session {
+            pods: PodProxy::new(connection.client.clone(), bundle.namespace.clone(), token),
+            events: tokio::task::JoinSet::new(),
             client: connection.client,
             server: connection.server,
             bundle,
@@ -173,6 +195,7 @@ impl<'a> Session<'a> {
         }
         let samples = self.follow_schedule(&loadgen_pods, t0).await?;
         self.revert_all().await?;
+        self.events_written(Duration::from_secs(10)).await;
         let logs = self.loadgen_logs(&loadgen_pods).await?;
         let mut recording = collect::recording(self.plan, self.options.seed, &logs, &samples)?;
         recording.unexpected.append(&mut self.outside);
@@ -274,12 +297,22 @@ impl<'a> Session<'a> {
         let o = &self.bundle.objects;
         self.apply("secrets", &o.secret).await?;
         self.apply("configmaps", &o.config_map).await?;
-        for s in &o.services {
-            self.apply("deployments.apps", &s.deployment).await?;
-            self.apply("services", &s.service).await?;
-            // The runner scales autoscaled services itself by the plan's rule; a CPU HPA
-            // acting on the same Deployment would fight it, so it is not applied.
-        }
+        // Several services at once: one apply after the other took 28 s for 100 services on
+        // the testbed, each a round trip to a busy API server. The runner scales autoscaled
+        // services itself by the plan's rule; a CPU HPA acting on the same Deployment would
+        // fight it, so it is not applied.
+        let applies: Vec<_> = o
+            .services
+            .iter()
+            .map(|s| async move {
+                self.apply("deployments.apps", &s.deployment).await?;
+                self.apply("services", &s.service).await
+            })
+            .collect();
+        futures::stream::iter(applies)
+            .buffer_unordered(APPLY_IN_FLIGHT)
+            .try_collect::<Vec<()>>()
+            .await?;
         self.say(&format!("applied {} services", o.services.len()));
         let scaled: Vec<&str> = o
             .services
@@ -603,109 +636,67 @@ impl<'a> Session<'a> {
                 entries.entry((f, e.occurrence)).or_default().push(i);
             }
         }
-        let mut samples = Samples::new(self.plan);
         let deadline = self.plan.horizon_s() + 300.0;
         let mut last_sample = -1.0;
-        let window_s = self.plan.scenario.window_s.max(0.1);
-        let mut scraped = 0usize;
-        // Window reads need the Pods: the latest list, refreshed every tick.
-        let mut pods = self.service_pods().await?;
+        let mut f = Follow {
+            entries,
+            samples: Samples::new(self.plan),
+            // Window reads need the Pods: the latest list, refreshed every upkeep.
+            pods: self.service_pods().await?,
+            scraped: 0,
+            reads: WindowReads::default(),
+            loadgen_pods,
+            window_s: self.plan.scenario.window_s.max(0.1),
+        };
         self.t0 = Some(t0);
         let mut replicas_checked = 0.0;
         loop {
+            self.carry_out_due(&mut f, t0).await?;
             let now = t0.elapsed().as_secs_f64();
-            while let Some(due) = self.conductor.poll(now) {
-                let of = |fault, occurrence| {
-                    entries
-                        .get(&(fault, occurrence))
-                        .cloned()
-                        .unwrap_or_default()
-                };
-                match due.decision {
-                    Decision::StartFault { fault, occurrence } => {
-                        for i in of(fault, occurrence) {
-                            self.start(i, None).await?;
-                        }
-                    }
-                    Decision::Kill {
-                        fault,
-                        occurrence,
-                        action,
-                        service,
-                        ..
-                    } => {
-                        let plan = self.plan;
-                        let name = plan.services.get(service).map(|s| s.name.as_str());
-                        for i in of(fault, occurrence) {
-                            if action_index(&self.bundle.schedule.entries[i].id) == action {
-                                self.start(i, name).await?;
-                            }
-                        }
-                    }
-                    Decision::RevertFault { fault, occurrence } => {
-                        for i in of(fault, occurrence) {
-                            if !matches!(
-                                self.bundle.schedule.entries[i].revert,
-                                Step::Nothing { .. }
-                            ) {
-                                self.revert(i).await?;
-                            }
-                        }
-                    }
-                    Decision::ReadWindow { window } => {
-                        self.scrape(&pods, window, window_s, &mut samples).await;
-                        scraped = window + 1;
-                    }
-                    Decision::CheckAbort { .. } => {
-                        self.watch_aborts(loadgen_pods, &samples, scraped).await?;
-                    }
-                    Decision::Autoscale { service } => {
-                        let plan = self.plan;
-                        let bundle = self.bundle;
-                        if let Some(s) = plan.services.get(service)
-                            && let Some(k) =
-                                bundle.objects.services.iter().find(|k| k.name == s.name)
-                        {
-                            self.autoscale(&s.name, &k.kubernetes, &mut samples).await?;
-                        }
-                    }
-                    Decision::Stop { aborted } => {
-                        // At `duration` the load generator stops on its own.
-                        if aborted {
-                            self.stop_loadgens(loadgen_pods).await?;
-                        }
-                    }
-                }
-            }
             if now - last_sample >= 0.5 {
+                // The upkeep, step by step, with what fell due meanwhile carried out between
+                // the steps: a decision waits for one step at most, never for the whole of it.
                 last_sample = now;
-                pods = self.service_pods().await?;
-                for (s, list) in &pods {
-                    samples.record(s, now, list.iter().filter(|p| p.ready).count() as u32);
+                f.pods = self.service_pods().await?;
+                for (s, list) in &f.pods {
+                    f.samples
+                        .record(s, now, list.iter().filter(|p| p.ready).count() as u32);
                 }
-                self.reconcile(&pods).await?;
-                self.push_peers(&pods).await;
+                self.carry_out_due(&mut f, t0).await?;
+                self.reconcile(&f.pods).await?;
+                self.push_peers(&f.pods).await;
+                self.carry_out_due(&mut f, t0).await?;
                 // A window the load generator had not reported at its check is watched as
                 // soon as it has.
-                self.watch_aborts(loadgen_pods, &samples, scraped).await?;
+                self.watch_aborts(f.loadgen_pods, &f.samples, f.scraped)
+                    .await?;
                 // Every 2 s: one list of the run's Deployments, whatever their number.
                 if now - replicas_checked >= 2.0 {
                     replicas_checked = now;
+                    self.carry_out_due(&mut f, t0).await?;
                     self.watch_replicas().await?;
                 }
+                self.carry_out_due(&mut f, t0).await?;
                 let status = self.loadgen_job_status().await?;
                 if self.loadgen_succeeded(&status) {
-                    let interval = (now - scraped as f64 * window_s).max(0.0);
-                    self.scrape(&pods, scraped, interval, &mut samples).await;
+                    // The reads still going, then the last stretch since the last window read.
+                    if let Some(read) = f.reads.take_all(&mut f.samples).await {
+                        f.scraped = read;
+                    }
+                    let interval =
+                        (t0.elapsed().as_secs_f64() - f.scraped as f64 * f.window_s).max(0.0);
+                    f.reads
+                        .start(&self.pods, ready_pods(&f.pods), f.scraped, interval);
+                    f.reads.take_all(&mut f.samples).await;
                     self.loadgen_finished = true;
                     self.say("the load generator finished");
-                    return Ok(samples);
+                    return Ok(f.samples);
                 }
                 if status.failed.unwrap_or(0) > 0 {
                     self.loadgen_finished = true;
                     return Err(ClusterError::Loadgen(format!(
                         "its Job failed; last lines of its log:\n{}",
-                        self.log_tails(loadgen_pods).await
+                        self.log_tails(f.loadgen_pods).await
                     )));
                 }
             }
@@ -726,49 +717,126 @@ impl<'a> Session<'a> {
         }
     }
 
-    /// Reads every ready agent's metrics (concurrently); unreadable ones are skipped this time.
-    async fn scrape(
-        &self,
-        pods: &BTreeMap<String, Vec<PodInfo>>,
-        window: usize,
-        interval_s: f64,
-        samples: &mut Samples,
-    ) {
-        let ready: Vec<&str> = pods
-            .values()
-            .flatten()
-            .filter(|p| p.ready)
-            .map(|p| p.name.as_str())
-            .collect();
-        let reads = ready
-            .iter()
-            .map(|pod| self.agent(pod, "GET", "/_chaos/metrics", None));
-        let answers = futures::future::join_all(reads).await;
-        for (pod, answer) in ready.iter().zip(answers) {
-            match answer.map(|text| serde_json::from_str::<chaos_agent::MetricsSnapshot>(&text)) {
-                Ok(Ok(snapshot)) => samples.scrape(pod, window, interval_s, snapshot),
-                Ok(Err(e)) => tracing::debug!("metrics of {pod} unreadable: {e}"),
-                Err(_) => tracing::debug!("metrics of {pod} not available"),
+    /// Carries out every decision the conductor says is due by now, in its order, and takes
+    /// the window reads that have come in. A window read only starts here (its answers come
+    /// in on their own): nothing that follows it waits for them but what needs them, an
+    /// `abort when` check (an abort at an instant cancels the faults due at it) and an
+    /// autoscale tick.
+    async fn carry_out_due(&mut self, f: &mut Follow<'_>, t0: Instant) -> Result<(), ClusterError> {
+        if let Some(read) = f.reads.take_finished(&mut f.samples).await {
+            f.scraped = read;
+        }
+        while let Some(due) = self.conductor.poll(t0.elapsed().as_secs_f64()) {
+            let of = |fault, occurrence| {
+                f.entries
+                    .get(&(fault, occurrence))
+                    .cloned()
+                    .unwrap_or_default()
+            };
+            match due.decision {
+                Decision::StartFault { fault, occurrence } => {
+                    for i in of(fault, occurrence) {
+                        self.start(i, None).await?;
+                    }
+                }
+                Decision::Kill {
+                    fault,
+                    occurrence,
+                    action,
+                    service,
+                    ..
+                } => {
+                    let plan = self.plan;
+                    let name = plan.services.get(service).map(|s| s.name.as_str());
+                    for i in of(fault, occurrence) {
+                        if action_index(&self.bundle.schedule.entries[i].id) == action {
+                            self.start(i, name).await?;
+                        }
+                    }
+                }
+                Decision::RevertFault { fault, occurrence } => {
+                    for i in of(fault, occurrence) {
+                        if !matches!(self.bundle.schedule.entries[i].revert, Step::Nothing { .. }) {
+                            self.revert(i).await?;
+                        }
+                    }
+                }
+                Decision::ReadWindow { window } => {
+                    f.reads
+                        .start(&self.pods, ready_pods(&f.pods), window, f.window_s);
+                }
+                Decision::CheckAbort { .. } => {
+                    if !self.watcher.is_empty()
+                        && let Some(read) = f.reads.take_all(&mut f.samples).await
+                    {
+                        f.scraped = read;
+                    }
+                    self.watch_aborts(f.loadgen_pods, &f.samples, f.scraped)
+                        .await?;
+                }
+                Decision::Autoscale { service } => {
+                    if let Some(read) = f.reads.take_all(&mut f.samples).await {
+                        f.scraped = read;
+                    }
+                    let plan = self.plan;
+                    let bundle = self.bundle;
+                    if let Some(s) = plan.services.get(service)
+                        && let Some(k) = bundle.objects.services.iter().find(|k| k.name == s.name)
+                    {
+                        self.autoscale(&s.name, &k.kubernetes, &mut f.samples)
+                            .await?;
+                    }
+                }
+                Decision::Stop { aborted } => {
+                    // At `duration` the load generator stops on its own.
+                    if aborted {
+                        self.stop_loadgens(f.loadgen_pods).await?;
+                    }
+                }
             }
         }
+        Ok(())
     }
 
-    /// Every Pod of every service of this run, by plan service name.
+    /// Every Pod of every service of this run, by plan service name: one list call, whatever
+    /// the number of services (one per service cost 200 round trips a tick at 200 services).
     async fn service_pods(&self) -> Result<BTreeMap<String, Vec<PodInfo>>, ClusterError> {
-        let mut out = BTreeMap::new();
-        for s in &self.bundle.objects.services {
-            let selector = selector_string(
-                s.deployment
-                    .spec
-                    .selector
-                    .match_labels
-                    .as_ref()
-                    .unwrap_or(&BTreeMap::new()),
-            );
-            let pods = self.run_pods(&selector).await?;
-            out.insert(s.name.clone(), pods.iter().map(pod_info).collect());
-        }
-        Ok(out)
+        let selector = format!(
+            "app.kubernetes.io/name=chaos-agent,{RUN_ID_LABEL}={}",
+            self.run_id()
+        );
+        let pods = self.run_pods(&selector).await?;
+        let services: Vec<(&str, BTreeMap<String, String>)> = self
+            .bundle
+            .objects
+            .services
+            .iter()
+            .map(|s| {
+                (
+                    s.name.as_str(),
+                    s.deployment
+                        .spec
+                        .selector
+                        .match_labels
+                        .clone()
+                        .unwrap_or_default(),
+                )
+            })
+            .collect();
+        Ok(pods_by_service(&services, &pods))
+    }
+
+    /// This run's id, as its objects are labelled.
+    fn run_id(&self) -> String {
+        self.bundle
+            .objects
+            .namespace
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(RUN_ID_LABEL))
+            .cloned()
+            .unwrap_or_default()
     }
 
     async fn pods_of(&self, target: &Target) -> Result<Vec<PodInfo>, ClusterError> {
@@ -790,6 +858,8 @@ impl<'a> Session<'a> {
                 self.active.insert(i);
                 let subset = replica_subset(&entry.action);
                 let mut picked_names = Vec::new();
+                // The Pods of every target service, then one install on all of them at once.
+                let mut targets: Vec<String> = Vec::new();
                 for t in services {
                     let mut pods: Vec<PodInfo> = self
                         .pods_of(t)
@@ -817,10 +887,9 @@ impl<'a> Session<'a> {
                         record.pods.extend(pods.iter().map(|p| p.name.clone()));
                         picked_names.extend(pods.iter().map(|p| p.name.clone()));
                     }
-                    for pod in pods {
-                        self.install(i, &pod.name).await?;
-                    }
+                    targets.extend(pods.into_iter().map(|p| p.name));
                 }
+                self.install(i, &targets).await?;
                 // From the fault's scheduled instant to the last Pod's answer that it holds it
                 // (bench/cluster.sh reads it).
                 let late = self.lateness(entry.start_s);
@@ -850,14 +919,11 @@ impl<'a> Session<'a> {
                         action_text(&entry.action),
                         pods.join(", ")
                     );
-                    events::record(
-                        &self.client,
-                        self.ns(),
-                        About::Deployment(&t.kubernetes),
+                    self.event(
+                        On::Deployment(t.kubernetes.clone()),
                         events::FAULT_STARTED,
-                        &message,
-                    )
-                    .await;
+                        message,
+                    );
                 }
             }
             Step::DeletePods { count, candidates } => {
@@ -896,27 +962,39 @@ impl<'a> Session<'a> {
                 ));
                 for pod in &killed {
                     let message = format!("fault {} killed pod {pod}", entry.id);
-                    events::record(
-                        &self.client,
-                        self.ns(),
-                        About::Pod(pod),
+                    self.event(On::Pod(pod.clone()), events::POD_KILLED, message.clone());
+                    self.event(
+                        On::Deployment(service.kubernetes.clone()),
                         events::POD_KILLED,
-                        &message,
-                    )
-                    .await;
-                    events::record(
-                        &self.client,
-                        self.ns(),
-                        About::Deployment(&service.kubernetes),
-                        events::POD_KILLED,
-                        &message,
-                    )
-                    .await;
+                        message,
+                    );
                 }
             }
             Step::Remove { .. } | Step::Nothing { .. } => {}
         }
         Ok(())
+    }
+
+    /// Writes an Event in a task of its own: Events are for people and dashboards, and the
+    /// next decision on the schedule does not wait for one.
+    fn event(&mut self, on: On, reason: &'static str, message: String) {
+        let client = self.client.clone();
+        let namespace = self.ns().to_string();
+        self.events.spawn(async move {
+            let about = match &on {
+                On::Deployment(name) => About::Deployment(name),
+                On::Pod(name) => About::Pod(name),
+            };
+            events::record(&client, &namespace, about, reason, &message).await;
+        });
+    }
+
+    /// Waits for the Events being written (each is bounded to 5 s), at most `limit`.
+    async fn events_written(&mut self, limit: Duration) {
+        let all = async { while self.events.join_next().await.is_some() {} };
+        if tokio::time::timeout(limit, all).await.is_err() {
+            tracing::debug!("some Events were not written within {limit:?}");
+        }
     }
 
     /// How long after its scheduled instant (`at_s` from time 0) this is, in words.
@@ -936,11 +1014,20 @@ impl<'a> Session<'a> {
         self.active.remove(&i);
         self.picked.remove(&i);
         let pods = self.installed.remove(&i).unwrap_or_default();
-        for pod in &pods {
-            match self
-                .agent(pod, "DELETE", &format!("/_chaos/faults/{}", entry.id), None)
-                .await
-            {
+        let names: Vec<String> = pods.iter().cloned().collect();
+        // Every Pod at once (a bounded number in flight), as installs.
+        let answers = self
+            .pods
+            .to_each(
+                &names,
+                AGENT_PORT,
+                "DELETE",
+                &format!("/_chaos/faults/{}", entry.id),
+                None,
+            )
+            .await;
+        for (pod, answer) in names.iter().zip(answers) {
+            match answer {
                 Ok(_) => {}
                 // The Pod is gone (killed, scaled down): nothing left to revert on it.
                 Err(AgentError::Gone) => {}
@@ -963,14 +1050,11 @@ impl<'a> Session<'a> {
                     action_text(&entry.action),
                     pods.iter().cloned().collect::<Vec<_>>().join(", ")
                 );
-                events::record(
-                    &self.client,
-                    self.ns(),
-                    About::Deployment(&t.kubernetes),
+                self.event(
+                    On::Deployment(t.kubernetes.clone()),
                     events::FAULT_ENDED,
-                    &message,
-                )
-                .await;
+                    message,
+                );
             }
         }
         Ok(())
@@ -1080,49 +1164,56 @@ impl<'a> Session<'a> {
                     picked.seen.extend(now.iter().map(|p| p.name.clone()));
                     wanted.retain(|n| picked.pods.contains(*n));
                 }
-                for pod in wanted {
-                    if !self.installed.get(&i).is_some_and(|s| s.contains(pod)) {
-                        self.install(i, pod).await?;
-                    }
-                }
+                let missing: Vec<String> = wanted
+                    .into_iter()
+                    .filter(|pod| !self.installed.get(&i).is_some_and(|s| s.contains(*pod)))
+                    .map(str::to_string)
+                    .collect();
+                self.install(i, &missing).await?;
             }
         }
         Ok(())
     }
 
-    async fn install(&mut self, i: usize, pod: &str) -> Result<(), ClusterError> {
+    /// Installs entry `i`'s fault on every Pod of `pods` at once (a bounded number in
+    /// flight): a fault on 2 Pods or 20 lands in about one round trip through the Pod proxy.
+    async fn install(&mut self, i: usize, pods: &[String]) -> Result<(), ClusterError> {
         let bundle = self.bundle;
         let entry = &bundle.schedule.entries[i];
         let Step::Install { body, .. } = &entry.apply else {
             return Ok(());
         };
-        // Counted as installed before the request: if the run is interrupted while it is in
-        // flight, cleanup still removes it (removing a fault that never landed is harmless).
-        self.installed.entry(i).or_default().insert(pod.to_string());
-        match self.agent(pod, "POST", "/_chaos/faults", Some(body)).await {
-            Ok(_) => Ok(()),
-            Err(AgentError::Gone) => {
-                self.installed.entry(i).or_default().remove(pod);
-                Ok(())
-            }
-            Err(AgentError::Failed(message)) => Err(ClusterError::Fault {
-                id: entry.id.clone(),
-                what: "installed",
-                pod: pod.to_string(),
-                message,
-            }),
+        if pods.is_empty() {
+            return Ok(());
         }
-    }
-
-    /// A request to one agent's control API through the API server's Pod proxy.
-    async fn agent(
-        &self,
-        pod: &str,
-        method: &str,
-        path: &str,
-        body: Option<&serde_json::Value>,
-    ) -> Result<String, AgentError> {
-        self.proxy(pod, AGENT_PORT, method, path, body).await
+        // Counted as installed before the requests: if the run is interrupted while they are
+        // in flight, cleanup still removes them (removing a fault that never landed is harmless).
+        self.installed
+            .entry(i)
+            .or_default()
+            .extend(pods.iter().cloned());
+        let answers = self
+            .pods
+            .to_each(pods, AGENT_PORT, "POST", "/_chaos/faults", Some(body))
+            .await;
+        let mut failed = None;
+        for (pod, answer) in pods.iter().zip(answers) {
+            match answer {
+                Ok(_) => {}
+                Err(AgentError::Gone) => {
+                    self.installed.entry(i).or_default().remove(pod);
+                }
+                Err(AgentError::Failed(message)) => {
+                    failed.get_or_insert(ClusterError::Fault {
+                        id: entry.id.clone(),
+                        what: "installed",
+                        pod: pod.clone(),
+                        message,
+                    });
+                }
+            }
+        }
+        failed.map_or(Ok(()), Err)
     }
 
     /// A request to a Pod's port through the API server's Pod proxy, with the run's token.
@@ -1134,40 +1225,7 @@ impl<'a> Session<'a> {
         path: &str,
         body: Option<&serde_json::Value>,
     ) -> Result<String, AgentError> {
-        let uri = format!(
-            "/api/v1/namespaces/{}/pods/{pod}:{port}/proxy{path}",
-            self.ns()
-        );
-        let body = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
-        let token = self
-            .bundle
-            .objects
-            .secret
-            .string_data
-            .as_ref()
-            .and_then(|d| d.get(chaos_k8s::manifests::TOKEN_KEY))
-            .cloned()
-            .unwrap_or_default();
-        let request = http::Request::builder()
-            .method(method)
-            .uri(uri)
-            .header("content-type", "application/json")
-            .header(TOKEN_HEADER, token)
-            .body(body)
-            .map_err(|e| AgentError::Failed(e.to_string()))?;
-        let call =
-            tokio::time::timeout(Duration::from_secs(10), self.client.request_text(request)).await;
-        match call {
-            Ok(Ok(text)) => Ok(text),
-            Ok(Err(kube::Error::Api(s))) if s.code == 404 || s.code == 503 => Err(AgentError::Gone),
-            Ok(Err(kube::Error::Api(s))) => Err(AgentError::Failed(format!(
-                "the agent answered {}: {}",
-                s.code,
-                s.message.trim()
-            ))),
-            Ok(Err(e)) => Err(AgentError::Failed(crate::error::chain(&e))),
-            Err(_) => Err(AgentError::Failed("no answer within 10 s".to_string())),
-        }
+        self.pods.request(pod, port, method, path, body).await
     }
 
     async fn revert_all(&mut self) -> Result<(), ClusterError> {
@@ -1206,6 +1264,8 @@ impl<'a> Session<'a> {
                 Err(_) => failed.push("reverting faults took longer than 60 s".to_string()),
             }
         }
+        // The Events of the reverts (and any still in flight) before the namespace goes.
+        self.events_written(Duration::from_secs(10)).await;
         if !failed.is_empty() {
             if self.options.keep || !self.namespace_created {
                 problems.push(format!("reverting faults: {}", failed.join("; ")));
@@ -1325,14 +1385,57 @@ async fn heartbeat(client: Client, namespace: String) -> std::convert::Infallibl
     }
 }
 
-enum AgentError {
-    /// The Pod is gone or not running: nothing to do on it.
-    Gone,
-    Failed(String),
+/// What the schedule's loop keeps between its steps.
+struct Follow<'p> {
+    /// Schedule entries (one per action) of each fault occurrence, by (fault, occurrence).
+    entries: BTreeMap<(usize, usize), Vec<usize>>,
+    samples: Samples,
+    /// The run's Pods by service, as last listed.
+    pods: BTreeMap<String, Vec<PodInfo>>,
+    /// Windows whose agent figures are all in.
+    scraped: usize,
+    reads: WindowReads,
+    loadgen_pods: &'p [String],
+    window_s: f64,
+}
+
+/// The names of the ready Pods, every service's.
+fn ready_pods(pods: &BTreeMap<String, Vec<PodInfo>>) -> Vec<String> {
+    pods.values()
+        .flatten()
+        .filter(|p| p.ready)
+        .map(|p| p.name.clone())
+        .collect()
+}
+
+/// The object an Event is about, owned (it goes to a task of its own).
+enum On {
+    Deployment(String),
+    Pod(String),
 }
 
 fn apply_params() -> PatchParams {
     PatchParams::apply(FIELD_MANAGER).force()
+}
+
+/// The Pods each service's Deployment selects (every label of its selector on the Pod), by
+/// service name; a service without Pods has an empty list.
+fn pods_by_service(
+    services: &[(&str, BTreeMap<String, String>)],
+    pods: &[Pod],
+) -> BTreeMap<String, Vec<PodInfo>> {
+    services
+        .iter()
+        .map(|(name, selector)| {
+            let selected = pods.iter().filter(|p| {
+                let labels = p.metadata.labels.as_ref();
+                selector
+                    .iter()
+                    .all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
+            });
+            (name.to_string(), selected.map(pod_info).collect())
+        })
+        .collect()
 }
 
 fn pod_info(p: &Pod) -> PodInfo {
@@ -1391,4 +1494,85 @@ fn names(targets: &[Target]) -> String {
         .map(|t| t.service.as_str())
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::{PodCondition, PodStatus};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+    fn pod(name: &str, instance: &str, run: &str, ready: bool) -> Pod {
+        Pod {
+            metadata: ObjectMeta {
+                name: Some(name.to_string()),
+                labels: Some(BTreeMap::from([
+                    (
+                        "app.kubernetes.io/name".to_string(),
+                        "chaos-agent".to_string(),
+                    ),
+                    (
+                        "app.kubernetes.io/instance".to_string(),
+                        instance.to_string(),
+                    ),
+                    (RUN_ID_LABEL.to_string(), run.to_string()),
+                ])),
+                ..ObjectMeta::default()
+            },
+            status: Some(PodStatus {
+                pod_ip: Some("10.244.16.2".to_string()),
+                conditions: Some(vec![PodCondition {
+                    type_: "Ready".to_string(),
+                    status: if ready { "True" } else { "False" }.to_string(),
+                    ..PodCondition::default()
+                }]),
+                ..PodStatus::default()
+            }),
+            ..Pod::default()
+        }
+    }
+
+    fn selector(instance: &str) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            (
+                "app.kubernetes.io/instance".to_string(),
+                instance.to_string(),
+            ),
+            (RUN_ID_LABEL.to_string(), "r1".to_string()),
+        ])
+    }
+
+    #[test]
+    fn one_list_of_pods_is_split_by_each_deployments_selector() {
+        let pods = [
+            pod("web-a", "web", "r1", true),
+            pod("db-a", "db", "r1", false),
+            pod("web-b", "web", "r1", true),
+            // Another run's Pod with the same instance label is not this run's.
+            pod("web-x", "web", "r2", true),
+        ];
+        let services = [
+            ("web", selector("web")),
+            ("db", selector("db")),
+            ("cache", selector("cache")),
+        ];
+        let by = pods_by_service(&services, &pods);
+        let names = |s: &str| -> Vec<(String, bool)> {
+            by[s].iter().map(|p| (p.name.clone(), p.ready)).collect()
+        };
+        assert_eq!(
+            names("web"),
+            [("web-a".to_string(), true), ("web-b".to_string(), true)]
+        );
+        assert_eq!(names("db"), [("db-a".to_string(), false)]);
+        assert!(
+            by["cache"].is_empty(),
+            "a service without Pods is listed, empty"
+        );
+        assert_eq!(
+            ready_pods(&by),
+            ["web-a", "web-b"],
+            "ready Pods only, every service's"
+        );
+    }
 }

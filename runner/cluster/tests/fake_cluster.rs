@@ -1,12 +1,13 @@
 //! The cluster runner's real kube-rs client against the fake API server (`chaos-cluster-testing`),
 //! only for what the real control plane of `scripts/testbed` cannot produce: Pods that cannot pull
 //! their image or crash-loop (the testbed has no images and no kubelet), an agent refusing a fault,
-//! a failing load generator Job, a load generator that starts sending long after its Pod runs, a
-//! cleanup that hangs, and kubeconfig errors. Full runs, faults, `--keep`, interrupts, aborts,
+//! a failing load generator Job, a load generator that starts sending long after its Pod runs,
+//! agents whose metrics take a second to read, a cleanup that hangs, and kubeconfig errors. Full runs, faults, `--keep`, interrupts, aborts,
 //! autoscaling, RBAC and an unreachable server run against the real control plane in
 //! tests/cluster/run.sh.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -431,4 +432,59 @@ async fn time_zero_is_when_the_load_generator_starts_sending_not_when_its_pod_ru
         .count();
     // Polled (every 200 ms) while it had not started; the fault due at 0.3 s waited for it.
     assert!(polls >= 3, "{polls} status reads before the first install");
+}
+
+#[tokio::test]
+async fn a_fault_due_while_windows_are_read_does_not_wait_for_the_reads() {
+    // Every agent takes 1 s to answer a metrics read. The first window's read starts at 1.0 s
+    // and the latency fault ends at 1.2 s: its revert must go out while that read is still
+    // unanswered, not after it (a runner that reads windows in line with the schedule sends
+    // the revert only once the agents have answered).
+    let answered = Arc::new(AtomicUsize::new(0));
+    let at_revert: Arc<Mutex<Option<usize>>> = Arc::default();
+    let (count, seen) = (answered.clone(), at_revert.clone());
+    let h = harness(move |c| {
+        c.proxy_async = Some(Arc::new(move |r: ProxyRequest| {
+            let (count, seen) = (count.clone(), seen.clone());
+            Box::pin(async move {
+                if r.method == "GET" && r.path == "/_chaos/metrics" {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    count.fetch_add(1, Ordering::SeqCst);
+                }
+                if r.method == "DELETE" && r.path.starts_with("/_chaos/faults/slow") {
+                    seen.lock()
+                        .unwrap()
+                        .get_or_insert(count.load(Ordering::SeqCst));
+                }
+                ProxyResponse {
+                    status: 200,
+                    body: "{}".into(),
+                }
+            })
+        }));
+    })
+    .await;
+    run_until(&plan(), &h.options(), never()).await.unwrap();
+    let reads = h
+        .server
+        .proxied()
+        .iter()
+        .filter(|r| r.method == "GET" && r.path == "/_chaos/metrics")
+        .count();
+    assert!(reads >= 2, "{reads} metrics reads");
+    assert_eq!(
+        *at_revert.lock().unwrap(),
+        Some(0),
+        "metrics reads answered before the fault's revert went out"
+    );
+    assert!(
+        answered.load(Ordering::SeqCst) >= 2,
+        "the reads were awaited in the end"
+    );
+    let progress = h.progress.lock().unwrap().join("\n");
+    assert!(
+        progress.contains("fault slow-0-0 on back_end, installed ")
+            && progress.contains(" ms after its time"),
+        "the fault's lateness is said:\n{progress}"
+    );
 }

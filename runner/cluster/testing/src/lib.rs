@@ -1455,11 +1455,12 @@ async fn proxy(
     };
     shared.store().proxied.push(request.clone());
     let loadgen_port = chaos_k8s::manifests::LOADGEN_PORT.to_string();
+    // The load generator's port is always the fake Job Pod's; the test's handlers see the agents.
     let answer = match &shared.config.proxy_async {
-        Some(f) => f(request).await,
-        None if t.resource == "pods" && request.port.as_deref() == Some(loadgen_port.as_str()) => {
+        _ if t.resource == "pods" && request.port.as_deref() == Some(loadgen_port.as_str()) => {
             fake_loadgen(shared, &request)
         }
+        Some(f) => f(request).await,
         None => (shared.config.proxy)(&request),
     };
     let code = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY);
