@@ -14,19 +14,12 @@ use common::{client, endpoint, on, plan, service, work};
 const TOKEN: &str = "secret";
 
 fn call(service: &str, endpoint: &str, timeout_s: Option<f64>, retries: u32) -> Step {
-    Step::Call(Call {
-        service: service.into(),
-        endpoint: endpoint.into(),
+    let mut c = Call {
         timeout_s,
-        retry: Retry {
-            retries,
-            backoff: Backoff::Constant { delay_s: 0.0 },
-            jitter: Jitter::None,
-        },
-        circuit_breaker: None,
-        continue_on_error: false,
-        priority: None,
-    })
+        ..common::call(service, endpoint)
+    };
+    c.retry.retries = retries;
+    Step::Call(c)
 }
 
 /// Sends one request to `endpoint`; returns status, cause header and seconds taken.
@@ -399,18 +392,14 @@ async fn open_loop_latency_counts_from_the_intended_send_time() {
 #[tokio::test]
 async fn the_circuit_breaker_opens_and_fails_calls_at_once() {
     let mut c = Call {
-        service: "back".into(),
-        endpoint: "q".into(),
         timeout_s: Some(1.0),
-        retry: Retry::NONE,
         circuit_breaker: Some(CircuitBreaker {
             failure_ratio: 0.5,
             window_s: 10.0,
             min_requests: 4,
             open_s: 30.0,
         }),
-        continue_on_error: false,
-        priority: None,
+        ..common::call("back", "q")
     };
     c.retry.retries = 3; // never retried once the breaker is open
     let p = plan(vec![

@@ -20,57 +20,31 @@ fn service(name: &str, workers: u32, endpoints: Vec<Endpoint>) -> Service {
 
 fn call(service: &str, endpoint: &str) -> Step {
     Step::Call(Call {
-        service: service.into(),
-        endpoint: endpoint.into(),
         timeout_s: Some(5.0),
-        retry: Retry {
-            retries: 0,
-            backoff: Backoff::Constant { delay_s: 0.0 },
-            jitter: Jitter::None,
-        },
-        circuit_breaker: None,
-        continue_on_error: false,
-        priority: None,
+        ..common::call(service, endpoint)
     })
 }
 
 fn plan() -> Plan {
-    Plan {
-        version: PLAN_VERSION,
-        scenario: Scenario {
-            name: "t".into(),
-            duration_s: 1.0,
-            warmup_s: 0.0,
-            seed: 1,
-            window_s: 1.0,
-            drain_s: 1.0,
-            hop_s: 0.0,
-        },
-        params: vec![],
-        services: vec![
-            service(
-                "front",
-                4,
-                vec![
-                    endpoint("GET /a", vec![work(0.002), call("back", "q")]),
-                    endpoint("slow", vec![work(0.6)]),
-                ],
-            ),
-            service(
-                "back",
-                1,
-                vec![
-                    endpoint("q", vec![work(0.001)]),
-                    // The service's own `GET /metrics` must stay reachable to chaos' callers.
-                    endpoint("GET /metrics", vec![work(0.0)]),
-                ],
-            ),
-        ],
-        workloads: vec![],
-        faults: vec![],
-        expectations: vec![],
-        aborts: vec![],
-    }
+    common::plan(vec![
+        service(
+            "front",
+            4,
+            vec![
+                endpoint("GET /a", vec![work(0.002), call("back", "q")]),
+                endpoint("slow", vec![work(0.6)]),
+            ],
+        ),
+        service(
+            "back",
+            1,
+            vec![
+                endpoint("q", vec![work(0.001)]),
+                // The service's own `GET /metrics` must stay reachable to chaos' callers.
+                endpoint("GET /metrics", vec![work(0.0)]),
+            ],
+        ),
+    ])
 }
 
 async fn hit(r: &Running, endpoint: &str) -> u16 {

@@ -16,13 +16,9 @@ const TOKEN: &str = "secret";
 
 fn call(service: &str, endpoint: &str, priority: Option<u8>) -> Call {
     Call {
-        service: service.into(),
-        endpoint: endpoint.into(),
         timeout_s: Some(5.0),
-        retry: Retry::NONE,
-        circuit_breaker: None,
-        continue_on_error: false,
         priority,
+        ..common::call(service, endpoint)
     }
 }
 

@@ -1,61 +1,20 @@
-//! Helpers the agent's integration tests share: plan pieces and a real agent on loopback.
-#![allow(clippy::unwrap_used, dead_code)]
+//! Helpers the agent's integration tests share: plan pieces (the support crate's) and a real
+//! agent on loopback.
+#![allow(clippy::unwrap_used, dead_code, unused_imports)]
 
 use std::collections::BTreeMap;
 
 use chaos_agent::{AgentConfig, FaultRequest, MetricsSnapshot, Running};
 use chaos_plan::*;
 
-/// A service of one replica, round robin, no rate limit, the defaults of issue 14.
+pub use chaos_test_support::plans::{call, endpoint, on, plan, work};
+
+/// A service of one replica with `workers` and `queue`, otherwise as the support crate's.
 pub fn service(name: &str, workers: u32, queue: Option<u32>, endpoints: Vec<Endpoint>) -> Service {
     Service {
-        name: name.into(),
-        replicas: Replicas::Fixed { count: 1 },
         workers,
         queue,
-        rate_limit_per_s: None,
-        restart_s: 1.0,
-        balance: Balance::RoundRobin,
-        latency: Dist::ZERO,
-        endpoints,
-        discipline: Discipline::Fifo,
-        eject: None,
-        health_check: None,
-    }
-}
-
-/// A one-second plan of these services, nothing else.
-pub fn plan(services: Vec<Service>) -> Plan {
-    Plan {
-        version: PLAN_VERSION,
-        scenario: Scenario {
-            name: "t".into(),
-            duration_s: 1.0,
-            warmup_s: 0.0,
-            seed: 1,
-            window_s: 1.0,
-            drain_s: 1.0,
-            hop_s: 0.0,
-        },
-        params: vec![],
-        services,
-        workloads: vec![],
-        faults: vec![],
-        expectations: vec![],
-        aborts: vec![],
-    }
-}
-
-pub fn endpoint(name: &str, steps: Vec<Step>) -> Endpoint {
-    Endpoint {
-        name: name.into(),
-        steps,
-    }
-}
-
-pub fn work(s: f64) -> Step {
-    Step::Work {
-        dist: Dist::Constant { value_s: s },
+        ..chaos_test_support::plans::service(name, endpoints)
     }
 }
 
@@ -126,13 +85,4 @@ pub async fn install_with(r: &Running, token: &str, id: &str, action: Action) ->
         .unwrap()
         .status()
         .as_u16()
-}
-
-/// A fault target: every replica and endpoint of `service`.
-pub fn on(service: &str) -> Target {
-    Target {
-        service: service.into(),
-        endpoint: None,
-        replicas: None,
-    }
 }
