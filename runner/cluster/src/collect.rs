@@ -348,21 +348,23 @@ fn add_to_window(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use chaos_plan::{Replicas, Service};
     use chaos_report::recording::Recorder;
+    use chaos_test_support::plans;
 
+    /// `api`: two replicas of one endpoint, `GET /`, in a 3-second scenario.
     fn plan() -> Plan {
-        serde_json::from_value(serde_json::json!({
-            "version": 1,
-            "scenario": { "name": "s", "duration_s": 3.0, "warmup_s": 0.0, "seed": 1, "window_s": 1.0, "drain_s": 1.0 },
-            "params": [], "services": [{
-                "name": "api", "replicas": { "kind": "fixed", "count": 2 }, "workers": 1, "queue": null,
-                "rate_limit_per_s": null, "restart_s": 1.0, "balance": "round_robin",
-                "latency": { "dist": "constant", "value_s": 0.0 },
-                "endpoints": [{ "name": "GET /", "steps": [{ "step": "work", "dist": { "dist": "constant", "value_s": 0.0 } }] }]
-            }],
-            "workloads": [], "faults": [], "expectations": [], "aborts": []
-        }))
-        .unwrap()
+        let s = Service {
+            replicas: Replicas::Fixed { count: 2 },
+            ..plans::service(
+                "api",
+                vec![plans::endpoint("GET /", vec![plans::work(0.0)])],
+            )
+        };
+        Plan {
+            scenario: plans::scenario(3.0),
+            ..plans::plan(vec![s])
+        }
     }
 
     #[test]

@@ -112,21 +112,23 @@ fn replicas_manager(d: &Deployment) -> Option<String> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use chaos_plan::{Replicas, Service};
+    use chaos_test_support::plans;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::{FieldsV1, ManagedFieldsEntry, Time};
 
+    /// `back`: two replicas of one endpoint, `GET /`, in a 3-second scenario.
     fn plan() -> Plan {
-        serde_json::from_value(serde_json::json!({
-            "version": 2,
-            "scenario": { "name": "s", "duration_s": 3.0, "warmup_s": 0.0, "seed": 1, "window_s": 1.0, "drain_s": 1.0 },
-            "params": [], "services": [{
-                "name": "back", "replicas": { "kind": "fixed", "count": 2 }, "workers": 1, "queue": null,
-                "rate_limit_per_s": null, "restart_s": 1.0, "balance": "round_robin",
-                "latency": { "dist": "constant", "value_s": 0.0 },
-                "endpoints": [{ "name": "GET /", "steps": [{ "step": "work", "dist": { "dist": "constant", "value_s": 0.0 } }] }]
-            }],
-            "workloads": [], "faults": [], "expectations": [], "aborts": []
-        }))
-        .expect("plan")
+        let s = Service {
+            replicas: Replicas::Fixed { count: 2 },
+            ..plans::service(
+                "back",
+                vec![plans::endpoint("GET /", vec![plans::work(0.0)])],
+            )
+        };
+        Plan {
+            scenario: plans::scenario(3.0),
+            ..plans::plan(vec![s])
+        }
     }
 
     fn deployment(replicas: i32, managers: &[(&str, Option<&str>, i64)]) -> Deployment {
