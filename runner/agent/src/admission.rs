@@ -4,6 +4,7 @@
 //! waiter the queue gives it, so a worker is never free while someone waits.
 
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 
 use chaos_plan::{Discipline, Offer, WaitQueue};
 use tokio::sync::oneshot;
@@ -38,6 +39,18 @@ pub struct Admission {
 /// A worker held; dropping it hands the worker to the next waiter, or frees it.
 pub struct Permit {
     admission: Option<Arc<Admission>>,
+    granted_at: Instant,
+}
+
+impl Permit {
+    /// When the worker became this request's: at the offer, or when the previous request
+    /// released it to this one. The request's work is timed from here (`exec::run_steps`),
+    /// as the simulator starts a job the instant a worker frees: the time the waiting task
+    /// then takes to be polled (a wake-up, another task's poll, a busy machine) is the
+    /// runtime's, not the model's, and would otherwise lengthen every queued job.
+    pub fn granted_at(&self) -> Instant {
+        self.granted_at
+    }
 }
 
 impl Drop for Permit {
@@ -113,6 +126,7 @@ impl Admission {
             s.free -= 1;
             return Ok(Admit::Now(Permit {
                 admission: Some(self.clone()),
+                granted_at: Instant::now(),
             }));
         }
         let id = s.next_id;
@@ -141,6 +155,7 @@ impl Admission {
     }
 
     fn release(self: &Arc<Self>) {
+        let released_at = Instant::now();
         let mut s = self.lock();
         loop {
             let Some(w) = s.queue.take() else {
@@ -149,6 +164,7 @@ impl Admission {
             };
             let permit = Permit {
                 admission: Some(self.clone()),
+                granted_at: released_at,
             };
             match w.tx.send(Ok(permit)) {
                 Ok(()) => return,
@@ -215,5 +231,21 @@ mod tests {
         // Handed over, then abandoned before being taken: the worker is released.
         drop(next);
         drop(now(&a, 0));
+    }
+
+    #[tokio::test]
+    async fn a_handed_over_worker_is_the_waiters_from_its_release_not_from_the_wake_up() {
+        let a = Admission::new(1, None, Discipline::Fifo);
+        let busy = now(&a, 0);
+        let waiting = wait(&a, 0);
+        let before = Instant::now();
+        drop(busy);
+        let after = Instant::now();
+        // The waiting task is polled later (here: after a 5 ms block of its thread).
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let permit = waiting.granted().await.expect("the worker");
+        let polled = Instant::now();
+        assert!(before <= permit.granted_at() && permit.granted_at() <= after);
+        assert!(permit.granted_at() < polled);
     }
 }

@@ -23,34 +23,53 @@ pub struct Failure {
 }
 
 /// Runs `steps` of `endpoint`, serving a request of `priority`, in order; the first failing
-/// step ends the endpoint.
+/// step ends the endpoint. `ready` is when the steps may start (the worker's grant,
+/// [`crate::admission::Permit::granted_at`]): a `work` step ends its duration after the end
+/// of the step before it, as in the simulator, not after the instant this task got to run
+/// it, so the runtime's delays in polling a woken task do not add up over a request's steps.
 pub fn run_steps<'a>(
     agent: &'a Arc<Agent>,
     endpoint: &'a str,
     priority: u8,
     steps: &'a [Step],
+    ready: Instant,
 ) -> BoxFuture<'a, Result<(), Failure>> {
     Box::pin(async move {
+        let mut ready = ready;
         for step in steps {
-            run_step(agent, endpoint, priority, step).await?;
+            ready = run_step(agent, endpoint, priority, step, ready).await?;
         }
         Ok(())
     })
 }
 
+/// Runs one step that may start at `ready`; `Ok` carries when it ended: a `work` step's
+/// planned end, otherwise the instant it came back (calls, sends and the rest take real time).
 async fn run_step(
     agent: &Arc<Agent>,
     endpoint: &str,
     priority: u8,
     step: &Step,
+    ready: Instant,
+) -> Result<Instant, Failure> {
+    if let Step::Work { dist } = step {
+        let d = dist::sample(dist, &mut rand::rng());
+        let factor = agent.faults.cpu_factor(endpoint);
+        return Ok(work(ready, d, factor).await);
+    }
+    other_step(agent, endpoint, priority, step, ready).await?;
+    Ok(Instant::now())
+}
+
+async fn other_step(
+    agent: &Arc<Agent>,
+    endpoint: &str,
+    priority: u8,
+    step: &Step,
+    ready: Instant,
 ) -> Result<(), Failure> {
     match step {
-        Step::Work { dist } => {
-            let d = dist::sample(dist, &mut rand::rng());
-            let factor = agent.faults.cpu_factor(endpoint);
-            work(d, factor).await;
-            Ok(())
-        }
+        Step::Work { .. } => Ok(()),
         Step::Send { service, endpoint } => {
             fire_and_forget(agent, service, endpoint, priority);
             Ok(())
@@ -69,7 +88,7 @@ async fn run_step(
             let results = join_all(
                 steps
                     .iter()
-                    .map(|s| run_steps(agent, endpoint, priority, std::slice::from_ref(s))),
+                    .map(|s| run_steps(agent, endpoint, priority, std::slice::from_ref(s), ready)),
             )
             .await;
             results
@@ -81,13 +100,13 @@ async fn run_step(
             let mut u: f64 = rand::rng().random();
             for b in branches {
                 if u < b.probability {
-                    return run_steps(agent, endpoint, priority, &b.steps).await;
+                    return run_steps(agent, endpoint, priority, &b.steps, ready).await;
                 }
                 u -= b.probability;
             }
             // Rounding left u past the last branch: it is the last one.
             match branches.last() {
-                Some(b) => run_steps(agent, endpoint, priority, &b.steps).await,
+                Some(b) => run_steps(agent, endpoint, priority, &b.steps, ready).await,
                 None => Ok(()),
             }
         }
@@ -107,21 +126,21 @@ async fn run_step(
     }
 }
 
-/// Busy for `d × factor`: a sleep normally; with a cpu fault the time is spent spinning on a
-/// blocking thread, so the machine's CPU is really used.
-async fn work(d: f64, factor: f64) {
-    let total = Duration::from_secs_f64((d * factor).max(0.0));
+/// Busy for `d × factor` from `ready`: a sleep normally; with a cpu fault the time is spent
+/// spinning on a blocking thread, so the machine's CPU is really used. Returns the planned end.
+async fn work(ready: Instant, d: f64, factor: f64) -> Instant {
+    let end = ready + Duration::from_secs_f64((d * factor).max(0.0));
     if factor > 1.0 {
         let _ = tokio::task::spawn_blocking(move || {
-            let end = Instant::now() + total;
             while Instant::now() < end {
                 std::hint::spin_loop();
             }
         })
         .await;
-    } else if !total.is_zero() {
-        crate::clock::sleep(total).await;
+    } else if end > Instant::now() {
+        crate::clock::sleep_until(end).await;
     }
+    end
 }
 
 /// A `send`: the request goes out on a task of its own and the step ends at once. Its answer
@@ -312,6 +331,18 @@ pub fn classify(result: Result<(u16, Option<Cause>), reqwest::Error>) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn work_ends_its_duration_after_ready_not_after_it_got_to_run() {
+        // Ready 50 ms ago, 5 ms of work: its end has passed, it returns at once with it.
+        let ready = Instant::now() - Duration::from_millis(50);
+        let end = work(ready, 0.005, 1.0).await;
+        assert_eq!(end, ready + Duration::from_millis(5));
+        // The next step is timed from there: 60 ms after `ready` is still 10 ms ahead.
+        let next = work(end, 0.055, 1.0).await;
+        assert_eq!(next, ready + Duration::from_millis(60));
+        assert!(Instant::now() >= next);
+    }
 
     #[test]
     fn ejection_counts_silence_and_5xx_only() {

@@ -354,7 +354,14 @@ async fn handle(agent: &Arc<Agent>, endpoint: &Endpoint, priority: u8) -> Result
         }
     };
     let _busy = Gauge::up(&agent.metrics, true);
-    let r = exec::run_steps(agent, &endpoint.name, priority, &endpoint.steps).await;
+    let r = exec::run_steps(
+        agent,
+        &endpoint.name,
+        priority,
+        &endpoint.steps,
+        permit.granted_at(),
+    )
+    .await;
     drop(permit);
     r
 }
