@@ -644,7 +644,7 @@ impl<'a> Session<'a> {
             // Window reads need the Pods: the latest list, refreshed every upkeep.
             pods: self.service_pods().await?,
             scraped: 0,
-            reads: WindowReads::default(),
+            reads: WindowReads::new(self.pods.clone()),
             loadgen_pods,
             window_s: self.plan.scenario.window_s.max(0.1),
         };
@@ -685,9 +685,15 @@ impl<'a> Session<'a> {
                     }
                     let interval =
                         (t0.elapsed().as_secs_f64() - f.scraped as f64 * f.window_s).max(0.0);
-                    f.reads
-                        .start(&self.pods, ready_pods(&f.pods), f.scraped, interval);
+                    f.reads.start(ready_pods(&f.pods), f.scraped, interval);
                     f.reads.take_all(&mut f.samples).await;
+                    if f.reads.merged() > 0 {
+                        self.say(&format!(
+                            "reading {} agents' metrics took longer than a window {} times: those windows' agent figures are counted in the window after them",
+                            ready_pods(&f.pods).len(),
+                            f.reads.merged()
+                        ));
+                    }
                     self.loadgen_finished = true;
                     self.say("the load generator finished");
                     return Ok(f.samples);
@@ -736,7 +742,7 @@ impl<'a> Session<'a> {
             match due.decision {
                 Decision::StartFault { fault, occurrence } => {
                     for i in of(fault, occurrence) {
-                        self.start(i, None).await?;
+                        self.start(i, None, &f.pods).await?;
                     }
                 }
                 Decision::Kill {
@@ -750,7 +756,7 @@ impl<'a> Session<'a> {
                     let name = plan.services.get(service).map(|s| s.name.as_str());
                     for i in of(fault, occurrence) {
                         if action_index(&self.bundle.schedule.entries[i].id) == action {
-                            self.start(i, name).await?;
+                            self.start(i, name, &f.pods).await?;
                         }
                     }
                 }
@@ -762,8 +768,7 @@ impl<'a> Session<'a> {
                     }
                 }
                 Decision::ReadWindow { window } => {
-                    f.reads
-                        .start(&self.pods, ready_pods(&f.pods), window, f.window_s);
+                    f.reads.start(ready_pods(&f.pods), window, f.window_s);
                 }
                 Decision::CheckAbort { .. } => {
                     if !self.watcher.is_empty()
@@ -850,7 +855,16 @@ impl<'a> Session<'a> {
 
     /// Carries out entry `i`'s apply step; a kill hits `kill_service`, which the conductor
     /// picked among the entry's candidates.
-    async fn start(&mut self, i: usize, kill_service: Option<&str>) -> Result<(), ClusterError> {
+    ///
+    /// A fault goes on the Pods of the latest list (at most one upkeep old: a fresh list per
+    /// fault cost a round trip to a busy API server each time); a Pod that turned ready since
+    /// gets it at the next upkeep ([`Self::reconcile`]), one that is gone answers so.
+    async fn start(
+        &mut self,
+        i: usize,
+        kill_service: Option<&str>,
+        known: &BTreeMap<String, Vec<PodInfo>>,
+    ) -> Result<(), ClusterError> {
         let bundle = self.bundle;
         let entry: &Entry = &bundle.schedule.entries[i];
         match &entry.apply {
@@ -861,11 +875,12 @@ impl<'a> Session<'a> {
                 // The Pods of every target service, then one install on all of them at once.
                 let mut targets: Vec<String> = Vec::new();
                 for t in services {
-                    let mut pods: Vec<PodInfo> = self
-                        .pods_of(t)
-                        .await?
+                    let mut pods: Vec<PodInfo> = known
+                        .get(&t.service)
                         .into_iter()
+                        .flatten()
                         .filter(|p| p.ready)
+                        .cloned()
                         .collect();
                     if let Some(subset) = subset {
                         // `on N of S`: the service's Pods sorted by name are its replica slots.

@@ -1,105 +1,158 @@
 //! Window reads that do not hold up the schedule. Reading every agent's metrics through the
-//! Pod proxy takes a round trip per Pod (about a second for 200 Pods on a loaded testbed),
+//! Pod proxy takes a round trip per Pod (more than a second for 400 Pods on a loaded testbed),
 //! and a fault due at the same instant as a window's end used to wait for all of them. A read
-//! is now started when the conductor says so, in its order, and runs in a task of its own;
-//! the loop takes its answers once they are in. What needs them (an `abort when` check, an
-//! autoscale tick) waits for them; a fault does not.
-
-use std::collections::VecDeque;
+//! is now started when the conductor says so, in its order, and runs in a task of its own
+//! (the answers are parsed there too); the loop takes its figures once they are in. What needs
+//! them (an `abort when` check, an autoscale tick) waits for them; a fault does not.
+//!
+//! One read at a time: reads that overlap would pile up on the API server whenever one takes
+//! longer than a window, and slow down everything else going through it (the faults). A window
+//! that ends while a read is still going is read when it is done; should several have ended
+//! meanwhile, one read covers them all and their agent figures go to the last of them (said
+//! once on a progress line by the caller, [`WindowReads::merged`]).
 
 use chaos_agent::MetricsSnapshot;
 use tokio::task::JoinHandle;
 
-use super::proxy::{AgentError, PodProxy};
+use super::proxy::PodProxy;
 use crate::collect::Samples;
 use chaos_k8s::manifests::AGENT_PORT;
 
+/// A read of window `window` covering `interval_s` seconds since the previous one.
 struct Read {
     window: usize,
     interval_s: f64,
     pods: Vec<String>,
-    answers: JoinHandle<Vec<Result<String, AgentError>>>,
 }
 
-/// Reads started and not yet taken, oldest first.
-#[derive(Default)]
+struct Running {
+    read: Read,
+    /// Each Pod's snapshot, `None` if it could not be read.
+    answers: JoinHandle<Vec<Option<MetricsSnapshot>>>,
+}
+
 pub(crate) struct WindowReads {
-    pending: VecDeque<Read>,
+    proxy: PodProxy,
+    running: Option<Running>,
+    /// The read due while one runs: the latest window's, covering every window since.
+    next: Option<Read>,
+    /// Windows whose agent figures went to a later window, because reads fell behind.
+    merged: usize,
 }
 
 impl WindowReads {
-    /// Starts reading window `window` (`interval_s` long) from every Pod of `pods`.
-    pub(crate) fn start(
-        &mut self,
-        proxy: &PodProxy,
-        pods: Vec<String>,
-        window: usize,
-        interval_s: f64,
-    ) {
-        let proxy = proxy.clone();
-        let names = pods.clone();
-        let answers = tokio::spawn(async move {
-            proxy
-                .to_each(&names, AGENT_PORT, "GET", "/_chaos/metrics", None)
-                .await
-        });
-        self.pending.push_back(Read {
-            window,
-            interval_s,
-            pods,
-            answers,
-        });
+    pub(crate) fn new(proxy: PodProxy) -> WindowReads {
+        WindowReads {
+            proxy,
+            running: None,
+            next: None,
+            merged: 0,
+        }
     }
 
-    /// Takes the reads that have finished, oldest first, up to the first one still running: a
-    /// Pod's figures are counted from its previous read, so reads are taken in their order.
-    /// Returns how many windows are read in full so far (the next window to read), if any
-    /// read was taken.
+    /// Reads window `window` (`interval_s` long) from every Pod of `pods`: now, or when the
+    /// read going on is done.
+    pub(crate) fn start(&mut self, pods: Vec<String>, window: usize, interval_s: f64) {
+        let read = match self.next.take() {
+            Some(earlier) => {
+                self.merged += 1;
+                Read {
+                    window,
+                    interval_s: earlier.interval_s + interval_s,
+                    pods,
+                }
+            }
+            None => Read {
+                window,
+                interval_s,
+                pods,
+            },
+        };
+        if self.running.is_some() {
+            self.next = Some(read);
+        } else {
+            self.run(read);
+        }
+    }
+
+    fn run(&mut self, read: Read) {
+        let proxy = self.proxy.clone();
+        let names = read.pods.clone();
+        let answers = tokio::spawn(async move {
+            let answers = proxy
+                .to_each(&names, AGENT_PORT, "GET", "/_chaos/metrics", None)
+                .await;
+            names
+                .iter()
+                .zip(answers)
+                .map(
+                    |(pod, answer)| match answer.map(|t| serde_json::from_str(&t)) {
+                        Ok(Ok(snapshot)) => Some(snapshot),
+                        Ok(Err(e)) => {
+                            tracing::debug!("metrics of {pod} unreadable: {e}");
+                            None
+                        }
+                        Err(_) => {
+                            tracing::debug!("metrics of {pod} not available");
+                            None
+                        }
+                    },
+                )
+                .collect()
+        });
+        self.running = Some(Running { read, answers });
+    }
+
+    /// Takes the read that has finished, if it has, and starts the one waiting. Returns how
+    /// many windows are read in full so far (the next window to read), if a read was taken.
     pub(crate) async fn take_finished(&mut self, samples: &mut Samples) -> Option<usize> {
-        let mut read = None;
-        while self
-            .pending
-            .front()
+        if self
+            .running
+            .as_ref()
             .is_some_and(|r| r.answers.is_finished())
         {
-            read = self.take_front(samples).await;
+            self.take_running(samples).await
+        } else {
+            None
         }
-        read
     }
 
-    /// Waits for every read started, and takes them; as [`Self::take_finished`].
+    /// Waits for every read started or waiting, and takes them; as [`Self::take_finished`].
     pub(crate) async fn take_all(&mut self, samples: &mut Samples) -> Option<usize> {
         let mut read = None;
-        while !self.pending.is_empty() {
-            read = self.take_front(samples).await;
+        while self.running.is_some() {
+            read = self.take_running(samples).await;
         }
         read
     }
 
-    async fn take_front(&mut self, samples: &mut Samples) -> Option<usize> {
-        let r = self.pending.pop_front()?;
-        let answers = match r.answers.await {
-            Ok(answers) => answers,
-            Err(e) => {
-                tracing::debug!("reading window {}: {e}", r.window);
-                Vec::new()
-            }
-        };
-        for (pod, answer) in r.pods.iter().zip(answers) {
-            match answer.map(|text| serde_json::from_str::<MetricsSnapshot>(&text)) {
-                Ok(Ok(snapshot)) => samples.scrape(pod, r.window, r.interval_s, snapshot),
-                Ok(Err(e)) => tracing::debug!("metrics of {pod} unreadable: {e}"),
-                Err(_) => tracing::debug!("metrics of {pod} not available"),
+    /// How many windows' agent figures went to a later window so far.
+    pub(crate) fn merged(&self) -> usize {
+        self.merged
+    }
+
+    async fn take_running(&mut self, samples: &mut Samples) -> Option<usize> {
+        let Running { read, answers } = self.running.take()?;
+        if let Some(next) = self.next.take() {
+            self.run(next);
+        }
+        let answers = answers.await.unwrap_or_else(|e| {
+            tracing::debug!("reading window {}: {e}", read.window);
+            Vec::new()
+        });
+        for (pod, snapshot) in read.pods.iter().zip(answers) {
+            if let Some(snapshot) = snapshot {
+                samples.scrape(pod, read.window, read.interval_s, snapshot);
             }
         }
-        Some(r.window + 1)
+        Some(read.window + 1)
     }
 }
 
 impl Drop for WindowReads {
     /// A run that stops early (an error, Ctrl-C) leaves no read behind it.
     fn drop(&mut self) {
-        for r in &self.pending {
+        if let Some(r) = &self.running {
             r.answers.abort();
         }
     }
