@@ -57,6 +57,29 @@ run() {
   cp "$out/$name.err" "$out/last.err"
 }
 said() { grep -qE -- "$2" "$out/$1.out" "$out/$1.err"; } # NAME REGEX: in its output?
+# START KUBECONFIG NAME FILE REGEX ARGS…: chaos run --cluster FILE as that user in the background,
+# returning once REGEX is in its output (fails after 60 s without it); output in
+# $out/NAME.{out,err}, the report in $out/NAME.json, the process in $pid: chaos itself
+# (scripts/testbed exec, ip netns exec and env all exec), so a signal sent to it reaches the runner.
+start() {
+  local config=$1 name=$2 file=$3 until=$4
+  shift 4
+  scripts/testbed exec -- env KUBECONFIG="$config" "$CHAOS" run --cluster --image chaos:dev "$file" \
+    --report "$out/$name.json" "$@" >"$out/$name.out" 2>"$out/$name.err" &
+  pid=$!
+  for _ in $(seq 600); do said "$name" "$until" && break; sleep 0.1; done
+  cp "$out/$name.err" "$out/last.err"
+  said "$name" "$until" || fail "$file: \"$until\" never came in its output"
+}
+# FINISH NAME: waits for the run START began; its exit code in $got, its output in last.*.
+finish() {
+  set +e
+  wait "$pid"
+  got=$?
+  set -e
+  cp "$out/$1.out" "$out/last.out"
+  cp "$out/$1.err" "$out/last.err"
+}
 want_exit() { # FILE: the exit code on its first line
   sed -n '1s/^# *expect-exit: *\([0-9]\).*/\1/p' "$1"
 }
@@ -141,14 +164,7 @@ echo "ok   faults.chaos: latency, errors, partition, cpu, loss and memory each t
 # service holds it, and the `checked` Pod under loss turns not Ready (its readinessProbe is the
 # health check), then Ready again after the fault.
 ns=chaos-replicas-ci
-set +e
-tb env KUBECONFIG="$ci" "$CHAOS" run --cluster --image chaos:dev tests/cluster/replicas.chaos --namespace $ns \
-  --report "$out/replicas.json" >"$out/replicas.out" 2>"$out/replicas.err" &
-pid=$!
-set -e
-for _ in $(seq 600); do said replicas "fault bad-0-1 on checked" && break; sleep 0.1; done
-said replicas "fault bad-0-1 on checked" || fail "replicas.chaos: the fault never started"
-cp "$out/replicas.err" "$out/last.err"
+start "$ci" replicas tests/cluster/replicas.chaos "fault bad-0-1 on checked" --namespace $ns
 token=$(kc -n $ns get secret chaos-token -o jsonpath='{.data.token}' | base64 -d)
 faulted() { # SERVICE: how many of its Pods hold a fault now
   local n=0 p f
@@ -178,12 +194,7 @@ for _ in $(seq 100); do [ "$(ready)" = False ] && break; sleep 0.1; done
 for _ in $(seq 200); do said replicas "reverted fault bad-0-1" && break; sleep 0.1; done
 for _ in $(seq 100); do [ "$(ready)" = True ] && break; sleep 0.1; done
 [ "$(ready)" = True ] || fail "health_check: Pod $lossy did not turn Ready again after the fault (healthy 1)"
-set +e
-wait "$pid"
-got=$?
-set -e
-cp "$out/replicas.out" "$out/last.out"
-cp "$out/replicas.err" "$out/last.err"
+finish replicas
 [ "$got" = 0 ] || fail "replicas.chaos exited $got"
 ns_gone $ns
 no_agents_left replicas.chaos
@@ -267,26 +278,13 @@ ns_gone chaos-keep-ci
 no_agents_left "deleting the kept namespace"
 
 # --- SIGTERM mid-run --------------------------------------------------------------------------------
-set +e
-scripts/testbed exec -- env KUBECONFIG="$ci" "$CHAOS" run --cluster --image chaos:dev tests/cluster/keep.chaos --namespace chaos-term-ci \
-  >"$out/term.out" 2>"$out/term.err" &
-pid=$!
-set -e
-for _ in $(seq 300); do said term "fault slow-0-0 on" && break; sleep 0.2; done
-said term "fault slow-0-0 on" || fail "SIGTERM: the run never installed its fault"
+start "$ci" term tests/cluster/keep.chaos "fault slow-0-0 on" --namespace chaos-term-ci
 # `chaos cleanup` while a run goes on leaves it alone (its heartbeat is fresh)
 tb env KUBECONFIG="$ci" "$CHAOS" cleanup >"$out/cleanup-live.out" 2>&1 || fail "chaos cleanup failed: $(cat "$out/cleanup-live.out")"
 grep -q "kept namespace chaos-term-ci: its runner is alive" "$out/cleanup-live.out" ||
   fail "chaos cleanup did not leave the running run alone: $(cat "$out/cleanup-live.out")"
-# scripts/testbed exec, ip netns exec and env all exec: $pid is chaos itself (not through
-# the tb function, which would put a subshell in between)
-kill -TERM "$pid"
-set +e
-wait "$pid"
-got=$?
-set -e
-cp "$out/term.out" "$out/last.out"
-cp "$out/term.err" "$out/last.err"
+kill -TERM "$pid" # chaos itself (see start)
+finish term
 [ "$got" = 3 ] || fail "SIGTERM: exited $got, expected 3"
 said term "interrupted; faults were reverted and the run's namespace deleted" || fail "SIGTERM: no clear message"
 said term "reverted fault slow-0-0" || fail "SIGTERM: the fault was not reverted"
@@ -295,13 +293,7 @@ no_agents_left SIGTERM
 echo "ok   SIGTERM mid-run: exit 3, fault reverted, namespace finalized, no process left"
 
 # --- SIGKILL: the runner cannot clean up; `chaos cleanup` does, once its heartbeat is stale ----
-set +e
-scripts/testbed exec -- env KUBECONFIG="$ci" "$CHAOS" run --cluster --image chaos:dev tests/cluster/keep.chaos --namespace chaos-killed-ci \
-  >"$out/killed.out" 2>"$out/killed.err" &
-pid=$!
-set -e
-for _ in $(seq 300); do said killed "fault slow-0-0 on" && break; sleep 0.2; done
-said killed "fault slow-0-0 on" || fail "SIGKILL: the run never installed its fault"
+start "$ci" killed tests/cluster/keep.chaos "fault slow-0-0 on" --namespace chaos-killed-ci
 kill -KILL "$pid"
 wait "$pid" 2>/dev/null || true
 killed_at=$(date +%s)

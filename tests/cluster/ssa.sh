@@ -1,5 +1,5 @@
-# Sourced by tests/cluster/run.sh (uses its run, said, fail, report, kc, tb, faulted, ns_gone,
-# no_agents_left). Server-side apply and other writers while a run goes on (issue 11), with
+# Sourced by tests/cluster/run.sh (uses its start, finish, said, fail, report, kc, faulted,
+# ns_gone, no_agents_left). Server-side apply and other writers while a run goes on (issue 11), with
 # tests/cluster/ssa.chaos (a latency fault on `back`, 2 replicas, from 4 s to 28 s):
 #   1. another field manager applies a label to the run's Deployment: no conflict (a field the
 #      run does not own), the run goes on;
@@ -12,14 +12,7 @@
 
 ns=chaos-ssa-ci
 kc delete namespace $ns --ignore-not-found --wait=true >/dev/null
-set +e
-tb env KUBECONFIG="$ci" "$CHAOS" run --cluster --image chaos:dev tests/cluster/ssa.chaos --namespace $ns \
-  --report "$out/ssa.json" >"$out/ssa.out" 2>"$out/ssa.err" &
-pid=$!
-set -e
-for _ in $(seq 600); do said ssa "fault slow-0-0 on back" && break; sleep 0.1; done
-said ssa "fault slow-0-0 on back" || fail "ssa.chaos: the fault never started"
-cp "$out/ssa.err" "$out/last.err"
+start "$ci" ssa tests/cluster/ssa.chaos "fault slow-0-0 on back" --namespace $ns
 
 # 1. a label of another manager's own
 label=$(printf 'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: back\n  labels:\n    team: other\n' |
@@ -54,12 +47,7 @@ replicas 4 | kc -n $ns apply --server-side --field-manager=other --force-conflic
 for _ in $(seq 100); do said ssa "scaled from 3 to 4 replicas outside the run" && break; sleep 0.1; done
 said ssa "scaled from 3 to 4 replicas outside the run \(by field manager \`other\`\)" ||
   fail "the runner did not say that manager other scaled back to 4"
-set +e
-wait "$pid"
-got=$?
-set -e
-cp "$out/ssa.out" "$out/last.out"
-cp "$out/ssa.err" "$out/last.err"
+finish ssa
 [ "$got" = 0 ] || fail "ssa.chaos exited $got"
 report ssa <<'PY' || fail "ssa.chaos: the report does not list both scales as unexpected events"
 import json, sys
