@@ -1,7 +1,10 @@
 //! End-to-end: `chaos sweep` and `chaos explore` as a user runs them: exit codes, the files
 //! they write, and the failing scenario explore writes reproducing with `chaos run --sim`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
 
 use crate::support::{chaos, code, repo_root, scratch};
 
@@ -16,29 +19,35 @@ fn text(out: &std::process::Output) -> (String, String) {
     )
 }
 
+/// Runs `cmd` with `--report REPORT`, asserts it exits `want` (its output in the message) and
+/// returns its stdout, its stderr and the JSON report it wrote.
+fn run_reporting(cmd: &mut Command, report: &Path, want: i32) -> (String, String, Value) {
+    let out = cmd.arg("--report").arg(report).output().unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(code(&out), want, "{stdout}\n{stderr}");
+    let written = std::fs::read_to_string(report).unwrap();
+    (stdout, stderr, serde_json::from_str(&written).unwrap())
+}
+
 #[test]
 fn sweep_finds_the_mm1_boundary_and_writes_json_and_html() {
     let dir = scratch("sweep-mm1");
     let (json, html) = (dir.join("sweep.json"), dir.join("sweep.html"));
-    let out = chaos()
-        .arg("sweep")
-        .arg(fixture("mm1-sweep.chaos"))
-        .args(["--param", "rate=40/s..95/s", "--steps", "6", "--report"])
-        .arg(&json)
-        .arg("--html")
-        .arg(&html)
-        .output()
-        .unwrap();
-    let (stdout, stderr) = text(&out);
-    assert_eq!(code(&out), 0, "{stdout}\n{stderr}");
+    let (stdout, _, report) = run_reporting(
+        chaos()
+            .arg("sweep")
+            .arg(fixture("mm1-sweep.chaos"))
+            .args(["--param", "rate=40/s..95/s", "--steps", "6", "--html"])
+            .arg(&html),
+        &json,
+        0,
+    );
     assert!(stdout.contains("mean(s) < 50ms"), "{stdout}");
     assert!(stdout.contains("holds up to"), "{stdout}");
     assert!(
         stdout.contains("holds everywhere") && stdout.contains("holds nowhere"),
         "{stdout}"
     );
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(report["param"], "rate");
     assert_eq!(report["unit"], "/s");
     let b = &report["boundaries"][0];
@@ -80,17 +89,15 @@ fn sweep_rejects_an_unknown_param_and_a_bad_range_with_exit_2() {
 fn explore_finds_the_planted_pair_and_the_file_it_writes_fails_with_exit_1() {
     let dir = scratch("explore-planted");
     let (failing, json) = (dir.join("failing.chaos"), dir.join("explore.json"));
-    let out = chaos()
-        .arg("explore")
-        .arg(fixture("planted-pair.chaos"))
-        .args(["--budget", "300", "--seed", "1", "-o"])
-        .arg(&failing)
-        .arg("--report")
-        .arg(&json)
-        .output()
-        .unwrap();
-    let (stdout, stderr) = text(&out);
-    assert_eq!(code(&out), 1, "{stdout}\n{stderr}");
+    let (stdout, stderr, report) = run_reporting(
+        chaos()
+            .arg("explore")
+            .arg(fixture("planted-pair.chaos"))
+            .args(["--budget", "300", "--seed", "1", "-o"])
+            .arg(&failing),
+        &json,
+        1,
+    );
     assert!(stdout.starts_with("FAILURE FOUND"), "{stdout}");
     assert!(stderr.contains("reproduces"), "{stderr}");
     let written = std::fs::read_to_string(&failing).unwrap();
@@ -114,8 +121,6 @@ fn explore_finds_the_planted_pair_and_the_file_it_writes_fails_with_exit_1() {
         .output()
         .unwrap();
     assert_eq!(code(&rerun), 1, "{}", text(&rerun).0);
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(report["found"], true);
     let shrunk = &report["failures"][0]["shrunk"]["faults"];
     assert_eq!(shrunk.as_array().unwrap().len(), 2, "{shrunk}");
@@ -126,22 +131,19 @@ fn explore_finds_the_planted_pair_and_the_file_it_writes_fails_with_exit_1() {
 fn explore_spends_its_budget_on_a_robust_scenario_and_exits_0() {
     let dir = scratch("explore-robust");
     let json = dir.join("explore.json");
-    let out = chaos()
-        .arg("explore")
-        .arg(fixture("robust.chaos"))
-        .args(["--budget", "24", "--report"])
-        .arg(&json)
-        .output()
-        .unwrap();
-    let (stdout, stderr) = text(&out);
-    assert_eq!(code(&out), 0, "{stdout}\n{stderr}");
+    let (stdout, _, report) = run_reporting(
+        chaos()
+            .arg("explore")
+            .arg(fixture("robust.chaos"))
+            .args(["--budget", "24"]),
+        &json,
+        0,
+    );
     assert!(
         stdout.starts_with("NO FAILURE FOUND in 24 runs"),
         "{stdout}"
     );
     assert!(stdout.contains("coverage:"), "{stdout}");
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(report["found"], false);
     assert_eq!(report["runs"], 24);
     assert_eq!(report["coverage"]["kinds_targets_tried"], 6);
@@ -168,20 +170,16 @@ fn explore_rejects_invalid_input_with_exit_2() {
 fn explore_searches_only_the_files_explore_block_and_keeps_it_in_the_file_it_writes() {
     let dir = scratch("explore-block");
     let (failing, json) = (dir.join("failing.chaos"), dir.join("explore.json"));
-    let out = chaos()
-        .arg("explore")
-        .arg(fixture("narrowed.chaos"))
-        .args(["--budget", "24", "--shrink-budget", "30", "-o"])
-        .arg(&failing)
-        .arg("--report")
-        .arg(&json)
-        .output()
-        .unwrap();
-    let (stdout, stderr) = text(&out);
-    assert_eq!(code(&out), 1, "{stdout}\n{stderr}");
+    let (_, stderr, report) = run_reporting(
+        chaos()
+            .arg("explore")
+            .arg(fixture("narrowed.chaos"))
+            .args(["--budget", "24", "--shrink-budget", "30", "-o"])
+            .arg(&failing),
+        &json,
+        1,
+    );
     assert!(stderr.contains("reproduces"), "{stderr}");
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(report["max_faults"], 1, "the block's `max_faults 1`");
     let space = &report["space"];
     assert_eq!(space["declared"], true);
@@ -199,24 +197,18 @@ fn explore_searches_only_the_files_explore_block_and_keeps_it_in_the_file_it_wri
         assert_eq!(code(&o), want, "{args:?}: {}", text(&o).1);
     }
     // `--max-faults` overrides the block.
-    let over = chaos()
-        .arg("explore")
-        .arg(fixture("narrowed.chaos"))
-        .args([
+    let (_, _, report) = run_reporting(
+        chaos().arg("explore").arg(fixture("narrowed.chaos")).args([
             "--budget",
             "8",
             "--shrink-budget",
             "0",
             "--max-faults",
             "3",
-            "--report",
-        ])
-        .arg(&json)
-        .output()
-        .unwrap();
-    assert_eq!(code(&over), 1, "{}", text(&over).1);
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        ]),
+        &json,
+        1,
+    );
     assert_eq!(report["max_faults"], 3);
 }
 
