@@ -613,13 +613,23 @@ impl<'a> Session<'a> {
         }
     }
 
-    /// Lists the Deployments of the run's namespace (all its own) to notice replica counts changed from outside the run.
-    async fn watch_replicas(&mut self) -> Result<(), ClusterError> {
-        let list = Api::<Deployment>::namespaced(self.client.clone(), self.ns())
-            .list(&ListParams::default())
+    /// Lists the Deployments of the run's namespace (all its own), in a task of its own (200
+    /// Deployments are megabytes of JSON), to notice replica counts changed from outside the
+    /// run: [`Self::watched_replicas`] takes the list.
+    fn list_deployments(&self) -> tokio::task::JoinHandle<Result<Vec<Deployment>, kube::Error>> {
+        let api = Api::<Deployment>::namespaced(self.client.clone(), self.ns());
+        tokio::spawn(async move { Ok(api.list(&ListParams::default()).await?.items) })
+    }
+
+    async fn watched_replicas(
+        &mut self,
+        list: tokio::task::JoinHandle<Result<Vec<Deployment>, kube::Error>>,
+    ) -> Result<(), ClusterError> {
+        let list = list
             .await
+            .map_err(|e| ClusterError::Internal(format!("listing the run's Deployments: {e}")))?
             .map_err(|e| self.call("list", "deployments.apps").error(e))?;
-        self.note_outside(&list.items);
+        self.note_outside(&list);
         Ok(())
     }
 
@@ -650,14 +660,36 @@ impl<'a> Session<'a> {
         };
         self.t0 = Some(t0);
         let mut replicas_checked = 0.0;
+        // The lists in flight: the loop carries out decisions while the API server answers.
+        let mut listing = None;
+        let mut deployments = None;
         loop {
             self.carry_out_due(&mut f, t0).await?;
             let now = t0.elapsed().as_secs_f64();
-            if now - last_sample >= 0.5 {
+            if listing.is_none() && now - last_sample >= 0.5 {
+                last_sample = now;
+                listing = Some(self.list_service_pods());
+            }
+            // Every 2 s: one list of the run's Deployments, whatever their number.
+            if deployments.is_none() && now - replicas_checked >= 2.0 {
+                replicas_checked = now;
+                deployments = Some(self.list_deployments());
+            }
+            if deployments.as_ref().is_some_and(|d| d.is_finished())
+                && let Some(list) = deployments.take()
+            {
+                self.watched_replicas(list).await?;
+            }
+            if listing.as_ref().is_some_and(|l| l.is_finished())
+                && let Some(list) = listing.take()
+            {
                 // The upkeep, step by step, with what fell due meanwhile carried out between
                 // the steps: a decision waits for one step at most, never for the whole of it.
-                last_sample = now;
-                f.pods = self.service_pods().await?;
+                f.pods = list
+                    .await
+                    .map_err(|e| ClusterError::Internal(format!("listing the run's Pods: {e}")))?
+                    .map_err(|e| self.call("list", "pods").error(e))?;
+                let now = t0.elapsed().as_secs_f64();
                 for (s, list) in &f.pods {
                     f.samples
                         .record(s, now, list.iter().filter(|p| p.ready).count() as u32);
@@ -670,12 +702,6 @@ impl<'a> Session<'a> {
                 // soon as it has.
                 self.watch_aborts(f.loadgen_pods, &f.samples, f.scraped)
                     .await?;
-                // Every 2 s: one list of the run's Deployments, whatever their number.
-                if now - replicas_checked >= 2.0 {
-                    replicas_checked = now;
-                    self.carry_out_due(&mut f, t0).await?;
-                    self.watch_replicas().await?;
-                }
                 self.carry_out_due(&mut f, t0).await?;
                 let status = self.loadgen_job_status().await?;
                 if self.loadgen_succeeded(&status) {
@@ -806,19 +832,29 @@ impl<'a> Session<'a> {
     /// Every Pod of every service of this run, by plan service name: one list call, whatever
     /// the number of services (one per service cost 200 round trips a tick at 200 services).
     async fn service_pods(&self) -> Result<BTreeMap<String, Vec<PodInfo>>, ClusterError> {
+        self.list_service_pods()
+            .await
+            .map_err(|e| ClusterError::Internal(format!("listing the run's Pods: {e}")))?
+            .map_err(|e| self.call("list", "pods").error(e))
+    }
+
+    /// [`Self::service_pods`] in a task of its own: 400 Pods are a few megabytes of JSON to
+    /// fetch, parse and sort, which the schedule's loop does not wait for.
+    fn list_service_pods(
+        &self,
+    ) -> tokio::task::JoinHandle<Result<BTreeMap<String, Vec<PodInfo>>, kube::Error>> {
         let selector = format!(
             "app.kubernetes.io/name=chaos-agent,{RUN_ID_LABEL}={}",
             self.run_id()
         );
-        let pods = self.run_pods(&selector).await?;
-        let services: Vec<(&str, BTreeMap<String, String>)> = self
+        let services: Vec<(String, BTreeMap<String, String>)> = self
             .bundle
             .objects
             .services
             .iter()
             .map(|s| {
                 (
-                    s.name.as_str(),
+                    s.name.clone(),
                     s.deployment
                         .spec
                         .selector
@@ -828,7 +864,11 @@ impl<'a> Session<'a> {
                 )
             })
             .collect();
-        Ok(pods_by_service(&services, &pods))
+        let api = Api::<Pod>::namespaced(self.client.clone(), self.ns());
+        tokio::spawn(async move {
+            let pods = api.list(&ListParams::default().labels(&selector)).await?;
+            Ok(pods_by_service(&services, &pods.items))
+        })
     }
 
     /// This run's id, as its objects are labelled.
@@ -1436,7 +1476,7 @@ fn apply_params() -> PatchParams {
 /// The Pods each service's Deployment selects (every label of its selector on the Pod), by
 /// service name; a service without Pods has an empty list.
 fn pods_by_service(
-    services: &[(&str, BTreeMap<String, String>)],
+    services: &[(String, BTreeMap<String, String>)],
     pods: &[Pod],
 ) -> BTreeMap<String, Vec<PodInfo>> {
     services
@@ -1567,9 +1607,9 @@ mod tests {
             pod("web-x", "web", "r2", true),
         ];
         let services = [
-            ("web", selector("web")),
-            ("db", selector("db")),
-            ("cache", selector("cache")),
+            ("web".to_string(), selector("web")),
+            ("db".to_string(), selector("db")),
+            ("cache".to_string(), selector("cache")),
         ];
         let by = pods_by_service(&services, &pods);
         let names = |s: &str| -> Vec<(String, bool)> {
