@@ -142,7 +142,8 @@ pub fn closed(name: &str, (service, endpoint): (&str, &str), users: u32) -> Work
     )
 }
 
-fn workload(name: &str, (service, endpoint): (&str, &str), load: Load) -> Workload {
+/// A workload `name` on `service`'s `endpoint` with `load`, no client timeout, priority 0.
+pub fn workload(name: &str, (service, endpoint): (&str, &str), load: Load) -> Workload {
     Workload {
         name: name.into(),
         target: EndpointRef {

@@ -1,8 +1,10 @@
-//! Plans for the back end's tests, built in Rust the way the compiler lowers the spec examples
-//! (`scenarios/spec/*.chaos`), plus one plan that uses every fault action.
+//! Plans for the back end's tests, built in Rust (on chaos-test-support's `plans`) the way the
+//! compiler lowers the spec examples (`scenarios/spec/*.chaos`), plus one plan that uses every
+//! fault action.
 #![allow(dead_code)]
 
 use chaos_plan::*;
+use chaos_test_support::plans;
 
 /// Whether the `kubernetes-validate` tool is on the PATH; when not, says which test is skipped
 /// and how to install the tool.
@@ -20,18 +22,19 @@ pub fn kubernetes_validate_installed(test: &str) -> bool {
     installed
 }
 
+pub use chaos_test_support::plans::{endpoint, fault};
+
 pub fn scenario(name: &str, duration_s: f64, warmup_s: f64, seed: u64, drain_s: f64) -> Scenario {
     Scenario {
         name: name.into(),
-        duration_s,
         warmup_s,
         seed,
-        window_s: 1.0,
         drain_s,
-        hop_s: 0.0,
+        ..plans::scenario(duration_s)
     }
 }
 
+/// `count` replicas restarting after 5 s, the compiler's default.
 pub fn fixed(
     name: &str,
     count: u32,
@@ -40,25 +43,11 @@ pub fn fixed(
     endpoints: Vec<Endpoint>,
 ) -> Service {
     Service {
-        name: name.into(),
         replicas: Replicas::Fixed { count },
         workers,
-        queue: None,
-        rate_limit_per_s: None,
         restart_s: 5.0,
-        balance: Balance::RoundRobin,
         latency,
-        endpoints,
-        discipline: Default::default(),
-        eject: None,
-        health_check: None,
-    }
-}
-
-pub fn endpoint(name: &str, steps: Vec<Step>) -> Endpoint {
-    Endpoint {
-        name: name.into(),
-        steps,
+        ..plans::service(name, endpoints)
     }
 }
 
@@ -68,52 +57,22 @@ pub fn work(dist: Dist) -> Step {
 
 pub fn call(service: &str, endpoint: &str, timeout_s: Option<f64>, retry: Retry) -> Step {
     Step::Call(Call {
-        service: service.into(),
-        endpoint: endpoint.into(),
         timeout_s,
         retry,
-        circuit_breaker: None,
-        continue_on_error: false,
-        priority: None,
+        ..plans::call(service, endpoint)
     })
 }
 
 pub fn on(service: &str, endpoint: Option<&str>) -> Target {
     Target {
-        service: service.into(),
         endpoint: endpoint.map(Into::into),
-        replicas: None,
-    }
-}
-
-pub fn fault(name: &str, occurrences: &[(f64, f64)], actions: Vec<Action>) -> Fault {
-    let occurrences: Vec<Occurrence> = occurrences
-        .iter()
-        .map(|&(start_s, end_s)| Occurrence { start_s, end_s })
-        .collect();
-    let active = occurrences
-        .iter()
-        .map(|o| Interval {
-            start_s: o.start_s,
-            end_s: o.end_s,
-        })
-        .collect();
-    Fault {
-        name: name.into(),
-        occurrences,
-        active,
-        actions,
+        ..plans::on(service)
     }
 }
 
 pub fn open(rate_per_s: f64, duration_s: f64) -> Load {
     Load::Open {
-        rate: vec![RatePiece {
-            start_s: 0.0,
-            end_s: duration_s,
-            from_per_s: rate_per_s,
-            to_per_s: rate_per_s,
-        }],
+        rate: vec![plans::ramp(0.0, duration_s, rate_per_s, rate_per_s)],
         spikes: vec![],
         arrivals: Arrivals::Poisson,
     }
@@ -127,14 +86,8 @@ pub fn workload(
     timeout_s: Option<f64>,
 ) -> Workload {
     Workload {
-        name: name.into(),
-        target: EndpointRef {
-            service: service.into(),
-            endpoint: endpoint.into(),
-        },
-        load,
         timeout_s,
-        priority: 0,
+        ..plans::workload(name, (service, endpoint), load)
     }
 }
 
@@ -145,14 +98,10 @@ fn plan(
     faults: Vec<Fault>,
 ) -> Plan {
     Plan {
-        version: PLAN_VERSION,
         scenario,
-        params: vec![],
-        services,
         workloads,
         faults,
-        expectations: vec![],
-        aborts: vec![],
+        ..plans::plan(services)
     }
 }
 
