@@ -70,6 +70,15 @@ pub fn service(name: &str, endpoints: Vec<Endpoint>) -> Service {
     }
 }
 
+/// [`service`] with `count` fixed replicas and one endpoint, `GET /`, that answers at once: a
+/// service that is only there to be counted, scaled or faulted.
+pub fn replicated(name: &str, count: u32) -> Service {
+    Service {
+        replicas: Replicas::Fixed { count },
+        ..service(name, vec![endpoint("GET /", vec![work(0.0)])])
+    }
+}
+
 pub fn endpoint(name: &str, steps: Vec<Step>) -> Endpoint {
     Endpoint {
         name: name.into(),
