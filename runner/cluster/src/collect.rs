@@ -348,22 +348,14 @@ fn add_to_window(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use chaos_plan::{Replicas, Service};
     use chaos_report::recording::Recorder;
     use chaos_test_support::plans;
 
-    /// `api`: two replicas of one endpoint, `GET /`, in a 3-second scenario.
+    /// Two replicas of `api` in a 3-second scenario.
     fn plan() -> Plan {
-        let s = Service {
-            replicas: Replicas::Fixed { count: 2 },
-            ..plans::service(
-                "api",
-                vec![plans::endpoint("GET /", vec![plans::work(0.0)])],
-            )
-        };
         Plan {
             scenario: plans::scenario(3.0),
-            ..plans::plan(vec![s])
+            ..plans::plan(vec![plans::replicated("api", 2)])
         }
     }
 

@@ -112,22 +112,14 @@ fn replicas_manager(d: &Deployment) -> Option<String> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use chaos_plan::{Replicas, Service};
     use chaos_test_support::plans;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::{FieldsV1, ManagedFieldsEntry, Time};
 
-    /// `back`: two replicas of one endpoint, `GET /`, in a 3-second scenario.
+    /// Two replicas of `back` in a 3-second scenario.
     fn plan() -> Plan {
-        let s = Service {
-            replicas: Replicas::Fixed { count: 2 },
-            ..plans::service(
-                "back",
-                vec![plans::endpoint("GET /", vec![plans::work(0.0)])],
-            )
-        };
         Plan {
             scenario: plans::scenario(3.0),
-            ..plans::plan(vec![s])
+            ..plans::plan(vec![plans::replicated("back", 2)])
         }
     }
 
