@@ -74,42 +74,28 @@ fn signal_name(sig: i32) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chaos_plan::{Fault, Occurrence, PLAN_VERSION, Scenario};
+    use chaos_plan::Fault;
+    use chaos_test_support::plans;
 
+    /// No service; with `memory_on`, a memory fault on that service from 1 s to 5 s.
     fn plan(memory_on: Option<&str>) -> Plan {
+        let leak = |s: &str| Fault {
+            active: vec![],
+            ..plans::fault(
+                "leak",
+                &[(1.0, 5.0)],
+                vec![Action::Memory {
+                    service: s.into(),
+                    bytes_per_s: 1e6,
+                    limit_bytes: 1e6,
+                    replicas: None,
+                }],
+            )
+        };
         Plan {
-            version: PLAN_VERSION,
-            scenario: Scenario {
-                name: "t".into(),
-                duration_s: 10.0,
-                warmup_s: 0.0,
-                seed: 1,
-                window_s: 1.0,
-                drain_s: 1.0,
-                hop_s: 0.0,
-            },
-            params: vec![],
-            services: vec![],
-            workloads: vec![],
-            faults: memory_on
-                .map(|s| Fault {
-                    name: "leak".into(),
-                    occurrences: vec![Occurrence {
-                        start_s: 1.0,
-                        end_s: 5.0,
-                    }],
-                    active: vec![],
-                    actions: vec![Action::Memory {
-                        service: s.into(),
-                        bytes_per_s: 1e6,
-                        limit_bytes: 1e6,
-                        replicas: None,
-                    }],
-                })
-                .into_iter()
-                .collect(),
-            expectations: vec![],
-            aborts: vec![],
+            scenario: plans::scenario(10.0),
+            faults: memory_on.map(leak).into_iter().collect(),
+            ..plans::plan(vec![])
         }
     }
 
