@@ -10,12 +10,7 @@ use chaos_agent::breaker::Breakers;
 use chaos_agent::loadgen::Loadgen;
 use chaos_plan::{BreakerState, Load, Plan, Step};
 use chaos_sim::{SimOptions, TraceEvent, simulate_with};
-
-fn compile(text: &str) -> Plan {
-    let compiled = chaos_compiler::compile_str("decisions.chaos", text, &[]);
-    assert!(!compiled.has_errors(), "{:?}", compiled.diagnostics);
-    compiled.plan.unwrap()
-}
+use chaos_test_support::plan_from_source as compile;
 
 fn traced(plan: &Plan) -> Vec<TraceEvent> {
     let opts = SimOptions {
