@@ -7,7 +7,7 @@ mod support;
 use std::path::PathBuf;
 use std::process::Command;
 
-use chaos_test_support::{FsLoader, chaos_files, scenarios_dir, spec_examples_dir};
+use chaos_test_support::{FsLoader, chaos_files, scenarios_dir, scratch, spec_examples_dir};
 
 /// `(snapshot name, path)` of every runnable scenario (libraries of shared services have no plan).
 fn scenario_files() -> Vec<(String, PathBuf)> {
@@ -85,8 +85,7 @@ fn scenario_manifests_pass_kubernetes_validate() {
     if !support::kubernetes_validate_installed("scenario_manifests_pass_kubernetes_validate") {
         return;
     }
-    let dir = std::env::temp_dir().join(format!("chaos-k8s-scenarios-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("k8s-scenarios");
     let mut paths = Vec::new();
     let mut documents = 0;
     for (name, out) in compiled() {

@@ -16,8 +16,7 @@ fn manifests_pass_kubernetes_validate() {
     if !support::kubernetes_validate_installed("manifests_pass_kubernetes_validate") {
         return;
     }
-    let dir = std::env::temp_dir().join(format!("chaos-k8s-validate-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = chaos_test_support::scratch("k8s-validate");
     let options = chaos_k8s::Options {
         image: chaos_k8s::DEFAULT_IMAGE.to_string(),
         namespace: None,
