@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use chaos_agent::Running;
 use chaos_plan::*;
+use chaos_test_support::{repo_root, scratch};
 
 mod common;
 use common::{client, endpoint, work};
@@ -320,10 +321,7 @@ fn metric_names(q: &str) -> Vec<String> {
 /// serves; with promtool installed, each is also valid PromQL (checked as a recording rule).
 #[tokio::test]
 async fn the_grafana_dashboard_queries_only_metrics_the_agents_serve() {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../deploy/grafana/chaos.json"
-    );
+    let path = repo_root().join("deploy/grafana/chaos.json");
     let dashboard: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     assert!(dashboard["title"].is_string() && dashboard["panels"].is_array());
@@ -368,15 +366,13 @@ async fn the_grafana_dashboard_queries_only_metrics_the_agents_serve() {
             serde_json::to_string(&q).unwrap()
         ));
     }
-    let file =
-        std::env::temp_dir().join(format!("chaos-dashboard-rules-{}.yml", std::process::id()));
-    std::fs::write(&file, &rules).unwrap();
+    let dir = scratch("dashboard-rules");
+    let file = dir.write("rules.yml", &rules);
     let out = Command::new("promtool")
         .args(["check", "rules"])
         .arg(&file)
         .output()
         .unwrap();
-    let _ = std::fs::remove_file(&file);
     assert!(
         out.status.success(),
         "{}{}\n{rules}",
