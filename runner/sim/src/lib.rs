@@ -7,6 +7,7 @@
 //! and seed give the same recording on every machine and thread count.
 
 mod engine;
+mod fifo;
 mod model;
 mod queue;
 mod slab;

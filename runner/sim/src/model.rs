@@ -50,7 +50,6 @@ pub enum Instr {
 #[derive(Debug, Clone)]
 pub struct CallModel {
     pub endpoint: u32,
-    pub service: u32,
     pub timeout: Option<f64>,
     pub retries: u32,
     pub backoff: Backoff,
@@ -635,7 +634,6 @@ impl Model {
                 };
                 self.calls.push(CallModel {
                     endpoint,
-                    service: callee,
                     timeout: c
                         .timeout_s
                         .map(|t| finite_nonneg("timeout", t))

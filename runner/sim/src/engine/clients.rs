@@ -75,7 +75,6 @@ impl Sim<'_> {
     fn workload_send(&mut self, wl: u32, user: u32) {
         let w = &self.m.workloads[wl as usize];
         let (endpoint, timeout, priority) = (w.endpoint, w.timeout, w.priority);
-        let svc = self.m.endpoints[endpoint as usize].service;
         let (wreq, wgeneration) = self.wreqs.insert(WReq {
             wl,
             user,
@@ -83,23 +82,19 @@ impl Sim<'_> {
             req: NONE,
             req_gen: 0,
         });
-        let (req, generation) = self.reqs.insert(Req {
+        // Clients outside the topology go through the service as through a Kubernetes
+        // Service: they do not eject (health checks still decide where they land).
+        let (req, generation) = self.reqs.insert(Req::new(
             endpoint,
-            svc,
-            caller: Caller::Workload {
+            Caller::Workload {
                 wreq,
                 generation: wgeneration,
             },
-            sent: self.now,
-            from: NONE,
-            state: ReqState::Wire,
-            replica: NONE,
-            fiber: NONE,
+            self.now,
+            NONE,
             priority,
-            // Clients outside the topology go through the service as through a Kubernetes
-            // Service: they do not eject (health checks still decide where they land).
-            ejector: NONE,
-        });
+            NONE,
+        ));
         self.stats.sent[endpoint as usize] += 1;
         self.stats.sent[(self.n_endpoints + wl) as usize] += 1;
         self.stats.peak_in_flight = self.stats.peak_in_flight.max(self.reqs.len());
@@ -108,7 +103,7 @@ impl Sim<'_> {
         wr.req_gen = generation;
         if let Some(t) = timeout {
             let lane = self.m.calls.len() as u32 + wl;
-            self.set_timer(lane, t, wreq, u64::from(wgeneration));
+            self.set_timer(lane, t, wreq, wgeneration);
         }
         self.send(req);
     }
@@ -124,7 +119,7 @@ impl Sim<'_> {
             let r = self.reqs.get_mut(req);
             let (endpoint, latency, lost) =
                 (r.endpoint, self.now - r.sent, r.state == ReqState::Lost);
-            r.caller = Caller::Silent;
+            r.set_caller(Caller::Silent);
             if lost {
                 self.reqs.remove(req);
             }

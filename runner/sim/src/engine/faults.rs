@@ -327,7 +327,9 @@ impl Sim<'_> {
             .live_indices()
             .filter(|&r| {
                 let q = self.reqs.get(r);
-                q.state == ReqState::Running && q.svc == s && q.replica as usize == ri
+                q.state == ReqState::Running
+                    && self.svc_of(q.endpoint) == s
+                    && q.replica as usize == ri
             })
             .collect();
         for r in running {

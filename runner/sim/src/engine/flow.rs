@@ -8,7 +8,7 @@ use rand::Rng as _;
 
 use super::{
     Caller, Failure, Fiber, Outcome, RState, Ready, Replica, Req, ReqState, Rng, Sim, SubKind,
-    SvcState, none,
+    SvcState, Token, none,
 };
 use crate::TraceEvent;
 use crate::engine::Event;
@@ -18,7 +18,7 @@ impl Sim<'_> {
     /// Puts an attempt on its way to its endpoint.
     pub(super) fn send(&mut self, req: u32) {
         let r = self.reqs.get(req);
-        let (ep, svc, from) = (r.endpoint as usize, r.svc, r.from);
+        let (ep, svc, from) = (r.endpoint as usize, self.svc_of(r.endpoint), r.from);
         let ns = self.svcs.len();
         if !none(from) && self.cut[from as usize * ns + svc as usize] > 0 {
             self.answer(req, Err(Failure::new(Cause::Connection, 0)));
@@ -80,7 +80,7 @@ impl Sim<'_> {
     /// The attempt reaches its target service.
     pub(super) fn arrive(&mut self, req: u32) {
         let r = self.reqs.get(req);
-        let (ep, s) = (r.endpoint as usize, r.svc as usize);
+        let (ep, s) = (r.endpoint as usize, self.svc_of(r.endpoint) as usize);
         if !none(r.replica) || !none(r.ejector) || self.ep_faults[ep].sub_errors {
             self.arrive_picked(req);
             return;
@@ -124,8 +124,12 @@ impl Sim<'_> {
     #[inline(never)]
     fn arrive_picked(&mut self, req: u32) {
         let r = self.reqs.get(req);
-        let (ep, s, mut picked, ejector) =
-            (r.endpoint as usize, r.svc as usize, r.replica, r.ejector);
+        let (ep, s, mut picked, ejector) = (
+            r.endpoint as usize,
+            self.svc_of(r.endpoint) as usize,
+            r.replica,
+            r.ejector,
+        );
         if none(picked) {
             let Some(i) = self.pick_replica(s, ejector) else {
                 self.answer(req, Err(Failure::new(Cause::Connection, 0)));
@@ -280,20 +284,15 @@ impl Sim<'_> {
 
     /// A `send`: a request to `endpoint` that no one waits for, at `priority`.
     fn send_detached(&mut self, from: u32, endpoint: u32, priority: u8) {
-        let svc = self.m.endpoints[endpoint as usize].service;
         self.stats.sent[endpoint as usize] += 1;
-        let (req, _) = self.reqs.insert(Req {
+        let (req, _) = self.reqs.insert(Req::new(
             endpoint,
-            svc,
-            caller: Caller::Detached,
-            sent: self.now,
+            Caller::Detached,
+            self.now,
             from,
-            state: ReqState::Wire,
-            replica: NONE,
-            fiber: NONE,
             priority,
-            ejector: NONE,
-        });
+            NONE,
+        ));
         self.stats.peak_in_flight = self.stats.peak_in_flight.max(self.reqs.len());
         self.send(req);
     }
@@ -301,7 +300,7 @@ impl Sim<'_> {
     /// The request got a worker: its endpoint body starts.
     pub(super) fn start_exec(&mut self, req: u32) {
         let r = self.reqs.get(req);
-        let (ep, svc, priority) = (r.endpoint, r.svc, r.priority);
+        let (ep, svc, priority) = (r.endpoint, self.svc_of(r.endpoint), r.priority);
         let req_gen = self.reqs.generation_of(req);
         if let Some(dist) = self.m.endpoints[ep as usize].leaf_work {
             // The same draw and the same event, at the same point, as a fiber's `work` step:
@@ -486,7 +485,7 @@ impl Sim<'_> {
     /// the answer.
     pub(super) fn complete_exec(&mut self, req: u32, outcome: Outcome) {
         let r = self.reqs.get(req);
-        let (s, ri) = (r.svc, r.replica as usize);
+        let (s, ri) = (self.svc_of(r.endpoint), r.replica as usize);
         self.release_worker(s, ri);
         let out = outcome.map_err(|f| match f.cause {
             Cause::Failed => f,
@@ -525,8 +524,8 @@ impl Sim<'_> {
     /// The answer (or failure) of an attempt reaches its caller, now.
     pub(super) fn answer(&mut self, req: u32, outcome: Outcome) {
         let r = self.reqs.get(req);
-        let (caller, endpoint, latency) = (r.caller, r.endpoint, self.now - r.sent);
-        let (ejector, svc, replica) = (r.ejector, r.svc, r.replica);
+        let (caller, endpoint, latency) = (r.caller(), r.endpoint, self.now - r.sent);
+        let (ejector, svc, replica) = (r.ejector, self.svc_of(r.endpoint), r.replica);
         self.reqs.remove(req);
         match caller {
             Caller::Silent => {}
@@ -555,7 +554,7 @@ impl Sim<'_> {
         let fb = self.fibers.get(f);
         let (call, caller_svc, caller_req) = (fb.call, fb.svc, fb.req);
         let c = &self.m.calls[call as usize];
-        let (endpoint, callee, timeout, breaker) = (c.endpoint, c.service, c.timeout, c.breaker);
+        let (endpoint, timeout, breaker) = (c.endpoint, c.timeout, c.breaker);
         let priority = c.priority.unwrap_or(fb.priority);
         let pair = c.ejector;
         let ejector = if none(pair) {
@@ -581,18 +580,14 @@ impl Sim<'_> {
         }
         let token = self.new_token();
         self.stats.sent[endpoint as usize] += 1;
-        let (req, generation) = self.reqs.insert(Req {
+        let (req, generation) = self.reqs.insert(Req::new(
             endpoint,
-            svc: callee,
-            caller: Caller::Fiber { fiber: f, token },
-            sent: self.now,
-            from: caller_svc,
-            state: ReqState::Wire,
-            replica: NONE,
-            fiber: NONE,
+            Caller::Fiber { fiber: f, token },
+            self.now,
+            caller_svc,
             priority,
             ejector,
-        });
+        ));
         let fb = self.fibers.get_mut(f);
         fb.token = token;
         fb.attempt += 1;
@@ -605,7 +600,7 @@ impl Sim<'_> {
         self.send(req);
     }
 
-    pub(super) fn call_timeout(&mut self, f: u32, token: u64) {
+    pub(super) fn call_timeout(&mut self, f: u32, token: Token) {
         if !self.fiber_waiting(f, token) {
             return;
         }
@@ -615,8 +610,9 @@ impl Sim<'_> {
             let r = self.reqs.get_mut(req);
             let (endpoint, latency, lost) =
                 (r.endpoint, self.now - r.sent, r.state == ReqState::Lost);
-            let (ejector, svc, replica) = (r.ejector, r.svc, r.replica);
-            r.caller = Caller::Silent;
+            let (ejector, replica) = (r.ejector, r.replica);
+            r.set_caller(Caller::Silent);
+            let svc = self.svc_of(endpoint);
             if lost {
                 self.reqs.remove(req);
             }

@@ -22,6 +22,11 @@ use crate::{RunStats, SimError, SimOptions};
 
 pub(crate) type Rng = ChaCha8Rng;
 
+/// What a fiber waits for, changed whenever it stops waiting. One run-wide counter, 32 bits so
+/// that requests, timers and events stay small; it wraps (skipping 0) after 4G waits, and a
+/// stale event would need exactly that many waits to pass before it fires to be mistaken.
+pub(crate) type Token = u32;
+
 /// Something scheduled for a future instant.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Event {
@@ -41,7 +46,7 @@ pub enum Event {
     },
     WorkDone {
         fiber: u32,
-        token: u64,
+        token: Token,
     },
     /// The work of a leaf execution (no fiber: [`crate::model::EndpointModel::leaf_work`]).
     LeafDone {
@@ -50,7 +55,7 @@ pub enum Event {
     },
     BackoffDone {
         fiber: u32,
-        token: u64,
+        token: Token,
     },
     /// The head of a timeout lane is due.
     Timers {
@@ -105,15 +110,15 @@ enum Ready {
     /// A request got a worker: run its endpoint body.
     Start { req: u32, generation: u32 },
     /// Continue a fiber at its pc.
-    Run { fiber: u32, token: u64 },
+    Run { fiber: u32, token: Token },
     /// All children of a parallel group ended.
-    Join { fiber: u32, token: u64 },
+    Join { fiber: u32, token: Token },
     /// Send the next attempt of the fiber's current call.
-    Attempt { fiber: u32, token: u64 },
+    Attempt { fiber: u32, token: Token },
     /// The fiber's step failed.
     Fail {
         fiber: u32,
-        token: u64,
+        token: Token,
         failure: Failure,
     },
 }
@@ -145,7 +150,7 @@ pub type Outcome = Result<(), Failure>;
 enum Caller {
     Fiber {
         fiber: u32,
-        token: u64,
+        token: Token,
     },
     Workload {
         wreq: u32,
@@ -167,32 +172,89 @@ enum ReqState {
     Running,
 }
 
-/// One attempt sent to an endpoint, and on the callee side its execution.
+/// [`Caller`]'s variant, stored apart from its two words: as an enum field of [`Req`] its
+/// tag and padding would cost 4 bytes and push every request from 40 to 48 bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CallerKind {
+    Fiber,
+    Workload,
+    Silent,
+    Detached,
+}
+
+/// One attempt sent to an endpoint, and on the callee side its execution. A backlog holds
+/// one per waiting request (138k at the peak of ms-ref-1 at 1M), so it is kept to 40 bytes:
+/// the service is the endpoint's, and the caller is packed (see [`Req::caller`]).
 #[derive(Debug, Clone)]
 struct Req {
-    endpoint: u32,
-    svc: u32,
-    caller: Caller,
     sent: f64,
+    endpoint: u32,
+    /// The caller's two fields: fiber and token, or workload request and generation.
+    caller_ids: [u32; 2],
     /// Calling service, or NONE for a workload's client.
     from: u32,
-    state: ReqState,
     /// The replica serving or queueing it; picked when sent if a fault `on N of S` on the
     /// way in needs it, else when it arrives; NONE before.
     replica: u32,
     /// Root fiber while running.
     fiber: u32,
-    /// Queue priority (0..=9), inherited by the calls and sends it makes.
-    priority: u8,
     /// The caller's ejector for this callee ([`crate::model::CallModel::ejector`]), or NONE.
     ejector: u32,
+    caller_kind: CallerKind,
+    state: ReqState,
+    /// Queue priority (0..=9), inherited by the calls and sends it makes.
+    priority: u8,
+}
+
+const _: () = assert!(std::mem::size_of::<Req>() <= 40);
+
+impl Req {
+    /// An attempt sent at `sent`, not yet placed.
+    fn new(endpoint: u32, caller: Caller, sent: f64, from: u32, priority: u8, ejector: u32) -> Req {
+        let mut r = Req {
+            sent,
+            endpoint,
+            caller_ids: [0; 2],
+            from,
+            replica: NONE,
+            fiber: NONE,
+            ejector,
+            caller_kind: CallerKind::Silent,
+            state: ReqState::Wire,
+            priority,
+        };
+        r.set_caller(caller);
+        r
+    }
+
+    fn caller(&self) -> Caller {
+        let [a, b] = self.caller_ids;
+        match self.caller_kind {
+            CallerKind::Fiber => Caller::Fiber { fiber: a, token: b },
+            CallerKind::Workload => Caller::Workload {
+                wreq: a,
+                generation: b,
+            },
+            CallerKind::Silent => Caller::Silent,
+            CallerKind::Detached => Caller::Detached,
+        }
+    }
+
+    fn set_caller(&mut self, caller: Caller) {
+        (self.caller_kind, self.caller_ids) = match caller {
+            Caller::Fiber { fiber, token } => (CallerKind::Fiber, [fiber, token]),
+            Caller::Workload { wreq, generation } => (CallerKind::Workload, [wreq, generation]),
+            Caller::Silent => (CallerKind::Silent, [0; 2]),
+            Caller::Detached => (CallerKind::Detached, [0; 2]),
+        };
+    }
 }
 
 /// A thread of steps of one execution; parallel groups start child fibers.
 #[derive(Debug, Clone)]
 struct Fiber {
     /// Changes whenever the fiber stops waiting; events and answers carry the one they expect.
-    token: u64,
+    token: Token,
     req: u32,
     req_gen: u32,
     svc: u32,
@@ -374,7 +436,7 @@ pub(crate) struct Sim<'a> {
     reqs: Slab<Req>,
     fibers: Slab<Fiber>,
     wreqs: Slab<WReq>,
-    next_token: u64,
+    next_token: Token,
     svcs: Vec<SvcState>,
     ep_faults: Vec<EpFaults>,
     /// Active fault occurrences, in the order they started.
@@ -784,7 +846,7 @@ impl<'a> Sim<'a> {
         let reqs: Vec<u32> = self.reqs.live_indices().collect();
         for r in reqs {
             let req = self.reqs.get(r);
-            if req.caller != Caller::Silent {
+            if req.caller() != Caller::Silent {
                 // Sends too: like a call without a timeout, the attempt never ended.
                 let (e, sent) = (req.endpoint, req.sent);
                 self.rec.record(e as usize, t, t - sent, un);
@@ -798,14 +860,20 @@ impl<'a> Sim<'a> {
         }
     }
 
-    fn new_token(&mut self) -> u64 {
-        self.next_token += 1;
+    fn new_token(&mut self) -> Token {
+        self.next_token = self.next_token.wrapping_add(1).max(1);
         self.next_token
+    }
+
+    /// The service an endpoint belongs to.
+    #[inline]
+    fn svc_of(&self, endpoint: u32) -> u32 {
+        self.m.endpoints[endpoint as usize].service
     }
 
     /// Whether `fiber` still waits for what `token` stands for. A fiber whose execution was
     /// killed is freed here, the first time anything wakes it.
-    fn fiber_waiting(&mut self, fiber: u32, token: u64) -> bool {
+    fn fiber_waiting(&mut self, fiber: u32, token: Token) -> bool {
         let f = self.fibers.get(fiber);
         if f.token != token {
             return false;

@@ -3,15 +3,14 @@
 //! and timers cancelled by an earlier answer are dropped from the head without an event.
 //! Most attempts are answered in time, so this keeps a third of all events out of the heap.
 
-use std::collections::VecDeque;
-
-use super::Sim;
+use super::{Sim, Token};
 use crate::engine::Event;
+use crate::fifo::Fifo;
 
 #[derive(Debug, Default)]
 pub(crate) struct Lane {
     /// (expiry, who, token or generation), in expiry order.
-    entries: VecDeque<(f64, u32, u64)>,
+    entries: Fifo<(f64, u32, Token)>,
     armed: bool,
 }
 
@@ -21,15 +20,15 @@ impl Sim<'_> {
         (lane as usize) < self.m.calls.len()
     }
 
-    fn timer_stale(&self, lane: u32, who: u32, token: u64) -> bool {
+    fn timer_stale(&self, lane: u32, who: u32, token: Token) -> bool {
         if self.lane_is_call(lane) {
             self.fibers.get(who).token != token
         } else {
-            !self.wreqs.is_current(who, token as u32)
+            !self.wreqs.is_current(who, token)
         }
     }
 
-    pub(super) fn set_timer(&mut self, lane: u32, after: f64, who: u32, token: u64) {
+    pub(super) fn set_timer(&mut self, lane: u32, after: f64, who: u32, token: Token) {
         let at = self.now + after;
         let l = &mut self.lanes[lane as usize];
         l.entries.push_back((at, who, token));
@@ -49,7 +48,7 @@ impl Sim<'_> {
             if self.lane_is_call(lane) {
                 self.call_timeout(who, token);
             } else {
-                self.client_timeout(who, token as u32);
+                self.client_timeout(who, token);
             }
         }
         while let Some(&(at, who, token)) = self.lanes[lane as usize].entries.front() {
