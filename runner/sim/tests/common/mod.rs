@@ -1,8 +1,10 @@
-//! Plan builders and recording summaries shared by the simulator's tests.
+//! Plan builders (the simulator's shapes over `chaos_test_support::plans`) and recording
+//! summaries shared by the simulator's tests.
 #![allow(dead_code, clippy::unwrap_used)]
 
 use chaos_plan::*;
 use chaos_report::{Latency, Recording, Stats, SubjectKey};
+use chaos_test_support::plans;
 
 pub fn exp(mean_s: f64) -> Dist {
     Dist::Exponential { mean_s }
@@ -16,116 +18,55 @@ pub fn work(dist: Dist) -> Step {
     Step::Work { dist }
 }
 
-pub fn call(service: &str, endpoint: &str) -> Call {
-    Call {
-        service: service.into(),
-        endpoint: endpoint.into(),
-        timeout_s: None,
-        retry: Retry::NONE,
-        circuit_breaker: None,
-        continue_on_error: false,
-        priority: None,
-    }
-}
+pub use plans::call;
 
+/// The simulator's test service: one endpoint `GET /` doing `steps`, restarting after 5 s (the
+/// compiler's default, which the kill tests' recovery times are written for).
 pub fn service(name: &str, replicas: u32, workers: u32, steps: Vec<Step>) -> Service {
     Service {
-        name: name.into(),
         replicas: Replicas::Fixed { count: replicas },
         workers,
-        queue: None,
-        rate_limit_per_s: None,
         restart_s: 5.0,
-        balance: Balance::RoundRobin,
-        latency: Dist::ZERO,
-        endpoints: vec![Endpoint {
-            name: "GET /".into(),
-            steps,
-        }],
-        discipline: Default::default(),
-        eject: None,
-        health_check: None,
+        ..plans::service(name, vec![plans::endpoint("GET /", steps)])
     }
 }
 
+/// Poisson arrivals at a constant `rate` on `target`'s `GET /` over `[0, duration]`.
 pub fn open(name: &str, target: &str, rate: f64, duration: f64) -> Workload {
-    Workload {
-        name: name.into(),
-        target: EndpointRef {
-            service: target.into(),
-            endpoint: "GET /".into(),
-        },
-        load: Load::Open {
-            rate: vec![RatePiece {
-                start_s: 0.0,
-                end_s: duration,
-                from_per_s: rate,
-                to_per_s: rate,
-            }],
-            spikes: vec![],
-            arrivals: Arrivals::Poisson,
-        },
-        timeout_s: None,
-        priority: 0,
-    }
+    plans::open(
+        name,
+        (target, "GET /"),
+        vec![plans::ramp(0.0, duration, rate, rate)],
+        vec![],
+    )
 }
 
 pub fn closed(name: &str, target: &str, users: u32, think: Dist) -> Workload {
-    Workload {
-        name: name.into(),
-        target: EndpointRef {
-            service: target.into(),
-            endpoint: "GET /".into(),
-        },
-        load: Load::Closed {
-            users_from: users,
-            users_to: users,
-            ramp_start_s: 0.0,
-            ramp_s: 0.0,
-            think,
-        },
-        timeout_s: None,
-        priority: 0,
+    let mut w = plans::closed(name, (target, "GET /"), users);
+    if let Load::Closed { think: t, .. } = &mut w.load {
+        *t = think;
     }
+    w
 }
 
+/// A scenario `test` of `duration_s` with the compiler's 30 s drain.
 pub fn plan(duration_s: f64, services: Vec<Service>, workloads: Vec<Workload>) -> Plan {
     Plan {
-        version: PLAN_VERSION,
         scenario: Scenario {
             name: "test".into(),
-            duration_s,
-            warmup_s: 0.0,
-            seed: 1,
-            window_s: 1.0,
             drain_s: 30.0,
-            hop_s: 0.0,
+            ..plans::scenario(duration_s)
         },
-        params: vec![],
-        services,
         workloads,
-        faults: vec![],
-        expectations: vec![],
-        aborts: vec![],
+        ..plans::plan(services)
     }
 }
 
 pub fn fault(name: &str, start_s: f64, end_s: f64, actions: Vec<Action>) -> Fault {
-    Fault {
-        name: name.into(),
-        occurrences: vec![Occurrence { start_s, end_s }],
-        active: vec![Interval { start_s, end_s }],
-        actions,
-    }
+    plans::fault(name, &[(start_s, end_s)], actions)
 }
 
-pub fn target(service: &str) -> Target {
-    Target {
-        service: service.into(),
-        endpoint: None,
-        replicas: None,
-    }
-}
+pub use plans::on as target;
 
 /// A subject's stats summed over the windows starting in `[from_s, to_s)`.
 pub struct Summary {
