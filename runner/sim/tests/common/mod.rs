@@ -18,6 +18,7 @@ pub fn work(dist: Dist) -> Step {
     Step::Work { dist }
 }
 
+#[allow(unused_imports)] // not every test binary calls
 pub use plans::call;
 
 /// The simulator's test service: one endpoint `GET /` doing `steps`, restarting after 5 s (the
@@ -66,6 +67,7 @@ pub fn fault(name: &str, start_s: f64, end_s: f64, actions: Vec<Action>) -> Faul
     plans::fault(name, &[(start_s, end_s)], actions)
 }
 
+#[allow(unused_imports)] // not every test binary targets a fault
 pub use plans::on as target;
 
 /// A subject's stats summed over the windows starting in `[from_s, to_s)`.
