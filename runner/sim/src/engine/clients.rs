@@ -4,7 +4,7 @@
 
 use chaos_report::Cause;
 
-use super::{Caller, Failure, Outcome, Req, ReqState, Sim, WReq};
+use super::{Caller, Failure, Outcome, Req, ReqState, Sim};
 use crate::engine::Event;
 use crate::model::{NONE, WorkloadKind};
 
@@ -75,21 +75,11 @@ impl Sim<'_> {
     fn workload_send(&mut self, wl: u32, user: u32) {
         let w = &self.m.workloads[wl as usize];
         let (endpoint, timeout, priority) = (w.endpoint, w.timeout, w.priority);
-        let (wreq, wgeneration) = self.wreqs.insert(WReq {
-            wl,
-            user,
-            intended: self.now,
-            req: NONE,
-            req_gen: 0,
-        });
         // Clients outside the topology go through the service as through a Kubernetes
         // Service: they do not eject (health checks still decide where they land).
         let (req, generation) = self.reqs.insert(Req::new(
             endpoint,
-            Caller::Workload {
-                wreq,
-                generation: wgeneration,
-            },
+            Caller::Client { wl, user },
             self.now,
             NONE,
             priority,
@@ -98,41 +88,35 @@ impl Sim<'_> {
         self.stats.sent[endpoint as usize] += 1;
         self.stats.sent[(self.n_endpoints + wl) as usize] += 1;
         self.stats.peak_in_flight = self.stats.peak_in_flight.max(self.reqs.len());
-        let wr = self.wreqs.get_mut(wreq);
-        wr.req = req;
-        wr.req_gen = generation;
         if let Some(t) = timeout {
             let lane = self.m.calls.len() as u32 + wl;
-            self.set_timer(lane, t, wreq, wgeneration);
+            self.set_timer(lane, t, req, generation);
         }
         self.send(req);
     }
 
-    pub(super) fn client_timeout(&mut self, wreq: u32, generation: u32) {
-        if !self.wreqs.is_current(wreq, generation) {
+    /// The client of request `req` (sent with slab generation `generation`) stops waiting.
+    pub(super) fn client_timeout(&mut self, req: u32, generation: u32) {
+        if !self.reqs.is_current(req, generation) {
             return;
         }
-        let wr = self.wreqs.get(wreq);
-        let (req, req_gen) = (wr.req, wr.req_gen);
-        let timeout = Err(Failure::new(Cause::Timeout, 504));
-        if self.reqs.is_current(req, req_gen) {
-            let r = self.reqs.get_mut(req);
-            let (endpoint, latency, lost) =
-                (r.endpoint, self.now - r.sent, r.state == ReqState::Lost);
-            r.set_caller(Caller::Silent);
-            if lost {
-                self.reqs.remove(req);
-            }
-            self.record(endpoint, latency, timeout);
+        let r = self.reqs.get_mut(req);
+        let Caller::Client { wl, user } = r.caller() else {
+            return;
+        };
+        let (endpoint, sent, lost) = (r.endpoint, r.sent, r.state == ReqState::Lost);
+        r.set_caller(Caller::Silent);
+        if lost {
+            self.reqs.remove(req);
         }
-        self.workload_done(wreq, timeout);
+        let timeout = Err(Failure::new(Cause::Timeout, 504));
+        self.record(endpoint, self.now - sent, timeout);
+        self.workload_done(wl, user, sent, timeout);
     }
 
     /// The client got its answer (or gave up): record it, and a closed-loop user thinks.
-    pub(super) fn workload_done(&mut self, wreq: u32, outcome: Outcome) {
-        let wr = self.wreqs.get(wreq);
-        let (wl, user, intended) = (wr.wl, wr.user, wr.intended);
-        self.wreqs.remove(wreq);
+    /// `intended` is when the client sent the request.
+    pub(super) fn workload_done(&mut self, wl: u32, user: u32, intended: f64, outcome: Outcome) {
         self.record(self.n_endpoints + wl, self.now - intended, outcome);
         self.stats.last_workload_answer_s = self.now;
         if let WorkloadKind::Closed { think, .. } = &self.m.workloads[wl as usize].kind {

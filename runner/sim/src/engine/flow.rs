@@ -524,7 +524,8 @@ impl Sim<'_> {
     /// The answer (or failure) of an attempt reaches its caller, now.
     pub(super) fn answer(&mut self, req: u32, outcome: Outcome) {
         let r = self.reqs.get(req);
-        let (caller, endpoint, latency) = (r.caller(), r.endpoint, self.now - r.sent);
+        let (caller, endpoint, sent) = (r.caller(), r.endpoint, r.sent);
+        let latency = self.now - sent;
         let (ejector, svc, replica) = (r.ejector, self.svc_of(r.endpoint), r.replica);
         self.reqs.remove(req);
         match caller {
@@ -540,11 +541,9 @@ impl Sim<'_> {
                     self.call_result(fiber, outcome);
                 }
             }
-            Caller::Workload { wreq, generation } => {
+            Caller::Client { wl, user } => {
                 self.record(endpoint, latency, outcome);
-                if self.wreqs.is_current(wreq, generation) {
-                    self.workload_done(wreq, outcome);
-                }
+                self.workload_done(wl, user, sent, outcome);
             }
         }
     }

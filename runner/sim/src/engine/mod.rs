@@ -1,7 +1,8 @@
-//! The simulation state and its event loop. Requests, fibers (an endpoint body's thread of
-//! steps) and workload requests live in slabs addressed by index; scheduled events carry the
-//! index plus a generation or token, so an event about something that has since moved on is
-//! recognised and dropped. Work that follows at the same instant goes through a FIFO `ready`
+//! The simulation state and its event loop. Requests (attempts; a workload's client sends one
+//! per request, so its request is that attempt) and fibers (an endpoint body's thread of
+//! steps) live in slabs addressed by index; scheduled events carry the index plus a
+//! generation or token, so an event about something that has since moved on is recognised
+//! and dropped. Work that follows at the same instant goes through a FIFO `ready`
 //! list instead of recursion, so no chain of instant answers can grow the stack.
 
 mod clients;
@@ -152,9 +153,13 @@ enum Caller {
         fiber: u32,
         token: Token,
     },
-    Workload {
-        wreq: u32,
-        generation: u32,
+    /// A workload's client. A client sends one attempt per request (no retries), so the
+    /// attempt is the client's request: its `sent` is when the client sent it, and its
+    /// slab generation is what the client's timeout refers to.
+    Client {
+        wl: u32,
+        /// The closed-loop user, or NONE.
+        user: u32,
     },
     /// The caller gave up and already recorded the attempt: the answer is thrown away.
     Silent,
@@ -177,7 +182,7 @@ enum ReqState {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum CallerKind {
     Fiber,
-    Workload,
+    Client,
     Silent,
     Detached,
 }
@@ -189,7 +194,7 @@ enum CallerKind {
 struct Req {
     sent: f64,
     endpoint: u32,
-    /// The caller's two fields: fiber and token, or workload request and generation.
+    /// The caller's two fields: fiber and token, or workload and user.
     caller_ids: [u32; 2],
     /// Calling service, or NONE for a workload's client.
     from: u32,
@@ -231,10 +236,7 @@ impl Req {
         let [a, b] = self.caller_ids;
         match self.caller_kind {
             CallerKind::Fiber => Caller::Fiber { fiber: a, token: b },
-            CallerKind::Workload => Caller::Workload {
-                wreq: a,
-                generation: b,
-            },
+            CallerKind::Client => Caller::Client { wl: a, user: b },
             CallerKind::Silent => Caller::Silent,
             CallerKind::Detached => Caller::Detached,
         }
@@ -243,7 +245,7 @@ impl Req {
     fn set_caller(&mut self, caller: Caller) {
         (self.caller_kind, self.caller_ids) = match caller {
             Caller::Fiber { fiber, token } => (CallerKind::Fiber, [fiber, token]),
-            Caller::Workload { wreq, generation } => (CallerKind::Workload, [wreq, generation]),
+            Caller::Client { wl, user } => (CallerKind::Client, [wl, user]),
             Caller::Silent => (CallerKind::Silent, [0; 2]),
             Caller::Detached => (CallerKind::Detached, [0; 2]),
         };
@@ -270,16 +272,6 @@ struct Fiber {
     trial: bool,
     /// The request's priority, for the calls and sends this fiber makes.
     priority: u8,
-}
-
-/// A workload's request as its client sees it.
-#[derive(Debug, Clone)]
-struct WReq {
-    wl: u32,
-    user: u32,
-    intended: f64,
-    req: u32,
-    req_gen: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -435,7 +427,6 @@ pub(crate) struct Sim<'a> {
     ready_head: usize,
     reqs: Slab<Req>,
     fibers: Slab<Fiber>,
-    wreqs: Slab<WReq>,
     next_token: Token,
     svcs: Vec<SvcState>,
     ep_faults: Vec<EpFaults>,
@@ -528,7 +519,6 @@ impl<'a> Sim<'a> {
             ready_head: 0,
             reqs: Slab::default(),
             fibers: Slab::default(),
-            wreqs: Slab::default(),
             next_token: 0,
             svcs,
             ep_faults: vec![
@@ -846,17 +836,15 @@ impl<'a> Sim<'a> {
         let reqs: Vec<u32> = self.reqs.live_indices().collect();
         for r in reqs {
             let req = self.reqs.get(r);
-            if req.caller() != Caller::Silent {
+            let (caller, e, sent) = (req.caller(), req.endpoint, req.sent);
+            if caller != Caller::Silent {
                 // Sends too: like a call without a timeout, the attempt never ended.
-                let (e, sent) = (req.endpoint, req.sent);
                 self.rec.record(e as usize, t, t - sent, un);
             }
-        }
-        let wreqs: Vec<u32> = self.wreqs.live_indices().collect();
-        for w in wreqs {
-            let wr = self.wreqs.get(w);
-            let (subject, intended) = (self.n_endpoints + wr.wl, wr.intended);
-            self.rec.record(subject as usize, t, t - intended, un);
+            if let Caller::Client { wl, .. } = caller {
+                let subject = self.n_endpoints + wl;
+                self.rec.record(subject as usize, t, t - sent, un);
+            }
         }
     }
 

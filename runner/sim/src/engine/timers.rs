@@ -15,7 +15,8 @@ pub(crate) struct Lane {
 }
 
 impl Sim<'_> {
-    /// Lanes `0..calls` are call sites (who = fiber, token), the rest workloads (who = wreq).
+    /// Lanes `0..calls` are call sites (who = fiber, token), the rest workloads (who = the
+    /// client's request, its generation).
     fn lane_is_call(&self, lane: u32) -> bool {
         (lane as usize) < self.m.calls.len()
     }
@@ -24,7 +25,7 @@ impl Sim<'_> {
         if self.lane_is_call(lane) {
             self.fibers.get(who).token != token
         } else {
-            !self.wreqs.is_current(who, token)
+            !self.reqs.is_current(who, token)
         }
     }
 
