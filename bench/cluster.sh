@@ -13,8 +13,8 @@
 #   bench/cluster.sh                 # N=200 FAULTS=100
 #   N=50 FAULTS=40 bench/cluster.sh  # smaller
 #
-# Prints a summary and writes it, the generated scenario and the stamped log to
-# bench/results/cluster-<date>/ (OUT= to choose).
+# Prints a summary and writes it, the generated scenario, the stamped log and report.json (1-2 MB:
+# left out of the commits so far) to bench/results/cluster-<date>/ (OUT= to choose).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -92,6 +92,10 @@ for line in open(log):
     m = re.search(r"^fault \S+ on .*installed (-?[\d.]+) ms after its time", text)
     if m:
         late.append(float(m[1]))
+    m = re.search(r"^reading (\d+) agents' metrics took longer than a window (\d+) times", text)
+    if m:
+        at["merged"] = f"{m[2]} windows' agent figures merged into the next (reading {m[1]} agents took longer than a window)"
+
 if gone:
     at["deleted"] = float(gone)
 def span(a, b):
@@ -106,6 +110,7 @@ if late:
     print(f"fault installed after its time: n={len(late)} p50 {q[49]:.1f} ms, p99 {q[98]:.1f} ms, max {max(late):.1f} ms (2 Pods each, through the Pod proxy)")
 else:
     print("fault installed after its time: no fault line")
+print(f"window reads: {at.get('merged', 'every window read on its own')}")
 PY
 cat "$out/machine.txt" "$out/summary.txt"
 echo "(in $out)"
