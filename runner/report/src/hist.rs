@@ -6,8 +6,8 @@
 
 mod sparse;
 
-use sparse::Writer;
 pub use sparse::{Buckets, SparseLatency};
+use sparse::{Entry, Writer};
 
 /// Highest latency kept exactly: one day. Longer samples are clamped to it.
 const MAX_US: u64 = 86_400_000_000;
@@ -41,6 +41,9 @@ fn to_us(seconds: f64) -> u64 {
 pub struct Latency {
     counts: Vec<u64>,
     touched: Vec<u64>,
+    /// The words of `touched` that may have bits set: a window's buckets span a few dozen
+    /// words of ~430, and reports read and empty one aggregate per window.
+    words: std::ops::Range<usize>,
     total: u64,
     /// Lowest and highest value recorded, in microseconds (`u64::MAX` and 0 when empty).
     min_us: u64,
@@ -59,9 +62,29 @@ impl Latency {
         Latency {
             counts: vec![0; n],
             touched: vec![0; n.div_ceil(64)],
+            words: 0..0,
             total: 0,
             min_us: u64::MAX,
             max_us: 0,
+        }
+    }
+
+    /// Adds `n` to the bucket at `index` (within the histogram).
+    #[inline]
+    fn add_at(&mut self, index: usize, n: u64) {
+        if let Some(c) = self.counts.get_mut(index) {
+            if *c == 0 {
+                let w = index / 64;
+                if let Some(word) = self.touched.get_mut(w) {
+                    *word |= 1 << (index % 64);
+                }
+                if self.words.is_empty() {
+                    self.words = w..w + 1;
+                } else {
+                    self.words = self.words.start.min(w)..self.words.end.max(w + 1);
+                }
+            }
+            *c = c.saturating_add(n);
         }
     }
 
@@ -77,15 +100,7 @@ impl Latency {
     /// `us` within `1..=MAX_US` (clamped otherwise, as hdrhistogram's saturating record does).
     fn record_us(&mut self, us: u64, n: u64) {
         let us = us.clamp(1, MAX_US);
-        let i = hdr_index(us);
-        if let Some(c) = self.counts.get_mut(i) {
-            if *c == 0
-                && let Some(w) = self.touched.get_mut(i / 64)
-            {
-                *w |= 1 << (i % 64);
-            }
-            *c = c.saturating_add(n);
-        }
+        self.add_at(hdr_index(us), n);
         self.max_us = self.max_us.max(us);
         self.min_us = self.min_us.min(us);
         self.total = self.total.saturating_add(n);
@@ -93,7 +108,10 @@ impl Latency {
 
     /// Non-empty buckets in ascending order: (index, count).
     fn buckets(&self) -> impl Iterator<Item = (usize, u64)> + '_ {
-        self.touched.iter().enumerate().flat_map(move |(w, &word)| {
+        let words = self.touched.get(self.words.clone()).unwrap_or_default();
+        let first = self.words.start;
+        words.iter().enumerate().flat_map(move |(w, &word)| {
+            let w = first + w;
             let mut bits = word;
             std::iter::from_fn(move || {
                 if bits == 0 {
@@ -180,8 +198,22 @@ impl Latency {
     }
 
     pub fn add_sparse(&mut self, other: &SparseLatency) {
-        for (us, n) in other.buckets() {
-            self.record_us(us, n);
+        // Buckets stored by index go straight to their counter, as `record_us` of their
+        // lowest value would; they ascend, so the first and last give the extremes.
+        let mut by_index: Option<(usize, usize)> = None;
+        for e in other.entries() {
+            match e {
+                Entry::Index(i, n) => {
+                    self.add_at(i, n);
+                    self.total = self.total.saturating_add(n);
+                    by_index = Some(by_index.map_or((i, i), |(lo, _)| (lo, i)));
+                }
+                Entry::Value(us, n) => self.record_us(us, n),
+            }
+        }
+        if let Some((lo, hi)) = by_index {
+            self.min_us = self.min_us.min(hdr_value(lo));
+            self.max_us = self.max_us.max(hdr_value(hi));
         }
     }
 
@@ -199,7 +231,10 @@ impl Latency {
         if self.total == 0 && self.min_us == u64::MAX {
             return;
         }
-        for (w, word) in self.touched.iter_mut().enumerate() {
+        let first = self.words.start;
+        let words = self.touched.get_mut(self.words.clone()).unwrap_or_default();
+        for (w, word) in words.iter_mut().enumerate() {
+            let w = first + w;
             let mut bits = std::mem::take(word);
             while bits != 0 {
                 let i = w * 64 + bits.trailing_zeros() as usize;
@@ -209,6 +244,7 @@ impl Latency {
                 }
             }
         }
+        self.words = 0..0;
         self.total = 0;
         self.min_us = u64::MAX;
         self.max_us = 0;

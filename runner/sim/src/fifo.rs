@@ -11,62 +11,100 @@ use std::collections::VecDeque;
 /// Entries per block: 4 KiB blocks of 16-byte entries.
 const BLOCK: usize = 256;
 
+/// Read from `front`, written to `back`, full blocks in between: a push and a pop each touch
+/// one `Vec` on their common path.
 #[derive(Debug)]
 pub(crate) struct Fifo<T> {
-    blocks: VecDeque<Vec<T>>,
-    /// Entries of the front block already taken.
+    /// The block being read; entries before `head` have left.
+    front: Vec<T>,
     head: usize,
+    middle: VecDeque<Vec<T>>,
+    /// The block being written.
+    back: Vec<T>,
     spare: Option<Vec<T>>,
 }
 
 impl<T> Default for Fifo<T> {
     fn default() -> Self {
         Fifo {
-            blocks: VecDeque::new(),
+            front: Vec::new(),
             head: 0,
+            middle: VecDeque::new(),
+            back: Vec::new(),
             spare: None,
         }
     }
 }
 
 impl<T: Copy> Fifo<T> {
+    #[inline]
     pub(crate) fn push_back(&mut self, value: T) {
-        match self.blocks.back_mut() {
-            Some(b) if b.len() < BLOCK => b.push(value),
-            _ => {
-                let mut b = self
-                    .spare
-                    .take()
-                    .unwrap_or_else(|| Vec::with_capacity(BLOCK));
-                b.push(value);
-                self.blocks.push_back(b);
-            }
+        if self.back.len() == self.back.capacity() {
+            self.new_back();
+        }
+        self.back.push(value);
+    }
+
+    #[cold]
+    fn new_back(&mut self) {
+        let fresh = self
+            .spare
+            .take()
+            .unwrap_or_else(|| Vec::with_capacity(BLOCK));
+        let full = std::mem::replace(&mut self.back, fresh);
+        if !full.is_empty() {
+            self.middle.push_back(full);
         }
     }
 
+    #[inline]
     pub(crate) fn front(&self) -> Option<&T> {
-        self.blocks.front().and_then(|b| b.get(self.head))
+        self.front
+            .get(self.head)
+            .or_else(|| self.middle.front().map_or(self.back.first(), |b| b.first()))
     }
 
+    #[inline]
     pub(crate) fn pop_front(&mut self) -> Option<T> {
-        let front = self.blocks.front()?;
-        let value = *front.get(self.head)?;
-        self.head += 1;
-        // Every block but the back one is full, so a front block read to its end is either
-        // full and done, or the only block: empty either way, and handed back.
-        if self.head == front.len() {
-            self.head = 0;
-            if let Some(mut b) = self.blocks.pop_front() {
-                b.clear();
-                self.spare = Some(b);
-            }
+        if self.head >= self.front.len() && !self.next_front() {
+            return None;
         }
+        let value = *self.front.get(self.head)?;
+        self.head += 1;
         Some(value)
+    }
+
+    /// The front block is read: hands it back and reads the next (false: nothing left).
+    #[cold]
+    fn next_front(&mut self) -> bool {
+        let next = match self.middle.pop_front() {
+            Some(b) => b,
+            None if self.back.is_empty() => return false,
+            // The block being written becomes the one read; the next push starts another.
+            None => std::mem::take(&mut self.back),
+        };
+        let mut done = std::mem::replace(&mut self.front, next);
+        if done.capacity() > 0 {
+            done.clear();
+            self.spare = Some(done);
+        }
+        self.head = 0;
+        true
     }
 
     #[cfg(test)]
     fn len(&self) -> usize {
-        self.blocks.iter().map(Vec::len).sum::<usize>() - self.head
+        self.front.len() - self.head
+            + self.middle.iter().map(Vec::len).sum::<usize>()
+            + self.back.len()
+    }
+
+    /// Blocks holding entries or being read.
+    #[cfg(test)]
+    fn blocks(&self) -> usize {
+        usize::from(self.head < self.front.len())
+            + self.middle.len()
+            + usize::from(!self.back.is_empty())
     }
 }
 
@@ -110,17 +148,19 @@ mod tests {
         for i in 0..10 * BLOCK {
             f.push_back(i);
         }
-        assert_eq!(f.blocks.len(), 10);
+        assert_eq!(f.blocks(), 10);
         for _ in 0..9 * BLOCK + 1 {
             f.pop_front();
         }
-        assert_eq!(f.blocks.len(), 1, "finished blocks are handed back");
+        assert_eq!(f.blocks(), 1, "finished blocks are handed back");
+        assert_eq!(f.middle.len(), 0);
         for _ in 0..BLOCK - 1 {
             f.pop_front();
         }
-        assert!(f.blocks.is_empty());
+        assert_eq!(f.blocks(), 0);
         f.push_back(7);
         assert_eq!(f.pop_front(), Some(7));
-        assert!(f.blocks.is_empty() && f.spare.is_some());
+        assert_eq!(f.blocks(), 0);
+        assert!(f.spare.is_some());
     }
 }

@@ -15,7 +15,7 @@ use std::fmt;
 use serde::ser::SerializeStruct;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::{Latency, hdr_index, hdr_value, to_us};
+use super::{Latency, MAX_US, hdr_index, hdr_value, to_us};
 
 /// A bucket's first varint: the index's distance from the previous one, shifted left by one,
 /// or [`LITERAL`], followed by the value itself.
@@ -42,7 +42,12 @@ impl SparseLatency {
 
     /// The `(value in microseconds, count)` pairs, in the order they were kept.
     pub fn buckets(&self) -> Buckets<'_> {
-        Buckets {
+        Buckets(self.entries())
+    }
+
+    /// The pairs as stored: by HDR index (ascending) or by value.
+    pub(super) fn entries(&self) -> Entries<'_> {
+        Entries {
             bytes: &self.bytes,
             index: 0,
         }
@@ -92,10 +97,11 @@ impl<'a> Writer<'a> {
         self.index = index;
     }
 
-    /// Any value: by index when it is its bucket's lowest value and in order, else literally.
+    /// Any value: by index when it is its bucket's lowest value, within a histogram's range
+    /// (so that [`Latency::add_sparse`] may count it by index) and in order, else literally.
     pub(super) fn value(&mut self, v: u64, n: u64) {
         let i = hdr_index(v);
-        if i >= self.index && hdr_value(i) == v {
+        if (1..=MAX_US).contains(&v) && i >= self.index && hdr_value(i) == v {
             self.index(i, n);
         } else {
             put_varint(self.bytes, LITERAL);
@@ -120,15 +126,37 @@ fn put_varint(out: &mut Vec<u8>, mut x: u64) {
     out.push(x as u8);
 }
 
-/// The buckets of a [`SparseLatency`], decoded as they are read.
+/// A stored bucket.
+pub(super) enum Entry {
+    /// HDR index and count: a bucket's lowest value, in `1..=MAX_US`, above the previous one.
+    Index(usize, u64),
+    /// Value in microseconds and count.
+    Value(u64, u64),
+}
+
+/// The buckets of a [`SparseLatency`] as stored, decoded as they are read.
 #[derive(Clone)]
-pub struct Buckets<'a> {
+pub(super) struct Entries<'a> {
     bytes: &'a [u8],
     index: usize,
 }
 
-impl Buckets<'_> {
+impl Entries<'_> {
+    // Always inlined, like `next`: reports decode millions of buckets, and as calls they
+    // cost more than the decoding.
+    #[inline(always)]
     fn varint(&mut self) -> Option<u64> {
+        // Most are one byte: counts and distances below 128.
+        let (&b, rest) = self.bytes.split_first()?;
+        if b < 0x80 {
+            self.bytes = rest;
+            return Some(u64::from(b));
+        }
+        self.varint_long()
+    }
+
+    #[inline(never)]
+    fn varint_long(&mut self) -> Option<u64> {
         let mut x = 0u64;
         let mut shift = 0u32;
         loop {
@@ -146,19 +174,35 @@ impl Buckets<'_> {
     }
 }
 
+impl Iterator for Entries<'_> {
+    type Item = Entry;
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<Entry> {
+        let head = self.varint()?;
+        if head == LITERAL {
+            let v = self.varint()?;
+            Some(Entry::Value(v, self.varint()?))
+        } else {
+            self.index += (head >> 1) as usize;
+            Some(Entry::Index(self.index, self.varint()?))
+        }
+    }
+}
+
+/// The `(value in microseconds, count)` pairs of a [`SparseLatency`].
+#[derive(Clone)]
+pub struct Buckets<'a>(Entries<'a>);
+
 impl Iterator for Buckets<'_> {
     type Item = (u64, u64);
 
     #[inline]
     fn next(&mut self) -> Option<(u64, u64)> {
-        let head = self.varint()?;
-        let v = if head == LITERAL {
-            self.varint()?
-        } else {
-            self.index += (head >> 1) as usize;
-            hdr_value(self.index)
-        };
-        Some((v, self.varint()?))
+        Some(match self.0.next()? {
+            Entry::Index(i, n) => (hdr_value(i), n),
+            Entry::Value(v, n) => (v, n),
+        })
     }
 }
 
