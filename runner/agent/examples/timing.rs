@@ -12,8 +12,8 @@
 //! - send: like the load generator's open loop: one current-thread event loop per core, each
 //!   with workers that take the next planned Poisson arrival at RATE and sleep until it.
 //!
-//! Each phase runs SECONDS (default 15), the three timers (tokio's, the clock without and
-//! with its boost) taking turns in 3 s blocks so that all see the same load, and prints p50, p99, p99.9 and max of the error in µs
+//! Each phase runs SECONDS (default 15), the four timers (tokio's, the clock without and
+//! with its boost, and boosted with its timer thread under `SCHED_FIFO`) taking turns in 3 s blocks so that all see the same load, and prints p50, p99, p99.9 and max of the error in µs
 //! and the process's CPU time over the phase (user + system, from /proc/self/stat).
 
 use std::sync::{Arc, Mutex};
@@ -31,9 +31,11 @@ enum Timer {
     /// The clock with its timer thread and the runtime's workers boosted
     /// (`clock::boost_current_thread`: 1 ns timer slack, nice `clock::BOOST_NICE`).
     Boosted,
+    /// Boosted, and the timer thread under `SCHED_FIFO` priority 1 (`clock::set_realtime`).
+    Fifo,
 }
 
-const TIMERS: [Timer; 3] = [Timer::Tokio, Timer::Clock, Timer::Boosted];
+const TIMERS: [Timer; 4] = [Timer::Tokio, Timer::Clock, Timer::Boosted, Timer::Fifo];
 
 impl Timer {
     fn name(self) -> &'static str {
@@ -41,18 +43,20 @@ impl Timer {
             Timer::Tokio => "tokio::time",
             Timer::Clock => "clock",
             Timer::Boosted => "clock, boosted",
+            Timer::Fifo => "clock, boosted, SCHED_FIFO",
         }
     }
 
     /// Sets the clock's boost for this phase; the runtime's threads follow through
     /// [`Timer::on_thread_start`].
     fn prepare(self) {
-        clock::set_boost(self == Timer::Boosted);
+        clock::set_boost(matches!(self, Timer::Boosted | Timer::Fifo));
+        clock::set_realtime(self == Timer::Fifo);
     }
 
     fn on_thread_start(self) -> impl Fn() + Send + Sync + 'static {
         move || {
-            clock::boost_current_thread(self == Timer::Boosted);
+            clock::boost_current_thread(matches!(self, Timer::Boosted | Timer::Fifo));
         }
     }
 }
@@ -60,7 +64,7 @@ impl Timer {
 async fn sleep_until(timer: Timer, at: Instant) {
     match timer {
         Timer::Tokio => tokio::time::sleep_until(at.into()).await,
-        Timer::Clock | Timer::Boosted => clock::sleep_until(at).await,
+        Timer::Clock | Timer::Boosted | Timer::Fifo => clock::sleep_until(at).await,
     }
 }
 
@@ -215,6 +219,13 @@ fn main() {
         clock::BOOST_NICE,
         clock::boosted()
     );
+    clock::set_realtime(true);
+    futures::executor::block_on(clock::sleep(Duration::from_millis(1)));
+    println!(
+        "timer thread under SCHED_FIFO (chrt) granted: {:?}",
+        clock::realtime()
+    );
+    clock::set_realtime(false);
     let (gaps, share, max) = hiccups(3.0);
     println!(
         "a spinning thread lost the CPU {gaps} times over 100 µs in 3 s ({:.1}% of the time, longest {:.0} µs)",
@@ -235,9 +246,9 @@ fn main() {
         ("work sleeps", work_phase as fn(Timer, f64, f64) -> Vec<f64>),
         ("loadgen sends", send_phase),
     ] {
-        let mut errors = [Vec::new(), Vec::new(), Vec::new()];
-        let mut cpu = [0.0; 3];
-        let mut wall = [0.0; 3];
+        let mut errors = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
+        let mut cpu = [0.0; 4];
+        let mut wall = [0.0; 4];
         for _ in 0..rounds {
             for (i, timer) in TIMERS.into_iter().enumerate() {
                 let (c0, w0) = (cpu_s(), Instant::now());

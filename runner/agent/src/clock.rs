@@ -60,6 +60,10 @@ pub const BOOST_NICE: i32 = -10;
 static BOOST: AtomicBool = AtomicBool::new(true);
 /// Whether the timer thread's last boost was granted: `None` before it tried.
 static GRANTED: Mutex<Option<bool>> = Mutex::new(None);
+/// Whether the timer thread asks for real-time scheduling ([`set_realtime`]); off by default.
+static REALTIME: AtomicBool = AtomicBool::new(false);
+/// Whether the timer thread's last real-time request was granted: `None` while it is off.
+static RT_GRANTED: Mutex<Option<bool>> = Mutex::new(None);
 
 /// Turns the timer thread's precise wake-ups and priority on or off (for benchmarks that
 /// compare both in one process); it takes effect at the thread's next wake-up.
@@ -75,6 +79,43 @@ pub fn set_boost(on: bool) {
 /// or while the boost is off.
 pub fn boosted() -> Option<bool> {
     *GRANTED.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Puts the timer thread under `SCHED_FIFO` (priority 1) or back under the normal policy, at
+/// its next wake-up; off by default (an experiment, runner/local/BENCH.md: a real-time
+/// thread that spins takes its core from every normal thread for that long).
+pub fn set_realtime(on: bool) {
+    REALTIME.store(on, Ordering::Release);
+    if let Some(t) = TIMER.get() {
+        t.changed.store(true, Ordering::Release);
+        t.thread.unpark();
+    }
+}
+
+/// Whether the timer thread runs under `SCHED_FIFO`: `None` while not asked.
+pub fn realtime() -> Option<bool> {
+    *RT_GRANTED.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Asks for `SCHED_FIFO` priority 1 for the calling thread (`on`), or `SCHED_OTHER` back,
+/// through util-linux's `chrt`: the workspace forbids `unsafe`, and neither rustix nor nix
+/// wrap `sched_setscheduler`. Best effort: false when `chrt` is missing or the kernel refuses
+/// (no `CAP_SYS_NICE`, an `RLIMIT_RTPRIO` of 0).
+pub fn realtime_current_thread(on: bool) -> bool {
+    let tid = rustix::thread::gettid().as_raw_nonzero().to_string();
+    let policy: &[&str] = if on {
+        &["-f", "-p", "1"]
+    } else {
+        &["-o", "-p", "0"]
+    };
+    std::process::Command::new("chrt")
+        .args(policy)
+        .arg(&tid)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 /// Asks for a 1 ns timer slack and nice [`BOOST_NICE`] for the calling thread (`on`), or
@@ -300,12 +341,19 @@ fn run_timer() {
     let t = timer();
     let mut due = Vec::new();
     let mut boost = None;
+    let mut rt = false;
     loop {
         let want = BOOST.load(Ordering::Acquire);
         if boost != Some(want) {
             let granted = boost_current_thread(want);
             *GRANTED.lock().unwrap_or_else(|p| p.into_inner()) = want.then_some(granted);
             boost = Some(want);
+        }
+        let want_rt = REALTIME.load(Ordering::Acquire);
+        if rt != want_rt {
+            let granted = realtime_current_thread(want_rt);
+            *RT_GRANTED.lock().unwrap_or_else(|p| p.into_inner()) = want_rt.then_some(granted);
+            rt = want_rt;
         }
         let next = {
             let mut heap = t.heap.lock().unwrap_or_else(|p| p.into_inner());
@@ -359,6 +407,20 @@ mod tests {
         while let Some(ok) = tasks.join_next().await {
             assert!(ok.unwrap());
         }
+    }
+
+    #[tokio::test]
+    async fn realtime_is_asked_for_best_effort_and_sleeps_stay_on_time() {
+        set_realtime(true);
+        let at = Instant::now() + Duration::from_millis(2);
+        sleep_until(at).await;
+        assert!(Instant::now() >= at);
+        // The timer thread fired the sleep after seeing the request: it tried, granted or not.
+        assert!(realtime().is_some());
+        set_realtime(false);
+        let at = Instant::now() + Duration::from_millis(2);
+        sleep_until(at).await;
+        assert_eq!(realtime(), None);
     }
 
     #[tokio::test]
