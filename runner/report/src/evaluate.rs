@@ -23,7 +23,7 @@
 use chaos_plan::{Comparison, Expectation, Interval, Metric, Plan, Subject};
 use serde::{Deserialize, Serialize};
 
-use crate::hist::Latency;
+use crate::hist::{Latency, SparseLatency};
 use crate::recording::{Cause, Recording, ServiceSample, Stats, SubjectKey, WindowSample};
 
 /// Consecutive healthy windows that make a recovery.
@@ -199,12 +199,43 @@ impl Agg {
         self.sending_s += sending_s;
     }
 
+    /// [`Agg::add_window`] for a reader of counts and quantiles: with one subject, its
+    /// window's buckets are handed back to be read as they are
+    /// ([`SparseLatency::quantile_s`]) and `latency` stays empty; with several they are
+    /// merged into `latency` as usual and `None` is returned.
+    pub fn add_window_for_quantiles<'w>(
+        &mut self,
+        window: &'w WindowSample,
+        subjects: &[usize],
+        service: Option<usize>,
+        sending_s: f64,
+    ) -> Option<&'w SparseLatency> {
+        let [one] = subjects else {
+            self.add_window(window, subjects, service, sending_s);
+            return None;
+        };
+        let stats = window.subjects.get(*one);
+        if let Some(stats) = stats {
+            self.add_counts(stats);
+        }
+        if let Some(sample) = service.and_then(|i| window.services.get(i)) {
+            self.add_sample(sample);
+        }
+        self.windows += 1;
+        self.sending_s += sending_s;
+        stats.map(|s| &s.latency)
+    }
+
     pub fn add_stats(&mut self, stats: &Stats) {
+        self.add_counts(stats);
+        self.latency.add_sparse(&stats.latency);
+    }
+
+    fn add_counts(&mut self, stats: &Stats) {
         self.ok += stats.ok;
         for (a, b) in self.errors.iter_mut().zip(stats.errors) {
             *a += b;
         }
-        self.latency.add_sparse(&stats.latency);
     }
 
     fn add_sample(&mut self, sample: &ServiceSample) {

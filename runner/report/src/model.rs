@@ -326,10 +326,21 @@ fn expectation_chart(
     let points = (0..rec.windows.len())
         .map(|i| {
             agg.reset();
-            if let Some(w) = rec.windows.get(i) {
-                agg.add_window(w, &resolved.subjects, resolved.service, span.sending_s(i));
-            }
-            let v = agg.metric(metric).map(|v| round6(v * unit.factor()));
+            let (subjects, service) = (&resolved.subjects, resolved.service);
+            let v = match (rec.windows.get(i), metric.percentile()) {
+                (Some(w), Some(p)) => {
+                    match agg.add_window_for_quantiles(w, subjects, service, span.sending_s(i)) {
+                        Some(one) => one.quantile_s(p / 100.0),
+                        None => agg.metric(metric),
+                    }
+                }
+                (Some(w), None) => {
+                    agg.add_window(w, subjects, service, span.sending_s(i));
+                    agg.metric(metric)
+                }
+                (None, _) => agg.metric(metric),
+            };
+            let v = v.map(|v| round6(v * unit.factor()));
             (round6(span.bounds(i).0), v)
         })
         .collect();
@@ -479,7 +490,11 @@ pub fn build(plan: &Plan, rec: &Recording, verdicts: &[Verdict]) -> Report {
         let width = (end - start).max(f64::MIN_POSITIVE);
         for (si, name) in rec.services.iter().enumerate() {
             agg.reset();
-            agg.add_window(window, &subject_sets[si], Some(si), width);
+            let one = agg.add_window_for_quantiles(window, &subject_sets[si], Some(si), width);
+            let [p50, p99] = match one {
+                Some(l) => l.quantiles_s([0.5, 0.99]),
+                None => [0.5, 0.99].map(|q| agg.latency.quantile_s(q)),
+            };
             let sample = window.services.get(si).cloned().unwrap_or_default();
             timeline.push(TimelinePoint {
                 t_s: round6(start),
@@ -488,8 +503,8 @@ pub fn build(plan: &Plan, rec: &Recording, verdicts: &[Verdict]) -> Report {
                 errors: agg.error_count(),
                 errors_by_cause: by_cause(&agg.errors),
                 throughput_per_s: round3(agg.ok as f64 / width),
-                p50_ms: agg.latency.quantile_s(0.5).map(ms),
-                p99_ms: agg.latency.quantile_s(0.99).map(ms),
+                p50_ms: p50.map(ms),
+                p99_ms: p99.map(ms),
                 replicas: sample.replicas,
                 max_replicas: sample.max_replicas.max(sample.replicas),
                 utilisation_pct: round3(sample.utilisation * 100.0),
@@ -506,7 +521,8 @@ pub fn build(plan: &Plan, rec: &Recording, verdicts: &[Verdict]) -> Report {
                 continue;
             };
             agg.reset();
-            agg.add_window(window, &[i], None, 0.0);
+            let one = agg.add_window_for_quantiles(window, &[i], None, 0.0);
+            let p99 = one.map_or_else(|| agg.latency.quantile_s(0.99), |l| l.quantile_s(0.99));
             let load = plan.workload(workload).map(|w| &w.load);
             let send_end = end.min(span.ended_s);
             let (offered_per_s, users) = match load {
@@ -533,7 +549,7 @@ pub fn build(plan: &Plan, rec: &Recording, verdicts: &[Verdict]) -> Report {
                 users,
                 requests: agg.requests(),
                 errors: agg.error_count(),
-                p99_ms: agg.latency.quantile_s(0.99).map(ms),
+                p99_ms: p99.map(ms),
             });
         }
     }

@@ -15,7 +15,7 @@ use std::fmt;
 use serde::ser::SerializeStruct;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::{Latency, MAX_US, hdr_index, hdr_value, to_us};
+use super::{Latency, MAX_US, hdr_index, hdr_range, hdr_value, to_us};
 
 /// A bucket's first varint: the index's distance from the previous one, shifted left by one,
 /// or [`LITERAL`], followed by the value itself.
@@ -27,6 +27,10 @@ const LITERAL: u64 = 1;
 #[derive(Clone, Default)]
 pub struct SparseLatency {
     bytes: Vec<u8>,
+    /// The counts' sum (saturating), and whether any bucket is stored by value: kept beside
+    /// the bytes so that reading a quantile decodes only up to its bucket.
+    count: u64,
+    literals: bool,
 }
 
 impl SparseLatency {
@@ -37,7 +41,7 @@ impl SparseLatency {
         for (v, n) in buckets {
             w.value(v, n);
         }
-        SparseLatency { bytes }
+        w.finish()
     }
 
     /// The `(value in microseconds, count)` pairs, in the order they were kept.
@@ -58,7 +62,7 @@ impl SparseLatency {
     }
 
     pub fn count(&self) -> u64 {
-        self.buckets().map(|b| b.1).sum()
+        self.count
     }
 
     /// Adds one sample (seconds) without re-bucketing; buckets may then repeat or be
@@ -68,12 +72,63 @@ impl SparseLatency {
         put_varint(&mut self.bytes, LITERAL);
         put_varint(&mut self.bytes, to_us(seconds));
         put_varint(&mut self.bytes, 1);
+        self.count = self.count.saturating_add(1);
+        self.literals = true;
     }
 
     pub fn to_dense(&self) -> Latency {
         let mut l = Latency::new();
         l.add_sparse(self);
         l
+    }
+
+    /// `self.to_dense().quantile_s(q)`, read from the buckets themselves when they are all
+    /// stored by index (a window's, as recorded): reports read a quantile or two of every
+    /// window of every subject, and a dense histogram costs a merge, a scan and an emptying.
+    pub fn quantile_s(&self, q: f64) -> Option<f64> {
+        let [v] = self.quantiles_s([q]);
+        v
+    }
+
+    /// [`SparseLatency::quantile_s`] of each of `qs`, in one pass over the buckets.
+    pub fn quantiles_s<const N: usize>(&self, qs: [f64; N]) -> [Option<f64>; N] {
+        if self.literals {
+            let dense = self.to_dense();
+            return qs.map(|q| dense.quantile_s(q));
+        }
+        if self.count == 0 {
+            return [None; N];
+        }
+        // As `Latency::quantile_s`: the first bucket whose running count reaches the rank.
+        let qs = qs.map(|q| q.min(1.0));
+        let wanted = qs.map(|q| ((q * self.count as f64).ceil() as u64).max(1));
+        let mut found: [Option<usize>; N] = [None; N];
+        let mut seen = 0u64;
+        for e in self.entries() {
+            let Entry::Index(i, n) = e else { continue };
+            seen = seen.saturating_add(n);
+            if n == 0 {
+                continue;
+            }
+            for (f, &w) in found.iter_mut().zip(&wanted) {
+                if f.is_none() && seen >= w {
+                    *f = Some(i);
+                }
+            }
+            if found.iter().all(Option::is_some) {
+                break;
+            }
+        }
+        std::array::from_fn(|k| {
+            let us = found[k].map_or(0, |i| {
+                if qs[k] == 0.0 {
+                    hdr_value(i)
+                } else {
+                    hdr_value(i) + hdr_range(i) - 1
+                }
+            });
+            Some(us as f64 / 1e6)
+        })
     }
 }
 
@@ -82,12 +137,19 @@ pub(super) struct Writer<'a> {
     bytes: &'a mut Vec<u8>,
     /// The HDR index of the last bucket written by index (literals leave it as it was).
     index: usize,
+    count: u64,
+    literals: bool,
 }
 
 impl<'a> Writer<'a> {
     pub(super) fn new(bytes: &'a mut Vec<u8>) -> Writer<'a> {
         bytes.clear();
-        Writer { bytes, index: 0 }
+        Writer {
+            bytes,
+            index: 0,
+            count: 0,
+            literals: false,
+        }
     }
 
     /// The bucket at HDR `index`, which is not below the previous one's.
@@ -95,6 +157,7 @@ impl<'a> Writer<'a> {
         put_varint(self.bytes, ((index - self.index) as u64) << 1);
         put_varint(self.bytes, n);
         self.index = index;
+        self.count = self.count.saturating_add(n);
     }
 
     /// Any value: by index when it is its bucket's lowest value, within a histogram's range
@@ -107,6 +170,8 @@ impl<'a> Writer<'a> {
             put_varint(self.bytes, LITERAL);
             put_varint(self.bytes, v);
             put_varint(self.bytes, n);
+            self.count = self.count.saturating_add(n);
+            self.literals = true;
         }
     }
 
@@ -114,6 +179,8 @@ impl<'a> Writer<'a> {
     pub(super) fn finish(self) -> SparseLatency {
         SparseLatency {
             bytes: self.bytes.as_slice().to_vec(),
+            count: self.count,
+            literals: self.literals,
         }
     }
 }
@@ -336,6 +403,47 @@ mod tests {
         let s = SparseLatency::from_buckets(wider.clone());
         assert_eq!(s.buckets().collect::<Vec<_>>(), wider);
         assert_eq!(s.bytes.len(), 2 * 800 + 1);
+    }
+
+    #[test]
+    fn quantiles_are_the_dense_histograms() {
+        let qs = [
+            0.0,
+            1e-9,
+            0.001,
+            0.25,
+            0.5,
+            0.9,
+            0.99,
+            0.999,
+            1.0,
+            1.5,
+            f64::NAN,
+        ];
+        let mut cases = samples();
+        // A window as recorded, and one with a late sample appended (read densely).
+        let mut window = super::super::WindowLatency::new();
+        for k in 1..5000u32 {
+            window.record_s(f64::from(k % 997) * 1.7e-4 + f64::from(k % 7) * 0.3);
+        }
+        let recorded = window.take_sparse();
+        cases.push(recorded.buckets().collect());
+        let mut late = recorded.clone();
+        late.push_s(0.0123);
+        // Counts that sum past u64 are left out: the dense histogram's running sum overflows.
+        let summable = cases
+            .into_iter()
+            .filter(|pairs| pairs.iter().all(|b| b.1 < 1 << 32))
+            .map(SparseLatency::from_buckets);
+        for s in [recorded, late].into_iter().chain(summable) {
+            let dense = s.to_dense();
+            for q in qs {
+                assert_eq!(s.quantile_s(q), dense.quantile_s(q), "q = {q}");
+            }
+            let both = [0.99, 0.5];
+            assert_eq!(s.quantiles_s(both), both.map(|q| dense.quantile_s(q)));
+            assert_eq!(s.count(), dense.count());
+        }
     }
 
     #[test]
