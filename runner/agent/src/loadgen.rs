@@ -81,6 +81,7 @@ pub struct Loadgen {
     seed: u64,
     counters: Arc<Counters>,
     share: Share,
+    connection_lifetime: Option<Duration>,
 }
 
 /// Where each workload's results go in the recorder.
@@ -121,7 +122,16 @@ impl Loadgen {
             seed,
             counters: Arc::new(Counters::default()),
             share: Share::WHOLE,
+            connection_lifetime: None,
         })
+    }
+
+    /// Closes each connection once it is `lifetime` old and opens a new one for the next
+    /// request (by default connections are kept): what a load balancer that spreads
+    /// connections, not requests, needs for replicas added during the run to get their share.
+    pub fn with_connection_lifetime(mut self, lifetime: Duration) -> Loadgen {
+        self.connection_lifetime = Some(lifetime);
+        self
     }
 
     /// Sends only `share` of every workload (see [`Share`]); by default all of it.
@@ -216,6 +226,7 @@ impl Loadgen {
                 horizon_s: self.plan.horizon_s(),
                 stopped: stopped.clone(),
                 counters: self.counters.clone(),
+                connection_lifetime: self.connection_lifetime,
             });
             match &w.load {
                 Load::Open { .. } => {
@@ -284,6 +295,7 @@ struct Ctx {
     horizon_s: f64,
     stopped: Arc<AtomicBool>,
     counters: Arc<Counters>,
+    connection_lifetime: Option<Duration>,
 }
 
 impl Ctx {
@@ -503,7 +515,7 @@ async fn pool_loop(ctx: Arc<Ctx>, pool: Arc<Pool>, share: usize, threads: usize)
 
 /// `first`: an overdue arrival handed over at the worker's start (it starts busy).
 async fn open_worker(ctx: Arc<Ctx>, pool: Arc<Pool>, mut first: Option<f64>) {
-    let mut conns = Conns::default();
+    let mut conns = Conns::with_lifetime(ctx.connection_lifetime);
     let mut batch = Batch::new(ctx.recorder.clone());
     loop {
         let (t, was_idle) = match first.take() {
@@ -534,7 +546,7 @@ async fn open_worker(ctx: Arc<Ctx>, pool: Arc<Pool>, mut first: Option<f64>) {
 
 async fn closed_user(ctx: Arc<Ctx>, users: UsersRamp, i: u32, think: chaos_plan::Dist) {
     let mut rng = StdRng::from_rng(&mut rand::rng());
-    let mut conns = Conns::default();
+    let mut conns = Conns::with_lifetime(ctx.connection_lifetime);
     let mut batch = Batch::new(ctx.recorder.clone());
     loop {
         let now = ctx.now_s();

@@ -22,6 +22,12 @@ use chaos_report::{Recorder, Recording, WindowSample};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
+/// The workloads' targets are Services, and kube-proxy balances connections, not requests: a
+/// connection kept for the whole run would never reach a Pod that autoscaling added. Each is
+/// renewed after a second, so new Pods get their share within about one (at the cost of one
+/// connect per worker per second).
+const CONNECTION_LIFETIME: Duration = Duration::from_secs(1);
+
 /// `GET` (with `?from=N`): a [`LoadgenStatus`].
 pub const STATUS_PATH: &str = "/_chaos/loadgen";
 /// `POST`: stop sending now (an abort); in-flight requests still finish, then the Recording is printed.
@@ -236,7 +242,8 @@ pub async fn run_loadgen(
     } = options;
     let loadgen = Loadgen::new(plan.clone(), targets, seed)
         .map_err(|e| e.to_string())?
-        .with_share(share);
+        .with_share(share)
+        .with_connection_lifetime(CONNECTION_LIFETIME);
     let recorder = Arc::new(Mutex::new(Recorder::new(&plan, "loadgen", seed)));
     let (stop_tx, stop_rx) = watch::channel(false);
     let (start_tx, start_rx) = watch::channel(None);

@@ -4,7 +4,7 @@
 
 use std::pin::{Pin, pin};
 use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use chaos_report::Cause;
@@ -64,10 +64,15 @@ impl Target {
 #[derive(Default)]
 pub(super) struct Conns {
     open: Vec<Open>,
+    /// A connection this old is closed before its next request and a new one opened (`None`:
+    /// kept as long as it lives). Behind a Service, kube-proxy balances connections, not
+    /// requests: without a lifetime, Pods added by autoscaling would never get any traffic.
+    lifetime: Option<Duration>,
 }
 
 struct Open {
     url: String,
+    opened: Instant,
     host: HeaderValue,
     sender: SendRequest<Empty<Bytes>>,
     conn: Pin<Box<Connection<TokioIo<TcpStream>, Empty<Bytes>>>>,
@@ -86,6 +91,13 @@ enum SendError {
 }
 
 impl Conns {
+    pub(super) fn with_lifetime(lifetime: Option<Duration>) -> Conns {
+        Conns {
+            open: Vec::new(),
+            lifetime,
+        }
+    }
+
     /// One exchange with the replica at `url` (`http://host:port`): the status and the cause it
     /// named, or the cause of a transport failure (as [`crate::exec::classify`] maps reqwest's).
     /// Dropping the future (a timeout) abandons the connection.
@@ -145,7 +157,8 @@ impl Conns {
         let i = self.open.iter().position(|o| o.url == url)?;
         let o = &mut self.open[i];
         // Polling an idle connection once notices a close without waiting on the socket.
-        let dead = o.busy || o.closed || o.conn.as_mut().now_or_never().is_some();
+        let expired = self.lifetime.is_some_and(|l| o.opened.elapsed() >= l);
+        let dead = expired || o.busy || o.closed || o.conn.as_mut().now_or_never().is_some();
         if dead {
             self.open.swap_remove(i);
             return None;
@@ -230,6 +243,7 @@ async fn connect(url: &str) -> Result<Open, ()> {
         .map_err(|_| ())?;
     Ok(Open {
         url: url.to_string(),
+        opened: Instant::now(),
         host: HeaderValue::from_str(a).map_err(|_| ())?,
         sender,
         conn: Box::pin(conn),
@@ -265,5 +279,32 @@ mod tests {
         assert_eq!(r.method(), Method::POST);
         assert_eq!(r.uri().path(), "/query");
         assert_eq!(r.headers()[wire::PRIORITY_HEADER], "7");
+    }
+
+    /// Sends three requests 60 ms apart to a plain HTTP server and counts the connections
+    /// opened: one when kept, one per request when each outlives a 50 ms lifetime.
+    async fn connections_for_three_requests(lifetime: Option<Duration>) -> u64 {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let app = axum::Router::new().fallback(|| async { "ok" });
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let counters = Counters::default();
+        let target = Target::new("GET /", 0);
+        let mut conns = Conns::with_lifetime(lifetime);
+        for _ in 0..3 {
+            let (status, _) = conns.exchange(&url, &target, &counters).await.unwrap();
+            assert_eq!(status, 200);
+            tokio::time::sleep(Duration::from_millis(60)).await;
+        }
+        counters.connections.load(Ordering::Relaxed)
+    }
+
+    #[tokio::test]
+    async fn a_connection_past_its_lifetime_is_renewed() {
+        assert_eq!(connections_for_three_requests(None).await, 1);
+        assert_eq!(
+            connections_for_three_requests(Some(Duration::from_millis(50))).await,
+            3
+        );
     }
 }
