@@ -173,7 +173,13 @@ faulted() { # SERVICE: how many of its Pods hold a fault now
       --key /tmp/chaos-testbed/pki/admin.key -H "x-chaos-token: $token" \
       "https://10.244.0.1:6443/api/v1/namespaces/$ns/pods/$p:8080/proxy/_chaos/faults")
     [ -z "${FAULTED_SAY:-}" ] || echo "$p: $f" >&2
-    [ "$(echo "$f" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" = 0 ] || n=$((n + 1))
+    # a Pod that does not answer yet (not ready: curl's error, not JSON) holds no fault
+    case "$(echo "$f" | python3 -c 'import json,sys
+try: print(len(json.load(sys.stdin)))
+except ValueError: print(0)')" in
+    0) ;;
+    *) n=$((n + 1)) ;;
+    esac
   done
   echo $n
 }
