@@ -414,18 +414,7 @@ impl<'a> Session<'a> {
 
     async fn wait_for_rollouts(&self) -> Result<(), ClusterError> {
         let started = Instant::now();
-        let selector = format!(
-            "{RUN_ID_LABEL}={}",
-            self.bundle
-                .objects
-                .namespace
-                .metadata
-                .labels
-                .as_ref()
-                .and_then(|l| l.get(RUN_ID_LABEL))
-                .cloned()
-                .unwrap_or_default()
-        );
+        let selector = format!("{RUN_ID_LABEL}={}", self.run_id());
         let mut last = String::new();
         loop {
             let mut pending: Vec<(&ServiceObjects, i32, i32)> = Vec::new();
@@ -1163,7 +1152,8 @@ impl<'a> Session<'a> {
                         continue;
                     }
                     match self
-                        .proxy(&pod.name, AGENT_PORT, "PUT", "/_chaos/peers", Some(&body))
+                        .pods
+                        .request(&pod.name, AGENT_PORT, "PUT", "/_chaos/peers", Some(&body))
                         .await
                     {
                         Ok(_) => {
@@ -1269,18 +1259,6 @@ impl<'a> Session<'a> {
             }
         }
         failed.map_or(Ok(()), Err)
-    }
-
-    /// A request to a Pod's port through the API server's Pod proxy, with the run's token.
-    async fn proxy(
-        &self,
-        pod: &str,
-        port: i32,
-        method: &str,
-        path: &str,
-        body: Option<&serde_json::Value>,
-    ) -> Result<String, AgentError> {
-        self.pods.request(pod, port, method, path, body).await
     }
 
     async fn revert_all(&mut self) -> Result<(), ClusterError> {

@@ -184,7 +184,8 @@ impl Session<'_> {
             })
             .unwrap_or_default();
             let answer = self
-                .proxy(pod, LOADGEN_PORT, "POST", START_PATH, Some(&body))
+                .pods
+                .request(pod, LOADGEN_PORT, "POST", START_PATH, Some(&body))
                 .await;
             (pod, answer)
         });
@@ -221,7 +222,8 @@ impl Session<'_> {
 
     async fn loadgen_status(&self, pod: &str, from: usize) -> Result<LoadgenStatus, AgentError> {
         let text = self
-            .proxy(
+            .pods
+            .request(
                 pod,
                 LOADGEN_PORT,
                 "GET",
@@ -260,9 +262,10 @@ impl Session<'_> {
 
     /// Stops every Pod's sending (an abort).
     pub(super) async fn stop_loadgens(&self, pods: &[String]) -> Result<(), ClusterError> {
-        let stops = pods
-            .iter()
-            .map(|pod| self.proxy(pod, LOADGEN_PORT, "POST", STOP_PATH, None));
+        let stops = pods.iter().map(|pod| {
+            self.pods
+                .request(pod, LOADGEN_PORT, "POST", STOP_PATH, None)
+        });
         for (pod, answer) in pods.iter().zip(futures::future::join_all(stops).await) {
             match answer {
                 // It finished on its own meanwhile.
