@@ -13,6 +13,8 @@
 ns=chaos-ssa-ci
 kc delete namespace $ns --ignore-not-found --wait=true >/dev/null
 start "$ci" ssa tests/cluster/ssa.chaos "fault slow-0-0 on back" --namespace $ns
+# faulted() reads the Pods' faults with this run's token (not the previous section's)
+token=$(kc -n $ns get secret chaos-token -o jsonpath='{.data.token}' | base64 -d)
 
 # 1. a label of another manager's own
 label=$(printf 'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: back\n  labels:\n    team: other\n' |
