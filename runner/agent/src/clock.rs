@@ -69,10 +69,7 @@ static RT_GRANTED: Mutex<Option<bool>> = Mutex::new(None);
 /// compare both in one process); it takes effect at the thread's next wake-up.
 pub fn set_boost(on: bool) {
     BOOST.store(on, Ordering::Release);
-    if let Some(t) = TIMER.get() {
-        t.changed.store(true, Ordering::Release);
-        t.thread.unpark();
-    }
+    settings_changed();
 }
 
 /// Whether the timer thread got its precise wake-ups and priority: `None` until it started
@@ -86,6 +83,11 @@ pub fn boosted() -> Option<bool> {
 /// thread that spins takes its core from every normal thread for that long).
 pub fn set_realtime(on: bool) {
     REALTIME.store(on, Ordering::Release);
+    settings_changed();
+}
+
+/// Wakes the timer thread, if it runs, to apply a changed setting now.
+fn settings_changed() {
     if let Some(t) = TIMER.get() {
         t.changed.store(true, Ordering::Release);
         t.thread.unpark();
