@@ -46,8 +46,8 @@ pods=$(kc -n $ns get pods -l app.kubernetes.io/instance=web -o jsonpath='{.items
 served=""
 busy=0
 for p in $pods; do
-  n=$(tb curl -sS --cacert /tmp/chaos-testbed/pki/ca.crt --cert /tmp/chaos-testbed/pki/admin.crt \
-    --key /tmp/chaos-testbed/pki/admin.key -H "x-chaos-token: $token" \
+  n=$(tb curl -sS --cacert "$tb_state/pki/ca.crt" --cert "$tb_state/pki/admin.crt" \
+    --key "$tb_state/pki/admin.key" -H "x-chaos-token: $token" \
     "https://10.244.0.1:6443/api/v1/namespaces/$ns/pods/$p:8080/proxy/_chaos/metrics" |
     python3 -c 'import json,sys; m=json.load(sys.stdin); print(sum(r.get("ok", 0) for r in m["received"]))')
   served="$served $p:$n"

@@ -32,6 +32,8 @@ out=$(mktemp -d)
 trap '[ "${CHAOS_TESTBED_KEEP:-}" = 1 ] || scripts/testbed down >/dev/null 2>&1 || true; rm -rf "$out"' EXIT
 started=$(date +%s)
 CHAOS=$PWD/target/debug/chaos
+# the testbed's state dir (its PKI and kubeconfigs), as scripts/testbed chose it
+tb_state=${CHAOS_TESTBED_STATE:-/tmp/chaos-testbed}
 
 scripts/testbed up | tail -n 1
 tb() { scripts/testbed exec -- "$@"; }
@@ -169,8 +171,8 @@ token=$(kc -n $ns get secret chaos-token -o jsonpath='{.data.token}' | base64 -d
 faulted() { # SERVICE: how many of its Pods hold a fault now
   local n=0 p f
   for p in $(kc -n $ns get pods -l app.kubernetes.io/instance="$1" -o jsonpath='{.items[*].metadata.name}'); do
-    f=$(tb curl -sS --cacert /tmp/chaos-testbed/pki/ca.crt --cert /tmp/chaos-testbed/pki/admin.crt \
-      --key /tmp/chaos-testbed/pki/admin.key -H "x-chaos-token: $token" \
+    f=$(tb curl -sS --cacert "$tb_state/pki/ca.crt" --cert "$tb_state/pki/admin.crt" \
+      --key "$tb_state/pki/admin.key" -H "x-chaos-token: $token" \
       "https://10.244.0.1:6443/api/v1/namespaces/$ns/pods/$p:8080/proxy/_chaos/faults")
     [ -z "${FAULTED_SAY:-}" ] || echo "$p: $f" >&2
     # a Pod that does not answer yet (not ready: curl's error, not JSON) holds no fault
@@ -268,8 +270,8 @@ token=$(kc -n chaos-keep-ci get secret chaos-token -o jsonpath='{.data.token}' |
 pods=$(kc -n chaos-keep-ci get pods -l app.kubernetes.io/name=chaos-agent -o jsonpath='{.items[*].metadata.name}')
 [ -n "$pods" ] || fail "--keep: no agent Pod left running"
 for p in $pods; do
-  faults=$(tb curl -sS --cacert /tmp/chaos-testbed/pki/ca.crt --cert /tmp/chaos-testbed/pki/admin.crt \
-    --key /tmp/chaos-testbed/pki/admin.key -H "x-chaos-token: $token" \
+  faults=$(tb curl -sS --cacert "$tb_state/pki/ca.crt" --cert "$tb_state/pki/admin.crt" \
+    --key "$tb_state/pki/admin.key" -H "x-chaos-token: $token" \
     "https://10.244.0.1:6443/api/v1/namespaces/chaos-keep-ci/pods/$p:8080/proxy/_chaos/faults")
   [ "$(echo "$faults" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" = 0 ] ||
     fail "--keep: pod $p still has faults: $faults"
@@ -311,7 +313,7 @@ kc label namespace chaos-decoy app.kubernetes.io/managed-by=chaos >/dev/null
 echo "ok   SIGKILL mid-run: namespace chaos-killed-ci left behind (cleanup is checked once its heartbeat is stale)"
 
 # --- an unreachable server ------------------------------------------------------------------------
-sed 's#https://10.244.0.1:6443#https://10.244.0.1:6999#' /tmp/chaos-testbed/admin.kubeconfig >"$out/unreachable.kubeconfig"
+sed 's#https://10.244.0.1:6443#https://10.244.0.1:6999#' "$tb_state/admin.kubeconfig" >"$out/unreachable.kubeconfig"
 run "$out/unreachable.kubeconfig" unreachable tests/cluster/keep.chaos
 [ "$got" = 3 ] || fail "an unreachable server: exited $got, expected 3"
 said unreachable "cannot reach the Kubernetes API server at https://10.244.0.1:6999" ||
