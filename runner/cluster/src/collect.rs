@@ -30,6 +30,11 @@ pub(crate) struct Samples {
     /// (Pod, agent instance) → the hops its calls measured since that instance started (the
     /// latest snapshot: cumulative, so the run's hops are the sum over instances).
     hops: BTreeMap<(String, u64), SparseLatency>,
+    /// Reads that covered several windows because reads fell behind: last window → first.
+    /// The agents' figures of the whole span are in its last window.
+    spans: BTreeMap<usize, usize>,
+    /// Seconds each read covered, by the window its figures went to.
+    read_s: BTreeMap<usize, f64>,
 }
 
 impl Samples {
@@ -43,6 +48,24 @@ impl Samples {
             load: BTreeMap::new(),
             since_tick: BTreeMap::new(),
             hops: BTreeMap::new(),
+            spans: BTreeMap::new(),
+            read_s: BTreeMap::new(),
+        }
+    }
+
+    /// The agents' figures of windows `first..=last` came in one read, all counted in `last`.
+    pub fn covered(&mut self, first: usize, last: usize) {
+        if first < last {
+            self.spans.insert(last, first);
+        }
+    }
+
+    /// The windows `first..=last` whose agent figures came in one read with window `w`'s
+    /// (`w..=w` when it was read alone).
+    pub fn span_of(&self, w: usize) -> std::ops::RangeInclusive<usize> {
+        match self.spans.range(w..).next() {
+            Some((&last, &first)) if first <= w => first..=last,
+            _ => w..=w,
         }
     }
 
@@ -108,6 +131,7 @@ impl Samples {
         cell.0 += busy.max(0.0);
         cell.1 += interval_s.max(0.0) * f64::from(snapshot.workers.max(1));
         cell.2 += queue.max(0.0);
+        self.read_s.insert(window, interval_s);
         let tick = self.since_tick.entry(snapshot.service.clone()).or_default();
         tick.0 += busy.max(0.0);
         tick.1 += interval_s.max(0.0) * f64::from(snapshot.workers.max(1));
@@ -143,15 +167,24 @@ impl Samples {
             }
             add_to_window(window, subjects, service, endpoint, m);
         }
+        // Utilisation and queue length are means over time: a read that covered several
+        // windows gives its span's means, which stand for each window of it.
+        let span = self.span_of(w);
+        let span_s = self
+            .read_s
+            .get(span.end())
+            .copied()
+            .filter(|s| *s > 0.0)
+            .unwrap_or(self.window_s * (span.end() - span.start() + 1) as f64);
         for (j, service) in services.iter().enumerate() {
             if let (Some((busy, capacity, queue)), Some(s)) = (
-                self.load.get(&(w, service.clone())),
+                self.load.get(&(*span.end(), service.clone())),
                 window.services.get_mut(j),
             ) {
                 if *capacity > 0.0 {
                     s.utilisation = (busy / capacity).clamp(0.0, 1.0);
                 }
-                s.queue_mean = queue / self.window_s;
+                s.queue_mean = queue / span_s;
             }
         }
     }
@@ -524,5 +557,34 @@ mod tests {
             .map(|w| w.services[0].utilisation)
             .collect();
         assert_eq!(utilisation, vec![0.25, 0.5, 0.1, 0.0]);
+    }
+
+    #[test]
+    fn a_read_covering_several_windows_gives_each_its_means() {
+        let plan = plan();
+        let rec = Recorder::new(&plan, "loadgen", 1).finish(3.0, 4.0, None);
+        let logs = serde_json::to_string(&rec).unwrap();
+        let mut samples = Samples::new(&plan);
+        samples.scrape("p1", 0, 1.0, snapshot(7, 10, 0.5));
+        // Windows 1 and 2 read together (2 s): 2 busy worker-seconds of 4, 3 request-seconds
+        // queued; the 5 calls all counted in window 2.
+        let mut later = snapshot(7, 15, 2.5);
+        later.queue_area_s = 3.0;
+        samples.covered(1, 2);
+        samples.scrape("p1", 2, 2.0, later);
+        let r = recording(&plan, 1, &[logs], &samples).unwrap();
+        let by_window = |f: fn(&WindowSample) -> f64| r.windows.iter().map(f).collect::<Vec<_>>();
+        assert_eq!(
+            by_window(|w| w.services[0].utilisation),
+            vec![0.25, 0.5, 0.5, 0.0]
+        );
+        assert_eq!(
+            by_window(|w| w.services[0].queue_mean),
+            vec![0.0, 1.5, 1.5, 0.0]
+        );
+        assert_eq!(
+            by_window(|w| w.subjects[0].ok as f64),
+            vec![10.0, 0.0, 5.0, 0.0]
+        );
     }
 }

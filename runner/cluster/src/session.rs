@@ -32,6 +32,7 @@ use crate::pod::rfc3339_ms;
 mod loadgen;
 mod proxy;
 mod reads;
+mod watch;
 
 use proxy::{AgentError, PodProxy};
 use reads::WindowReads;
@@ -41,6 +42,9 @@ pub const FIELD_MANAGER: &str = "chaos";
 /// Header carrying the control token through the API server's proxy (which consumes `Authorization`).
 pub const TOKEN_HEADER: &str = "x-chaos-token";
 const TICK: Duration = Duration::from_millis(200);
+/// The longest an abort check waits for its window's read after the window's end (and at
+/// most half a window): the lateness a slow read can add to a fault due then.
+const CHECK_WAIT_S: f64 = 0.5;
 /// Services applied at once.
 const APPLY_IN_FLIGHT: usize = 16;
 const FATAL_WAITING: [&str; 5] = [
@@ -202,7 +206,7 @@ impl<'a> Session<'a> {
         recording
             .unexpected
             .sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
-        self.finish_watching(&mut recording);
+        self.finish_watching(&mut recording, &samples);
         Ok(recording)
     }
 
@@ -210,13 +214,21 @@ impl<'a> Session<'a> {
     /// Recording, so an abort does not depend on how quickly the run was polled; the runner's
     /// watcher, which sees the agents' figures too, decides (the load generator's own only
     /// saw its requests).
-    fn finish_watching(&mut self, recording: &mut Recording) {
+    fn finish_watching(&mut self, recording: &mut Recording, samples: &Samples) {
         let window_s = recording.window_s;
         if self.aborted.is_none() {
-            for w in recording.windows.iter().skip(self.watched) {
-                let end = w.start_s + window_s;
-                if let Some(a) = self.watcher.observe(w, end) {
-                    self.aborted = Some(a.clone());
+            let n = recording.windows.len();
+            let mut spans = watch::spans(self.watched, n, samples);
+            // A read that covered windows past the load generator's last: judged up to it.
+            let left = spans.last().map_or(self.watched, |s| s.end);
+            if left < n {
+                spans.push(left..n);
+            }
+            for span in spans {
+                if let Some(a) =
+                    watch::observe(&mut self.watcher, &recording.windows[span], window_s)
+                {
+                    self.aborted = Some(a);
                     break;
                 }
             }
@@ -494,18 +506,21 @@ impl<'a> Session<'a> {
         let subjects = subjects_of(self.plan);
         let services: Vec<String> = self.plan.services.iter().map(|s| s.name.clone()).collect();
         let window_s = self.plan.scenario.window_s;
-        for (i, mut window) in windows.into_iter().enumerate() {
-            let w = from + i;
-            if w != self.watched || w >= scraped {
-                break;
+        let mut windows = windows;
+        windows.truncate(scraped.saturating_sub(from));
+        for (i, window) in windows.iter_mut().enumerate() {
+            samples.merge(from + i, window, &subjects, &services);
+        }
+        // Windows whose agent figures came in one read are judged together, once all are in.
+        for span in watch::spans(from, from + windows.len(), samples) {
+            let these = &windows[span.start - from..span.end - from];
+            for (w, window) in span.clone().zip(these) {
+                if let Some(o) = &self.options.observer {
+                    o.window(w, window);
+                }
             }
-            samples.merge(w, &mut window, &subjects, &services);
-            self.watched += 1;
-            if let Some(o) = &self.options.observer {
-                o.window(w, &window);
-            }
-            if let Some(a) = self.watcher.observe(&window, window.start_s + window_s) {
-                let a = a.clone();
+            self.watched = span.end;
+            if let Some(a) = watch::observe(&mut self.watcher, these, window_s) {
                 self.abort(a).await;
                 break;
             }
@@ -704,7 +719,7 @@ impl<'a> Session<'a> {
                     f.reads.take_all(&mut f.samples).await;
                     if f.reads.merged() > 0 {
                         self.say(&format!(
-                            "reading {} agents' metrics took longer than a window {} times: those windows' agent figures are counted in the window after them",
+                            "reading {} agents' metrics took longer than a window {} times: those windows' agent figures are counted in the window after them (`abort when` judged such windows together, as one stretch)",
                             ready_pods(&f.pods).len(),
                             f.reads.merged()
                         ));
@@ -786,8 +801,16 @@ impl<'a> Session<'a> {
                     f.reads.start(ready_pods(&f.pods), window, f.window_s);
                 }
                 Decision::CheckAbort { .. } => {
+                    // The window's figures, if they come soon: then an abort on it comes
+                    // before the faults due at its end (the conductor's order). A read that
+                    // takes longer is not waited for, or the schedule would fall behind by
+                    // its excess every window; its window is judged when it is in (merged
+                    // with the windows that end meanwhile, judged together: `watch`).
+                    let wait = (f.window_s * 0.5).min(CHECK_WAIT_S);
+                    let deadline = t0 + Duration::from_secs_f64(due.at_s + wait);
                     if !self.watcher.is_empty()
-                        && let Some(read) = f.reads.take_all(&mut f.samples).await
+                        && let Some(read) =
+                            f.reads.take_until(&mut f.samples, deadline.into()).await
                     {
                         f.scraped = read;
                     }

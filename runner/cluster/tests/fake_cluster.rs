@@ -488,3 +488,119 @@ async fn a_fault_due_while_windows_are_read_does_not_wait_for_the_reads() {
         "the fault's lateness is said:\n{progress}"
     );
 }
+
+/// `plan()` for 6 s with an abort on what `api`'s agent measures of its calls to `back_end`
+/// (`error_rate(back_end "GET /") > 50% for 2s`) and a latency fault on `back_end` from 2.5 s.
+fn plan_with_an_agent_side_abort() -> Plan {
+    let mut plan = plan();
+    plan.scenario.duration_s = 6.0;
+    plan.faults.truncate(1);
+    plan.faults[0].occurrences[0] = Occurrence {
+        start_s: 2.5,
+        end_s: 5.5,
+    };
+    plan.faults[0].active[0] = Interval {
+        start_s: 2.5,
+        end_s: 5.5,
+    };
+    plan.aborts = vec![Abort {
+        text: "error_rate(back_end \"GET /\") > 50% for 2s".into(),
+        metric: Metric::ErrorRate,
+        subject: Subject::Endpoint {
+            service: "back_end".into(),
+            endpoint: "GET /".into(),
+        },
+        op: Comparison::Gt,
+        threshold: 0.5,
+        for_s: 2.0,
+    }];
+    plan
+}
+
+/// What `api`'s agent answers on its `n`-th metrics read (0-based; cumulative, as an agent
+/// counts): 20 good calls to `back_end` in each of the first two reads, then 30 failed
+/// calls per read.
+fn api_metrics(n: usize) -> String {
+    let ok = 20 * n.min(1) as u64 + 20;
+    let errors = 30 * n.saturating_sub(1) as u64;
+    serde_json::json!({
+        "service": "api", "replica": "api-0", "instance": 1, "uptime_s": 1.0, "workers": 4,
+        "busy_s": 0.0, "queue_area_s": 0.0, "busy_now": 0, "waiting_now": 0, "memory_bytes": 0,
+        "received": [],
+        "sent": [{ "service": "back_end", "endpoint": "GET /", "ok": ok,
+                   "errors": { "timeout": errors }, "latency": { "buckets": [[1000, ok + errors]] } }]
+    })
+    .to_string()
+}
+
+#[tokio::test]
+async fn an_abort_sees_windows_read_together_and_does_not_hold_up_the_schedule() {
+    // `api`'s second metrics read (window 1's, from 2.0 s) takes 2.4 s: windows 2 and 3 end
+    // meanwhile and are read together after it, their 30 failed calls to `back_end` all in
+    // window 3's figures. Judged as one stretch of 2 s they hold the abort condition, which
+    // fires at 4.0 s, as it would had each window been read alone. (Judged window by window,
+    // window 2 has no call and restarts the count: the abort comes a window late, at 5.0 s.)
+    // And the fault due at 2.5 s, while that read is unanswered, goes out without waiting
+    // for it (a runner whose abort check waits for every read sends it after the read).
+    let plan = plan_with_an_agent_side_abort();
+    let mut loadgen = Recorder::new(&plan, "loadgen", 1);
+    for k in 0..60 {
+        loadgen.record(2, 0.05 + k as f64 * 0.1, 0.004, Ok(()));
+    }
+    let output = format!(
+        "{}\n",
+        serde_json::to_string(&loadgen.finish(6.0, 6.5, None)).unwrap()
+    );
+    let reads = Arc::new(AtomicUsize::new(0));
+    let slow_answered = Arc::new(AtomicUsize::new(0));
+    let slow_answered_at_install: Arc<Mutex<Option<usize>>> = Arc::default();
+    let (count, answered, seen) = (
+        reads.clone(),
+        slow_answered.clone(),
+        slow_answered_at_install.clone(),
+    );
+    let h = harness_for(output.clone(), move |c| {
+        c.job = Arc::new(move |_| JobOutcome {
+            runs_for: Duration::from_millis(6500),
+            logs: output.clone(),
+            succeeded: true,
+        });
+        c.proxy_async = Some(Arc::new(move |r: ProxyRequest| {
+            let (count, answered, seen) = (count.clone(), answered.clone(), seen.clone());
+            Box::pin(async move {
+                if r.method == "POST" && r.path == "/_chaos/faults" {
+                    seen.lock()
+                        .unwrap()
+                        .get_or_insert(answered.load(Ordering::SeqCst));
+                }
+                if r.method == "GET" && r.path == "/_chaos/metrics" && r.name.starts_with("api-") {
+                    let n = count.fetch_add(1, Ordering::SeqCst);
+                    let body = api_metrics(n);
+                    if n == 1 {
+                        tokio::time::sleep(Duration::from_millis(2400)).await;
+                        answered.fetch_add(1, Ordering::SeqCst);
+                    }
+                    return ProxyResponse { status: 200, body };
+                }
+                ProxyResponse {
+                    status: 200,
+                    body: "{}".into(),
+                }
+            })
+        }));
+    })
+    .await;
+    let recording = run_until(&plan, &h.options(), never()).await.unwrap();
+    let progress = h.progress.lock().unwrap().join("\n");
+    assert_eq!(
+        *slow_answered_at_install.lock().unwrap(),
+        Some(0),
+        "the fault due at 2.5 s waited for the slow read:\n{progress}"
+    );
+    assert!(
+        progress.contains("took longer than a window"),
+        "the windows were read together:\n{progress}"
+    );
+    let aborted = recording.aborted.expect("the abort fired");
+    assert_eq!(aborted.at_s, 4.0, "{progress}");
+}

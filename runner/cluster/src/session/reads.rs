@@ -9,7 +9,9 @@
 //! longer than a window, and slow down everything else going through it (the faults). A window
 //! that ends while a read is still going is read when it is done; should several have ended
 //! meanwhile, one read covers them all and their agent figures go to the last of them (said
-//! once on a progress line by the caller, [`WindowReads::merged`]).
+//! once on a progress line by the caller, [`WindowReads::merged`]); [`Samples::covered`] keeps
+//! the span, so the abort check judges it as one stretch of that many windows
+//! (`session/watch.rs`) instead of seeing windows without figures.
 
 use chaos_agent::MetricsSnapshot;
 use tokio::task::JoinHandle;
@@ -18,8 +20,9 @@ use super::proxy::PodProxy;
 use crate::collect::Samples;
 use chaos_k8s::manifests::AGENT_PORT;
 
-/// A read of window `window` covering `interval_s` seconds since the previous one.
+/// A read of windows `first..=window` covering `interval_s` seconds since the previous one.
 struct Read {
+    first: usize,
     window: usize,
     interval_s: f64,
     pods: Vec<String>,
@@ -57,12 +60,14 @@ impl WindowReads {
             Some(earlier) => {
                 self.merged += 1;
                 Read {
+                    first: earlier.first,
                     window,
                     interval_s: earlier.interval_s + interval_s,
                     pods,
                 }
             }
             None => Read {
+                first: window,
                 window,
                 interval_s,
                 pods,
@@ -131,21 +136,56 @@ impl WindowReads {
         self.merged
     }
 
+    /// Waits for the reads started or waiting until `deadline` at most, and takes those that
+    /// finished by then; as [`Self::take_finished`]. What an abort check waits for: the
+    /// window's figures if they come soon, without holding up the schedule when reads have
+    /// fallen behind (a later check takes them, merged).
+    pub(crate) async fn take_until(
+        &mut self,
+        samples: &mut Samples,
+        deadline: tokio::time::Instant,
+    ) -> Option<usize> {
+        let mut read = None;
+        while let Some(running) = self.running.as_mut() {
+            let Ok(answers) = tokio::time::timeout_at(deadline, &mut running.answers).await else {
+                break;
+            };
+            let Some(Running { read: done, .. }) = self.running.take() else {
+                break;
+            };
+            read = Some(self.taken(done, answers, samples));
+        }
+        read
+    }
+
     async fn take_running(&mut self, samples: &mut Samples) -> Option<usize> {
         let Running { read, answers } = self.running.take()?;
+        let answers = answers.await;
+        Some(self.taken(read, answers, samples))
+    }
+
+    /// A finished read's answers into `samples`; starts the read waiting, if any. Returns the
+    /// next window to read.
+    fn taken(
+        &mut self,
+        read: Read,
+        answers: Result<Vec<Option<MetricsSnapshot>>, tokio::task::JoinError>,
+        samples: &mut Samples,
+    ) -> usize {
         if let Some(next) = self.next.take() {
             self.run(next);
         }
-        let answers = answers.await.unwrap_or_else(|e| {
+        let answers = answers.unwrap_or_else(|e| {
             tracing::debug!("reading window {}: {e}", read.window);
             Vec::new()
         });
+        samples.covered(read.first, read.window);
         for (pod, snapshot) in read.pods.iter().zip(answers) {
             if let Some(snapshot) = snapshot {
                 samples.scrape(pod, read.window, read.interval_s, snapshot);
             }
         }
-        Some(read.window + 1)
+        read.window + 1
     }
 }
 
