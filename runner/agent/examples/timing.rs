@@ -1,9 +1,10 @@
 //! How late sleeps end, with tokio's timer and with `chaos_agent::clock`, side by side on
 //! this machine: the error (actual − target) of the agent's `work` sleeps and of the load
-//! generator's sends, at the rates of the sim-vs-real scenarios, and the CPU each way costs.
+//! generator's sends, at the rates of the sim-vs-real scenarios, the CPU each way costs, and
+//! where the late ones' time went.
 //!
 //! ```sh
-//! cargo run --release -p chaos-agent --example timing -- [SECONDS_PER_PHASE] [RATE_PER_S]
+//! cargo run --release -p chaos-agent --example timing -- [SECONDS_PER_PHASE] [RATE_PER_S] [TIMER...]
 //! ```
 //!
 //! - work: a runtime like the agent's (multi-thread, one worker per core); requests arrive
@@ -12,11 +13,19 @@
 //! - send: like the load generator's open loop: one current-thread event loop per core, each
 //!   with workers that take the next planned Poisson arrival at RATE and sleep until it.
 //!
-//! Each phase runs SECONDS (default 15), the four timers (tokio's, the clock without and
-//! with its boost, and boosted with its timer thread under `SCHED_FIFO`) taking turns in 3 s blocks so that all see the same load, and prints p50, p99, p99.9 and max of the error in µs
-//! and the process's CPU time over the phase (user + system, from /proc/self/stat).
+//! TIMER is `tokio`, or `clock`, `boosted` or `fifo` (boosted, its timer thread under
+//! `SCHED_FIFO`), each with an optional `:LEAD_µs` (`clock::set_lead`) or `:auto`
+//! (`clock::set_lead_auto`); default: `tokio clock boosted:60 boosted:150 boosted:400
+//! boosted:auto fifo:150`. Each phase runs SECONDS (default 15), the timers taking turns in 3 s
+//! blocks so that all see the same load, and prints p50, p99, p99.9 and max of the error in µs
+//! and the process's CPU time over the phase (user + system, from /proc/self/stat). A second
+//! table splits each late sleep (over 100 µs) into the timer thread's lateness (fired after
+//! `deadline − lead`) and its task's wake-up (first poll after the fire), and says whether the
+//! worker that polled it was parked when it was fired.
 
-use std::sync::{Arc, Mutex};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use chaos_agent::clock;
@@ -24,7 +33,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Timer {
+enum Kind {
     Tokio,
     /// The clock without its boost: default timer slack and priority (before 2 Dec 10:55).
     Clock,
@@ -35,36 +44,128 @@ enum Timer {
     Fifo,
 }
 
-const TIMERS: [Timer; 4] = [Timer::Tokio, Timer::Clock, Timer::Boosted, Timer::Fifo];
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Lead {
+    Fixed(Duration),
+    Auto,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct Timer {
+    kind: Kind,
+    lead: Lead,
+}
 
 impl Timer {
-    fn name(self) -> &'static str {
-        match self {
-            Timer::Tokio => "tokio::time",
-            Timer::Clock => "clock",
-            Timer::Boosted => "clock, boosted",
-            Timer::Fifo => "clock, boosted, SCHED_FIFO",
+    fn parse(s: &str) -> Option<Timer> {
+        let (kind, lead) = s.split_once(':').unwrap_or((s, ""));
+        let kind = match kind {
+            "tokio" => Kind::Tokio,
+            "clock" => Kind::Clock,
+            "boosted" => Kind::Boosted,
+            "fifo" => Kind::Fifo,
+            _ => return None,
+        };
+        let lead = match lead {
+            "" => Lead::Fixed(clock::DEFAULT_LEAD),
+            "auto" => Lead::Auto,
+            us => Lead::Fixed(Duration::from_micros(us.parse().ok()?)),
+        };
+        Some(Timer { kind, lead })
+    }
+
+    fn name(self) -> String {
+        let kind = match self.kind {
+            Kind::Tokio => return "tokio::time".into(),
+            Kind::Clock => "clock",
+            Kind::Boosted => "clock, boosted",
+            Kind::Fifo => "clock, boosted, SCHED_FIFO",
+        };
+        match self.lead {
+            Lead::Fixed(d) => format!("{kind}, lead {} µs", d.as_micros()),
+            Lead::Auto => format!("{kind}, lead auto"),
         }
     }
 
-    /// Sets the clock's boost for this phase; the runtime's threads follow through
+    fn boosted(self) -> bool {
+        matches!(self.kind, Kind::Boosted | Kind::Fifo)
+    }
+
+    /// Sets the clock's boost and lead for this phase; the runtime's threads follow through
     /// [`Timer::on_thread_start`].
     fn prepare(self) {
-        clock::set_boost(matches!(self, Timer::Boosted | Timer::Fifo));
-        clock::set_realtime(self == Timer::Fifo);
+        clock::set_boost(self.boosted());
+        clock::set_realtime(self.kind == Kind::Fifo);
+        match self.lead {
+            Lead::Fixed(d) => {
+                clock::set_lead_auto(false);
+                clock::set_lead(d);
+            }
+            Lead::Auto => clock::set_lead_auto(true),
+        }
+        clock::wait_settled(Duration::from_secs(5));
     }
 
     fn on_thread_start(self) -> impl Fn() + Send + Sync + 'static {
         move || {
-            clock::boost_current_thread(matches!(self, Timer::Boosted | Timer::Fifo));
+            clock::boost_current_thread(self.boosted());
+            WORKER.set(Some(NEXT_WORKER.fetch_add(1, Ordering::Relaxed) % WORKERS)); // id
         }
     }
 }
 
-async fn sleep_until(timer: Timer, at: Instant) {
-    match timer {
-        Timer::Tokio => tokio::time::sleep_until(at.into()).await,
-        Timer::Clock | Timer::Boosted | Timer::Fifo => clock::sleep_until(at).await,
+/// Each runtime thread's id (an index into [`UNPARKED`]), set at its start.
+const WORKERS: usize = 64;
+static NEXT_WORKER: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    static WORKER: Cell<Option<usize>> = const { Cell::new(None) };
+}
+/// When each runtime thread last left its park (ns since [`epoch`]): a sleep fired before
+/// that and polled by that thread found it parked.
+static UNPARKED: [AtomicU64; WORKERS] = [const { AtomicU64::new(0) }; WORKERS];
+
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+fn ns(at: Instant) -> u64 {
+    at.saturating_duration_since(epoch()).as_nanos() as u64
+}
+
+fn on_unpark() {
+    if let Some(w) = WORKER.get() {
+        UNPARKED[w].store(ns(Instant::now()), Ordering::Relaxed);
+    }
+}
+
+/// One sleep: its error and, for the clock, how it went.
+#[derive(Clone, Copy)]
+struct Sample {
+    error: f64,
+    wake: Option<clock::Wake>,
+    /// Whether the thread that ran it after the fire was parked when it was fired.
+    parked: Option<bool>,
+}
+
+async fn sleep_until(timer: Timer, at: Instant) -> Sample {
+    let wake = match timer.kind {
+        Kind::Tokio => {
+            tokio::time::sleep_until(at.into()).await;
+            None
+        }
+        Kind::Clock | Kind::Boosted | Kind::Fifo => Some(clock::sleep_until(at).traced().await),
+    };
+    let error = Instant::now().duration_since(at).as_secs_f64();
+    let parked = wake.and_then(|w| {
+        let fired = w.fired?;
+        let worker = WORKER.get()?;
+        Some(UNPARKED[worker].load(Ordering::Relaxed) >= ns(fired))
+    });
+    Sample {
+        error,
+        wake,
+        parked,
     }
 }
 
@@ -87,15 +188,16 @@ fn cpu_s() -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
-fn work_phase(timer: Timer, secs: f64, rate: f64) -> Vec<f64> {
+fn work_phase(timer: Timer, secs: f64, rate: f64) -> Vec<Sample> {
     timer.prepare();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .on_thread_start(timer.on_thread_start())
+        .on_thread_unpark(on_unpark)
         .build()
         .expect("runtime");
     rt.block_on(async move {
-        let errors = Arc::new(Mutex::new(Vec::new()));
+        let samples = Arc::new(Mutex::new(Vec::new()));
         let mut rng = StdRng::seed_from_u64(1);
         let t0 = Instant::now();
         let mut t = 0.0;
@@ -109,21 +211,19 @@ fn work_phase(timer: Timer, secs: f64, rate: f64) -> Vec<f64> {
             // the sleep under test differs.
             clock::sleep_until(t0 + Duration::from_secs_f64(t)).await;
             let d = Duration::from_secs_f64(exp(&mut rng, 0.008));
-            let errors = errors.clone();
+            let samples = samples.clone();
             tasks.spawn(async move {
-                let at = Instant::now() + d;
-                sleep_until(timer, at).await;
-                let e = Instant::now().duration_since(at).as_secs_f64();
-                errors.lock().expect("lock").push(e);
+                let s = sleep_until(timer, Instant::now() + d).await;
+                samples.lock().expect("lock").push(s);
             });
             while tasks.try_join_next().is_some() {}
         }
         while tasks.join_next().await.is_some() {}
-        std::mem::take(&mut *errors.lock().expect("lock"))
+        std::mem::take(&mut *samples.lock().expect("lock"))
     })
 }
 
-fn send_phase(timer: Timer, secs: f64, rate: f64) -> Vec<f64> {
+fn send_phase(timer: Timer, secs: f64, rate: f64) -> Vec<Sample> {
     let mut rng = StdRng::seed_from_u64(2);
     timer.prepare();
     let mut planned = Vec::new();
@@ -137,34 +237,33 @@ fn send_phase(timer: Timer, secs: f64, rate: f64) -> Vec<f64> {
     }
     planned.reverse();
     let pending = Arc::new(Mutex::new(planned));
-    let errors = Arc::new(Mutex::new(Vec::new()));
+    let samples = Arc::new(Mutex::new(Vec::new()));
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     // The load generator's initial pool: 2 ms of arrivals at the rate, at least 8.
     let workers = ((rate * 0.002).ceil() as usize).max(8);
     let t0 = Instant::now() + Duration::from_millis(50);
     let handles: Vec<_> = (0..threads)
         .map(|k| {
-            let (pending, errors) = (pending.clone(), errors.clone());
+            let (pending, samples) = (pending.clone(), samples.clone());
             let share = workers / threads + usize::from(k < workers % threads);
             std::thread::spawn(move || {
                 timer.on_thread_start()();
                 let rt = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
+                    .on_thread_unpark(on_unpark)
                     .build()
                     .expect("runtime");
                 rt.block_on(async move {
                     let mut set = tokio::task::JoinSet::new();
                     for _ in 0..share.max(1) {
-                        let (pending, errors) = (pending.clone(), errors.clone());
+                        let (pending, samples) = (pending.clone(), samples.clone());
                         set.spawn(async move {
                             loop {
                                 let Some(t) = pending.lock().expect("lock").pop() else {
                                     break;
                                 };
-                                let at = t0 + Duration::from_secs_f64(t);
-                                sleep_until(timer, at).await;
-                                let e = Instant::now().duration_since(at).as_secs_f64();
-                                errors.lock().expect("lock").push(e);
+                                let s = sleep_until(timer, t0 + Duration::from_secs_f64(t)).await;
+                                samples.lock().expect("lock").push(s);
                             }
                         });
                     }
@@ -176,7 +275,7 @@ fn send_phase(timer: Timer, secs: f64, rate: f64) -> Vec<f64> {
     for h in handles {
         let _ = h.join();
     }
-    std::mem::take(&mut *errors.lock().expect("lock"))
+    std::mem::take(&mut *samples.lock().expect("lock"))
 }
 
 /// The machine's floor: one thread spins on the clock for `secs` and notes every gap over
@@ -207,20 +306,140 @@ fn q(sorted: &[f64], p: f64) -> f64 {
     sorted[i]
 }
 
+fn sorted(mut v: Vec<f64>) -> Vec<f64> {
+    v.sort_by(f64::total_cmp);
+    v
+}
+
+fn us(x: f64) -> String {
+    format!("{:.0}", x * 1e6)
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+/// The first table's row: the error's distribution and the CPU.
+fn error_row(what: &str, timer: Timer, samples: &[Sample], cpu: f64) -> String {
+    let e = sorted(samples.iter().map(|s| s.error).collect());
+    format!(
+        "| {what} | {} | {} | {} | {} | {} | {} | {} | {:.1}% | {:.1} |",
+        timer.name(),
+        e.len(),
+        us(q(&e, 0.5)),
+        us(q(&e, 0.9)),
+        us(q(&e, 0.99)),
+        us(q(&e, 0.999)),
+        us(e.last().copied().unwrap_or(f64::NAN)),
+        e.iter().filter(|&&x| x <= 100e-6).count() as f64 / e.len().max(1) as f64 * 100.0,
+        cpu * 100.0,
+    )
+}
+
+/// The second table's row: the timer thread's lateness and the wake-up over all sleeps, and
+/// what made the late ones late.
+fn cause_row(what: &str, timer: Timer, samples: &[Sample]) -> Option<String> {
+    let traced: Vec<(&Sample, clock::Wake)> =
+        samples.iter().filter_map(|s| Some((s, s.wake?))).collect();
+    if traced.is_empty() {
+        return None;
+    }
+    // Fired after `deadline − lead` by this much: the timer thread's own lateness.
+    let timer_late = |w: &clock::Wake| {
+        w.fired.map(|f| {
+            f.saturating_duration_since(w.deadline - w.lead)
+                .as_secs_f64()
+        })
+    };
+    // From the fire to the task's first poll.
+    let wake_up =
+        |w: &clock::Wake| Some(w.woken?.saturating_duration_since(w.fired?).as_secs_f64());
+    let tl = sorted(traced.iter().filter_map(|(_, w)| timer_late(w)).collect());
+    let wu = sorted(traced.iter().filter_map(|(_, w)| wake_up(w)).collect());
+    let leads = sorted(traced.iter().map(|(_, w)| w.lead.as_secs_f64()).collect());
+    // The task's spin on its worker: from its first poll after the fire to its end.
+    let spin: f64 = traced
+        .iter()
+        .filter(|(_, w)| w.end == clock::End::Spun)
+        .filter_map(|(_, w)| Some(w.ended.saturating_duration_since(w.woken?).as_secs_f64()))
+        .sum::<f64>()
+        / traced.len() as f64;
+    let parked_all = traced
+        .iter()
+        .filter(|(s, _)| s.parked == Some(true))
+        .count();
+    let late: Vec<_> = traced.iter().filter(|(s, _)| s.error > 100e-6).collect();
+    let (mut by_timer, mut by_wake, mut by_backstop, mut parked_late) = (0, 0, 0, 0);
+    for (s, w) in &late {
+        match (timer_late(w), wake_up(w)) {
+            (Some(t), Some(u)) if t >= u => by_timer += 1,
+            (Some(_), Some(_)) => {
+                by_wake += 1;
+                parked_late += usize::from(s.parked == Some(true));
+            }
+            // Not fired, or fired but never polled after: tokio's backstop or a poll that
+            // found the deadline passed.
+            _ => by_backstop += 1,
+        }
+    }
+    let pct = |n: usize, of: usize| n as f64 / of.max(1) as f64 * 100.0;
+    Some(format!(
+        "| {what} | {} | {}-{} | {} / {} / {} | {} / {} / {} | {:.0} | {:.0}% | {} | {} | {} | {} ({:.0}%) | {} |",
+        timer.name(),
+        us(q(&leads, 0.0)),
+        us(q(&leads, 1.0)),
+        us(q(&tl, 0.5)),
+        us(q(&tl, 0.99)),
+        us(q(&tl, 0.999)),
+        us(q(&wu, 0.5)),
+        us(q(&wu, 0.99)),
+        us(q(&wu, 0.999)),
+        spin * 1e6,
+        pct(parked_all, traced.len()),
+        late.len(),
+        by_timer,
+        by_wake,
+        parked_late,
+        pct(parked_late, by_wake),
+        by_backstop,
+    ))
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let secs: f64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(15.0);
     let rate: f64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(150.0);
+    let mut timers: Vec<Timer> = args
+        .iter()
+        .skip(3)
+        .filter_map(|a| Timer::parse(a))
+        .collect();
+    if timers.is_empty() {
+        timers = [
+            "tokio",
+            "clock",
+            "boosted:60",
+            "boosted:150",
+            "boosted:400",
+            "boosted:auto",
+            "fifo:150",
+        ]
+        .iter()
+        .filter_map(|t| Timer::parse(t))
+        .collect();
+    }
+    epoch();
     clock::set_boost(true);
-    // Wakes the timer thread once, so that it has tried its boost.
-    futures::executor::block_on(clock::sleep(Duration::from_millis(1)));
+    clock::wait_settled(Duration::from_secs(5));
     println!(
         "clock boost (1 ns timer slack, nice {}) granted: {:?}",
         clock::BOOST_NICE,
         clock::boosted()
     );
     clock::set_realtime(true);
-    futures::executor::block_on(clock::sleep(Duration::from_millis(1)));
+    clock::wait_settled(Duration::from_secs(5));
     println!(
         "timer thread under SCHED_FIFO (chrt) granted: {:?}",
         clock::realtime()
@@ -228,50 +447,58 @@ fn main() {
     clock::set_realtime(false);
     let (gaps, share, max) = hiccups(3.0);
     println!(
-        "a spinning thread lost the CPU {gaps} times over 100 µs in 3 s ({:.1}% of the time, longest {:.0} µs)",
+        "a spinning thread lost the CPU {gaps} times over 100 µs in 3 s ({:.1}% of the time, longest {:.0} µs); load average {}",
         share * 100.0,
-        max * 1e6
+        max * 1e6,
+        load_average(),
     );
     println!(
         "{secs} s per phase at {rate}/s; error = actual − target, µs; cpu = process CPU over the phase"
     );
-    println!(
-        "| what | timer | samples | p50 | p90 | p99 | p99.9 | max | ≤ 100 µs | cpu (% of one core) |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
-    );
-    // The timers take turns in blocks of ROUND seconds, so both see the same load on a
+    // The timers take turns in blocks of ROUND seconds, so all see the same load on a
     // shared machine; each phase's figures pool its blocks.
     const ROUND: f64 = 3.0;
     let rounds = (secs / ROUND).ceil().max(1.0) as usize;
+    let mut errors = Vec::new();
+    let mut causes = Vec::new();
     for (what, phase) in [
-        ("work sleeps", work_phase as fn(Timer, f64, f64) -> Vec<f64>),
+        (
+            "work sleeps",
+            work_phase as fn(Timer, f64, f64) -> Vec<Sample>,
+        ),
         ("loadgen sends", send_phase),
     ] {
-        let mut errors = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
-        let mut cpu = [0.0; 4];
-        let mut wall = [0.0; 4];
+        let mut samples = vec![Vec::new(); timers.len()];
+        let mut cpu = vec![0.0; timers.len()];
+        let mut wall = vec![0.0; timers.len()];
         for _ in 0..rounds {
-            for (i, timer) in TIMERS.into_iter().enumerate() {
+            for (i, &timer) in timers.iter().enumerate() {
                 let (c0, w0) = (cpu_s(), Instant::now());
-                errors[i].extend(phase(timer, secs / rounds as f64, rate));
+                samples[i].extend(phase(timer, secs / rounds as f64, rate));
                 cpu[i] += cpu_s() - c0;
                 wall[i] += w0.elapsed().as_secs_f64();
             }
         }
-        for (i, name) in TIMERS.map(Timer::name).into_iter().enumerate() {
-            let e = &mut errors[i];
-            e.sort_by(f64::total_cmp);
-            let us = |x: f64| format!("{:.0}", x * 1e6);
-            println!(
-                "| {what} | {name} | {} | {} | {} | {} | {} | {} | {:.1}% | {:.1} |",
-                e.len(),
-                us(q(e, 0.5)),
-                us(q(e, 0.9)),
-                us(q(e, 0.99)),
-                us(q(e, 0.999)),
-                us(e.last().copied().unwrap_or(f64::NAN)),
-                e.iter().filter(|&&x| x <= 100e-6).count() as f64 / e.len().max(1) as f64 * 100.0,
-                cpu[i] / wall[i] * 100.0,
-            );
+        for (i, &timer) in timers.iter().enumerate() {
+            errors.push(error_row(what, timer, &samples[i], cpu[i] / wall[i]));
+            causes.extend(cause_row(what, timer, &samples[i]));
         }
     }
+    println!(
+        "| what | timer | samples | p50 | p90 | p99 | p99.9 | max | ≤ 100 µs | cpu (% of one core) |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    for r in errors {
+        println!("{r}");
+    }
+    println!(
+        "\ntimer late = fired − (deadline − lead); wake-up = first poll after the fire − fired (both µs: p50 / p99 / p99.9);\n\
+         spin = the task's mean spin per sleep; parked = the worker that polled it was parked when it was fired;\n\
+         a late sleep (> 100 µs) is the timer's when its timer lateness ≥ its wake-up, else the wake-up's\n\
+         | what | timer | lead µs | timer late | wake-up | spin µs | parked | late | timer's | wake-up's | of which parked | not fired/polled |\n\
+         |---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    for r in causes {
+        println!("{r}");
+    }
+    println!("load average at the end: {}", load_average());
 }
