@@ -23,6 +23,7 @@
 use chaos_plan::{Comparison, Expectation, Interval, Metric, Plan, Subject};
 use serde::{Deserialize, Serialize};
 
+use crate::digest::Digest;
 use crate::hist::{Latency, SparseLatency};
 use crate::recording::{Cause, Recording, ServiceSample, Stats, SubjectKey, WindowSample};
 
@@ -199,6 +200,24 @@ impl Agg {
         self.sending_s += sending_s;
     }
 
+    /// [`Agg::add_window`] for a metric that reads no latency: `latency` stays empty.
+    pub fn add_window_counts(
+        &mut self,
+        window: &WindowSample,
+        subjects: &[usize],
+        service: Option<usize>,
+        sending_s: f64,
+    ) {
+        for stats in subjects.iter().filter_map(|&i| window.subjects.get(i)) {
+            self.add_counts(stats);
+        }
+        if let Some(sample) = service.and_then(|i| window.services.get(i)) {
+            self.add_sample(sample);
+        }
+        self.windows += 1;
+        self.sending_s += sending_s;
+    }
+
     /// [`Agg::add_window`] for a reader of counts and quantiles: with one subject, its
     /// window's buckets are handed back to be read as they are
     /// ([`SparseLatency::quantile_s`]) and `latency` stays empty; with several they are
@@ -238,7 +257,7 @@ impl Agg {
         }
     }
 
-    fn add_sample(&mut self, sample: &ServiceSample) {
+    pub(crate) fn add_sample(&mut self, sample: &ServiceSample) {
         self.max_replicas = self
             .max_replicas
             .max(sample.max_replicas.max(sample.replicas));
@@ -349,13 +368,36 @@ impl Span {
 
 /// Sums `resolved` over `windows`.
 pub fn aggregate(rec: &Recording, span: &Span, windows: &[usize], resolved: &Resolved) -> Agg {
+    aggregate_for(rec, span, windows, resolved, None)
+}
+
+/// [`aggregate`] for reading `metric` (`None`: any): a metric that reads no latency leaves
+/// the histogram empty, since merging the windows' buckets is most of the cost.
+pub fn aggregate_for(
+    rec: &Recording,
+    span: &Span,
+    windows: &[usize],
+    resolved: &Resolved,
+    metric: Option<Metric>,
+) -> Agg {
+    let latency = metric.is_none_or(reads_latency);
     let mut agg = Agg::new();
     for &i in windows {
         if let Some(w) = rec.windows.get(i) {
-            agg.add_window(w, &resolved.subjects, resolved.service, span.sending_s(i));
+            let (subjects, service) = (&resolved.subjects, resolved.service);
+            if latency {
+                agg.add_window(w, subjects, service, span.sending_s(i));
+            } else {
+                agg.add_window_counts(w, subjects, service, span.sending_s(i));
+            }
         }
     }
     agg
+}
+
+/// Whether [`Agg::metric`] reads the latency histogram for `metric`.
+pub fn reads_latency(metric: Metric) -> bool {
+    metric.percentile().is_some() || matches!(metric, Metric::Mean | Metric::Max)
 }
 
 /// The `overall` interval of a plan: from the end of warmup to the end of the run.
@@ -368,13 +410,23 @@ pub fn overall(plan: &Plan) -> Interval {
 
 /// Judges every expectation of `plan` on `rec`, in the plan's order.
 pub fn evaluate(plan: &Plan, rec: &Recording) -> Result<Vec<Verdict>, EvalError> {
+    evaluate_with(plan, rec, None)
+}
+
+/// [`evaluate`], reading the sums over `overall` from `digest` when it is given (a report
+/// builds one for its tables anyway).
+pub fn evaluate_with(
+    plan: &Plan,
+    rec: &Recording,
+    digest: Option<&Digest>,
+) -> Result<Vec<Verdict>, EvalError> {
     if rec.window_s.is_nan() || rec.window_s <= 0.0 {
         return Err(EvalError::BadWindow);
     }
     let span = Span::of(plan, rec);
     plan.expectations
         .iter()
-        .map(|e| evaluate_one(plan, rec, &span, e))
+        .map(|e| evaluate_one(plan, rec, &span, e, digest))
         .collect()
 }
 
@@ -383,13 +435,19 @@ fn evaluate_one(
     rec: &Recording,
     span: &Span,
     e: &Expectation,
+    digest: Option<&Digest>,
 ) -> Result<Verdict, EvalError> {
     let resolved = resolve(plan, &rec.subjects, &rec.services, &e.subject)?;
     let observed = if e.metric == Metric::Recovery {
         recovery(rec, span, e, &resolved)
     } else {
         let windows = span.windows_in(rec.windows.len(), &e.window.intervals);
-        let agg = aggregate(rec, span, &windows, &resolved);
+        let agg = match digest {
+            Some(d) if d.overall_windows() == windows.as_slice() => {
+                d.overall_agg(rec, span, &resolved.subjects, resolved.service)
+            }
+            _ => aggregate_for(rec, span, &windows, &resolved, Some(e.metric)),
+        };
         agg.metric(e.metric)
             .map_or(Observed::NoData, Observed::Value)
     };
@@ -423,11 +481,16 @@ fn recovery(rec: &Recording, span: &Span, e: &Expectation, resolved: &Resolved) 
     let mut agg = Agg::new();
     let mut healthy = |i: usize| {
         agg.reset();
-        if let Some(w) = rec.windows.get(i) {
-            agg.add_window(w, &resolved.subjects, None, 0.0);
-        }
+        // One subject's p99 is read from its window's buckets, without a dense histogram.
+        let p99 = match rec.windows.get(i) {
+            Some(w) => match agg.add_window_for_quantiles(w, &resolved.subjects, None, 0.0) {
+                Some(one) => one.quantile_s(0.99),
+                None => agg.latency.quantile_s(0.99),
+            },
+            None => None,
+        };
         let err_ok = agg.error_rate().is_none_or(|r| r <= err_limit);
-        let p99_ok = agg.latency.quantile_s(0.99).is_none_or(|p| p <= p99_limit);
+        let p99_ok = p99.is_none_or(|p| p <= p99_limit);
         err_ok && p99_ok
     };
     let candidates: Vec<usize> = (0..rec.windows.len())

@@ -6,7 +6,7 @@
 
 mod sparse;
 
-pub use sparse::{Buckets, SparseLatency};
+pub use sparse::{Buckets, Ranks, SparseLatency};
 use sparse::{Entry, Writer};
 
 /// Highest latency kept exactly: one day. Longer samples are clamped to it.
@@ -198,6 +198,74 @@ impl Latency {
     }
 
     pub fn add_sparse(&mut self, other: &SparseLatency) {
+        if other.has_literals() {
+            self.add_entries(other);
+            return;
+        }
+        let mut entries = other.entries();
+        let mut span = None;
+        while let Some((i, n)) = entries.next_index() {
+            self.bump(i, n);
+            span = Some(span.map_or((i, i), |(lo, _)| (lo, i)));
+        }
+        self.added_indices(span, other.count());
+    }
+
+    /// [`Latency::add_sparse`] and [`SparseLatency::read_ranks`] of `other` in one pass: a
+    /// report sums a subject's windows and reads each window's own quantiles too.
+    pub fn add_sparse_reading(&mut self, other: &SparseLatency, ranks: &mut Ranks) {
+        if other.has_literals() {
+            self.add_entries(other);
+            other.read_ranks(ranks);
+            return;
+        }
+        ranks.start(other.count());
+        let mut entries = other.entries();
+        let mut span = None;
+        while let Some((i, n)) = entries.next_index() {
+            self.bump(i, n);
+            ranks.visit(i, n);
+            span = Some(span.map_or((i, i), |(lo, _)| (lo, i)));
+        }
+        self.added_indices(span, other.count());
+    }
+
+    /// Adds `n` to the bucket at `index` and marks it touched, leaving `words`, the total and
+    /// the extremes to [`Latency::added_indices`]: a sparse histogram's buckets ascend, so its
+    /// first and last give them once instead of per bucket.
+    #[inline(always)]
+    fn bump(&mut self, index: usize, n: u64) {
+        if let (Some(c), Some(word)) =
+            (self.counts.get_mut(index), self.touched.get_mut(index / 64))
+        {
+            *c = c.saturating_add(n);
+            *word |= 1 << (index % 64);
+        }
+    }
+
+    /// After [`Latency::bump`]s of the buckets `lo..=hi` (by index) holding `count` samples:
+    /// what [`Latency::record_us`] of each bucket's lowest value would have left.
+    fn added_indices(&mut self, span: Option<(usize, usize)>, count: u64) {
+        let Some((lo, hi)) = span else {
+            return;
+        };
+        // Saturating sums of counts are the same whatever the grouping.
+        self.total = self.total.saturating_add(count);
+        self.min_us = self.min_us.min(hdr_value(lo));
+        self.max_us = self.max_us.max(hdr_value(hi));
+        let n = self.counts.len();
+        if lo < n {
+            let (first, last) = (lo / 64, hi.min(n - 1) / 64 + 1);
+            self.words = if self.words.is_empty() {
+                first..last
+            } else {
+                self.words.start.min(first)..self.words.end.max(last)
+            };
+        }
+    }
+
+    /// [`Latency::add_sparse`] of buckets some of which are stored by value, entry by entry.
+    fn add_entries(&mut self, other: &SparseLatency) {
         // Buckets stored by index go straight to their counter, as `record_us` of their
         // lowest value would; they ascend, so the first and last give the extremes.
         let mut by_index: Option<(usize, usize)> = None;

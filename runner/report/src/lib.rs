@@ -4,6 +4,7 @@
 
 pub mod abort;
 pub mod compare;
+pub mod digest;
 pub mod evaluate;
 pub mod hist;
 pub mod hop;
@@ -30,6 +31,8 @@ pub use recording::{
 
 /// Evaluates `plan`'s expectations on `rec` and builds the report.
 pub fn report(plan: &chaos_plan::Plan, rec: &Recording) -> Result<Report, EvalError> {
-    let verdicts = evaluate(plan, rec)?;
-    Ok(model::build(plan, rec, &verdicts))
+    // The expectations and the report's tables read the same sums: computed once.
+    let digest = digest::Digest::of(plan, rec);
+    let verdicts = evaluate::evaluate_with(plan, rec, Some(&digest))?;
+    Ok(model::build_with(plan, rec, &verdicts, &digest))
 }

@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 use chaos_plan::{Action, DisplayUnit, Expectation, Load, Metric, Plan, Step, Subject, Target};
 use serde::{Deserialize, Serialize};
 
-use crate::evaluate::{Agg, Observed, Resolved, Span, Verdict, aggregate, overall, resolve};
+use crate::digest::Digest;
+use crate::evaluate::{Agg, Observed, Span, Verdict, reads_latency, resolve};
 use crate::hist::Latency;
 use crate::recording::{Cause, Recording, SubjectKey, UnexpectedEvent};
 
@@ -311,6 +312,7 @@ fn expectation_chart(
     rec: &Recording,
     span: &Span,
     e: &Expectation,
+    digest: &Digest,
 ) -> Option<ExpectationChart> {
     let resolved = resolve(plan, &rec.subjects, &rec.services, &e.subject).ok()?;
     let subject = match &e.subject {
@@ -329,10 +331,19 @@ fn expectation_chart(
             let (subjects, service) = (&resolved.subjects, resolved.service);
             let v = match (rec.windows.get(i), metric.percentile()) {
                 (Some(w), Some(p)) => {
+                    let q = p / 100.0;
                     match agg.add_window_for_quantiles(w, subjects, service, span.sending_s(i)) {
-                        Some(one) => one.quantile_s(p / 100.0),
+                        Some(one) => match &subjects[..] {
+                            [s] => digest.quantile(*s, i, q),
+                            _ => None,
+                        }
+                        .unwrap_or_else(|| one.quantile_s(q)),
                         None => agg.metric(metric),
                     }
+                }
+                (Some(w), None) if !reads_latency(metric) => {
+                    agg.add_window_counts(w, subjects, service, span.sending_s(i));
+                    agg.metric(metric)
                 }
                 (Some(w), None) => {
                     agg.add_window(w, subjects, service, span.sending_s(i));
@@ -365,24 +376,29 @@ fn expectation_chart(
 
 /// Builds the report of one run.
 pub fn build(plan: &Plan, rec: &Recording, verdicts: &[Verdict]) -> Report {
+    build_with(plan, rec, verdicts, &Digest::of(plan, rec))
+}
+
+/// [`build`] from the subjects' sums and window quantiles already read ([`Digest::of`]).
+pub fn build_with(plan: &Plan, rec: &Recording, verdicts: &[Verdict], digest: &Digest) -> Report {
     let span = Span::of(plan, rec);
-    let overall_windows = span.windows_in(rec.windows.len(), &[overall(plan)]);
+    let overall_windows = digest.overall_windows();
     let mut expectations: Vec<ExpectationResult> =
         verdicts.iter().map(expectation_result).collect();
     // Verdicts come in the plan's order, one per expectation.
     for (row, e) in expectations.iter_mut().zip(&plan.expectations) {
-        row.chart = expectation_chart(plan, rec, &span, e);
+        row.chart = expectation_chart(plan, rec, &span, e, digest);
     }
     let passed = rec.aborted.is_none() && verdicts.iter().all(|v| v.passed);
 
-    let agg_of = |subjects: Vec<usize>, service: Option<usize>, windows: &[usize]| {
-        aggregate(rec, &span, windows, &Resolved { subjects, service })
+    let agg_of = |subjects: &[usize], service: Option<usize>| {
+        digest.overall_agg(rec, &span, subjects, service)
     };
 
     let mut endpoints = Vec::new();
     let mut workloads = Vec::new();
     for (i, key) in rec.subjects.iter().enumerate() {
-        let agg = agg_of(vec![i], None, &overall_windows);
+        let agg = agg_of(&[i], None);
         match key {
             SubjectKey::Endpoint { service, endpoint } => endpoints.push(EndpointSummary {
                 service: service.clone(),
@@ -430,7 +446,7 @@ pub fn build(plan: &Plan, rec: &Recording, verdicts: &[Verdict]) -> Report {
         priorities
             .into_iter()
             .map(|(std::cmp::Reverse(priority), (names, subjects))| {
-                let agg = agg_of(subjects, None, &overall_windows);
+                let agg = agg_of(&subjects, None);
                 PrioritySummary {
                     priority,
                     workloads: names,
@@ -459,7 +475,7 @@ pub fn build(plan: &Plan, rec: &Recording, verdicts: &[Verdict]) -> Report {
         let subjects = service_subjects(name);
         // The same windows and sum as `max_replicas(service)` over `overall`, so the summary
         // and the expectation can never disagree.
-        let agg = agg_of(subjects.clone(), Some(si), &overall_windows);
+        let agg = agg_of(&subjects, Some(si));
         // Utilisation and queue over the sending period only: the drain would dilute them.
         let samples: Vec<_> = overall_windows
             .iter()
@@ -490,10 +506,14 @@ pub fn build(plan: &Plan, rec: &Recording, verdicts: &[Verdict]) -> Report {
         let width = (end - start).max(f64::MIN_POSITIVE);
         for (si, name) in rec.services.iter().enumerate() {
             agg.reset();
-            let one = agg.add_window_for_quantiles(window, &subject_sets[si], Some(si), width);
-            let [p50, p99] = match one {
-                Some(l) => l.quantiles_s([0.5, 0.99]),
-                None => [0.5, 0.99].map(|q| agg.latency.quantile_s(q)),
+            let subjects = &subject_sets[si];
+            let one = agg.add_window_for_quantiles(window, subjects, Some(si), width);
+            let [p50, p99] = match (one, &subjects[..]) {
+                (Some(l), [s]) => digest
+                    .quantiles_of(*s, wi, [0.5, 0.99])
+                    .unwrap_or_else(|| l.quantiles_s([0.5, 0.99])),
+                (Some(l), _) => l.quantiles_s([0.5, 0.99]),
+                (None, _) => [0.5, 0.99].map(|q| agg.latency.quantile_s(q)),
             };
             let sample = window.services.get(si).cloned().unwrap_or_default();
             timeline.push(TimelinePoint {
@@ -522,7 +542,12 @@ pub fn build(plan: &Plan, rec: &Recording, verdicts: &[Verdict]) -> Report {
             };
             agg.reset();
             let one = agg.add_window_for_quantiles(window, &[i], None, 0.0);
-            let p99 = one.map_or_else(|| agg.latency.quantile_s(0.99), |l| l.quantile_s(0.99));
+            let p99 = match one {
+                Some(l) => digest
+                    .quantile(i, wi, 0.99)
+                    .unwrap_or_else(|| l.quantile_s(0.99)),
+                None => agg.latency.quantile_s(0.99),
+            };
             let load = plan.workload(workload).map(|w| &w.load);
             let send_end = end.min(span.ended_s);
             let (offered_per_s, users) = match load {

@@ -92,43 +92,147 @@ impl SparseLatency {
 
     /// [`SparseLatency::quantile_s`] of each of `qs`, in one pass over the buckets.
     pub fn quantiles_s<const N: usize>(&self, qs: [f64; N]) -> [Option<f64>; N] {
+        let mut ranks = Ranks::new(&qs);
+        self.read_ranks(&mut ranks);
+        std::array::from_fn(|k| ranks.get(k))
+    }
+
+    /// Reads `ranks`' quantiles of these buckets alone (stopping at the last one needed).
+    pub fn read_ranks(&self, ranks: &mut Ranks) {
         if self.literals {
-            let dense = self.to_dense();
-            return qs.map(|q| dense.quantile_s(q));
+            ranks.set_dense(&self.to_dense());
+            return;
         }
-        if self.count == 0 {
-            return [None; N];
+        ranks.start(self.count);
+        let mut entries = self.entries();
+        while !ranks.done() {
+            let Some((i, n)) = entries.next_index() else {
+                break;
+            };
+            ranks.visit(i, n);
         }
-        // As `Latency::quantile_s`: the first bucket whose running count reaches the rank.
-        let qs = qs.map(|q| q.min(1.0));
-        let wanted = qs.map(|q| ((q * self.count as f64).ceil() as u64).max(1));
-        let mut found: [Option<usize>; N] = [None; N];
-        let mut seen = 0u64;
-        for e in self.entries() {
-            let Entry::Index(i, n) = e else { continue };
-            seen = seen.saturating_add(n);
-            if n == 0 {
+    }
+
+    /// Whether some bucket is stored by value (so its buckets cannot be read by index).
+    pub(super) fn has_literals(&self) -> bool {
+        self.literals
+    }
+}
+
+/// A few quantiles read in one pass over ascending HDR buckets, exactly as
+/// [`Latency::quantile_s`] reads each: the highest value of the first bucket at which the
+/// running count reaches `ceil(q * count)` (at least 1), the lowest for `q == 0`. Reports read
+/// two or three quantiles of every window of every subject; one pass, shared by all of them
+/// and by the merge into the subject's overall histogram, decodes each bucket once.
+#[derive(Debug, Clone)]
+pub struct Ranks {
+    slots: Vec<Slot>,
+    /// The lowest rank not reached yet (`u64::MAX` when every quantile is found).
+    next: u64,
+    seen: u64,
+    count: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    /// `q`, at most 1.
+    q: f64,
+    wanted: u64,
+    /// What was read: `None` until found (or for an empty histogram), in seconds.
+    value: Option<f64>,
+    found: bool,
+}
+
+impl Ranks {
+    pub fn new(qs: &[f64]) -> Ranks {
+        Ranks {
+            slots: qs
+                .iter()
+                .map(|&q| Slot {
+                    q: q.min(1.0),
+                    wanted: 0,
+                    value: None,
+                    found: false,
+                })
+                .collect(),
+            next: u64::MAX,
+            seen: 0,
+            count: 0,
+        }
+    }
+
+    /// Starts reading a histogram of `count` samples.
+    pub(super) fn start(&mut self, count: u64) {
+        self.seen = 0;
+        self.count = count;
+        self.next = u64::MAX;
+        for s in &mut self.slots {
+            s.wanted = ((s.q * count as f64).ceil() as u64).max(1);
+            s.value = None;
+            s.found = count == 0;
+            if !s.found {
+                self.next = self.next.min(s.wanted);
+            }
+        }
+    }
+
+    /// The next bucket, ascending: HDR index and count.
+    #[inline(always)]
+    pub(super) fn visit(&mut self, index: usize, n: u64) {
+        self.seen = self.seen.saturating_add(n);
+        if self.seen >= self.next && n > 0 {
+            self.reach(index);
+        }
+    }
+
+    #[inline(never)]
+    fn reach(&mut self, index: usize) {
+        self.next = u64::MAX;
+        for s in &mut self.slots {
+            if s.found {
                 continue;
             }
-            for (f, &w) in found.iter_mut().zip(&wanted) {
-                if f.is_none() && seen >= w {
-                    *f = Some(i);
-                }
-            }
-            if found.iter().all(Option::is_some) {
-                break;
+            if self.seen >= s.wanted {
+                s.found = true;
+                let us = if s.q == 0.0 {
+                    hdr_value(index)
+                } else {
+                    hdr_value(index) + hdr_range(index) - 1
+                };
+                s.value = Some(us as f64 / 1e6);
+            } else {
+                self.next = self.next.min(s.wanted);
             }
         }
-        std::array::from_fn(|k| {
-            let us = found[k].map_or(0, |i| {
-                if qs[k] == 0.0 {
-                    hdr_value(i)
-                } else {
-                    hdr_value(i) + hdr_range(i) - 1
-                }
-            });
-            Some(us as f64 / 1e6)
-        })
+    }
+
+    pub(super) fn done(&self) -> bool {
+        self.next == u64::MAX
+    }
+
+    /// Takes the quantiles from a whole histogram instead (buckets stored by value).
+    pub(super) fn set_dense(&mut self, l: &Latency) {
+        self.start(l.count());
+        for s in &mut self.slots {
+            s.value = l.quantile_s(s.q);
+            s.found = true;
+        }
+        self.next = u64::MAX;
+    }
+
+    /// The `k`th quantile of the histogram read last, in seconds; `None` when it was empty.
+    pub fn get(&self, k: usize) -> Option<f64> {
+        let s = self.slots.get(k)?;
+        // A non-empty histogram whose counts never reach a rank reads as 0, as a dense one does.
+        s.value.or((self.count > 0).then_some(0.0))
+    }
+
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
     }
 }
 
@@ -238,6 +342,16 @@ impl Entries<'_> {
                 return None;
             }
         }
+    }
+}
+
+impl Entries<'_> {
+    /// The next bucket of a histogram with no bucket stored by value: its head is a distance.
+    #[inline(always)]
+    pub(super) fn next_index(&mut self) -> Option<(usize, u64)> {
+        let head = self.varint()?;
+        self.index += (head >> 1) as usize;
+        Some((self.index, self.varint()?))
     }
 }
 
