@@ -13,8 +13,8 @@
 //! - send: like the load generator's open loop: one current-thread event loop per core, each
 //!   with workers that take the next planned Poisson arrival at RATE and sleep until it.
 //!
-//! TIMER is `tokio`, or `clock`, `boosted` or `fifo` (boosted, its timer thread under
-//! `SCHED_FIFO`), each with an optional `:LEAD_µs` (`clock::set_lead`) or `:auto`
+//! TIMER is `tokio`, or `clock`, `boosted`, `fifo` (boosted, its timer thread under
+//! `SCHED_FIFO`) or `fifow` (and the runtime's workers under `SCHED_FIFO` too), each with an optional `:LEAD_µs` (`clock::set_lead`) or `:auto`
 //! (`clock::set_lead_auto`); default: `tokio clock boosted:60 boosted:150 boosted:400
 //! boosted:auto fifo:150`. Each phase runs SECONDS (default 15), the timers taking turns in 3 s
 //! blocks so that all see the same load, and prints p50, p99, p99.9 and max of the error in µs
@@ -42,6 +42,9 @@ enum Kind {
     Boosted,
     /// Boosted, and the timer thread under `SCHED_FIFO` priority 1 (`clock::set_realtime`).
     Fifo,
+    /// As `Fifo`, and the runtime's worker threads under `SCHED_FIFO` too
+    /// (`clock::set_realtime_workers`, applied at their first park).
+    FifoWorkers,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -64,6 +67,7 @@ impl Timer {
             "clock" => Kind::Clock,
             "boosted" => Kind::Boosted,
             "fifo" => Kind::Fifo,
+            "fifow" => Kind::FifoWorkers,
             _ => return None,
         };
         let lead = match lead {
@@ -80,6 +84,7 @@ impl Timer {
             Kind::Clock => "clock",
             Kind::Boosted => "clock, boosted",
             Kind::Fifo => "clock, boosted, SCHED_FIFO",
+            Kind::FifoWorkers => "clock, boosted, SCHED_FIFO + workers",
         };
         match self.lead {
             Lead::Fixed(d) => format!("{kind}, lead {} µs", d.as_micros()),
@@ -88,14 +93,15 @@ impl Timer {
     }
 
     fn boosted(self) -> bool {
-        matches!(self.kind, Kind::Boosted | Kind::Fifo)
+        matches!(self.kind, Kind::Boosted | Kind::Fifo | Kind::FifoWorkers)
     }
 
     /// Sets the clock's boost and lead for this phase; the runtime's threads follow through
     /// [`Timer::on_thread_start`].
     fn prepare(self) {
         clock::set_boost(self.boosted());
-        clock::set_realtime(self.kind == Kind::Fifo);
+        clock::set_realtime(matches!(self.kind, Kind::Fifo | Kind::FifoWorkers));
+        clock::set_realtime_workers(self.kind == Kind::FifoWorkers);
         match self.lead {
             Lead::Fixed(d) => {
                 clock::set_lead_auto(false);
@@ -154,7 +160,9 @@ async fn sleep_until(timer: Timer, at: Instant) -> Sample {
             tokio::time::sleep_until(at.into()).await;
             None
         }
-        Kind::Clock | Kind::Boosted | Kind::Fifo => Some(clock::sleep_until(at).traced().await),
+        Kind::Clock | Kind::Boosted | Kind::Fifo | Kind::FifoWorkers => {
+            Some(clock::sleep_until(at).traced().await)
+        }
     };
     let error = Instant::now().duration_since(at).as_secs_f64();
     let parked = wake.and_then(|w| {
@@ -193,6 +201,7 @@ fn work_phase(timer: Timer, secs: f64, rate: f64) -> Vec<Sample> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .on_thread_start(timer.on_thread_start())
+        .on_thread_park(clock::on_worker_park)
         .on_thread_unpark(on_unpark)
         .build()
         .expect("runtime");
@@ -250,6 +259,7 @@ fn send_phase(timer: Timer, secs: f64, rate: f64) -> Vec<Sample> {
                 timer.on_thread_start()();
                 let rt = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
+                    .on_thread_park(clock::on_worker_park)
                     .on_thread_unpark(on_unpark)
                     .build()
                     .expect("runtime");

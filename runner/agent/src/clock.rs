@@ -25,7 +25,16 @@
 //! first when its timeout fires. Both are best effort: a process without the right to raise its
 //! priority (not root, no `CAP_SYS_NICE`, `RLIMIT_NICE` at 0) keeps the default, and
 //! [`boosted`] says which. [`boost_current_thread`] does the same for a runtime's worker
-//! threads (the agent's and the load generator's), which run the woken task.
+//! threads, which run the woken task (the timing example's; the agent and the load generator
+//! do not call it: it made no measurable difference).
+//!
+//! Where a late sleep's time goes (runner/local/BENCH.md, 2 Dec 2026): on a loaded machine,
+//! to the timer thread waiting for a core (it fires late) and, once it is real-time
+//! ([`set_realtime`]), to the task's worker waiting for one after the fire; on every machine,
+//! to waking a parked worker, whose vCPU the hypervisor must wake (about 50 µs at p50, up to
+//! 150 µs at p99), which the lead covers. Only with the timer thread and the workers
+//! real-time ([`set_realtime_workers`], [`on_worker_park`]) do sleeps end within 100 µs at
+//! p99 on a loaded machine; both are off by default.
 //!
 //! Each sleep also sets tokio's own timer for its deadline, as a backstop: when the machine
 //! is so busy that the timer thread waits for a core, the runtime may still get one, and the
@@ -49,11 +58,13 @@ use std::time::{Duration, Instant};
 /// slack (50 µs by default on Linux) plus a usual wake-up delay, with a margin.
 pub const SPIN: Duration = Duration::from_micros(200);
 
-/// How long before its deadline a sleeping task is woken, by default ([`set_lead`]): about
-/// what a runtime takes to poll a task woken from another thread (an eventfd write and a
-/// thread wake-up). The task spins on its worker for the rest, so arriving early costs at
-/// most this much CPU per sleep.
-pub const DEFAULT_LEAD: Duration = Duration::from_micros(60);
+/// How long before its deadline a sleeping task is woken, by default ([`set_lead`]): what a
+/// runtime takes to poll a task woken from another thread (an eventfd or futex write, and a
+/// parked worker's vCPU woken from its halt through the hypervisor: 50-60 µs at p50, about
+/// 120-150 µs at p99 on the 2-vCPU guest of runner/local/BENCH.md, 2 Dec 2026). The task
+/// spins on its worker for the rest, so arriving early costs at most this much CPU per sleep
+/// (at 150 sleeps/s, 60 → 150 µs cost ~1.5 points of a core).
+pub const DEFAULT_LEAD: Duration = Duration::from_micros(150);
 
 /// The largest lead [`set_lead`] accepts: a sleep's spin on its worker stays below this.
 pub const MAX_LEAD: Duration = Duration::from_millis(1);
@@ -189,14 +200,47 @@ pub fn realtime() -> Option<bool> {
     *RT_GRANTED.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Whether runtime worker threads that call [`on_worker_park`] go under `SCHED_FIFO`
+/// ([`set_realtime_workers`]); off by default.
+static REALTIME_WORKERS: AtomicBool = AtomicBool::new(false);
+
+thread_local! {
+    /// The policy [`on_worker_park`] last asked for this thread: `None` before it asked.
+    static WORKER_RT: std::cell::Cell<Option<bool>> = const { std::cell::Cell::new(None) };
+}
+
+/// Puts the runtime worker threads that call [`on_worker_park`] under `SCHED_FIFO` priority
+/// 1 (`on`), or back under the normal policy, each at its next park. Off by default: it
+/// is what brought the sleeps' p99 under 100 µs on a loaded machine (runner/local/BENCH.md),
+/// but a real-time worker runs every task it polls ahead of every normal thread of the
+/// machine (the kernel's real-time throttling leaves the others 5%), so it is for processes
+/// whose tasks mostly wait, and an operator's choice.
+pub fn set_realtime_workers(on: bool) {
+    REALTIME_WORKERS.store(on, Ordering::Release);
+}
+
+/// For tokio's `Builder::on_thread_park`: applies [`set_realtime_workers`] to the calling
+/// thread when it changed. The park hook, not the start hook, because tokio calls it only on
+/// its workers: a blocking-pool thread (a cpu fault's spin) never becomes real-time. A
+/// worker asks (through `chrt`, a process) once per change, not per park.
+pub fn on_worker_park() {
+    let want = REALTIME_WORKERS.load(Ordering::Acquire);
+    if WORKER_RT.get() != Some(want) && (want || WORKER_RT.get().is_some()) {
+        realtime_current_thread(want);
+    }
+    WORKER_RT.set(Some(want));
+}
+
 /// Asks for `SCHED_FIFO` priority 1 for the calling thread (`on`), or `SCHED_OTHER` back,
 /// through util-linux's `chrt`: the workspace forbids `unsafe`, and neither rustix nor nix
 /// wrap `sched_setscheduler`. Best effort: false when `chrt` is missing or the kernel refuses
-/// (no `CAP_SYS_NICE`, an `RLIMIT_RTPRIO` of 0).
+/// (no `CAP_SYS_NICE`, an `RLIMIT_RTPRIO` of 0). With `SCHED_RESET_ON_FORK` (`-R`): a
+/// thread it starts (tokio's blocking pool, started from a worker) would otherwise inherit
+/// the real-time policy, and a cpu fault's spin on it take a core from the whole machine.
 pub fn realtime_current_thread(on: bool) -> bool {
     let tid = rustix::thread::gettid().as_raw_nonzero().to_string();
     let policy: &[&str] = if on {
-        &["-f", "-p", "1"]
+        &["-f", "-R", "-p", "1"]
     } else {
         &["-o", "-p", "0"]
     };
@@ -640,6 +684,45 @@ mod tests {
             assert!(fired >= at - w.lead);
         } else {
             assert_eq!(w.end, End::Unfired);
+        }
+    }
+
+    /// The calling thread's scheduling policy (0 normal, 1 `SCHED_FIFO`): field 41 of its
+    /// /proc stat.
+    fn policy() -> Option<u32> {
+        let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+        let (_, rest) = stat.rsplit_once(')')?;
+        // Fields after the command name start at field 3 (the state).
+        rest.split_whitespace().nth(41 - 3)?.parse().ok()
+    }
+
+    #[test]
+    fn realtime_workers_follow_the_setting_at_their_next_park_and_blocking_threads_never() {
+        // Whether this process may have real-time threads at all (root, chrt installed).
+        let granted = std::thread::spawn(|| realtime_current_thread(true))
+            .join()
+            .unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .on_thread_park(on_worker_park)
+            .build()
+            .unwrap();
+        set_realtime_workers(true);
+        let (worker, blocking) = rt.block_on(async {
+            // Parks the worker, which applies the setting.
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            let blocking = tokio::task::spawn_blocking(policy).await.unwrap();
+            (policy(), blocking)
+        });
+        set_realtime_workers(false);
+        let back = rt.block_on(async {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            policy()
+        });
+        if granted && worker.is_some() {
+            assert_eq!(worker, Some(1));
+            assert_eq!(blocking, Some(0));
+            assert_eq!(back, Some(0));
         }
     }
 
