@@ -214,9 +214,25 @@ thread_local! {
 /// is what brought the sleeps' p99 under 100 µs on a loaded machine (runner/local/BENCH.md),
 /// but a real-time worker runs every task it polls ahead of every normal thread of the
 /// machine (the kernel's real-time throttling leaves the others 5%), so it is for processes
-/// whose tasks mostly wait, and an operator's choice.
+/// whose tasks mostly wait, and an operator's choice ([`REALTIME_ENV`]).
 pub fn set_realtime_workers(on: bool) {
     REALTIME_WORKERS.store(on, Ordering::Release);
+}
+
+/// The environment variable that turns [`set_realtime`] and [`set_realtime_workers`] on for a
+/// whole process tree (`chaos run --local`'s runner, load generator and agents): `1`.
+pub const REALTIME_ENV: &str = "CHAOS_REALTIME";
+
+/// Applies [`REALTIME_ENV`], once per process, before the timer thread or a worker first
+/// reads the settings.
+fn settings_from_env() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if std::env::var(REALTIME_ENV).is_ok_and(|v| v == "1") {
+            REALTIME.store(true, Ordering::Release);
+            REALTIME_WORKERS.store(true, Ordering::Release);
+        }
+    });
 }
 
 /// For tokio's `Builder::on_thread_park`: applies [`set_realtime_workers`] to the calling
@@ -224,6 +240,7 @@ pub fn set_realtime_workers(on: bool) {
 /// its workers: a blocking-pool thread (a cpu fault's spin) never becomes real-time. A
 /// worker asks (through `chrt`, a process) once per change, not per park.
 pub fn on_worker_park() {
+    settings_from_env();
     let want = REALTIME_WORKERS.load(Ordering::Acquire);
     if WORKER_RT.get() != Some(want) && (want || WORKER_RT.get().is_some()) {
         realtime_current_thread(want);
@@ -520,6 +537,7 @@ static TIMER: OnceLock<Timer> = OnceLock::new();
 
 fn timer() -> &'static Timer {
     TIMER.get_or_init(|| {
+        settings_from_env();
         let (tx, rx) = std::sync::mpsc::channel::<Thread>();
         let spawned = std::thread::Builder::new()
             .name("chaos-clock".into())

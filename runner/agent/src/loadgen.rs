@@ -452,6 +452,8 @@ async fn open_loop(ctx: Arc<Ctx>, schedule: Schedule, share: Share) {
             let event_loop = pool_loop(ctx, pool, share, threads);
             match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
+                // Real-time when CHAOS_REALTIME=1 (clock::set_realtime_workers).
+                .on_thread_park(crate::clock::on_worker_park)
                 .build()
             {
                 Ok(rt) => rt.block_on(event_loop),

@@ -110,6 +110,8 @@ fn token_of(token: Option<String>, token_env: Option<String>) -> Result<Option<S
 fn runtime() -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // Real-time workers when CHAOS_REALTIME=1 (chaos_agent::clock::set_realtime_workers).
+        .on_thread_park(chaos_agent::clock::on_worker_park)
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))
 }
