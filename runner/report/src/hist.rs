@@ -7,7 +7,7 @@
 mod sparse;
 
 pub use sparse::{Buckets, Ranks, SparseLatency};
-use sparse::{Entry, Writer};
+use sparse::{Entry, IndexPacker, Writer};
 
 /// Highest latency kept exactly: one day. Longer samples are clamped to it.
 const MAX_US: u64 = 86_400_000_000;
@@ -400,20 +400,30 @@ impl WindowLatency {
 
     /// The window's non-empty buckets, ascending; leaves the histogram empty.
     pub fn take_sparse(&mut self) -> SparseLatency {
-        let mut w = Writer::new(&mut self.scratch);
-        if self.n_touched > 0 {
-            for (i, word) in self.touched.iter_mut().enumerate() {
-                let mut bits = std::mem::take(word);
-                while bits != 0 {
-                    let i = i * 64 + bits.trailing_zeros() as usize;
-                    bits &= bits - 1;
-                    let n = self.counts.get_mut(i).map_or(0, std::mem::take);
-                    w.index(i, n);
-                }
+        let room = self.n_touched * IndexPacker::MAX_BUCKET_BYTES;
+        if self.scratch.len() < room {
+            self.scratch.resize(room, 0);
+        }
+        let mut w = IndexPacker::new(&mut self.scratch);
+        // The bits set are the `n_touched` buckets: the words past the last one are not read
+        // (a window's buckets span a few dozen words of ~430).
+        let mut left = self.n_touched;
+        for (k, word) in self.touched.iter_mut().enumerate() {
+            if left == 0 {
+                break;
+            }
+            let mut bits = std::mem::take(word);
+            while bits != 0 {
+                let i = k * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let n = self.counts.get_mut(i).map_or(0, std::mem::take);
+                w.index(i, n);
+                left = left.saturating_sub(1);
             }
         }
         self.n_touched = 0;
-        w.finish()
+        // The buffer holds `MAX_BUCKET_BYTES` for each of the `n_touched` buckets.
+        w.finish().unwrap_or_default()
     }
 }
 
@@ -490,6 +500,33 @@ mod tests {
             SparseLatency::default(),
             "taking empties it"
         );
+    }
+
+    #[test]
+    fn window_packs_large_counts_and_distances() {
+        // Counts and index distances of one, two and three varint bytes, and a second window
+        // taken from the same (reused) buffer.
+        let mut window = WindowLatency::new();
+        let mut want = Vec::new();
+        for (us, n) in [
+            (1u64, 1u64),
+            (2, 127),
+            (3, 128),
+            (5000, 20_000),
+            (MAX_US, 3),
+        ] {
+            for _ in 0..n {
+                window.record_s(us as f64 / 1e6);
+            }
+            want.push((hdr_value(hdr_index(us)), n));
+        }
+        let s = window.take_sparse();
+        assert_eq!(s.buckets().collect::<Vec<_>>(), want);
+        assert_eq!(s.count(), want.iter().map(|b| b.1).sum::<u64>());
+        window.record_s(0.5);
+        let again = window.take_sparse();
+        assert_eq!(again.buckets().count(), 1);
+        assert_eq!(again.count(), 1);
     }
 
     /// hdrhistogram 7, as `Latency` was before it kept its own buckets: the reference.

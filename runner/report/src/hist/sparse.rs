@@ -289,6 +289,69 @@ impl<'a> Writer<'a> {
     }
 }
 
+/// Packs buckets by index, as [`Writer::index`] does, into a buffer sized for them in
+/// advance ([`IndexPacker::MAX_BUCKET_BYTES`] a bucket). Every window's buckets are packed as
+/// it closes; [`Writer`]'s pushes keep the vector's length in memory and check its capacity at
+/// each byte, which cost twice the packing itself.
+pub(super) struct IndexPacker<'a> {
+    buf: &'a mut [u8],
+    pos: usize,
+    index: usize,
+    count: u64,
+}
+
+impl<'a> IndexPacker<'a> {
+    /// Two varints of a `u64` at most.
+    pub(super) const MAX_BUCKET_BYTES: usize = 20;
+
+    pub(super) fn new(buf: &'a mut [u8]) -> IndexPacker<'a> {
+        IndexPacker {
+            buf,
+            pos: 0,
+            index: 0,
+            count: 0,
+        }
+    }
+
+    /// The bucket at HDR `index`, which is not below the previous one's.
+    #[inline(always)]
+    pub(super) fn index(&mut self, index: usize, n: u64) {
+        self.varint(((index - self.index) as u64) << 1);
+        self.varint(n);
+        self.index = index;
+        self.count = self.count.saturating_add(n);
+    }
+
+    #[inline(always)]
+    fn varint(&mut self, mut x: u64) {
+        while x >= 0x80 {
+            self.put((x as u8) | 0x80);
+            x >>= 7;
+        }
+        self.put(x as u8);
+    }
+
+    #[inline(always)]
+    fn put(&mut self, b: u8) {
+        // The buffer has room for every bucket (`MAX_BUCKET_BYTES` each), so this always
+        // writes; `finish` checks that nothing was dropped.
+        if let Some(slot) = self.buf.get_mut(self.pos) {
+            *slot = b;
+        }
+        self.pos += 1;
+    }
+
+    /// What was packed, in an allocation of exactly its size; `None` if the buffer was too
+    /// small for it.
+    pub(super) fn finish(self) -> Option<SparseLatency> {
+        Some(SparseLatency {
+            bytes: self.buf.get(..self.pos)?.to_vec(),
+            count: self.count,
+            literals: false,
+        })
+    }
+}
+
 fn put_varint(out: &mut Vec<u8>, mut x: u64) {
     while x >= 0x80 {
         out.push((x as u8) | 0x80);
