@@ -336,9 +336,46 @@ impl Recorder {
     }
 
     /// A request to `subject` finished at `t_s` after `latency_s`, successfully or with a cause.
+    #[inline]
     pub fn record(&mut self, subject: usize, t_s: f64, latency_s: f64, outcome: Result<(), Cause>) {
         let w = self.window_of(t_s);
-        self.advance_to(t_s);
+        // Nearly every record falls in the window being filled: that path stays small (few
+        // registers to save), closing windows and late records are out of line.
+        if w != self.current_index {
+            self.record_elsewhere(w, subject, latency_s, outcome);
+            return;
+        }
+        self.record_current(subject, latency_s, outcome);
+    }
+
+    #[inline(always)]
+    fn record_current(&mut self, subject: usize, latency_s: f64, outcome: Result<(), Cause>) {
+        if let (Some(counts), Some(latency)) = (
+            self.current_counts.get_mut(subject),
+            self.current_latency.get_mut(subject),
+        ) {
+            match outcome {
+                Ok(()) => counts.ok += 1,
+                Err(c) => counts.errors[c.index()] += 1,
+            }
+            latency.record_s(latency_s);
+        }
+    }
+
+    /// [`Recorder::record`] in window `w`, which is not the current one: a later window (the
+    /// ones before it close first) or a closed one.
+    #[cold]
+    #[inline(never)]
+    fn record_elsewhere(
+        &mut self,
+        w: usize,
+        subject: usize,
+        latency_s: f64,
+        outcome: Result<(), Cause>,
+    ) {
+        while self.current_index < w {
+            self.close_current();
+        }
         if w < self.current_index {
             // Late arrival for a closed window: merge into its sparse histogram.
             if let Some(stats) = self
@@ -355,16 +392,7 @@ impl Recorder {
             }
             return;
         }
-        if let (Some(counts), Some(latency)) = (
-            self.current_counts.get_mut(subject),
-            self.current_latency.get_mut(subject),
-        ) {
-            match outcome {
-                Ok(()) => counts.ok += 1,
-                Err(c) => counts.errors[c.index()] += 1,
-            }
-            latency.record_s(latency_s);
-        }
+        self.record_current(subject, latency_s, outcome);
     }
 
     /// Sets a service's sample for the window containing `t_s` (call it before that window

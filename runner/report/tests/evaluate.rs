@@ -673,3 +673,37 @@ fn an_aborted_run_clips_windows_to_what_happened() {
     assert!(close(value(v[0].observed), 10.0));
     assert_eq!(v[1].observed, Observed::NoData);
 }
+
+#[test]
+fn records_land_in_their_windows_late_ones_too() {
+    let p = plan(vec![], vec![]);
+    let mut r = Recorder::new(&p, "sim", 1);
+    r.record(0, 0.5, 0.010, Ok(()));
+    // Skips window 1: windows 0 and 1 close first.
+    r.record(0, 2.2, 0.020, Err(Cause::Timeout));
+    r.record(1, 2.9, 0.030, Ok(()));
+    // Late, for closed windows 0 and 1 (kept by value, read as their buckets).
+    r.record(0, 0.9, 0.040, Ok(()));
+    r.record(1, 1.5, 0.050, Err(Cause::Timeout));
+    r.record(0, 2.95, 0.060, Ok(()));
+    let rec = r.finish(3.0, 3.0, None);
+    assert_eq!(rec.windows.len(), 3);
+    let counts = |w: usize, s: usize| {
+        let st = &rec.windows[w].subjects[s];
+        (st.ok, st.error_count(), st.latency.count())
+    };
+    assert_eq!(counts(0, 0), (2, 0, 2));
+    assert_eq!(counts(1, 1), (0, 1, 1));
+    assert_eq!(counts(2, 0), (1, 1, 2));
+    assert_eq!(counts(2, 1), (1, 0, 1));
+    let w0: Vec<u64> = rec.windows[0].subjects[0]
+        .latency
+        .buckets()
+        .map(|b| b.0)
+        .collect();
+    assert_eq!(w0, [10_000, 40_000], "the late one by its value");
+    assert_eq!(
+        rec.windows[2].subjects[0].latency.to_dense().max_s(),
+        Some(0.060_031)
+    );
+}
