@@ -206,13 +206,9 @@ impl Latency {
             self.add_entries(other);
             return;
         }
-        let mut entries = other.entries();
-        let mut span = None;
-        while let Some((i, n)) = entries.next_index() {
-            self.bump(i, n);
-            span = Some(span.map_or((i, i), |(lo, _)| (lo, i)));
+        if let Some((lo, hi)) = self.add_indexed(other, |_, _| {}) {
+            self.added_indices(lo, hi, other.count());
         }
-        self.added_indices(span, other.count());
     }
 
     /// [`Latency::add_sparse`] and [`SparseLatency::read_ranks`] of `other` in one pass: a
@@ -224,35 +220,57 @@ impl Latency {
             return;
         }
         ranks.start(other.count());
-        let mut entries = other.entries();
-        let mut span = None;
-        while let Some((i, n)) = entries.next_index() {
-            self.bump(i, n);
-            ranks.visit(i, n);
-            span = Some(span.map_or((i, i), |(lo, _)| (lo, i)));
-        }
-        self.added_indices(span, other.count());
-    }
-
-    /// Adds `n` to the bucket at `index` and marks it touched, leaving `words`, the total and
-    /// the extremes to [`Latency::added_indices`]: a sparse histogram's buckets ascend, so its
-    /// first and last give them once instead of per bucket.
-    #[inline(always)]
-    fn bump(&mut self, index: usize, n: u64) {
-        if let (Some(c), Some(word)) =
-            (self.counts.get_mut(index), self.touched.get_mut(index / 64))
-        {
-            *c = c.saturating_add(n);
-            *word |= 1 << (index % 64);
-        }
-    }
-
-    /// After [`Latency::bump`]s of the buckets `lo..=hi` (by index) holding `count` samples:
-    /// what [`Latency::record_us`] of each bucket's lowest value would have left.
-    fn added_indices(&mut self, span: Option<(usize, usize)>, count: u64) {
-        let Some((lo, hi)) = span else {
-            return;
+        // The running count and the next rank due in locals (registers), as `Ranks::visit`
+        // keeps them in `ranks`.
+        let mut seen = 0u64;
+        let mut next = ranks.next_rank();
+        let visit = |i: usize, n: u64| {
+            seen = seen.saturating_add(n);
+            if seen >= next && n > 0 {
+                next = ranks.reached(seen, i);
+            }
         };
+        if let Some((lo, hi)) = self.add_indexed(other, visit) {
+            self.added_indices(lo, hi, other.count());
+        }
+    }
+
+    /// Adds the buckets of `other`, all stored by index, to their counters and marks them
+    /// touched, calling `visit` with each; leaves `words`, the total and the extremes to
+    /// [`Latency::added_indices`] (a sparse histogram's buckets ascend, so its first and last
+    /// give them once instead of per bucket). The first and last index, if any.
+    #[inline(always)]
+    fn add_indexed(
+        &mut self,
+        other: &SparseLatency,
+        mut visit: impl FnMut(usize, u64),
+    ) -> Option<(usize, usize)> {
+        // The slices in locals: a store into a counter cannot move them, so they stay in
+        // registers instead of being reloaded from `self` for every bucket.
+        let counts = self.counts.as_mut_slice();
+        let touched = self.touched.as_mut_slice();
+        let mut bump = |index: usize, n: u64| {
+            if let (Some(c), Some(word)) = (counts.get_mut(index), touched.get_mut(index / 64)) {
+                *c = c.saturating_add(n);
+                *word |= 1 << (index % 64);
+            }
+        };
+        let mut entries = other.entries();
+        let (lo, n) = entries.next_index()?;
+        bump(lo, n);
+        visit(lo, n);
+        let mut hi = lo;
+        while let Some((i, n)) = entries.next_index() {
+            bump(i, n);
+            visit(i, n);
+            hi = i;
+        }
+        Some((lo, hi))
+    }
+
+    /// After [`Latency::add_indexed`] of buckets from `lo` to `hi` (by index) holding `count` samples:
+    /// what [`Latency::record_us`] of each bucket's lowest value would have left.
+    fn added_indices(&mut self, lo: usize, hi: usize, count: u64) {
         // Saturating sums of counts are the same whatever the grouping.
         self.total = self.total.saturating_add(count);
         self.min_us = self.min_us.min(hdr_value(lo));

@@ -185,6 +185,21 @@ impl Ranks {
         }
     }
 
+    /// The rank the next [`Ranks::reached`] is due at (`u64::MAX`: none), for a caller that
+    /// keeps the running count itself, in a register.
+    pub(super) fn next_rank(&self) -> u64 {
+        self.next
+    }
+
+    /// The running count reached `seen` at the bucket at `index`, at or past
+    /// [`Ranks::next_rank`], with a non-empty bucket: records what it found, gives the next rank.
+    #[inline(never)]
+    pub(super) fn reached(&mut self, seen: u64, index: usize) -> u64 {
+        self.seen = seen;
+        self.reach(index);
+        self.next
+    }
+
     #[inline(never)]
     fn reach(&mut self, index: usize) {
         self.next = u64::MAX;
@@ -386,24 +401,29 @@ impl Entries<'_> {
             self.bytes = rest;
             return Some(u64::from(b));
         }
-        self.varint_long()
+        let (x, rest) = varint_long(self.bytes)?;
+        self.bytes = rest;
+        Some(x)
     }
+}
 
-    #[inline(never)]
-    fn varint_long(&mut self) -> Option<u64> {
-        let mut x = 0u64;
-        let mut shift = 0u32;
-        loop {
-            let (&b, rest) = self.bytes.split_first()?;
-            self.bytes = rest;
-            x |= u64::from(b & 0x7f) << shift;
-            if b < 0x80 {
-                return Some(x);
-            }
-            shift += 7;
-            if shift > 63 {
-                return None;
-            }
+/// A varint of two bytes or more, and the bytes after it. It takes and gives back the slice by
+/// value: given `&mut Entries`, the decoders' state would have to live in memory rather than in
+/// registers, every bucket, for the sake of this rare call.
+#[inline(never)]
+fn varint_long(mut bytes: &[u8]) -> Option<(u64, &[u8])> {
+    let mut x = 0u64;
+    let mut shift = 0u32;
+    loop {
+        let (&b, rest) = bytes.split_first()?;
+        bytes = rest;
+        x |= u64::from(b & 0x7f) << shift;
+        if b < 0x80 {
+            return Some((x, bytes));
+        }
+        shift += 7;
+        if shift > 63 {
+            return None;
         }
     }
 }
@@ -412,6 +432,14 @@ impl Entries<'_> {
     /// The next bucket of a histogram with no bucket stored by value: its head is a distance.
     #[inline(always)]
     pub(super) fn next_index(&mut self) -> Option<(usize, u64)> {
+        // Most buckets are a distance and a count of one byte each: both read at once.
+        if let [a, b, rest @ ..] = self.bytes
+            && (a | b) < 0x80
+        {
+            self.bytes = rest;
+            self.index += usize::from(*a >> 1);
+            return Some((self.index, u64::from(*b)));
+        }
         let head = self.varint()?;
         self.index += (head >> 1) as usize;
         Some((self.index, self.varint()?))
