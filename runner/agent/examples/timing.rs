@@ -14,9 +14,10 @@
 //!   with workers that take the next planned Poisson arrival at RATE and sleep until it.
 //!
 //! TIMER is `tokio`, or `clock`, `boosted`, `fifo` (boosted, its timer thread under
-//! `SCHED_FIFO`) or `fifow` (and the runtime's workers under `SCHED_FIFO` too), each with an optional `:LEAD_µs` (`clock::set_lead`) or `:auto`
-//! (`clock::set_lead_auto`); default: `tokio clock boosted:60 boosted:150 boosted:400
-//! boosted:auto fifo:150`. Each phase runs SECONDS (default 15), the timers taking turns in 3 s
+//! `SCHED_FIFO`) or `fifow` (and the runtime's workers under `SCHED_FIFO` too), each with the
+//! clock's default lead or an optional `:LEAD_µs` (`clock::set_lead`) or `:auto`
+//! (`clock::set_lead_auto`); default: `tokio clock boosted boosted:150 fifo fifow
+//! fifow:60`. Each phase runs SECONDS (default 15), the timers taking turns in 3 s
 //! blocks so that all see the same load, and prints p50, p99, p99.9 and max of the error in µs
 //! and the process's CPU time over the phase (user + system, from /proc/self/stat). A second
 //! table splits each late sleep (over 100 µs) into the timer thread's lateness (fired after
@@ -49,6 +50,8 @@ enum Kind {
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Lead {
+    /// The clock's default (`clock::DEFAULT_LEAD`, `REALTIME_LEAD` with real-time workers).
+    Default,
     Fixed(Duration),
     Auto,
 }
@@ -71,7 +74,7 @@ impl Timer {
             _ => return None,
         };
         let lead = match lead {
-            "" => Lead::Fixed(clock::DEFAULT_LEAD),
+            "" => Lead::Default,
             "auto" => Lead::Auto,
             us => Lead::Fixed(Duration::from_micros(us.parse().ok()?)),
         };
@@ -87,6 +90,7 @@ impl Timer {
             Kind::FifoWorkers => "clock, boosted, SCHED_FIFO + workers",
         };
         match self.lead {
+            Lead::Default => format!("{kind}, lead default"),
             Lead::Fixed(d) => format!("{kind}, lead {} µs", d.as_micros()),
             Lead::Auto => format!("{kind}, lead auto"),
         }
@@ -102,12 +106,10 @@ impl Timer {
         clock::set_boost(self.boosted());
         clock::set_realtime(matches!(self.kind, Kind::Fifo | Kind::FifoWorkers));
         clock::set_realtime_workers(self.kind == Kind::FifoWorkers);
+        clock::set_lead_auto(self.lead == Lead::Auto);
         match self.lead {
-            Lead::Fixed(d) => {
-                clock::set_lead_auto(false);
-                clock::set_lead(d);
-            }
-            Lead::Auto => clock::set_lead_auto(true),
+            Lead::Fixed(d) => clock::set_lead(Some(d)),
+            Lead::Default | Lead::Auto => clock::set_lead(None),
         }
         clock::wait_settled(Duration::from_secs(5));
     }
@@ -430,11 +432,11 @@ fn main() {
         timers = [
             "tokio",
             "clock",
-            "boosted:60",
+            "boosted",
             "boosted:150",
-            "boosted:400",
-            "boosted:auto",
-            "fifo:150",
+            "fifo",
+            "fifow",
+            "fifow:60",
         ]
         .iter()
         .filter_map(|t| Timer::parse(t))

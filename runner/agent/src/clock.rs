@@ -11,7 +11,7 @@
 //! parks (`thread::park_timeout`, a futex with a high-resolution timeout) until [`SPIN`] before
 //! the earliest one, then spins on `Instant::now()` for that last stretch, because waking from
 //! a futex is late by the kernel's timer slack (50 µs) plus the scheduler's delay. It wakes the
-//! future's task a lead ([`lead`], [`DEFAULT_LEAD`]) before the deadline, which covers the
+//! future's task a lead ([`lead`]: [`DEFAULT_LEAD`], [`REALTIME_LEAD`]) before the deadline, which covers the
 //! time the runtime takes to poll a task woken from another thread; the future then spins on
 //! the worker for what is left (at most the lead). Per sleep that costs at most `SPIN + lead`
 //! of CPU, whatever its length, and one spinning thread serves every sleep due at the same
@@ -58,24 +58,35 @@ use std::time::{Duration, Instant};
 /// slack (50 µs by default on Linux) plus a usual wake-up delay, with a margin.
 pub const SPIN: Duration = Duration::from_micros(200);
 
-/// How long before its deadline a sleeping task is woken, by default ([`set_lead`]): what a
-/// runtime takes to poll a task woken from another thread (an eventfd or futex write, and a
-/// parked worker's vCPU woken from its halt through the hypervisor: 50-60 µs at p50, about
-/// 120-150 µs at p99 on the 2-vCPU guest of runner/local/BENCH.md, 2 Dec 2026). The task
-/// spins on its worker for the rest, so arriving early costs at most this much CPU per sleep
-/// (at 150 sleeps/s, 60 → 150 µs cost ~1.5 points of a core).
-pub const DEFAULT_LEAD: Duration = Duration::from_micros(150);
+/// How long before its deadline a sleeping task is woken, by default ([`set_lead`]), when
+/// the workers are not real-time: about what a runtime takes to poll a task woken from
+/// another thread (an eventfd or futex write, and a parked worker's vCPU woken from its halt
+/// through the hypervisor: 25-60 µs at p50 on the 2-vCPU guest of runner/local/BENCH.md). The
+/// task spins on its worker for the rest, so arriving early costs at most this much CPU per
+/// sleep. Not longer: on a loaded machine a normal worker's wake-up has a tail of
+/// milliseconds that no lead covers, and 150 µs did worse there than 60 in 4 of 4 runs side
+/// by side (its longer spins take CPU the timer thread then waits for).
+pub const DEFAULT_LEAD: Duration = Duration::from_micros(60);
+
+/// The default lead when the workers are real-time ([`set_realtime_workers`]): their
+/// wake-up is then the vCPU's alone, 120-150 µs at p99, and this lead brought the sleeps'
+/// p99 from 100-340 µs (at 60) to 21-49 µs (BENCH.md, 2 Dec 2026).
+pub const REALTIME_LEAD: Duration = Duration::from_micros(150);
 
 /// The largest lead [`set_lead`] accepts: a sleep's spin on its worker stays below this.
 pub const MAX_LEAD: Duration = Duration::from_millis(1);
 
-/// The lead in nanoseconds ([`set_lead`]).
-static LEAD_NS: AtomicU64 = AtomicU64::new(DEFAULT_LEAD.as_nanos() as u64);
+/// The lead set by [`set_lead`], in nanoseconds; [`UNSET`] for the default.
+static LEAD_NS: AtomicU64 = AtomicU64::new(UNSET);
+const UNSET: u64 = u64::MAX;
 
-/// Sets how long before its deadline a sleep's task is woken (at most [`MAX_LEAD`]), for
-/// sleeps registered from now on; for benchmarks that compare leads in one process.
-pub fn set_lead(lead: Duration) {
-    LEAD_NS.store(lead.min(MAX_LEAD).as_nanos() as u64, Ordering::Release);
+/// Sets how long before its deadline a sleep's task is woken (at most [`MAX_LEAD`]), or
+/// (`None`) back to the default ([`DEFAULT_LEAD`], [`REALTIME_LEAD`] with real-time
+/// workers), for sleeps registered from now on; for benchmarks that compare leads in one
+/// process.
+pub fn set_lead(lead: Option<Duration>) {
+    let ns = lead.map_or(UNSET, |l| l.min(MAX_LEAD).as_nanos() as u64);
+    LEAD_NS.store(ns, Ordering::Release);
 }
 
 /// Whether the lead is learned from the measured wake-ups ([`set_lead_auto`]).
@@ -97,12 +108,15 @@ pub fn set_lead_auto(on: bool) {
     AUTO.store(on, Ordering::Release);
 }
 
-/// The lead new sleeps get ([`set_lead`], or learned: [`set_lead_auto`]).
+/// The lead new sleeps get ([`set_lead`], learned: [`set_lead_auto`], or the default).
 pub fn lead() -> Duration {
     if AUTO.load(Ordering::Acquire) {
-        Duration::from_nanos(LEARNED_NS.load(Ordering::Acquire))
-    } else {
-        Duration::from_nanos(LEAD_NS.load(Ordering::Acquire))
+        return Duration::from_nanos(LEARNED_NS.load(Ordering::Acquire));
+    }
+    match LEAD_NS.load(Ordering::Acquire) {
+        UNSET if REALTIME_WORKERS.load(Ordering::Acquire) => REALTIME_LEAD,
+        UNSET => DEFAULT_LEAD,
+        ns => Duration::from_nanos(ns),
     }
 }
 
@@ -715,7 +729,8 @@ mod tests {
     }
 
     #[test]
-    fn realtime_workers_follow_the_setting_at_their_next_park_and_blocking_threads_never() {
+    fn realtime_workers_follow_the_setting_at_their_next_park_with_their_lead_and_blocking_threads_never()
+     {
         // Whether this process may have real-time threads at all (root, chrt installed).
         let granted = std::thread::spawn(|| realtime_current_thread(true))
             .join()
@@ -725,7 +740,10 @@ mod tests {
             .on_thread_park(on_worker_park)
             .build()
             .unwrap();
+        // No test sets the lead: it is the default, which follows the workers' policy.
+        assert_eq!(lead(), DEFAULT_LEAD);
         set_realtime_workers(true);
+        assert_eq!(lead(), REALTIME_LEAD);
         let (worker, blocking) = rt.block_on(async {
             // Parks the worker, which applies the setting.
             tokio::time::sleep(Duration::from_millis(2)).await;
@@ -733,6 +751,7 @@ mod tests {
             (policy(), blocking)
         });
         set_realtime_workers(false);
+        assert_eq!(lead(), DEFAULT_LEAD);
         let back = rt.block_on(async {
             tokio::time::sleep(Duration::from_millis(2)).await;
             policy()
