@@ -45,6 +45,12 @@ const TICK: Duration = Duration::from_millis(200);
 /// The longest an abort check waits for its window's read after the window's end (and at
 /// most half a window): the lateness a slow read can add to a fault due then.
 const CHECK_WAIT_S: f64 = 0.5;
+/// How long the abort watch waits for the load generator's windows, at most, and how long it
+/// leaves the load generator alone after an ask that failed or came late. A finished load
+/// generator Pod may take the Pod proxy's whole timeout to refuse, and there is an abort check
+/// every window: asked each time, the checks of a long drain kept the loop from ever reaching
+/// the load generator's end (two scenarios ran past their deadline on the testbed).
+const LOADGEN_ASK_MAX_S: f64 = 2.0;
 /// Services applied at once.
 const APPLY_IN_FLIGHT: usize = 16;
 const FATAL_WAITING: [&str; 5] = [
@@ -82,6 +88,8 @@ pub(crate) struct Session<'a> {
     watcher: AbortWatcher,
     /// The next window to feed the watcher.
     watched: usize,
+    /// Run time (s) before which the abort watch does not ask the load generator again.
+    loadgen_quiet_until: f64,
     aborted: Option<AbortRecord>,
     /// What is due when: faults, window reads, abort checks, autoscale ticks, the stop.
     conductor: Conductor,
@@ -137,6 +145,7 @@ impl<'a> Session<'a> {
             picked: BTreeMap::new(),
             pushed: BTreeMap::new(),
             loadgen_finished: false,
+            loadgen_quiet_until: 0.0,
             watcher: AbortWatcher::new(
                 plan,
                 &subjects_of(plan),
@@ -493,19 +502,32 @@ impl<'a> Session<'a> {
         if !watching || self.aborted.is_some() || self.watched >= scraped {
             return Ok(());
         }
+        let now = self.t0.map_or(0.0, |t0| t0.elapsed().as_secs_f64());
+        if now < self.loadgen_quiet_until {
+            return Ok(());
+        }
         let from = self.watched;
-        let windows = match self.loadgen_windows(pods, from).await {
-            Ok(w) => w,
-            // Read again at the next tick; the final Recording is watched too.
-            Err(AgentError::Gone) => return Ok(()),
-            Err(AgentError::Failed(m)) => {
-                tracing::debug!("load generator status: {m}");
+        let window_s = self.plan.scenario.window_s;
+        let ask = Duration::from_secs_f64(window_s.clamp(0.5, LOADGEN_ASK_MAX_S));
+        // A failed or late ask is made again later: the windows it missed are still unwatched
+        // then, and the final Recording is watched too.
+        let windows = match tokio::time::timeout(ask, self.loadgen_windows(pods, from)).await {
+            Ok(Ok(w)) => w,
+            Ok(Err(e)) => {
+                if let AgentError::Failed(m) = e {
+                    tracing::debug!("load generator status: {m}");
+                }
+                self.loadgen_quiet_until = now + ask.as_secs_f64() + LOADGEN_ASK_MAX_S;
+                return Ok(());
+            }
+            Err(_late) => {
+                tracing::debug!("load generator status: no answer within {ask:?}");
+                self.loadgen_quiet_until = now + ask.as_secs_f64() + LOADGEN_ASK_MAX_S;
                 return Ok(());
             }
         };
         let subjects = subjects_of(self.plan);
         let services: Vec<String> = self.plan.services.iter().map(|s| s.name.clone()).collect();
-        let window_s = self.plan.scenario.window_s;
         let mut windows = windows;
         windows.truncate(scraped.saturating_sub(from));
         for (i, window) in windows.iter_mut().enumerate() {
