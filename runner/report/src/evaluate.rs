@@ -190,14 +190,7 @@ impl Agg {
         service: Option<usize>,
         sending_s: f64,
     ) {
-        for stats in subjects.iter().filter_map(|&i| window.subjects.get(i)) {
-            self.add_stats(stats);
-        }
-        if let Some(sample) = service.and_then(|i| window.services.get(i)) {
-            self.add_sample(sample);
-        }
-        self.windows += 1;
-        self.sending_s += sending_s;
+        self.add_window_with(window, subjects, service, sending_s, Self::add_stats);
     }
 
     /// [`Agg::add_window`] for a metric that reads no latency: `latency` stays empty.
@@ -208,8 +201,19 @@ impl Agg {
         service: Option<usize>,
         sending_s: f64,
     ) {
+        self.add_window_with(window, subjects, service, sending_s, Self::add_counts);
+    }
+
+    fn add_window_with(
+        &mut self,
+        window: &WindowSample,
+        subjects: &[usize],
+        service: Option<usize>,
+        sending_s: f64,
+        add: impl Fn(&mut Self, &Stats),
+    ) {
         for stats in subjects.iter().filter_map(|&i| window.subjects.get(i)) {
-            self.add_counts(stats);
+            add(self, stats);
         }
         if let Some(sample) = service.and_then(|i| window.services.get(i)) {
             self.add_sample(sample);
