@@ -2,7 +2,8 @@
 //! only for what the real control plane of `scripts/testbed` cannot produce: Pods that cannot pull
 //! their image or crash-loop (the testbed has no images and no kubelet), an agent refusing a fault,
 //! a failing load generator Job, a load generator that starts sending long after its Pod runs,
-//! agents whose metrics take a second to read, a cleanup that hangs, and kubeconfig errors. Full runs, faults, `--keep`, interrupts, aborts,
+//! agents whose metrics take a second to read, a finished load generator Pod the Pod proxy takes
+//! 10 s to refuse, a cleanup that hangs, and kubeconfig errors. Full runs, faults, `--keep`, interrupts, aborts,
 //! autoscaling, RBAC and an unreachable server run against the real control plane in
 //! tests/cluster/run.sh.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -603,4 +604,53 @@ async fn an_abort_sees_windows_read_together_and_does_not_hold_up_the_schedule()
     );
     let aborted = recording.aborted.expect("the abort fired");
     assert_eq!(aborted.at_s, 4.0, "{progress}");
+}
+
+#[tokio::test]
+async fn a_load_generator_pod_gone_before_the_drain_ends_does_not_hold_up_the_run_end() {
+    // The load generator finishes half a second after `duration` and its Pod exits; the drain
+    // goes on for five windows more, each with an abort check that asks the load generator
+    // for its windows (the live view's observer is set, as `chaos run` sets it, so it asks
+    // without `abort when`). Through the Pod proxy, the exited Pod is refused only after 10 s,
+    // as the real API server's dial timeout does. A runner that waits out each such ask sees
+    // the Job's completion only after the drain's checks, about 10 s each (over 50 s here;
+    // on the testbed ms-ref-1 shortened ran past its deadline); one that bounds the ask and
+    // then leaves the load generator alone ends a few seconds after it.
+    let mut plan = plan();
+    plan.scenario.window_s = 0.5;
+    plan.scenario.drain_s = 3.0;
+    let mut loadgen = Recorder::new(&plan, "loadgen", 1);
+    for k in 0..20 {
+        loadgen.record(2, 0.05 + k as f64 * 0.1, 0.004, Ok(()));
+    }
+    let output = format!(
+        "{}\n",
+        serde_json::to_string(&loadgen.finish(2.0, 2.5, None)).unwrap()
+    );
+    let h = harness_for(output, |c| {
+        c.exited_pod_proxy_delay = Some(Duration::from_secs(10));
+    })
+    .await;
+    let seen = Arc::new(AtomicUsize::new(0));
+    let count = seen.clone();
+    let options = Options {
+        observer: Some(chaos_report::live::Observer::new(move |_| {
+            count.fetch_add(1, Ordering::SeqCst);
+        })),
+        ..h.options()
+    };
+    // Setup, the 5 s plan and cleanup take a few seconds: 20 s leaves room on a loaded machine
+    // and is less than two of the stalled asks after the Pod's exit at 2.5 s.
+    let run = tokio::time::timeout(Duration::from_secs(20), run_until(&plan, &options, never()));
+    let outcome = run.await;
+    let progress = h.progress.lock().unwrap().join("\n");
+    outcome
+        .unwrap_or_else(|_| panic!("the run did not end within 20 s:\n{progress}"))
+        .unwrap();
+    assert!(
+        progress.contains("the load generator finished"),
+        "{progress}"
+    );
+    assert!(seen.load(Ordering::SeqCst) > 0, "the observer saw windows");
+    assert!(h.namespace_gone().await, "cleaned up:\n{progress}");
 }

@@ -95,6 +95,11 @@ pub struct FakeConfig {
     pub job: JobHandler,
     pub proxy_async: Option<AsyncProxyHandler>,
     pub job_async: Option<AsyncJobHandler>,
+    /// How long a Pod proxy request to a Pod that has exited (a finished Job's Pod) waits
+    /// before its 503; `None`: refused at once. The real API server's Pod proxy may dial the
+    /// gone Pod's address until its own timeout (about 10 s seen on the testbed) before it
+    /// refuses.
+    pub exited_pod_proxy_delay: Option<Duration>,
 }
 
 impl Default for FakeConfig {
@@ -115,6 +120,7 @@ impl Default for FakeConfig {
             }),
             proxy_async: None,
             job_async: None,
+            exited_pod_proxy_delay: None,
         }
     }
 }
@@ -1414,18 +1420,27 @@ async fn proxy(
             );
         }
     };
-    let exists = {
+    let (exists, exited) = {
         let store = shared.store();
         let o = store.objects.get(&key(t, &name)).cloned();
         match (t.resource.as_str(), o) {
-            ("pods", Some(p)) => Some(p["status"]["phase"] == "Running"),
-            (_, Some(_)) => Some(true),
-            (_, None) => None,
+            ("pods", Some(p)) => {
+                let phase = &p["status"]["phase"];
+                (
+                    Some(phase == "Running"),
+                    phase == "Succeeded" || phase == "Failed",
+                )
+            }
+            (_, Some(_)) => (Some(true), false),
+            (_, None) => (None, false),
         }
     };
     match exists {
         None => return not_found(t, &name),
         Some(false) => {
+            if exited && let Some(delay) = shared.config.exited_pod_proxy_delay {
+                tokio::time::sleep(delay).await;
+            }
             return status(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "ServiceUnavailable",
