@@ -19,8 +19,9 @@ use crate::session::FIELD_MANAGER;
 /// What the run expects of each of its Deployments' `spec.replicas`.
 #[derive(Debug, Clone)]
 pub(crate) struct ReplicaWatch {
-    /// Kubernetes Deployment name → (plan service, replicas the run applied or last set).
-    expected: BTreeMap<String, (String, u32)>,
+    /// Kubernetes Deployment name → (plan service, replicas the run applied or last set, run
+    /// time (s) its last scale was done).
+    expected: BTreeMap<String, (String, u32, f64)>,
 }
 
 impl ReplicaWatch {
@@ -30,30 +31,46 @@ impl ReplicaWatch {
             .into_iter()
             .filter_map(|(service, deployment)| {
                 let replicas = plan.service(service)?.replicas.initial();
-                Some((deployment.to_string(), (service.to_string(), replicas)))
+                Some((
+                    deployment.to_string(),
+                    (service.to_string(), replicas, f64::NEG_INFINITY),
+                ))
             })
             .collect();
         ReplicaWatch { expected }
     }
 
-    /// The run itself set `replicas` (the plan's autoscaling): not a change from outside.
-    pub fn set_by_run(&mut self, deployment: &str, replicas: u32) {
+    /// The run itself set `replicas` (the plan's autoscaling), its scale done at run time
+    /// `at_s`: not a change from outside.
+    pub fn set_by_run(&mut self, deployment: &str, replicas: u32, at_s: f64) {
         if let Some(e) = self.expected.get_mut(deployment) {
             e.1 = replicas;
+            e.2 = at_s;
         }
     }
 
     /// Compares the Deployments' `spec.replicas` with what the run expects; each difference is
     /// returned once (and becomes the expected count, so it is not reported again).
-    pub fn check(&mut self, deployments: &[Deployment], at_s: f64) -> Vec<UnexpectedEvent> {
+    /// `listed_at_s`: when the list was asked for. A Deployment the run scaled after that may
+    /// show the count from before its scale: the lists run beside the run's own scaling, and
+    /// such a list once made the run report its own scale as two changes from outside.
+    pub fn check(
+        &mut self,
+        deployments: &[Deployment],
+        listed_at_s: f64,
+        at_s: f64,
+    ) -> Vec<UnexpectedEvent> {
         let mut found = Vec::new();
         for d in deployments {
             let Some(name) = d.metadata.name.as_deref() else {
                 continue;
             };
-            let Some((service, expected)) = self.expected.get_mut(name) else {
+            let Some((service, expected, set_at_s)) = self.expected.get_mut(name) else {
                 continue;
             };
+            if *set_at_s >= listed_at_s {
+                continue;
+            }
             let Some(now) = d.spec.replicas else {
                 continue;
             };
@@ -151,11 +168,11 @@ mod tests {
         let plan = plan();
         let mut w = ReplicaWatch::new(&plan, [("back", "back")]);
         assert!(
-            w.check(&[deployment(2, &[("chaos", None, 1)])], 1.0)
+            w.check(&[deployment(2, &[("chaos", None, 1)])], 1.0, 1.0)
                 .is_empty()
         );
         let d = deployment(3, &[("chaos", None, 1), ("kubectl", Some("scale"), 5)]);
-        let found = w.check(std::slice::from_ref(&d), 7.5);
+        let found = w.check(std::slice::from_ref(&d), 7.5, 7.5);
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].service, "back");
         assert_eq!(found[0].at_s, 7.5);
@@ -166,18 +183,40 @@ mod tests {
             "{}",
             found[0].what
         );
-        assert!(w.check(&[d], 8.0).is_empty(), "reported once");
+        assert!(w.check(&[d], 8.0, 8.0).is_empty(), "reported once");
     }
 
     #[test]
     fn the_runs_own_scaling_is_not_reported() {
         let plan = plan();
         let mut w = ReplicaWatch::new(&plan, [("back", "back")]);
-        w.set_by_run("back", 4);
+        w.set_by_run("back", 4, 1.5);
         assert!(
-            w.check(&[deployment(4, &[("chaos", Some("scale"), 3)])], 2.0)
+            w.check(&[deployment(4, &[("chaos", Some("scale"), 3)])], 2.0, 2.0)
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn a_list_asked_for_before_the_runs_own_scale_is_not_a_change_from_outside() {
+        let plan = plan();
+        let mut w = ReplicaWatch::new(&plan, [("back", "back")]);
+        // The run scales 2 -> 4 at 10.0 s; a list asked for at 9.8 s answers with 2 replicas.
+        w.set_by_run("back", 4, 10.0);
+        let stale = deployment(2, &[("chaos", None, 1)]);
+        assert!(
+            w.check(&[stale], 9.8, 10.1).is_empty(),
+            "its own scale, not seen yet"
+        );
+        // The next list, asked for after it, shows 4: nothing to say.
+        let fresh = deployment(4, &[("chaos", Some("scale"), 3)]);
+        assert!(w.check(&[fresh], 11.8, 12.0).is_empty());
+        // A scale from outside after it is still reported.
+        let outside = deployment(
+            6,
+            &[("chaos", Some("scale"), 3), ("kubectl", Some("scale"), 5)],
+        );
+        assert_eq!(w.check(&[outside], 13.8, 14.0).len(), 1);
     }
 
     #[test]

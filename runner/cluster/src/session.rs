@@ -596,7 +596,8 @@ impl<'a> Session<'a> {
             .await
             .map_err(|e| self.call("get", "deployments.apps").error(e))?;
         // A scale from outside since the last look is said before the rule acts on it.
-        self.note_outside(std::slice::from_ref(&deployment));
+        let listed_at_s = self.run_time_s();
+        self.note_outside(std::slice::from_ref(&deployment), listed_at_s);
         let current = deployment.spec.replicas.unwrap_or(0).max(0) as u32;
         let want = rule.desired(current, utilisation, min, max);
         if want != current {
@@ -609,7 +610,8 @@ impl<'a> Session<'a> {
             api.patch_scale(kubernetes, &params, &Patch::Merge(&patch))
                 .await
                 .map_err(|e| self.call("patch", "deployments.apps/scale").error(e))?;
-            self.replicas.set_by_run(kubernetes, want);
+            let scaled_at_s = self.run_time_s();
+            self.replicas.set_by_run(kubernetes, want, scaled_at_s);
             self.say(&format!(
                 "autoscale {service}: {current} -> {want} replicas (worker utilisation {:.0}%, {})",
                 utilisation * 100.0,
@@ -628,9 +630,9 @@ impl<'a> Session<'a> {
     }
 
     /// Replica counts changed from outside the run: said at once, and kept for the report.
-    fn note_outside(&mut self, deployments: &[Deployment]) {
-        let at_s = self.t0.map_or(0.0, |t| t.elapsed().as_secs_f64());
-        for e in self.replicas.check(deployments, at_s) {
+    fn note_outside(&mut self, deployments: &[Deployment], listed_at_s: f64) {
+        let at_s = self.run_time_s();
+        for e in self.replicas.check(deployments, listed_at_s, at_s) {
             self.say(&format!(
                 "unexpected: {} of {} {} (at {at_s:.1} s)",
                 e.replica, e.service, e.what
@@ -647,15 +649,22 @@ impl<'a> Session<'a> {
         tokio::spawn(async move { Ok(api.list(&ListParams::default()).await?.items) })
     }
 
+    /// Seconds since time 0 (0 before it).
+    fn run_time_s(&self) -> f64 {
+        self.t0.map_or(0.0, |t| t.elapsed().as_secs_f64())
+    }
+
+    /// `listed_at_s`: when the list was asked for.
     async fn watched_replicas(
         &mut self,
         list: tokio::task::JoinHandle<Result<Vec<Deployment>, kube::Error>>,
+        listed_at_s: f64,
     ) -> Result<(), ClusterError> {
         let list = list
             .await
             .map_err(|e| ClusterError::Internal(format!("listing the run's Deployments: {e}")))?
             .map_err(|e| self.call("list", "deployments.apps").error(e))?;
-        self.note_outside(&list);
+        self.note_outside(&list, listed_at_s);
         Ok(())
     }
 
@@ -704,7 +713,7 @@ impl<'a> Session<'a> {
             if deployments.as_ref().is_some_and(|d| d.is_finished())
                 && let Some(list) = deployments.take()
             {
-                self.watched_replicas(list).await?;
+                self.watched_replicas(list, replicas_checked).await?;
             }
             if listing.as_ref().is_some_and(|l| l.is_finished())
                 && let Some(list) = listing.take()
