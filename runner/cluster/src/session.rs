@@ -502,7 +502,7 @@ impl<'a> Session<'a> {
         if !watching || self.aborted.is_some() || self.watched >= scraped {
             return Ok(());
         }
-        let now = self.t0.map_or(0.0, |t0| t0.elapsed().as_secs_f64());
+        let now = self.run_time_s();
         if now < self.loadgen_quiet_until {
             return Ok(());
         }
@@ -511,24 +511,23 @@ impl<'a> Session<'a> {
         let ask = Duration::from_secs_f64(window_s.clamp(0.5, LOADGEN_ASK_MAX_S));
         // A failed or late ask is made again later: the windows it missed are still unwatched
         // then, and the final Recording is watched too.
-        let windows = match tokio::time::timeout(ask, self.loadgen_windows(pods, from)).await {
+        let asked = tokio::time::timeout(ask, self.loadgen_windows(pods, from)).await;
+        let mut windows = match asked {
             Ok(Ok(w)) => w,
-            Ok(Err(e)) => {
-                if let AgentError::Failed(m) = e {
-                    tracing::debug!("load generator status: {m}");
+            failed => {
+                match failed {
+                    Ok(Err(AgentError::Failed(m))) => tracing::debug!("load generator status: {m}"),
+                    Err(_late) => {
+                        tracing::debug!("load generator status: no answer within {ask:?}")
+                    }
+                    _ => {}
                 }
-                self.loadgen_quiet_until = now + ask.as_secs_f64() + LOADGEN_ASK_MAX_S;
-                return Ok(());
-            }
-            Err(_late) => {
-                tracing::debug!("load generator status: no answer within {ask:?}");
                 self.loadgen_quiet_until = now + ask.as_secs_f64() + LOADGEN_ASK_MAX_S;
                 return Ok(());
             }
         };
         let subjects = subjects_of(self.plan);
         let services: Vec<String> = self.plan.services.iter().map(|s| s.name.clone()).collect();
-        let mut windows = windows;
         windows.truncate(scraped.saturating_sub(from));
         for (i, window) in windows.iter_mut().enumerate() {
             samples.merge(from + i, window, &subjects, &services);
