@@ -40,6 +40,10 @@
 //! is so busy that the timer thread waits for a core, the runtime may still get one, and the
 //! sleep then ends no later than a plain `tokio::time::sleep` would.
 //!
+//! Both spins, the timer thread's and the worker's, are skipped while the machine's CPU is
+//! contended or the process has spun its budget ([`spin`]): a spin then takes the CPU from
+//! the requests the sleeps belong to, and the sleep parks until its deadline instead.
+//!
 //! A sleep dropped before its deadline (a request cancelled by its caller) only marks its
 //! entry; the timer thread discards it when it reaches the top of the heap.
 
@@ -53,6 +57,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll, Waker};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
+
+pub mod spin;
 
 /// How long before a deadline the timer thread stops parking and spins: the futex's timer
 /// slack (50 µs by default on Linux) plus a usual wake-up delay, with a margin.
@@ -207,6 +213,11 @@ fn settings_changed() {
         t.changed.store(true, Ordering::Release);
         t.thread.unpark();
     }
+}
+
+/// Whether real-time scheduling was asked for ([`set_realtime`], [`REALTIME_ENV`]).
+fn realtime_asked() -> bool {
+    REALTIME.load(Ordering::Acquire)
 }
 
 /// Whether the timer thread runs under `SCHED_FIFO`: `None` while not asked.
@@ -435,7 +446,14 @@ impl Future for Sleep {
             };
             return self.finish(end);
         }
-        let lead = *self.lead.get_or_insert_with(lead);
+        // No lead when the clock may not spin now: the task is woken at the deadline itself.
+        let lead = *self.lead.get_or_insert_with(|| {
+            if spin::may_spin(now) {
+                lead()
+            } else {
+                Duration::ZERO
+            }
+        });
         let left = self.deadline - now;
         if left <= lead {
             // Woken by the timer (or polled) within the lead: the rest is spent here.
@@ -443,6 +461,8 @@ impl Future for Sleep {
             while Instant::now() < deadline {
                 std::hint::spin_loop();
             }
+            let end = Instant::now();
+            spin::charge(end, end - now);
             return self.finish(End::Spun);
         }
         match &self.entry {
@@ -597,6 +617,7 @@ fn run_timer() {
     let mut due = Vec::new();
     let mut boost = None;
     let mut rt = false;
+    let mut pressure = spin::Pressure::default();
     loop {
         // Read before the settings: a change made after this is applied on the next turn.
         let asked = ASKED.load(Ordering::Acquire);
@@ -638,13 +659,19 @@ fn run_timer() {
             std::thread::park();
             continue;
         };
-        let left = at.saturating_duration_since(Instant::now());
+        let now = Instant::now();
+        pressure.sample(now);
+        let left = at.saturating_duration_since(now);
         if left > SPIN {
             std::thread::park_timeout(left - SPIN);
+        } else if !spin::may_spin(now) {
+            std::thread::park_timeout(left);
         } else {
             while Instant::now() < at && !t.changed.load(Ordering::Acquire) {
                 std::hint::spin_loop();
             }
+            let end = Instant::now();
+            spin::charge(end, end - now);
         }
     }
 }
