@@ -15,9 +15,10 @@
 #                        Pods; a re-run into the kept namespace refused
 #   ssa.sh               other field managers during a run: a label beside ours, replicas refused
 #                        (conflict with chaos), kubectl scale and a forced apply reported, not undone
-#   scenarios.sh         the scenarios of scenarios/ to the exit code on their first line: the CI
-#                        list there, two at a time; the rest named, skipped, with why
-#                        (CHAOS_CLUSTER_ALL=1 runs them all)
+#   scenarios.sh         the scenarios of scenarios/ to the exit code on their first line: the
+#                        long ones in rotation, two per run in a lane beside everything from
+#                        smoke.chaos to chaos cleanup; then the short ones, two at a time; the
+#                        rest named, skipped, with why (CHAOS_CLUSTER_ALL=1 runs them all)
 #   abort.chaos          `abort when` fires: exit 1, the run ends early, faults reverted
 #   keep.chaos --keep    the namespace and its Pods stay, no fault left on any agent
 #   keep.chaos + SIGTERM exit 3, faults reverted, the namespace finalized, no process left
@@ -85,14 +86,25 @@ finish() {
 want_exit() { # FILE: the exit code on its first line
   sed -n '1s/^# *expect-exit: *\([0-9]\).*/\1/p' "$1"
 }
-# No agent process of any run is left (the shim kills a Pod's process once the Pod is deleted).
+# No agent process of any run is left (the shim kills a Pod's process once the Pod is deleted),
+# but the lane's (scenarios.sh), which runs beside: its Pods are those of chaos-lane-* namespaces.
 no_agents_left() {
-  local left
+  local left procs lane_pods pid cmd pod
   for _ in $(seq 100); do
     # only the testbed's processes: other work on this machine may run agents of its own
-    left=0
+    procs=()
     for pid in $(ip netns pids "${CHAOS_TESTBED_NETNS:-chaos-testbed}" 2>/dev/null); do
-      { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -q -- " agent --plan " && left=$((left + 1))
+      cmd=$({ tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null) || continue
+      case "$cmd" in *" agent --plan "*) procs+=("$cmd") ;; esac
+    done
+    [ "${#procs[@]}" != 0 ] || return 0
+    # listed after the processes: a lane Pod's object exists before its process starts
+    lane_pods=" $(kc get pods -A -o jsonpath='{range .items[*]}{.metadata.namespace}/{.metadata.name} {end}' |
+      tr ' ' '\n' | sed -n 's#^chaos-lane-[^/]*/##p' | tr '\n' ' ') "
+    left=0
+    for cmd in "${procs[@]}"; do
+      pod=$(echo "$cmd" | sed -n 's/.* --replica \([^ ]*\).*/\1/p')
+      [ -n "$pod" ] && [[ "$lane_pods" == *" $pod "* ]] || left=$((left + 1))
     done
     [ "$left" = 0 ] && return 0
     sleep 0.2
@@ -111,7 +123,9 @@ ns_gone() {
 report() { python3 - "$out/$1.json"; }
 
 # What an earlier run of this script may have left on a kept testbed (CHAOS_TESTBED_KEEP=1).
+# shellcheck disable=SC2046 # the lane's namespaces, one word each
 kc delete namespace chaos-keep-ci chaos-term-ci chaos-killed-ci chaos-not-ours chaos-decoy \
+  $(kc get namespaces -o name | sed -n 's#^namespace/\(chaos-lane-.*\)#\1#p') \
   --ignore-not-found --wait=true >/dev/null
 
 # --- the documented Role, applied exactly as written -------------------------------------------
@@ -127,6 +141,10 @@ kc apply -f "$out/role.yaml" >/dev/null
 kc delete clusterrolebinding chaos-ci --ignore-not-found >/dev/null
 kc create clusterrolebinding chaos-ci --clusterrole=chaos-runner --user=chaos-ci >/dev/null
 echo "ok   the ClusterRole of docs/kubernetes.md applied; every run below is user chaos-ci with it alone"
+
+# --- the long scenarios' lane, beside everything below (tests/cluster/scenarios.sh) ---------------
+. tests/cluster/scenarios.sh
+long_lane_start
 
 # --- the smoke scenario ---------------------------------------------------------------------------
 run "$ci" smoke tests/cluster/smoke.chaos
@@ -234,8 +252,6 @@ echo "ok   eject.chaos: front called back's Pods by the pushed IPs and ejected t
 . tests/cluster/loadgen-pods.sh
 loadgen_pods_case "$ci"
 
-# --- the scenarios ------------------------------------------------------------------------------
-. tests/cluster/scenarios.sh
 
 # --- abort when ------------------------------------------------------------------------------------
 run "$ci" abort tests/cluster/abort.chaos
@@ -360,5 +376,12 @@ ns_gone chaos-killed-ci
 kc get namespace chaos-decoy chaos-not-ours >/dev/null || fail "cleanup deleted a namespace that is not a run's"
 no_agents_left "chaos cleanup"
 echo "ok   chaos cleanup: the SIGKILLed run's namespace deleted ('$(grep -o 'its runner is gone[^)]*)' "$out/cleanup.out")'), a live run's and non-runs' left alone"
+
+# --- the lane's long scenarios, to their exit code -----------------------------------------------
+long_lane_finish
+no_agents_left "the lane"
+
+# --- the short scenarios, after the lane: they compare with --sim's figures, so not beside it ---
+cluster_scenarios
 
 echo "ok   cluster step: $(($(date +%s) - started)) s"

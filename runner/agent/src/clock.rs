@@ -40,9 +40,10 @@
 //! is so busy that the timer thread waits for a core, the runtime may still get one, and the
 //! sleep then ends no later than a plain `tokio::time::sleep` would.
 //!
-//! Both spins, the timer thread's and the worker's, are skipped while the machine's CPU is
-//! contended or the process has spun its budget ([`spin`]): a spin then takes the CPU from
-//! the requests the sleeps belong to, and the sleep parks until its deadline instead.
+//! Both spins, the timer thread's and the worker's, are skipped once the process has spun its
+//! budget ([`spin`]: a share of a core, a small one while the machine's CPU is contended): past
+//! it a spin takes the CPU from the requests the sleeps belong to, so the sleep parks until its
+//! deadline instead.
 //!
 //! A sleep dropped before its deadline (a request cancelled by its caller) only marks its
 //! entry; the timer thread discards it when it reaches the top of the heap.
