@@ -56,14 +56,19 @@ declare -A CLUSTER_WHY=(
   [scenarios/retry-storm.chaos]="$(capacity 3608 "exit 1 as expected, but both workloads above 89% errors where --sim's careful clients recover")"
 )
 
+# FILE: the name its namespace and output files take (scenarios/spec/mm1.chaos: spec-mm1).
+scenario_name() {
+  local name
+  name=$(echo "${1#scenarios/}" | tr '/' '-')
+  echo "${name%.chaos}"
+}
 # FILE: run it in the background; its pid, name and start in the arrays below.
 scenario_pids=()
 scenario_files=()
 scenario_started=()
 start_scenario() {
   local f=$1 name
-  name=$(echo "${f#scenarios/}" | tr '/' '-')
-  name=${name%.chaos}
+  name=$(scenario_name "$f")
   # shellcheck disable=SC2086 # the --set words
   tb env KUBECONFIG="$ci" "$CHAOS" run --cluster --image chaos:dev "$f" ${CLUSTER_SET[$f]:-} \
     --namespace "chaos-sc-$name" --report "$out/sc-$name.json" >"$out/sc-$name.out" 2>"$out/sc-$name.err" &
@@ -76,8 +81,7 @@ finish_scenarios() {
   local i f name code want
   for i in "${!scenario_pids[@]}"; do
     f=${scenario_files[$i]}
-    name=$(echo "${f#scenarios/}" | tr '/' '-')
-    name=${name%.chaos}
+    name=$(scenario_name "$f")
     set +e
     wait "${scenario_pids[$i]}"
     code=$?
@@ -128,8 +132,7 @@ long_lane_start() {
   : >"$out/lane.results"
   (
     for f in "${lane_files[@]}"; do
-      name=$(echo "${f#scenarios/}" | tr '/' '-')
-      name=${name%.chaos}
+      name=$(scenario_name "$f")
       t0=$(date +%s)
       set +e
       tb env KUBECONFIG="$ci" "$CHAOS" run --cluster --image chaos:dev "$f" --namespace "chaos-lane-$name" \
